@@ -1,0 +1,129 @@
+import { Command, InvalidArgumentError, Option } from "commander";
+import type { Ctx } from "./context.js";
+
+// The whole command tree, declared with commander only: no handler module is imported until
+// its command runs, so `btw --help` loads nothing but this file (see bench/startup.ts).
+
+export type Handler = (ctx: Ctx, positional: unknown[], opts: Record<string, unknown>) => Promise<number | void>;
+export type Loader = () => Promise<{ default: Handler }>;
+
+/** Set by the action; main awaits it so errors come back through one place. */
+export interface Dispatch {
+  args?: unknown[];
+  opts?: Record<string, unknown>;
+  command?: Command;
+  loader?: Loader;
+}
+
+export function intArg(min: number, max: number) {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value)) throw new InvalidArgumentError(`expected an integer, got ${JSON.stringify(value)}`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`expected ${min}–${max}, got ${n}`);
+    return n;
+  };
+}
+
+export function numberArg(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || value.trim() === "" || n < min) throw new InvalidArgumentError(`expected a number ≥ ${min}, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+export function buildProgram(version: string, dispatch: Dispatch): Command {
+  const program = new Command("btw")
+    .description("Run a fleet of per-customer n8n stacks on Hetzner Cloud servers")
+    .version(version, "-V, --version")
+    .option("-c, --config <file>", "configuration file (default: BTW_CONFIG, ./btw.yml, $BTW_HOME/btw.yml)")
+    .option("--json", "print machine-readable JSON on stdout")
+    .option("-v, --verbose", "more detail on stderr")
+    .option("--no-color", "no colours (also NO_COLOR)")
+    .option("--non-interactive", "never prompt (implied without a TTY or when CI is set)")
+    .showHelpAfterError("(run with --help for usage)")
+    .enablePositionalOptions(false)
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: true });
+
+  const on = (cmd: Command, loader: Loader) =>
+    cmd.action((...a: unknown[]) => {
+      const command = a[a.length - 1] as Command;
+      dispatch.loader = loader;
+      dispatch.args = a.slice(0, -2);
+      dispatch.opts = command.optsWithGlobals();
+      dispatch.command = command;
+    });
+  const mutation = (cmd: Command) => cmd.option("--dry-run", "print the plan (files, remote commands, state changes); change nothing");
+  const destructive = (cmd: Command) => mutation(cmd).option("-y, --yes", "do not ask for confirmation");
+
+  // init
+  on(
+    mutation(program.command("init"))
+      .description("write the configuration, create the master key, migrate the state (prompts on a TTY)")
+      .option("--domain <domain>", "base domain: tenants are served at <name>.<domain>")
+      .option("--timezone <tz>", "default tenant timezone (IANA name)")
+      .option("--store <kind>", "state store: embedded (PGlite under $BTW_HOME) or postgres (URL from BTW_DATABASE_URL)")
+      .option("--tls <mode>", "proxy TLS: auto (Let's Encrypt) or off (plain HTTP, labs)")
+      .option("--acme-email <email>", "contact address for Let's Encrypt")
+      .option("--merge <file>", "merge a YAML fragment into the new configuration (e.g. the lab's images)"),
+    () => import("../commands/init.js"),
+  );
+
+  // config
+  const config = program.command("config").description("the configuration file");
+  on(config.command("schema").description("print the JSON Schema of btw.yml (for editor completion)"), () => import("../commands/config/schema.js"));
+  on(config.command("show").description("print the effective configuration, secrets redacted"), () => import("../commands/config/show.js"));
+  on(config.command("path").description("print which configuration file is used and why"), () => import("../commands/config/path.js"));
+
+  // db
+  const db = program.command("db").description("the central state database");
+  on(mutation(db.command("migrate").description("apply pending schema migrations")), () => import("../commands/db/migrate.js"));
+  on(db.command("status").description("show the store, applied and pending migrations"), () => import("../commands/db/status.js"));
+
+  // server
+  const server = program.command("server").description("Docker hosts reached over SSH");
+  on(
+    mutation(
+      server
+        .command("add <name>")
+        .description("register a server (connects, pins its host key, records its facts)")
+        .requiredOption("--host <addr>", "address or DNS name")
+        .option("--port <port>", "SSH port", intArg(1, 65535))
+        .option("--user <user>", "SSH user")
+        .option("--ssh-key <path>", "private key file (default: agent / ~/.ssh/config)")
+        .option("--capacity <units>", "capacity in plan weight units", numberArg(0.1))
+        .option("--no-verify", "register without connecting (host not up yet)"),
+    ),
+    () => import("../commands/server/add.js"),
+  );
+  on(server.command("list").description("list servers with their load"), () => import("../commands/server/list.js"));
+  on(server.command("show <name>").description("one server: facts, capacity, tenants"), () => import("../commands/server/show.js"));
+  on(
+    server
+      .command("check [names...]")
+      .description("connect over SSH and record engine, Compose v2, CPU, memory, disk (all servers by default)"),
+    () => import("../commands/server/check.js"),
+  );
+  on(destructive(server.command("trust <name>").description("forget a server's pinned host key and pin the one it presents now")), () =>
+    import("../commands/server/trust.js"),
+  );
+  on(destructive(server.command("remove <name>").description("unregister a server (refused while tenants live there)")), () =>
+    import("../commands/server/remove.js"),
+  );
+
+  // audit, doctor
+  on(
+    program
+      .command("audit")
+      .description("the audit log: who changed what, when")
+      .option("--since <when>", "ISO date/time, or a duration like 2h, 7d")
+      .option("--action <prefix>", "only actions starting with this (e.g. server.)")
+      .option("--limit <n>", "at most n rows", intArg(1, 100_000), 100),
+    () => import("../commands/audit.js"),
+  );
+  on(program.command("doctor").description("check this set-up and say how to fix what is wrong"), () => import("../commands/doctor.js"));
+
+  return program;
+}
+
+export { Option };

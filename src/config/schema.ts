@@ -1,0 +1,176 @@
+import { z } from "zod";
+
+// The configuration file's schema. Raw YAML is untrusted input: every object is strict
+// (unknown keys are errors, so a typo never silently falls back to a default), and every
+// default lives here, next to its type, never in the code that reads it.
+
+const dnsName = z
+  .string()
+  .regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "must be a DNS name like example.com");
+
+const imageRef = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._\/:@-]*$/i, "must be an image reference")
+  .refine((s) => /:[\w][\w.-]{0,127}$/.test(s) || s.includes("@sha256:"), "must be pinned by tag or digest (no implicit :latest)")
+  .refine((s) => !s.endsWith(":latest"), "must not use :latest; pin a version");
+
+const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, "must be an IPv4 CIDR like 10.0.0.0/16");
+
+const service = z
+  .object({
+    cpus: z.number().positive().max(64),
+    memoryMb: z.number().int().min(64),
+    pids: z.number().int().min(32),
+  })
+  .strict();
+
+export const planSchema = z
+  .object({
+    priceEurMonth: z.number().nonnegative().nullable().default(null).describe("null = custom pricing"),
+    executionsPerMonth: z.number().int().positive().nullable().default(null).describe("null = unlimited"),
+    activeWorkflows: z.number().int().positive().nullable().default(null),
+    articlesPerWeek: z.number().int().positive().nullable().default(null),
+    support: z.enum(["email", "priority", "chat", "dedicated"]),
+    weight: z.number().positive().describe("capacity units this plan uses on a server"),
+    queueMode: z.boolean().default(false).describe("n8n queue mode: Redis queue + a worker container"),
+    n8n: service,
+    worker: service.optional(),
+    postgres: service,
+    redis: service,
+  })
+  .strict();
+export type Plan = z.infer<typeof planSchema>;
+
+const small = { postgres: { cpus: 0.5, memoryMb: 256, pids: 200 }, redis: { cpus: 0.25, memoryMb: 128, pids: 64 } };
+const medium = { postgres: { cpus: 1, memoryMb: 512, pids: 300 }, redis: { cpus: 0.5, memoryMb: 256, pids: 64 } };
+const large = { postgres: { cpus: 2, memoryMb: 1024, pids: 400 }, redis: { cpus: 1, memoryMb: 512, pids: 128 } };
+
+/** The seed's plan table (§6.1) with resources and capacity weights. */
+export const defaultPlans: Record<string, z.input<typeof planSchema>> = {
+  starter: {
+    priceEurMonth: 49, executionsPerMonth: 10_000, activeWorkflows: 5, articlesPerWeek: 2, support: "email",
+    weight: 1, n8n: { cpus: 0.5, memoryMb: 768, pids: 256 }, ...small,
+  },
+  pro: {
+    priceEurMonth: 149, executionsPerMonth: 50_000, activeWorkflows: 25, articlesPerWeek: 8, support: "priority",
+    weight: 2, n8n: { cpus: 1, memoryMb: 1536, pids: 512 }, ...medium,
+  },
+  business: {
+    priceEurMonth: 499, executionsPerMonth: 250_000, activeWorkflows: null, articlesPerWeek: 20, support: "chat",
+    weight: 4, queueMode: true, n8n: { cpus: 1, memoryMb: 1536, pids: 512 }, worker: { cpus: 1.5, memoryMb: 2048, pids: 512 }, ...large,
+  },
+  enterprise: {
+    priceEurMonth: null, executionsPerMonth: null, activeWorkflows: null, articlesPerWeek: null, support: "dedicated",
+    weight: 8, queueMode: true, n8n: { cpus: 2, memoryMb: 2048, pids: 1024 }, worker: { cpus: 3, memoryMb: 4096, pids: 1024 }, ...large,
+  },
+};
+
+const serverType = z
+  .object({ vcpus: z.number().int().positive(), memoryGb: z.number().positive(), diskGb: z.number().positive(), priceEurMonth: z.number().nonnegative(), capacity: z.number().positive() })
+  .strict();
+
+// Current Hetzner types (CPX Gen1 is gone in the EU; see HCLOUD.md). Prices are list prices
+// without VAT and change: they are config, shown by `infra plan`, never used in decisions.
+const defaultServerTypes = {
+  cx33: { vcpus: 4, memoryGb: 8, diskGb: 80, priceEurMonth: 5.49, capacity: 12 },
+  cpx32: { vcpus: 4, memoryGb: 8, diskGb: 160, priceEurMonth: 10.99, capacity: 12 },
+  cpx42: { vcpus: 8, memoryGb: 16, diskGb: 320, priceEurMonth: 19.99, capacity: 24 },
+  ccx33: { vcpus: 8, memoryGb: 32, diskGb: 240, priceEurMonth: 62.49, capacity: 48 },
+};
+
+const s3 = z
+  .object({
+    type: z.literal("s3"),
+    endpoint: z.string().url().optional().describe("omit for AWS; e.g. https://fsn1.your-objectstorage.com"),
+    region: z.string().default("eu-central"),
+    bucket: z.string().min(3),
+    prefix: z.string().default("btw/"),
+    forcePathStyle: z.boolean().default(true),
+    accessKeyId: z.string().optional().describe("prefer env BTW_S3_ACCESS_KEY_ID / AWS_ACCESS_KEY_ID"),
+    secretAccessKey: z.string().optional().describe("secret; prefer env BTW_S3_SECRET_ACCESS_KEY / AWS_SECRET_ACCESS_KEY"),
+  })
+  .strict();
+const dir = z.object({ type: z.literal("dir"), path: z.string().min(1).describe("~ and $BTW_HOME expand") }).strict();
+
+export const configSchema = z
+  .object({
+    domain: dnsName.describe("base domain: tenant acme is served at acme.<domain>"),
+    acmeEmail: z.string().email().optional().describe("contact for Let's Encrypt (production HTTPS)"),
+    database: z
+      .object({ url: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional().describe("secret; omit to use the embedded store (PGlite) under $BTW_HOME") })
+      .strict()
+      .prefault({}),
+    ssh: z
+      .object({
+        user: z.string().min(1).default("root"),
+        port: z.number().int().min(1).max(65535).default(22),
+        identityFile: z.string().optional(),
+        connectTimeoutSec: z.number().int().min(1).max(120).default(10),
+      })
+      .strict()
+      .prefault({}),
+    images: z
+      .object({
+        n8n: imageRef.default("docker.n8n.io/n8nio/n8n:2.8.4"),
+        postgres: imageRef.default("postgres:17.7-bookworm"),
+        redis: imageRef.default("redis:7.4.7-bookworm"),
+        caddy: imageRef.default("caddy:2.10.2"),
+      })
+      .strict()
+      .prefault({}),
+    proxy: z
+      .object({ tls: z.enum(["auto", "off"]).default("auto").describe("auto: Let's Encrypt per tenant host; off: plain HTTP (labs)") })
+      .strict()
+      .prefault({}),
+    defaults: z
+      .object({ timezone: z.string().default("Europe/Paris"), plan: z.string().default("starter") })
+      .strict()
+      .prefault({}),
+    plans: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), planSchema).prefault(defaultPlans),
+    placement: z
+      .object({
+        subnetPool: cidr.default("10.220.0.0/16").describe("per-tenant subnets are carved from this pool"),
+        subnetPrefix: z.number().int().min(16).max(29).default(26),
+        defaultCapacity: z.number().positive().default(12).describe("capacity units of a server added without --capacity"),
+      })
+      .strict()
+      .prefault({}),
+    backup: z
+      .object({
+        storage: z.discriminatedUnion("type", [dir, s3]).default({ type: "dir", path: "$BTW_HOME/backups" }),
+        retention: z
+          .object({ daily: z.number().int().min(0).default(7), weekly: z.number().int().min(0).default(4), monthly: z.number().int().min(0).default(6) })
+          .strict()
+          .prefault({}),
+        concurrency: z
+          .object({ total: z.number().int().min(1).default(4), perServer: z.number().int().min(1).default(2) })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    hetzner: z
+      .object({
+        token: z.string().optional().describe("secret; prefer env HCLOUD_TOKEN"),
+        location: z.enum(["fsn1", "nbg1", "hel1", "ash", "hil", "sin"]).default("fsn1"),
+        networkZone: z.enum(["eu-central", "us-east", "us-west", "ap-southeast"]).default("eu-central"),
+        serverType: z.string().default("cpx32"),
+        image: z.string().default("debian-12"),
+        servers: z.number().int().min(0).max(100).default(1),
+        monitoring: z.boolean().default(false),
+        networkRange: cidr.default("10.0.0.0/16"),
+        subnetRange: cidr.default("10.0.1.0/24"),
+        adminCidrs: z.array(cidr).default([]),
+        sshKeys: z.array(z.object({ name: z.string(), publicKey: z.string() }).strict()).default([]),
+        serverTypes: z.record(z.string(), serverType).default(defaultServerTypes),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type RawConfig = z.input<typeof configSchema>;
+export type Config = z.infer<typeof configSchema>;
+
+/** Dotted paths whose values are secrets: redacted by `config show`, never logged. */
+export const secretPaths = ["database.url", "hetzner.token", "backup.storage.secretAccessKey"] as const;
