@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { hostname, userInfo } from "node:os";
 import { join } from "node:path";
-import { btwHome, findConfig, loadConfig, type LoadedConfig } from "../config/load.js";
+import { btwHome, findConfig } from "../config/home.js";
+import type { LoadedConfig } from "../config/load.js";
 import { ConfigError, OperationError, UsageError, isBtwError } from "../errors.js";
 import type { Db } from "../state/db.js";
 import type { MasterKey } from "../secrets/master-key.js";
@@ -21,6 +22,7 @@ export class Ctx {
   private dbHandle?: Promise<Db>;
   private masterKey?: MasterKey;
   private readonly cleanups: Array<() => Promise<void> | void> = [];
+  private configModule?: typeof import("../config/load.js");
 
   constructor(
     readonly io: Io,
@@ -30,6 +32,11 @@ export class Ctx {
   ) {
     this.out = new Output(io.stdout, io.stderr, globals);
     this.home = btwHome(io.env);
+  }
+
+  /** Loads what every command needs but `--help` must not pay for (yaml, zod). */
+  async prepare(): Promise<void> {
+    this.configModule ??= await import("../config/load.js");
   }
 
   get env(): NodeJS.ProcessEnv {
@@ -69,7 +76,8 @@ export class Ctx {
           hint: "run `btw init`",
         });
       }
-      this.loaded = loadConfig(source, this.env);
+      if (!this.configModule) throw new Error("Ctx.prepare() was not awaited");
+      this.loaded = this.configModule.loadConfig(source, this.env);
     }
     return this.loaded;
   }

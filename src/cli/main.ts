@@ -34,7 +34,7 @@ export async function run(argv: string[], io: Io = processIo()): Promise<number>
   const globals = resolveGlobals(opts, io);
   const ctx = new Ctx(io, globals, ["btw", ...argv].join(" "));
   try {
-    const mod = await dispatch.loader();
+    const [mod] = await Promise.all([dispatch.loader(), ctx.prepare()]);
     const code = await mod.default(ctx, dispatch.args ?? [], opts);
     return typeof code === "number" ? code : ExitCode.ok;
   } catch (e) {
