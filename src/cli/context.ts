@@ -101,7 +101,7 @@ export class Ctx {
         url,
         dataDir: join(this.home, "state"),
         lockTimeoutMs: Number(this.env.BTW_LOCK_TIMEOUT_MS ?? 10_000),
-        applicationName: this.commandLine,
+        command: this.commandLine.replace(/^btw /, ""),
       });
     } catch (e) {
       if (isBtwError(e)) throw e;
