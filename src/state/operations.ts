@@ -1,0 +1,98 @@
+// The operation journal: one row per step of a multi-step job. A step is started (running),
+// then finished (done) or failed; a re-run skips the steps that are done, which is what
+// makes `tenant create` resumable after a crash.
+
+import type { Queryable } from "./db.js";
+
+export type OperationStatus = "running" | "done" | "failed";
+
+export interface OperationRow {
+  id: number;
+  tenantId: number | null;
+  serverId: number | null;
+  /** the job, e.g. "tenant.create" */
+  kind: string;
+  /** the step within it, e.g. "ship" */
+  step: string;
+  status: OperationStatus;
+  error: string | null;
+  details: Record<string, unknown>;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface StartStep {
+  kind: string;
+  step: string;
+  tenantId?: number | null;
+  serverId?: number | null;
+  /** no secrets */
+  details?: Record<string, unknown>;
+}
+
+const COLUMNS = `id, tenant_id as "tenantId", server_id as "serverId", kind, step, status, error, details,
+  started_at as "startedAt", finished_at as "finishedAt"`;
+
+export async function startStep(q: Queryable, s: StartStep): Promise<OperationRow> {
+  const r = await q.query<OperationRow>(
+    `insert into operations (tenant_id, server_id, kind, step, details) values ($1, $2, $3, $4, $5::jsonb)
+     returning ${COLUMNS}`,
+    [s.tenantId ?? null, s.serverId ?? null, s.kind, s.step, JSON.stringify(s.details ?? {})],
+  );
+  return r.rows[0]!;
+}
+
+async function finish(q: Queryable, id: number, status: "done" | "failed", error: string | null, details?: Record<string, unknown>): Promise<void> {
+  const r = await q.query(
+    `update operations set status = $2, error = $3, finished_at = now(), details = details || $4::jsonb
+      where id = $1 and status = 'running'`,
+    [id, status, error, JSON.stringify(details ?? {})],
+  );
+  // Finishing twice, or a step that was never started, is a bug in the caller.
+  if (r.rowCount === 0) throw new Error(`operation ${id} is not running`);
+}
+
+/** Marks a running step done; `details` are merged into the ones it started with. */
+export function finishStep(q: Queryable, id: number, details?: Record<string, unknown>): Promise<void> {
+  return finish(q, id, "done", null, details);
+}
+
+/** Marks a running step failed with a one-line error (never a secret). */
+export function failStep(q: Queryable, id: number, error: string, details?: Record<string, unknown>): Promise<void> {
+  return finish(q, id, "failed", error, details);
+}
+
+export interface OperationFilter {
+  tenantId?: number;
+  serverId?: number;
+  kind?: string;
+  status?: OperationStatus;
+  /** newest N; default all */
+  limit?: number;
+}
+
+/** Oldest first (journal order). With `limit`, the newest N, still oldest first. */
+export async function listOperations(q: Queryable, f: OperationFilter = {}): Promise<OperationRow[]> {
+  const r = await q.query<OperationRow>(
+    `select * from (
+       select ${COLUMNS} from operations
+        where ($1::bigint is null or tenant_id = $1)
+          and ($2::bigint is null or server_id = $2)
+          and ($3::text is null or kind = $3)
+          and ($4::text is null or status = $4)
+        order by id desc
+        limit $5
+     ) newest order by id`,
+    [f.tenantId ?? null, f.serverId ?? null, f.kind ?? null, f.status ?? null, f.limit ?? null],
+  );
+  return r.rows;
+}
+
+/** Steps of `kind` for this tenant that have a done row: what a resumed run may skip. */
+export async function completedSteps(q: Queryable, tenantId: number, kind: string): Promise<string[]> {
+  const r = await q.query<{ step: string }>(
+    `select distinct step from operations where tenant_id = $1 and kind = $2 and status = 'done' order by step`,
+    [tenantId, kind],
+  );
+  return r.rows.map((row) => row.step);
+}

@@ -1,0 +1,59 @@
+// Tenant secrets as stored: ciphertext sealed by src/secrets under a master key. This module
+// never sees plaintext, and its errors never carry the bytes.
+
+import type { Queryable } from "./db.js";
+
+export interface TenantSecretRow {
+  tenantId: number;
+  /** e.g. POSTGRES_PASSWORD, N8N_ENCRYPTION_KEY */
+  name: string;
+  /** which master key sealed it */
+  keyId: string;
+  ciphertext: Buffer;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface TenantSecretInput {
+  name: string;
+  keyId: string;
+  ciphertext: Uint8Array;
+}
+
+const COLUMNS = `tenant_id as "tenantId", name, key_id as "keyId", ciphertext,
+  created_at as "createdAt", updated_at as "updatedAt"`;
+
+/** Insert or replace one secret (re-running a step re-seals the same name). */
+export async function putTenantSecret(q: Queryable, tenantId: number, s: TenantSecretInput): Promise<void> {
+  await q.query(
+    `insert into tenant_secrets (tenant_id, name, key_id, ciphertext) values ($1, $2, $3, $4)
+     on conflict (tenant_id, name) do update set key_id = excluded.key_id, ciphertext = excluded.ciphertext`,
+    [tenantId, s.name, s.keyId, Buffer.from(s.ciphertext.buffer, s.ciphertext.byteOffset, s.ciphertext.byteLength)],
+  );
+}
+
+export async function putTenantSecrets(q: Queryable, tenantId: number, secrets: TenantSecretInput[]): Promise<void> {
+  for (const s of secrets) await putTenantSecret(q, tenantId, s);
+}
+
+export async function getTenantSecret(q: Queryable, tenantId: number, name: string): Promise<TenantSecretRow | null> {
+  const r = await q.query<TenantSecretRow>(`select ${COLUMNS} from tenant_secrets where tenant_id = $1 and name = $2`, [tenantId, name]);
+  return r.rows[0] ?? null;
+}
+
+export async function listTenantSecrets(q: Queryable, tenantId: number): Promise<TenantSecretRow[]> {
+  const r = await q.query<TenantSecretRow>(`select ${COLUMNS} from tenant_secrets where tenant_id = $1 order by name`, [tenantId]);
+  return r.rows;
+}
+
+/** Names only — for `tenant show`, which must not load ciphertext it will not decrypt. */
+export async function listTenantSecretNames(q: Queryable, tenantId: number): Promise<string[]> {
+  const r = await q.query<{ name: string }>(`select name from tenant_secrets where tenant_id = $1 order by name`, [tenantId]);
+  return r.rows.map((row) => row.name);
+}
+
+/** Drops every secret of a tenant (after `tenant delete` removed its stack); returns how many. */
+export async function deleteTenantSecrets(q: Queryable, tenantId: number): Promise<number> {
+  const r = await q.query(`delete from tenant_secrets where tenant_id = $1`, [tenantId]);
+  return r.rowCount;
+}
