@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import net from "node:net";
 import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { execa, type Result, type ResultPromise } from "execa";
 import {
   controlPathFor,
@@ -22,6 +23,7 @@ import { shellJoin } from "../core/shell.js";
 import { OperationError, UsageError } from "../errors.js";
 import { ensurePrivateDir } from "./private-dir.js";
 import {
+  describeArgv,
   lastLine,
   remoteCommandError,
   remoteTimeoutError,
@@ -46,6 +48,8 @@ export interface SshClientOptions {
   /** where ControlMaster sockets live; keep it short (see defaultControlDir) */
   controlDir: string;
   connectTimeoutSec?: number;
+  /** how long an idle master outlives its last session (default 60) */
+  controlPersistSec?: number;
 }
 
 export interface RunOptions {
@@ -71,6 +75,8 @@ export interface SpawnOptions {
 export type SshProcess = ResultPromise<typeof SPAWN_OPTIONS> & {
   /** waits for exit; resolves with the exit code and stderr tail, or throws a typed error */
   result(opts?: { allowFailure?: boolean }): Promise<SshResult>;
+  /** stop now (see abandon); result() then rejects with `remote-stopped` */
+  stop(): void;
 };
 
 const SPAWN_OPTIONS = {
@@ -120,15 +126,19 @@ export class SshClient {
       controlPath: this.controlPath,
       ...(opts.identityFile === undefined ? {} : { identityFile: opts.identityFile }),
       ...(opts.connectTimeoutSec === undefined ? {} : { connectTimeoutSec: opts.connectTimeoutSec }),
+      ...(opts.controlPersistSec === undefined ? {} : { controlPersistSec: opts.controlPersistSec }),
     };
     this.ctx = { server: opts.name, ...this.target, ...(opts.identityFile ? { identityFile: opts.identityFile } : {}) };
     // Validate host/port/user now rather than on first use.
     sshArgs(this.target, this.argsOpts);
   }
 
-  /** Run argv on the server; resolves when it exits. Throws typed errors (see ssh-errors.ts). */
-  async run(argv: readonly string[], opts: RunOptions = {}): Promise<SshResult> {
-    await this.connect();
+  /**
+   * Run argv on the server; resolves when it exits. Throws typed errors (see ssh-errors.ts).
+   * The first command opens the shared master itself (ControlMaster=auto); call connect()
+   * first when fanning out many commands at once so they all share one connection.
+   */
+  run(argv: readonly string[], opts: RunOptions = {}): Promise<SshResult> {
     return this.exec(argv, opts);
   }
 
@@ -145,10 +155,20 @@ export class SshClient {
     child.stderr.on("data", (d: string) => {
       stderrTail = (stderrTail + d).slice(-8192);
     });
+    let stopped = false;
     return Object.assign(child, {
       result: async (o: { allowFailure?: boolean } = {}): Promise<SshResult> => {
         const r = await child;
+        if (stopped) {
+          throw new OperationError(`remote command '${describeArgv(argv)}' on server '${this.name}' was stopped`, {
+            code: "remote-stopped",
+          });
+        }
         return this.settle(argv, r, { stdout: "", stderr: stderrTail }, o.allowFailure ?? false);
+      },
+      stop: () => {
+        stopped = true;
+        abandon(child);
       },
     });
   }
@@ -272,20 +292,40 @@ export class SshClient {
 
   private async exec(argv: readonly string[], opts: RunOptions): Promise<SshResult> {
     this.prepareDirs();
+    const command = this.command(argv);
     const input = opts.input;
-    const stdio =
-      input === undefined
-        ? { stdin: "ignore" as const }
-        : typeof input === "string" || Buffer.isBuffer(input)
-          ? { input }
-          : { stdin: input };
-    const r = await execa("ssh", ["-T", ...sshArgs(this.target, this.argsOpts), this.command(argv)], {
-      ...stdio,
+    const stream = input !== undefined && typeof input !== "string" && !Buffer.isBuffer(input) ? input : undefined;
+    const child = execa("ssh", ["-T", ...sshArgs(this.target, this.argsOpts), command], {
+      ...(input === undefined ? { stdin: "ignore" as const } : stream ? { stdin: "pipe" as const } : { input }),
       reject: false,
       stripFinalNewline: false,
-      ...(opts.timeoutMs === undefined ? {} : { timeout: opts.timeoutMs }),
     });
-    if (r.timedOut) throw remoteTimeoutError(this.ctx, argv, opts.timeoutMs ?? 0);
+    let timedOut = false;
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            abandon(child);
+          }, opts.timeoutMs);
+    let inputError: Error | undefined;
+    if (stream && child.stdin) {
+      // child_process only takes fd-backed streams as stdin, so pipe by hand. A remote command
+      // that exits early breaks the pipe: that is its business, not an input error.
+      stream.once("error", (e: Error) => {
+        inputError = e;
+        abandon(child);
+      });
+      pipeline(stream, child.stdin).catch(() => {});
+    }
+    const r = await child;
+    clearTimeout(timer);
+    if (inputError) {
+      throw new OperationError(`could not read the input for remote command '${describeArgv(argv)}': ${inputError.message}`, {
+        code: "ssh-input",
+      });
+    }
+    if (timedOut) throw remoteTimeoutError(this.ctx, argv, opts.timeoutMs ?? 0);
     return this.settle(argv, r, { stdout: r.stdout, stderr: r.stderr }, opts.allowFailure ?? false);
   }
 
@@ -297,7 +337,8 @@ export class SshClient {
   ): SshResult {
     if (r.exitCode === undefined) {
       if ((r as { code?: string }).code === "ENOENT") throw sshMissingError(r.cause);
-      throw new OperationError(`ssh to server '${this.name}' ended by ${r.signal ?? "an error"}`, {
+      const why = r.signal ?? (r as { originalMessage?: string }).originalMessage?.split("\n")[0] ?? "an error";
+      throw new OperationError(`ssh to server '${this.name}' ended by ${why}`, {
         code: "ssh-failed",
         hint: `run: btw server check ${this.name}`,
       });
@@ -328,6 +369,17 @@ export class SshClient {
     ensurePrivateDir(dirnameOf(this.opts.knownHostsFile));
     this.dirsReady = true;
   }
+}
+
+/**
+ * Stop waiting for a remote command. A multiplexed ssh client hands its stdio descriptors to
+ * the master, so killing it neither ends the remote command nor closes our pipes: destroy
+ * our ends too. The remote command then dies of SIGPIPE on its next write (without a TTY
+ * there is no hangup to send it).
+ */
+export function abandon(child: { kill(signal?: NodeJS.Signals): boolean; stdin?: unknown; stdout?: unknown; stderr?: unknown }): void {
+  child.kill("SIGKILL");
+  for (const s of [child.stdin, child.stdout, child.stderr]) (s as { destroy?: () => void } | null | undefined)?.destroy?.();
 }
 
 function dirnameOf(file: string): string {
