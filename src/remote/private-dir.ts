@@ -5,7 +5,11 @@ import { chmodSync, lstatSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { OperationError } from "../errors.js";
 
-/** mkdir -p with 0700, then check `dir` is ours and private and no ancestor is writable by others. */
+/**
+ * mkdir -p with 0700, then check `dir` is ours and private, and that no ancestor can be
+ * renamed under us by another user (owned by us or root; world-writable only if sticky,
+ * like /tmp).
+ */
 export function ensurePrivateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const uid = process.getuid?.();
@@ -16,7 +20,7 @@ export function ensurePrivateDir(dir: string): void {
   for (let p = dirname(dir); ; p = dirname(p)) {
     const a = lstatSync(p);
     const sticky = (a.mode & 0o1000) !== 0;
-    if ((a.uid !== uid && a.uid !== 0) || ((a.mode & 0o022) !== 0 && !sticky && !a.isSymbolicLink())) {
+    if ((a.uid !== uid && a.uid !== 0) || ((a.mode & 0o002) !== 0 && !sticky && !a.isSymbolicLink())) {
       throw insecure(p, "can be changed by other users");
     }
     if (p === "/" || p === ".") break;

@@ -113,7 +113,7 @@ export class SshClient {
   private readonly argsOpts: SshArgsOptions;
   private readonly ctx: SshErrorContext;
   private dirsReady = false;
-  private master: Promise<void> | undefined;
+  private connecting: Promise<void> | undefined;
   private readonly forwards = new Set<{ close(): Promise<void> }>();
 
   constructor(opts: SshClientOptions) {
@@ -175,16 +175,13 @@ export class SshClient {
 
   /** Open (or reuse) the shared master connection. Concurrent callers share one attempt. */
   async connect(): Promise<void> {
-    this.master ??= (async () => {
-      if (await this.isConnected()) return;
-      await this.exec(["true"], {});
-    })();
-    try {
-      await this.master;
-    } catch (e) {
-      this.master = undefined;
-      throw e;
-    }
+    // Only the attempt in flight is shared: a master can expire (ControlPersist) or die later.
+    this.connecting ??= (async () => {
+      if (!(await this.isConnected())) await this.exec(["true"], {});
+    })().finally(() => {
+      this.connecting = undefined;
+    });
+    await this.connecting;
   }
 
   /** Whether a master connection for this client is up (`ssh -O check`). */
@@ -197,7 +194,6 @@ export class SshClient {
   /** Close forwards opened here and end the shared master (`ssh -O exit`). */
   async close(): Promise<void> {
     await Promise.all([...this.forwards].map((f) => f.close()));
-    this.master = undefined;
     await execa("ssh", sshControlArgs(this.target, this.argsOpts, "exit"), { reject: false, stdin: "ignore" });
   }
 
