@@ -268,7 +268,7 @@ export class SshClient {
     (keeper.stdin as unknown as { _handle?: { unref?: () => void } })._handle?.unref?.();
     const stopKeeper = async () => {
       keeper.stdin.end();
-      const timer = setTimeout(() => keeper.kill(), 2000);
+      const timer = setTimeout(() => abandon(keeper), 2000);
       await keeper;
       clearTimeout(timer);
     };

@@ -38,17 +38,28 @@ export interface TestSshd {
 
 let installed = false;
 
+// Test files run in parallel workers: only one may run apt-get at a time (dpkg lock), and the
+// others must wait for it rather than fail. The script re-checks under the lock.
+const INSTALL_SCRIPT =
+  "test -x /usr/sbin/sshd && exit 0; " +
+  "echo 'test/support/sshd: /usr/sbin/sshd missing, installing openssh-server with apt-get' >&2; " +
+  "apt-get update -qq && apt-get install -y -qq --no-install-recommends openssh-server >/dev/null";
+
 /** Make sure /usr/sbin/sshd exists, installing openssh-server with apt-get if it does not. */
 export function ensureSshdInstalled(): void {
   if (installed || existsSync(SSHD_BIN)) {
     installed = true;
     return;
   }
-  process.stderr.write("test/support/sshd: /usr/sbin/sshd missing — installing openssh-server with apt-get\n");
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  for (const args of [["update"], ["install", "-y", "--no-install-recommends", "openssh-server"]]) {
-    const r = spawnSync("apt-get", args, { env, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`apt-get ${args.join(" ")} failed (exit ${r.status}): ${r.stderr.trim()}`);
+  const r = spawnSync("flock", ["-w", "600", "/tmp/btw-sshd-install.lock", "sh", "-c", INSTALL_SCRIPT], {
+    env,
+    stdio: ["ignore", "inherit", "pipe"],
+    encoding: "utf8",
+  });
+  process.stderr.write(r.stderr ?? "");
+  if (r.error || r.status !== 0) {
+    throw new Error(`installing openssh-server failed (exit ${r.status}): ${r.error?.message ?? r.stderr.trim()}`);
   }
   if (!existsSync(SSHD_BIN)) throw new Error("openssh-server installed but /usr/sbin/sshd is still missing");
   installed = true;
