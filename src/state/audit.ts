@@ -32,7 +32,7 @@ export interface NewAuditEntry {
   host?: string;
 }
 
-const SECRET_KEY = /pass(word|phrase)?|secret|token|api[-_]?key|private[-_]?key|encryption[-_]?key|master[-_]?key|ciphertext|credential/i;
+const SECRET_KEY = /passw(or)?d|passphrase|secret|token|api[-_]?key|private[-_]?key|encryption[-_]?key|master[-_]?key|ciphertext|credential/i;
 
 /** Deep copy with values under secret-looking keys replaced. */
 export function redactSecrets(value: unknown): unknown {
