@@ -1,0 +1,181 @@
+// `docker compose` argv for a tenant's stack, run on its server. Every command names the
+// project, directory, file and env file explicitly, so nothing depends on the remote cwd.
+// Pure builders: values are separate argv words, quoted later by core/shell.ts.
+
+import { UsageError } from "../../errors.js";
+import { formatCpus, formatMemory } from "../tenant/env.js";
+import {
+  TENANT_PROFILES,
+  TENANT_SERVICES,
+  tenantLayout,
+  type TenantProfile,
+  type TenantService,
+} from "../tenant/layout.js";
+
+/** `docker compose -p … --project-directory … -f … --env-file …` for one tenant. */
+export function composeBase(slug: string): string[] {
+  const l = tenantLayout(slug);
+  return ["docker", "compose", "-p", l.project, "--project-directory", l.dir, "-f", l.composeFile, "--env-file", l.envFile];
+}
+
+function profileArgs(profiles: readonly string[]): string[] {
+  const unknown = profiles.filter((p) => !(TENANT_PROFILES as readonly string[]).includes(p));
+  if (unknown.length > 0) {
+    throw new UsageError(`unknown Compose profile '${unknown[0]}' (known: ${TENANT_PROFILES.join(", ")})`, { code: "invalid-profile" });
+  }
+  return [...new Set(profiles)].sort().flatMap((p) => ["--profile", p]);
+}
+
+// Commands that only look at or tear down what exists enable every profile, so a worker
+// container is seen (and removed) whatever the tenant's current plan says.
+function everything(slug: string): string[] {
+  return [...composeBase(slug), ...profileArgs(TENANT_PROFILES)];
+}
+
+function requireService(service: string): TenantService {
+  if (!(TENANT_SERVICES as readonly string[]).includes(service)) {
+    throw new UsageError(`unknown service '${service}' (known: ${TENANT_SERVICES.join(", ")})`, { code: "invalid-service" });
+  }
+  return service as TenantService;
+}
+
+/** The profiles a tenant's plan needs: `queue` adds the worker. */
+export function tenantProfiles(plan: { queueMode: boolean }): TenantProfile[] {
+  return plan.queueMode ? ["queue"] : [];
+}
+
+export interface ComposeUpOptions {
+  profiles: readonly TenantProfile[];
+  /** wait for every service to be healthy; a number is the timeout in seconds */
+  wait?: boolean | number;
+  /** `--pull never`: fail rather than fetch an image that is not already on the server */
+  pullNever?: boolean;
+}
+
+/** Create or converge the stack; containers of services no longer defined are removed. */
+export function composeUp(slug: string, opts: ComposeUpOptions): string[] {
+  const argv = [...composeBase(slug), ...profileArgs(opts.profiles), "up", "-d", "--remove-orphans"];
+  if (opts.pullNever) argv.push("--pull", "never");
+  if (opts.wait !== undefined && opts.wait !== false) {
+    argv.push("--wait");
+    if (typeof opts.wait === "number") argv.push("--wait-timeout", String(positiveInt("wait timeout", opts.wait)));
+  }
+  return argv;
+}
+
+/** Pull the stack's images (quietly) before `up`, e.g. to time or retry it separately. */
+export function composePull(slug: string, opts: { profiles: readonly TenantProfile[] }): string[] {
+  return [...composeBase(slug), ...profileArgs(opts.profiles), "pull", "--quiet"];
+}
+
+/** Remove containers and networks; `volumes: true` also deletes the tenant's data. */
+export function composeDown(slug: string, opts: { volumes: boolean }): string[] {
+  const argv = [...everything(slug), "down", "--remove-orphans"];
+  if (opts.volumes) argv.push("--volumes");
+  return argv;
+}
+
+/** All of the project's containers, running or not, one JSON object per line (Compose ≥ 2.21). */
+export function composePs(slug: string): string[] {
+  return [...everything(slug), "ps", "--all", "--format", "json"];
+}
+
+/** Stop containers (all, or the named services), keeping them and their data. */
+export function composeStop(slug: string, opts: { services?: readonly TenantService[]; timeoutSec?: number } = {}): string[] {
+  const argv = [...everything(slug), "stop"];
+  if (opts.timeoutSec !== undefined) argv.push("--timeout", String(positiveInt("stop timeout", opts.timeoutSec)));
+  return [...argv, ...(opts.services ?? []).map(requireService)];
+}
+
+/** Start existing containers again (after composeStop). */
+export function composeStart(slug: string, opts: { profiles: readonly TenantProfile[]; services?: readonly TenantService[] }): string[] {
+  return [...composeBase(slug), ...profileArgs(opts.profiles), "start", ...(opts.services ?? []).map(requireService)];
+}
+
+/** Stop and remove the named services' containers (e.g. the worker after leaving queue mode). */
+export function composeRm(slug: string, services: readonly TenantService[]): string[] {
+  if (services.length === 0) throw new UsageError("composeRm needs at least one service", { code: "invalid-service" });
+  return [...everything(slug), "rm", "--stop", "--force", ...services.map(requireService)];
+}
+
+export interface ComposeLogsOptions {
+  service?: TenantService;
+  /** Docker's --since: a duration like 10m or 2h, or an RFC 3339 / Unix timestamp */
+  since?: string;
+  tail?: number;
+  follow?: boolean;
+  timestamps?: boolean;
+}
+
+const SINCE = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$|^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$|^\d+(\.\d+)?$/;
+
+export function composeLogs(slug: string, opts: ComposeLogsOptions = {}): string[] {
+  const argv = [...everything(slug), "logs", "--no-color"];
+  if (opts.since !== undefined) {
+    if (!SINCE.test(opts.since)) {
+      throw new UsageError(`invalid --since '${opts.since}': use a duration like 10m or 2h, or a timestamp like 2025-01-31T12:00:00Z`, {
+        code: "invalid-since",
+      });
+    }
+    // `--flag=value`: a value can never be read as another flag.
+    argv.push(`--since=${opts.since}`);
+  }
+  if (opts.tail !== undefined) {
+    if (!Number.isInteger(opts.tail) || opts.tail < 0) throw new UsageError(`invalid --tail ${opts.tail}: use a count ≥ 0`, { code: "invalid-tail" });
+    argv.push(`--tail=${opts.tail}`);
+  }
+  if (opts.timestamps) argv.push("--timestamps");
+  if (opts.follow) argv.push("--follow");
+  if (opts.service !== undefined) argv.push(requireService(opts.service));
+  return argv;
+}
+
+export interface ComposeExecOptions {
+  /** allocate a TTY (interactive use); without it `-T`, for pipes and scripts */
+  tty?: boolean;
+  user?: string;
+}
+
+/**
+ * Run `argv` in a service's running container. Compose stops reading its own flags at the
+ * service name, so `argv` may start with `-`.
+ */
+export function composeExec(slug: string, service: TenantService, argv: readonly string[], opts: ComposeExecOptions = {}): string[] {
+  if (argv.length === 0) throw new UsageError("nothing to run: give a command after --", { code: "invalid-exec" });
+  const out = [...everything(slug), "exec"];
+  if (!opts.tty) out.push("-T");
+  if (opts.user !== undefined) {
+    if (!/^[a-z_][a-z0-9_-]*$|^\d+(:\d+)?$/.test(opts.user)) throw new UsageError(`invalid user '${opts.user}'`, { code: "invalid-exec" });
+    out.push("--user", opts.user);
+  }
+  return [...out, requireService(service), ...argv];
+}
+
+/** Parse and interpolate compose.yml with its .env; exits non-zero (message on stderr) when wrong. */
+export function composeConfigCheck(slug: string): string[] {
+  return [...everything(slug), "config", "--quiet"];
+}
+
+export interface ContainerLimits {
+  cpus: number;
+  memoryMb: number;
+  pids: number;
+}
+
+/**
+ * Apply new limits to a running container in place (`tenant set-plan`). Swap equals memory:
+ * no swap, as compose.yml's memswap_limit. The .env must be rewritten too, or the next
+ * `up` would recreate the container with the old values; with both, `up` still recreates
+ * it once (its config hash changed), which only restarts it.
+ */
+export function dockerUpdateLimits(container: string, limits: ContainerLimits): string[] {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(container)) throw new UsageError(`invalid container name '${container}'`, { code: "invalid-container" });
+  const memory = formatMemory(limits.memoryMb);
+  const pids = positiveInt("pids limit", limits.pids);
+  return ["docker", "update", "--cpus", formatCpus(limits.cpus), "--memory", memory, "--memory-swap", memory, "--pids-limit", String(pids), container];
+}
+
+function positiveInt(what: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid ${what} ${n}: use a whole number ≥ 1`, { code: "invalid-argument" });
+  return n;
+}

@@ -1,0 +1,101 @@
+// The server's Caddyfile, rendered from the state: every live tenant on that server, sorted
+// by name so the same state always gives the same bytes (and an unchanged route table means
+// an unchanged file). Caddy ≥ 2.6 (the lab runs Debian's 2.6.2).
+
+import { UsageError } from "../../errors.js";
+import { N8N_PORT, requireTenantSlug, tenantHost, tenantLayout } from "../tenant/layout.js";
+
+/** How the proxy treats a tenant: `active` routes to its n8n, `suspended` answers 503. */
+export type ProxyTenantStatus = "active" | "suspended";
+
+export interface CaddyfileInput {
+  /** auto: Let's Encrypt certificate per tenant host; off: plain HTTP (labs) */
+  tls: "auto" | "off";
+  /** ACME account contact, used with tls auto */
+  acmeEmail?: string;
+  domain: string;
+  tenants: ReadonlyArray<{ slug: string; status: ProxyTenantStatus }>;
+}
+
+/** Seconds a suspended tenant's visitors are told to wait (Retry-After). */
+export const MAINTENANCE_RETRY_AFTER_SEC = 3600;
+
+// Plain HTML without braces (Caddy placeholders) or backticks (the token's quotes).
+export const MAINTENANCE_PAGE =
+  '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">' +
+  "<title>Temporarily unavailable</title></head><body style=\"font-family:sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">" +
+  "<h1>Temporarily unavailable</h1><p>This workspace is paused. Please try again later.</p></body></html>";
+
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const EMAIL = /^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/;
+
+function siteAddress(slug: string, input: CaddyfileInput): string {
+  const host = tenantHost(slug, input.domain);
+  return input.tls === "off" ? `http://${host}` : host;
+}
+
+function activeSite(slug: string, input: CaddyfileInput): string[] {
+  return [
+    `${siteAddress(slug, input)} {`,
+    // Caddy passes X-Forwarded-For/-Proto/-Host (N8N_PROXY_HOPS=1 trusts one hop) and
+    // upgrades websockets by itself. Retrying the dial for a few seconds hides n8n
+    // restarts (set-plan, upgrades) behind a slower answer instead of a 502.
+    `\treverse_proxy ${tenantLayout(slug).edgeAlias}:${N8N_PORT} {`,
+    "\t\tlb_try_duration 10s",
+    "\t\ttransport http {",
+    "\t\t\tdial_timeout 3s",
+    "\t\t}",
+    "\t}",
+    "}",
+  ];
+}
+
+function suspendedSite(slug: string, input: CaddyfileInput): string[] {
+  return [`${siteAddress(slug, input)} {`, "\timport maintenance", "}"];
+}
+
+/** The Caddyfile text for one server. Throws UsageError on input that could break it. */
+export function renderCaddyfile(input: CaddyfileInput): string {
+  if (input.tls !== "auto" && input.tls !== "off") throw new UsageError(`invalid proxy.tls '${String(input.tls)}'`, { code: "invalid-proxy-tls" });
+  if (!DNS_NAME.test(input.domain)) throw new UsageError(`domain ${JSON.stringify(input.domain)} is not a DNS name like example.com`, { code: "invalid-domain" });
+  if (input.acmeEmail !== undefined && !EMAIL.test(input.acmeEmail)) {
+    throw new UsageError(`acmeEmail ${JSON.stringify(input.acmeEmail)} is not an email address`, { code: "invalid-acme-email" });
+  }
+  const seen = new Set<string>();
+  for (const t of input.tenants) {
+    requireTenantSlug(t.slug);
+    if (t.status !== "active" && t.status !== "suspended") {
+      throw new UsageError(`tenant ${t.slug}: the proxy routes only active or suspended tenants (got '${String(t.status)}')`, { code: "invalid-route" });
+    }
+    if (seen.has(t.slug)) throw new UsageError(`tenant ${t.slug} is listed twice`, { code: "invalid-route" });
+    seen.add(t.slug);
+  }
+  const tenants = [...input.tenants].sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
+  const active = tenants.filter((t) => t.status === "active").length;
+
+  const global = ["{", "\tadmin localhost:2019"];
+  if (input.tls === "off") global.push("\tauto_https off");
+  else if (input.acmeEmail !== undefined) global.push(`\temail ${input.acmeEmail}`);
+  global.push("}");
+
+  const blocks: string[][] = [
+    [
+      `# btw proxy: rendered from the state (${tenants.length} tenants, ${active} active, ${tenants.length - active} suspended).`,
+      "# btw rewrites this file on every route change; edits are lost.",
+      ...global,
+    ],
+    [
+      "(maintenance) {",
+      `\theader Retry-After ${MAINTENANCE_RETRY_AFTER_SEC}`,
+      "\theader Cache-Control no-store",
+      '\theader Content-Type "text/html; charset=utf-8"',
+      `\trespond \`${MAINTENANCE_PAGE}\` 503`,
+      "}",
+    ],
+    ...tenants.map((t) => (t.status === "active" ? activeSite(t.slug, input) : suspendedSite(t.slug, input))),
+    // Any other host on port 80. (With tls auto, Caddy puts the tenants' HTTP→HTTPS
+    // redirects before this; an unknown host on 443 gets no certificate and no answer.)
+    ["# Unknown hosts.", "http:// {", '\trespond "Not found" 404', "}"],
+  ];
+  return `${blocks.map((b) => b.join("\n")).join("\n\n")}\n`;
+}

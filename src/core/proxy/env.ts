@@ -1,0 +1,30 @@
+// The proxy's .env beside templates/proxy/compose.yml: its image and resource limits.
+
+import { formatCpus, formatMemory } from "../tenant/env.js";
+import { renderEnvFile } from "../tenant/dotenv.js";
+
+export interface ProxyEnvInput {
+  caddyImage: string;
+  limits?: { cpus: number; memoryMb: number; pids: number };
+}
+
+/** Caddy in front of dozens of n8n instances stays far below these; they bound a runaway. */
+export const DEFAULT_PROXY_LIMITS = { cpus: 1, memoryMb: 512, pids: 512 } as const;
+
+export function renderProxyEnv(input: ProxyEnvInput): string {
+  const limits = input.limits ?? DEFAULT_PROXY_LIMITS;
+  return renderEnvFile(
+    ["btw proxy: values for compose.yml in this directory.", "Written by btw from its config; edits are overwritten."],
+    [
+      {
+        comment: "Image and limits",
+        entries: [
+          ["CADDY_IMAGE", input.caddyImage],
+          ["CADDY_CPUS", formatCpus(limits.cpus)],
+          ["CADDY_MEMORY", formatMemory(limits.memoryMb)],
+          ["CADDY_PIDS", String(limits.pids)],
+        ],
+      },
+    ],
+  );
+}

@@ -1,0 +1,205 @@
+// The per-tenant .env next to templates/tenant/compose.yml: every value that differs between
+// tenants (names, subnets, images, plan limits, mode, secrets) and nothing else. The compose
+// file is the same for everyone; `${VAR:?}` there makes a missing key fail loudly.
+
+import type { Plan } from "../../config/schema.js";
+import { UsageError } from "../../errors.js";
+import { formatCidr, parseCidr, splitCidr } from "../subnets.js";
+import { renderEnvFile, type EnvSection } from "./dotenv.js";
+import { requireTenantSlug, tenantHost, tenantLayout } from "./layout.js";
+import { TENANT_SECRET_PATTERN, type TenantSecrets } from "./secrets.js";
+
+export type TenantEnvSecrets = Pick<TenantSecrets, "postgresPassword" | "redisPassword" | "encryptionKey">;
+
+export interface TenantEnvInput {
+  slug: string;
+  /** base domain: the tenant is served at <slug>.<domain> */
+  domain: string;
+  plan: Plan;
+  images: { n8n: string; postgres: string; redis: string };
+  /** IANA zone, e.g. Europe/Paris */
+  timezone: string;
+  /** the tenant's block from the pool, e.g. 10.220.0.64/26 (split into internal and edge) */
+  subnet: string;
+  tls: "auto" | "off";
+  secrets: TenantEnvSecrets;
+  pruning?: ExecutionPruning;
+}
+
+export interface ExecutionPruning {
+  maxAgeHours: number;
+  maxCount: number;
+}
+
+/** n8n's own defaults are 336 h and 10,000 executions; they suit every plan today. */
+export const DEFAULT_PRUNING: ExecutionPruning = { maxAgeHours: 336, maxCount: 10_000 };
+
+/** Share of Redis's memory limit given to `maxmemory` (the rest: fork for AOF rewrite, buffers). */
+const REDIS_MAXMEMORY_SHARE = 0.75;
+
+/** The smallest tenant block: each half (/29) holds gateway + 4 containers (+ network, broadcast). */
+export const MAX_TENANT_PREFIX = 28;
+
+/** Keys in file order, grouped as rendered. */
+export const TENANT_ENV_SECTIONS = {
+  "Compose project (also lets an operator run plain `docker compose` in this directory)": ["COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES"],
+  "Identity and addressing": ["TENANT", "TENANT_SUBNET", "INTERNAL_SUBNET", "EDGE_SUBNET"],
+  Images: ["N8N_IMAGE", "POSTGRES_IMAGE", "REDIS_IMAGE"],
+  n8n: [
+    "N8N_HOST",
+    "N8N_PROTOCOL",
+    "N8N_EDITOR_BASE_URL",
+    "WEBHOOK_URL",
+    "N8N_SECURE_COOKIE",
+    "GENERIC_TIMEZONE",
+    "EXECUTIONS_MODE",
+    "N8N_DEFAULT_BINARY_DATA_MODE",
+    "EXECUTIONS_DATA_MAX_AGE",
+    "EXECUTIONS_DATA_PRUNE_MAX_COUNT",
+  ],
+  "Plan limits (cpus, memory, pids) per service": [
+    "N8N_CPUS", "N8N_MEMORY", "N8N_PIDS",
+    "WORKER_CPUS", "WORKER_MEMORY", "WORKER_PIDS",
+    "POSTGRES_CPUS", "POSTGRES_MEMORY", "POSTGRES_PIDS",
+    "REDIS_CPUS", "REDIS_MEMORY", "REDIS_PIDS", "REDIS_MAXMEMORY",
+  ],
+  "Secrets: this file is mode 0600": ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_ENCRYPTION_KEY"],
+} as const;
+
+type Sections = typeof TENANT_ENV_SECTIONS;
+export type TenantEnvKey = Sections[keyof Sections][number];
+export type TenantEnv = Record<TenantEnvKey, string>;
+
+export const TENANT_ENV_KEYS: readonly TenantEnvKey[] = Object.values(TENANT_ENV_SECTIONS).flat();
+
+/** Keys whose values are secrets: never print them. */
+export const TENANT_ENV_SECRET_KEYS: readonly TenantEnvKey[] = TENANT_ENV_SECTIONS["Secrets: this file is mode 0600"];
+
+const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+/** Why `zone` is not a time zone this machine's ICU knows, or null. */
+export function timezoneProblem(zone: string): string | null {
+  if (!/^[A-Za-z][A-Za-z0-9_+\-\/]{0,63}$/.test(zone)) return `time zone ${JSON.stringify(zone)} is not an IANA name like Europe/Paris`;
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    return null;
+  } catch {
+    return `unknown time zone ${JSON.stringify(zone)}; use an IANA name like Europe/Paris`;
+  }
+}
+
+/**
+ * The tenant block's two halves: internal (Postgres, Redis, n8n, worker) gets the lower,
+ * edge (n8n, the proxy) the upper. Carving edge from the tenant's own block, rather than
+ * letting Docker pick from its default pools, matters at scale: those pools hold only ~30
+ * networks per host, and a server of 40 tenants needs 40 edge networks.
+ */
+export function splitTenantSubnet(subnet: string): { internal: string; edge: string } {
+  const block = parseCidr(subnet);
+  if (block.prefix > MAX_TENANT_PREFIX) {
+    throw new UsageError(`tenant subnet ${subnet} is too small: a tenant needs at least a /${MAX_TENANT_PREFIX}`, {
+      code: "invalid-subnet",
+      hint: `set placement.subnetPrefix to ${MAX_TENANT_PREFIX} or less`,
+    });
+  }
+  const [internal, edge] = splitCidr(block);
+  return { internal: formatCidr(internal), edge: formatCidr(edge) };
+}
+
+/** Number → Docker's decimal CPU count ("0.5", "1.5"); never exponent notation. */
+export function formatCpus(cpus: number): string {
+  if (!Number.isFinite(cpus) || cpus <= 0 || cpus > 1024) throw new UsageError(`invalid CPU limit ${cpus}`, { code: "invalid-limit" });
+  return String(Math.round(cpus * 1000) / 1000);
+}
+
+/** Megabytes → Docker's memory string ("768m"). */
+export function formatMemory(memoryMb: number): string {
+  if (!Number.isInteger(memoryMb) || memoryMb < 6) throw new UsageError(`invalid memory limit ${memoryMb} MB`, { code: "invalid-limit" });
+  return `${memoryMb}m`;
+}
+
+function formatPids(pids: number): string {
+  if (!Number.isInteger(pids) || pids < 1) throw new UsageError(`invalid pids limit ${pids}`, { code: "invalid-limit" });
+  return String(pids);
+}
+
+function positiveInt(name: string, n: number): string {
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${name} must be a positive integer (got ${n})`, { code: "invalid-pruning" });
+  return String(n);
+}
+
+/** All .env values for one tenant, keyed in file order. Throws UsageError on bad input. */
+export function tenantEnvValues(input: TenantEnvInput): TenantEnv {
+  const { slug, plan, tls } = input;
+  const layout = tenantLayout(requireTenantSlug(slug));
+  if (!DNS_NAME.test(input.domain)) throw new UsageError(`domain ${JSON.stringify(input.domain)} is not a DNS name like example.com`, { code: "invalid-domain" });
+  const tz = timezoneProblem(input.timezone);
+  if (tz !== null) throw new UsageError(tz, { code: "invalid-timezone" });
+  for (const [name, value] of Object.entries(input.secrets)) {
+    // The value itself is never echoed.
+    if (!TENANT_SECRET_PATTERN.test(value)) {
+      throw new UsageError(`tenant secret ${name} must be 16–128 characters of A–Z a–z 0–9 _ -`, { code: "invalid-secret" });
+    }
+  }
+  const { internal, edge } = splitTenantSubnet(input.subnet);
+  const host = tenantHost(slug, input.domain);
+  const protocol = tls === "off" ? "http" : "https";
+  const url = `${protocol}://${host}/`;
+  const queue = plan.queueMode;
+  const worker = plan.worker ?? plan.n8n;
+  const pruning = input.pruning ?? DEFAULT_PRUNING;
+  return {
+    COMPOSE_PROJECT_NAME: layout.project,
+    COMPOSE_PROFILES: queue ? "queue" : "",
+    TENANT: slug,
+    TENANT_SUBNET: input.subnet,
+    INTERNAL_SUBNET: internal,
+    EDGE_SUBNET: edge,
+    N8N_IMAGE: input.images.n8n,
+    POSTGRES_IMAGE: input.images.postgres,
+    REDIS_IMAGE: input.images.redis,
+    N8N_HOST: host,
+    N8N_PROTOCOL: protocol,
+    N8N_EDITOR_BASE_URL: url,
+    WEBHOOK_URL: url,
+    N8N_SECURE_COOKIE: tls === "off" ? "false" : "true",
+    GENERIC_TIMEZONE: input.timezone,
+    EXECUTIONS_MODE: queue ? "queue" : "regular",
+    // In queue mode the worker runs executions and has no access to the main container's
+    // filesystem, so binary data must live in the database.
+    N8N_DEFAULT_BINARY_DATA_MODE: queue ? "database" : "filesystem",
+    EXECUTIONS_DATA_MAX_AGE: positiveInt("pruning.maxAgeHours", pruning.maxAgeHours),
+    EXECUTIONS_DATA_PRUNE_MAX_COUNT: positiveInt("pruning.maxCount", pruning.maxCount),
+    N8N_CPUS: formatCpus(plan.n8n.cpus),
+    N8N_MEMORY: formatMemory(plan.n8n.memoryMb),
+    N8N_PIDS: formatPids(plan.n8n.pids),
+    // Always set, even without a worker: Compose interpolates disabled profiles too.
+    WORKER_CPUS: formatCpus(worker.cpus),
+    WORKER_MEMORY: formatMemory(worker.memoryMb),
+    WORKER_PIDS: formatPids(worker.pids),
+    POSTGRES_CPUS: formatCpus(plan.postgres.cpus),
+    POSTGRES_MEMORY: formatMemory(plan.postgres.memoryMb),
+    POSTGRES_PIDS: formatPids(plan.postgres.pids),
+    REDIS_CPUS: formatCpus(plan.redis.cpus),
+    REDIS_MEMORY: formatMemory(plan.redis.memoryMb),
+    REDIS_PIDS: formatPids(plan.redis.pids),
+    // Redis reads "m" as 10^6 bytes; "mb" is MiB like Docker's "m".
+    REDIS_MAXMEMORY: `${Math.max(16, Math.floor(plan.redis.memoryMb * REDIS_MAXMEMORY_SHARE))}mb`,
+    POSTGRES_PASSWORD: input.secrets.postgresPassword,
+    REDIS_PASSWORD: input.secrets.redisPassword,
+    N8N_ENCRYPTION_KEY: input.secrets.encryptionKey,
+  };
+}
+
+/** The .env file text for one tenant (to be written with mode 0600). */
+export function renderTenantEnv(input: TenantEnvInput): string {
+  const values = tenantEnvValues(input);
+  const sections: EnvSection[] = Object.entries(TENANT_ENV_SECTIONS).map(([comment, keys]) => ({
+    comment,
+    entries: keys.map((key: TenantEnvKey) => [key, values[key]] as const),
+  }));
+  return renderEnvFile(
+    [`btw tenant ${input.slug}: values for compose.yml in this directory.`, "Written by btw from its state; edits are overwritten."],
+    sections,
+  );
+}

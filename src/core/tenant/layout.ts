@@ -1,0 +1,74 @@
+// Every name a tenant has on its server, in one place: directory, files, Compose project,
+// networks, volumes, containers, the proxy's upstream alias. templates/tenant/compose.yml
+// builds the same names from ${TENANT}; test/unit/tenant/compose-template.test.ts checks
+// that the two agree.
+
+import { UsageError } from "../../errors.js";
+import { TENANT_NAME, nameProblem } from "../names.js";
+
+export const TENANTS_ROOT = "/opt/btw/tenants";
+
+/** Fixed database role and name inside each tenant's own Postgres (backups need them). */
+export const TENANT_DB_USER = "n8n";
+export const TENANT_DB_NAME = "n8n";
+
+/** n8n's HTTP port inside the container (the proxy and the SSH tunnel dial it). */
+export const N8N_PORT = 5678;
+
+export const TENANT_SERVICES = ["postgres", "redis", "n8n", "worker"] as const;
+export type TenantService = (typeof TENANT_SERVICES)[number];
+
+/** Compose profiles the tenant file defines; `queue` adds the worker. */
+export const TENANT_PROFILES = ["queue"] as const;
+export type TenantProfile = (typeof TENANT_PROFILES)[number];
+
+/** The label put on every container, network and volume of a tenant (value: the slug). */
+export const TENANT_LABEL = "btw.tenant";
+
+export interface TenantLayout {
+  slug: string;
+  dir: string;
+  composeFile: string;
+  envFile: string;
+  /** Compose project name (`-p`) */
+  project: string;
+  networks: { internal: string; edge: string };
+  volumes: { pgdata: string; n8ndata: string; redisdata: string };
+  containers: Record<TenantService, string>;
+  /** n8n's DNS name on the edge network, the proxy's upstream host */
+  edgeAlias: string;
+}
+
+/** Throws UsageError unless `slug` is a valid tenant name: it becomes paths and names. */
+export function requireTenantSlug(slug: string): string {
+  const problem = nameProblem(slug, { ...TENANT_NAME, reserved: undefined });
+  if (problem !== null) throw new UsageError(problem, { code: "invalid-tenant-name" });
+  return slug;
+}
+
+export function tenantLayout(slug: string): TenantLayout {
+  requireTenantSlug(slug);
+  const dir = `${TENANTS_ROOT}/${slug}`;
+  const prefix = `btw-${slug}`;
+  return {
+    slug,
+    dir,
+    composeFile: `${dir}/compose.yml`,
+    envFile: `${dir}/.env`,
+    project: prefix,
+    networks: { internal: `${prefix}-internal`, edge: `${prefix}-edge` },
+    volumes: { pgdata: `${prefix}-pgdata`, n8ndata: `${prefix}-n8ndata`, redisdata: `${prefix}-redisdata` },
+    containers: {
+      postgres: `${prefix}-postgres`,
+      redis: `${prefix}-redis`,
+      n8n: `${prefix}-n8n`,
+      worker: `${prefix}-worker`,
+    },
+    edgeAlias: `n8n-${slug}`,
+  };
+}
+
+/** The public host of a tenant: `<slug>.<domain>`. */
+export function tenantHost(slug: string, domain: string): string {
+  return `${requireTenantSlug(slug)}.${domain}`;
+}
