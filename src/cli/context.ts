@@ -1,5 +1,4 @@
-import { existsSync } from "node:fs";
-import { hostname, userInfo } from "node:os";
+import { chmodSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { btwHome, findConfig } from "../config/home.js";
 import type { LoadedConfig } from "../config/load.js";
@@ -112,6 +111,8 @@ export class Ctx {
       });
     }
     this.cleanups.push(() => db.close());
+    // the embedded store holds tenant rows and sealed secrets: owner-only, like master.key
+    if (!url) chmodSync(join(this.home, "state"), 0o700);
     if (!skipCheck) {
       const { migrationStatus } = await import("../state/migrate.js");
       const status = await migrationStatus(db);
@@ -137,7 +138,7 @@ export class Ctx {
   async audit(action: string, target: string, details: Record<string, unknown> = {}): Promise<void> {
     const db = await this.db();
     const { appendAudit } = await import("../state/audit.js");
-    await appendAudit(db, { actor: actor(), host: hostname(), action, target, details: { ...details, command: this.commandLine } });
+    await appendAudit(db, { action, target, details: { ...details, command: this.commandLine } });
   }
 
   onClose(fn: () => Promise<void> | void): void {
@@ -153,14 +154,6 @@ export class Ctx {
       }
     }
     this.cleanups.length = 0;
-  }
-}
-
-export function actor(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return String(process.getuid?.() ?? "unknown");
   }
 }
 

@@ -91,7 +91,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
         .option("--port <port>", "SSH port", intArg(1, 65535))
         .option("--user <user>", "SSH user")
         .option("--ssh-key <path>", "private key file (default: agent / ~/.ssh/config)")
-        .option("--capacity <units>", "capacity in plan weight units", numberArg(0.1))
+        .option("--capacity <units>", "capacity in plan weight units (default: placement.defaultCapacity)", intArg(0, 100_000))
         .option("--no-verify", "register without connecting (host not up yet)"),
     ),
     () => import("../commands/server/add.js"),

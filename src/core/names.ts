@@ -25,7 +25,10 @@ export function nameProblem(name: string, rule: NameRule): string | null {
   if (name.length < rule.min || name.length > rule.max) {
     return `${rule.kind} name ${shown} must be ${rule.min}–${rule.max} characters (it has ${name.length})`;
   }
-  if (/[A-Z]/.test(name)) return `${rule.kind} name ${shown} has uppercase letters; use lowercase (${JSON.stringify(name.toLowerCase())})`;
+  if (/[A-Z]/.test(name)) {
+    const lower = name.toLowerCase();
+    return `${rule.kind} name ${shown} has uppercase letters; use lowercase${nameProblem(lower, rule) === null ? ` (${JSON.stringify(lower)})` : ""}`;
+  }
   if (!/^[a-z0-9-]+$/.test(name)) return `${rule.kind} name ${shown} may only contain a-z, 0-9 and '-'`;
   if (name.startsWith("-") || name.endsWith("-")) return `${rule.kind} name ${shown} must not start or end with '-'`;
   if (name.includes("--")) return `${rule.kind} name ${shown} must not contain '--'`;

@@ -1,0 +1,107 @@
+import { accessSync, constants, existsSync } from "node:fs";
+import type { Ctx } from "../cli/context.js";
+import type { Handler } from "../cli/program.js";
+import { isBtwError } from "../errors.js";
+
+type Level = "ok" | "warn" | "fail";
+interface Check {
+  check: string;
+  level: Level;
+  detail: string;
+  fix?: string;
+}
+
+// Read-only: doctor looks at everything and changes nothing (server facts are probed, not
+// recorded). Each finding says how to fix it. Exit 1 when anything fails.
+const handler: Handler = async (ctx) => {
+  const checks: Check[] = [];
+  const add = (c: Check) => {
+    checks.push(c);
+    ctx.out.verbose(`${c.level} ${c.check}`);
+  };
+
+  const configOk = await step(add, "config", () => {
+    const { source, overrides } = ctx.loadedConfig();
+    return `${source.path} (${source.via})${overrides.length ? `, env overrides: ${overrides.join(", ")}` : ""}`;
+  });
+
+  await step(add, "master key", async () => {
+    const key = await ctx.master();
+    return `id ${key.id} from ${key.source === "file" ? `${ctx.home}/master.key` : "BTW_MASTER_KEY"}`;
+  });
+
+  let db: Awaited<ReturnType<Ctx["db"]>> | null = null;
+  if (configOk) {
+    await step(add, "state", async () => {
+      db = await ctx.db();
+      return `${db.driver}, schema up to date`;
+    });
+  }
+
+  if (db) {
+    await step(add, "secrets", async () => {
+      const key = await ctx.master();
+      const r = await db!.query<{ keyId: string; n: number }>(`select key_id as "keyId", count(*)::int as n from tenant_secrets group by key_id`);
+      const foreign = r.rows.filter((row) => row.keyId !== key.id);
+      if (foreign.length) {
+        throw Object.assign(new Error(`${foreign.reduce((a, b) => a + b.n, 0)} secret(s) sealed with another master key (${foreign.map((f) => f.keyId).join(", ")})`), {
+          hint: "use the master key those secrets were sealed with (BTW_MASTER_KEY or $BTW_HOME/master.key)",
+        });
+      }
+      return `${r.rows.reduce((a, b) => a + b.n, 0)} sealed secret(s), all under the current key`;
+    });
+  }
+
+  await step(add, "ssh", async () => {
+    const { execa } = await import("execa");
+    const v = await execa("ssh", ["-V"], { reject: false, all: true });
+    if (v.exitCode !== 0) throw Object.assign(new Error("the OpenSSH client is not installed"), { hint: "apt-get install openssh-client" });
+    const agent = ctx.env.SSH_AUTH_SOCK && existsSync(ctx.env.SSH_AUTH_SOCK) ? "agent available" : "no ssh-agent";
+    const key = configOk ? ctx.config.ssh.identityFile : undefined;
+    if (key) accessSync(key, constants.R_OK);
+    return `${String(v.all).trim()}, ${agent}${key ? `, key ${key}` : ""}`;
+  });
+
+  if (db) {
+    const { listServers } = await import("../state/servers.js");
+    const servers = await listServers(db);
+    if (servers.length === 0) add({ check: "servers", level: "warn", detail: "no servers registered", fix: "btw server add <name> --host <addr>" });
+    const { probeServer } = await import("../remote/probe-server.js");
+    const { judgeServer } = await import("../core/server/readiness.js");
+    const { sshFor } = await import("./server/shared.js");
+    await Promise.all(
+      servers.map((s) =>
+        step(add, `server ${s.name}`, async () => {
+          if (s.sshKeyPath) accessSync(s.sshKeyPath, constants.R_OK);
+          const verdict = judgeServer(s.name, await probeServer(await sshFor(ctx, s)));
+          if (verdict.problems.length) throw Object.assign(new Error(verdict.problems.join("; ")), { level: verdict.status === "degraded" ? "warn" : "fail" });
+          return `reachable, ${s.tenantCount} tenant(s), ${s.usedCapacity}/${s.capacity} capacity`;
+        }),
+      ),
+    );
+  }
+
+  const failed = checks.filter((c) => c.level === "fail").length;
+  const warned = checks.filter((c) => c.level === "warn").length;
+  ctx.out.result({ ok: failed === 0, checks }, () => {
+    const mark = (l: Level) => (l === "ok" ? ctx.out.paint("ok  ", 32) : l === "warn" ? ctx.out.paint("warn", 33) : ctx.out.paint("FAIL", 31));
+    const lines = checks.flatMap((c) => [`${mark(c.level)}  ${c.check.padEnd(16)} ${c.detail}`, ...(c.fix ? [`      ${"".padEnd(16)} fix: ${c.fix}`] : [])]);
+    lines.push(failed ? `${failed} problem(s), ${warned} warning(s)` : warned ? `no problems, ${warned} warning(s)` : "everything looks right");
+    return lines.join("\n");
+  });
+  return failed ? 1 : 0;
+};
+export default handler;
+
+async function step(add: (c: Check) => void, check: string, fn: () => Promise<string> | string): Promise<boolean> {
+  try {
+    add({ check, level: "ok", detail: await fn() });
+    return true;
+  } catch (e) {
+    const err = e as Error & { hint?: string; level?: Level };
+    const first = err.message.split("\n")[0]!;
+    const detail = isBtwError(e) && err.message.includes("\n") ? `${first} ${err.message.split("\n").slice(1).map((s) => s.trim()).join("; ")}` : first;
+    add({ check, level: err.level ?? "fail", detail, ...(err.hint ? { fix: err.hint } : {}) });
+    return false;
+  }
+}

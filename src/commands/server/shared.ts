@@ -1,0 +1,71 @@
+import { join } from "node:path";
+import type { Ctx } from "../../cli/context.js";
+import { NotFoundError } from "../../errors.js";
+import { judgeServer, type Verdict } from "../../core/server/readiness.js";
+import type { Queryable } from "../../state/db.js";
+import type { ServerRow, ServerStatus } from "../../state/servers.js";
+import type { SshClient } from "../../remote/ssh.js";
+
+export function knownHostsFile(ctx: Ctx): string {
+  return join(ctx.home, "known_hosts");
+}
+
+/** One SSH client per server for this command; its master connection closes with the command. */
+export async function sshFor(ctx: Ctx, s: Pick<ServerRow, "name" | "host" | "port" | "sshUser" | "sshKeyPath">): Promise<SshClient> {
+  const { SshClient, defaultControlDir } = await import("../../remote/ssh.js");
+  const identityFile = s.sshKeyPath ?? ctx.config.ssh.identityFile;
+  const client = new SshClient({
+    name: s.name,
+    host: s.host,
+    port: s.port,
+    user: s.sshUser,
+    ...(identityFile ? { identityFile } : {}),
+    knownHostsFile: knownHostsFile(ctx),
+    controlDir: defaultControlDir(),
+    connectTimeoutSec: ctx.config.ssh.connectTimeoutSec,
+  });
+  ctx.onClose(() => client.close());
+  return client;
+}
+
+export async function requireServer(q: Queryable, name: string): Promise<ServerRow> {
+  const { getServerByName } = await import("../../state/servers.js");
+  const s = await getServerByName(q, name);
+  if (!s) throw new NotFoundError("server", name, { hint: "`btw server list` shows the registered servers" });
+  return s;
+}
+
+export interface CheckResult {
+  server: string;
+  status: ServerStatus;
+  verdict: Verdict | null;
+  facts: Record<string, unknown> | null;
+  error: string | null;
+  /** the typed error behind `error`, to rethrow when a single server was asked for */
+  cause?: unknown;
+}
+
+/** Probes one server and records what it saw; a failure is recorded as `unreachable`. */
+export async function checkAndRecord(ctx: Ctx, q: Queryable, s: ServerRow): Promise<CheckResult> {
+  const { updateServerFacts, updateServerStatus } = await import("../../state/servers.js");
+  const { probeServer } = await import("../../remote/probe-server.js");
+  try {
+    const probe = await probeServer(await sshFor(ctx, s));
+    const verdict = judgeServer(s.name, probe);
+    const facts = { ...probe.facts, engineVersion: probe.engineVersion ?? undefined, composeVersion: probe.composeVersion ?? undefined, verdict: verdict.status, problems: verdict.problems };
+    // draining is the operator's decision: a check never undoes it
+    const status: ServerStatus = s.status === "draining" ? "draining" : verdict.status === "needs-bootstrap" ? "new" : "active";
+    await updateServerFacts(q, s.id, facts);
+    if (status !== s.status) await updateServerStatus(q, s.id, status);
+    return { server: s.name, status, verdict, facts, error: null };
+  } catch (e) {
+    if (s.status !== "unreachable") await updateServerStatus(q, s.id, "unreachable");
+    return { server: s.name, status: "unreachable", verdict: null, facts: null, error: (e as Error).message, cause: e };
+  }
+}
+
+export function bytes(n: unknown): string {
+  if (typeof n !== "number") return "-";
+  const gib = n / 1024 ** 3;
+  return gib >= 1 ? `${gib.toFixed(1)}G` : `${(n / 1024 ** 2).toFixed(0)}M`;
+}
