@@ -55,7 +55,7 @@ export async function waitForLock(
   attempt: () => Promise<Lock | null>,
   findHolder: () => Promise<{ holder: Holder | null; sameProcess: boolean }>,
 ): Promise<Lock> {
-  const deadline = Date.now() + Math.max(0, timeoutMs);
+  const deadline = Date.now() + (Number.isFinite(timeoutMs) ? Math.max(0, timeoutMs) : 0);
   let delay = POLL_MIN_MS;
   for (;;) {
     const lock = await attempt();
@@ -75,7 +75,7 @@ export function lockBusyError(key: LockKey, timeoutMs: number, holder: Holder | 
   return new BusyError(`${describeLockKey(key)} is locked by ${who}${waited}`, {
     hint: sameProcess
       ? "a btw code path takes the same lock twice; this is a bug"
-      : "another btw is working on it; retry when it has finished (BTW_LOCK_TIMEOUT sets how long to wait)",
+      : "another btw is working on it; retry when it has finished (BTW_LOCK_TIMEOUT_MS sets how long to wait)",
     details: { lock: lockId(key), holder: holder ?? undefined },
   });
 }

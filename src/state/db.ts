@@ -64,7 +64,10 @@ export interface OpenDbOptions {
 export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 
 export async function openDb(opts: OpenDbOptions): Promise<Db> {
-  const resolved = { ...opts, lockTimeoutMs: opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS };
+  // A NaN from a garbled BTW_LOCK_TIMEOUT_MS would otherwise make every wait endless.
+  const t = opts.lockTimeoutMs;
+  const lockTimeoutMs = t === undefined || !Number.isFinite(t) ? DEFAULT_LOCK_TIMEOUT_MS : Math.max(0, t);
+  const resolved = { ...opts, lockTimeoutMs };
   if (opts.url) {
     const { openPgDb } = await import("./pg-db.js");
     return openPgDb({ ...resolved, url: opts.url });

@@ -45,7 +45,7 @@ export async function acquireStoreLock(
     since: new Date().toISOString(),
     token: randomBytes(8).toString("hex"),
   };
-  const deadline = Date.now() + Math.max(0, opts.timeoutMs);
+  const deadline = Date.now() + (Number.isFinite(opts.timeoutMs) ? Math.max(0, opts.timeoutMs) : 0);
   let delay = Math.min(opts.pollMs ?? 50, 250);
   let last: StoreLockFile | null = null;
 
@@ -155,7 +155,7 @@ function storeBusyError(file: string, holder: StoreLockFile | null, timeoutMs: n
   const waited = timeoutMs > 0 ? ` (waited ${formatMs(timeoutMs)})` : "";
   return new BusyError(`the embedded state store is in use by ${who}${waited}`, {
     hint:
-      "wait for that command to finish and retry (BTW_LOCK_TIMEOUT sets how long to wait), or configure a " +
+      "wait for that command to finish and retry (BTW_LOCK_TIMEOUT_MS sets how long to wait), or configure a " +
       "PostgreSQL database URL so several btw processes can work at once" +
       (remote || !holder ? `; if no such process is running, delete ${file}` : ""),
     details: { lockFile: file, holder: holder ? { pid: holder.pid, host: holder.host, command: holder.command, since: holder.since } : undefined },

@@ -129,10 +129,9 @@ describe("embedded store lock (PGlite) across processes", () => {
     h.child.kill("SIGKILL");
     await h.exit;
     expect(JSON.parse(await readFile(storeLockPath(dir), "utf8"))).toMatchObject({ pid: h.child.pid });
-    const started = Date.now();
+    // lockTimeoutMs 0: getting in at all proves the takeover (no waiting for a timeout)
     const db = await openDb({ dataDir: dir, lockTimeoutMs: 0, command: "doctor" });
     dbs.push(db);
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect(JSON.parse(await readFile(storeLockPath(dir), "utf8"))).toMatchObject({ pid: process.pid, command: "doctor" });
     expect((await db.query("select 1 as one")).rows).toEqual([{ one: 1 }]);
   });
