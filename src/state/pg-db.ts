@@ -41,6 +41,9 @@ export async function openPgDb(opts: OpenDbOptions & { url: string; lockTimeoutM
     application_name: formatApplicationName(currentHolder(opts.command)),
     types: typeOverrides(),
     connectionTimeoutMillis: 10_000,
+    // A lock session sits idle for the minutes a `tenant create` takes; keepalives stop a
+    // NAT or firewall from silently dropping it (and with it the lock).
+    keepAlive: true,
   };
   const pool = new pg.Pool({ ...config, max: POOL_MAX, idleTimeoutMillis: 10_000, allowExitOnIdle: true });
   // An idle pooled connection dropped by the server must not crash the process; the pool
