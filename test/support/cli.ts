@@ -1,0 +1,65 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+
+// Drives the real, built CLI (bin/btw → dist/) as a child process: the same binary, argv
+// parsing, exit codes and stdout/stderr split that an operator and cron get.
+
+export const ROOT = join(import.meta.dirname, "..", "..");
+export const BTW = join(ROOT, "bin", "btw");
+
+export interface BtwResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface BtwHome {
+  dir: string;
+  env: Record<string, string>;
+  run(args: string[], opts?: { env?: Record<string, string>; input?: string; cwd?: string }): Promise<BtwResult>;
+  cleanup(): void;
+}
+
+export function requireBuilt(): void {
+  if (!existsSync(join(ROOT, "dist", "src", "cli", "main.js"))) {
+    throw new Error("btw is not built: run `npm run build` (npm test does it first)");
+  }
+}
+
+/** A fresh $BTW_HOME; `env` adds e.g. BTW_DATABASE_URL for the pg driver. */
+export function tempHome(env: Record<string, string> = {}): BtwHome {
+  requireBuilt();
+  const dir = mkdtempSync(join(tmpdir(), "btw-home-"));
+  const baseEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: process.env.HOME ?? "/root",
+    BTW_HOME: dir,
+    NO_COLOR: "1",
+    ...env,
+  };
+  return {
+    dir,
+    env: baseEnv,
+    async run(args, opts = {}) {
+      const r = await execa(process.execPath, [BTW, ...args], {
+        env: { ...baseEnv, ...opts.env },
+        extendEnv: false,
+        reject: false,
+        input: opts.input ?? "",
+        cwd: opts.cwd ?? dir,
+        timeout: 120_000,
+      });
+      return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+    },
+    cleanup() {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The lines of stderr that are errors (one per failure, by contract). */
+export function errorLines(stderr: string): string[] {
+  return stderr.split("\n").filter((l) => l.startsWith("error:"));
+}
