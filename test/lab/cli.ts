@@ -1,0 +1,76 @@
+import { parseArgs } from "node:util";
+import { labConfig } from "./config.js";
+import { LabError } from "./errors.js";
+import { ALL_IMAGES, type ImageName, buildImages } from "./images.js";
+import { ensureHostDocker } from "./host-docker.js";
+import { ensureHostPackages } from "./host-packages.js";
+import { labBare, labDown, labStatus, labUp } from "./lab.js";
+import { timed } from "./log.js";
+
+const USAGE = `usage: npm run lab -- <verb> [options]
+  build [image...] [--rebuild] [--refresh-caches]   build missing/changed images (${ALL_IMAGES.join(", ")})
+  up [--servers N] [--json]                          bring the lab up (idempotent)
+  status [--json]                                    what runs
+  down                                               remove VMs, networks, volumes; stop the registry
+  bare [--json]                                      start lab-bare: sshd only, no Docker`;
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      json: { type: "boolean", default: false },
+      servers: { type: "string" },
+      rebuild: { type: "boolean", default: false },
+      "refresh-caches": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  const [verb, ...rest] = positionals;
+  const cfg = labConfig();
+  const print = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, values.json ? 0 : 2)}\n`);
+  if (values.help || !verb) {
+    process.stderr.write(`${USAGE}\n`);
+    return;
+  }
+  switch (verb) {
+    case "build": {
+      const names = rest as ImageName[];
+      const unknown = names.filter((n) => !ALL_IMAGES.includes(n));
+      if (unknown.length) throw new LabError(`unknown image: ${unknown.join(", ")} (known: ${ALL_IMAGES.join(", ")})`);
+      await ensureHostPackages();
+      await ensureHostDocker(cfg);
+      const opts = { rebuild: values.rebuild!, refreshCaches: values["refresh-caches"]! };
+      await timed("build", () => buildImages(cfg, opts, names.length ? names : ALL_IMAGES));
+      return;
+    }
+    case "up": {
+      const servers = values.servers === undefined ? 2 : Number(values.servers);
+      if (!Number.isInteger(servers) || servers < 1 || servers > 9) throw new LabError(`--servers must be 1..9`);
+      const info = await timed("lab up", () => labUp(cfg, { servers }));
+      if (values.json) print(info);
+      return;
+    }
+    case "status": {
+      const status = await labStatus(cfg);
+      print(status);
+      return;
+    }
+    case "down":
+      await timed("lab down", () => labDown(cfg));
+      return;
+    case "bare": {
+      const server = await labBare(cfg);
+      if (values.json) print(server);
+      return;
+    }
+    default:
+      throw new LabError(`unknown verb "${verb}"\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`lab: error: ${message}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,75 @@
+import { join } from "node:path";
+
+// Every fixed fact about the lab lives here, so the CLI, the vitest set-up and the report
+// agree on names, addresses and versions.
+
+/** Upstream versions the Debian trixie packages ship; build checks them (see images.ts). */
+export const VERSIONS = {
+  n8n: "2.8.4",
+  postgres: "17",
+  redis: "8.0.2",
+  caddy: "2.6.2",
+} as const;
+
+export type ServiceImage = keyof typeof VERSIONS;
+export const SERVICE_IMAGES: readonly ServiceImage[] = ["n8n", "postgres", "redis", "caddy"];
+
+export interface LabConfig {
+  /** Caches, keys, registry data, logs; outside the repo so a fresh clone reuses them. */
+  home: string;
+  network: string;
+  subnet: string;
+  /** The bridge gateway: the host's address on the lab network, where the registry listens. */
+  gateway: string;
+  registryPort: number;
+  /** Where the host engine pushes: Docker trusts 127.0.0.0/8 registries over plain HTTP. */
+  registryHostSide: string;
+  /** Where the VMs pull from (listed in their daemon.json insecure-registries). */
+  registry: string;
+  /** Label put on every container, network and volume the lab creates, for status/down. */
+  label: string;
+  debianMirror: string;
+  suite: string;
+}
+
+export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
+  const gateway = "172.29.0.1";
+  const registryPort = 5000;
+  return {
+    home: env.BTW_LAB_HOME || "/var/lib/btw-lab",
+    network: "btw-lab",
+    // A fixed /24 high in 172.16/12: Docker's default pools hand out 172.17, 172.18, …
+    // in order, so auto-allocated networks on the host or in a VM reach it last. Tenant
+    // subnets chosen by btw must not overlap it, or a VM loses its route to the registry.
+    subnet: "172.29.0.0/24",
+    gateway,
+    registryPort,
+    registryHostSide: `127.0.0.1:${registryPort}`,
+    registry: `${gateway}:${registryPort}`,
+    label: "btw-lab",
+    debianMirror: "http://deb.debian.org/debian",
+    suite: "trixie",
+  };
+}
+
+export const labPaths = (cfg: LabConfig) => ({
+  sshDir: join(cfg.home, "ssh"),
+  sshKey: join(cfg.home, "ssh", "id_ed25519"),
+  hostKeysDir: join(cfg.home, "ssh", "host-keys"),
+  knownHosts: join(cfg.home, "ssh", "known_hosts"),
+  cacheDir: join(cfg.home, "cache"),
+  rootfsTar: join(cfg.home, "cache", `debian-${cfg.suite}-minbase.tar`),
+  n8nDir: join(cfg.home, "cache", `n8n-${VERSIONS.n8n}`),
+  registryDir: join(cfg.home, "registry"),
+  dockerdLog: join(cfg.home, "dockerd.log"),
+  fragment: join(cfg.home, "btw.lab.yml"),
+  labJson: join(cfg.home, "lab.json"),
+});
+
+/** Local tag of a service image, e.g. btw/n8n:2.8.4. */
+export const serviceTag = (name: ServiceImage): string => `btw/${name}:${VERSIONS[name]}`;
+
+/** Helper images that never leave the host engine. */
+export const BASE_TAG = "btw-lab/debian:trixie";
+export const VM_TAG = "btw-lab/vm:trixie";
+export const BARE_TAG = "btw-lab/bare:trixie";

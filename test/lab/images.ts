@@ -1,0 +1,167 @@
+import { createHash } from "node:crypto";
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ROOTFS_TWEAKS, ensureRootfsTar, importBase } from "./base-image.js";
+import type { LabConfig, ServiceImage } from "./config.js";
+import { BARE_TAG, BASE_TAG, VERSIONS, VM_TAG, serviceTag } from "./config.js";
+import { LabError } from "./errors.js";
+import { say, timed } from "./log.js";
+import { ensureN8nBundle } from "./n8n-bundle.js";
+import { run, tryRun } from "./run.js";
+
+const IMAGES_DIR = join(dirname(fileURLToPath(import.meta.url)), "images");
+const RECIPE_LABEL = "btw-lab.recipe";
+const N8N_RUNTIME_TAG = "btw-lab/n8n-runtime:trixie";
+
+export type ImageName = "base" | "vm" | "bare" | ServiceImage;
+export const ALL_IMAGES: readonly ImageName[] = ["base", "vm", "bare", "postgres", "redis", "caddy", "n8n"];
+
+interface Spec {
+  tag: string;
+  /** Folder under images/ holding the Dockerfile and files it copies. */
+  dir: string;
+  dockerfile: string;
+  /** Argv run in the image whose output must contain `expect` (the upstream version). */
+  versionCheck?: { argv: string[]; expect: string };
+}
+
+const SPECS: Record<Exclude<ImageName, "base">, Spec> = {
+  vm: { tag: VM_TAG, dir: "vm", dockerfile: "Dockerfile", versionCheck: { argv: ["docker", "compose", "version"], expect: "Docker Compose version 2." } },
+  bare: { tag: BARE_TAG, dir: "vm", dockerfile: "Dockerfile.bare" },
+  postgres: {
+    tag: serviceTag("postgres"), dir: "postgres", dockerfile: "Dockerfile",
+    versionCheck: { argv: ["postgres", "--version"], expect: `(PostgreSQL) ${VERSIONS.postgres}.` },
+  },
+  redis: {
+    tag: serviceTag("redis"), dir: "redis", dockerfile: "Dockerfile",
+    versionCheck: { argv: ["redis-server", "--version"], expect: `v=${VERSIONS.redis} ` },
+  },
+  caddy: {
+    tag: serviceTag("caddy"), dir: "caddy", dockerfile: "Dockerfile",
+    versionCheck: { argv: ["caddy", "version"], expect: VERSIONS.caddy },
+  },
+  n8n: {
+    tag: serviceTag("n8n"), dir: "n8n", dockerfile: "Dockerfile",
+    versionCheck: { argv: ["n8n", "--version"], expect: VERSIONS.n8n },
+  },
+};
+
+export const imageTag = (name: ImageName): string => (name === "base" ? BASE_TAG : SPECS[name].tag);
+
+/** Hash of every file in an image folder: a changed Dockerfile or script means a rebuild. */
+function hashDir(dir: string, h: ReturnType<typeof createHash>): void {
+  for (const entry of readdirSync(dir).sort()) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) {
+      hashDir(path, h);
+    } else {
+      h.update(`${entry}\0${statSync(path).mode & 0o111}\0`);
+      h.update(readFileSync(path));
+    }
+  }
+}
+
+async function imageId(tag: string): Promise<string | undefined> {
+  const r = await tryRun("docker", ["image", "inspect", "--format", "{{.Id}}", tag]);
+  return r.ok ? r.stdout : undefined;
+}
+
+async function imageRecipe(tag: string): Promise<string | undefined> {
+  const r = await tryRun("docker", ["image", "inspect", "--format", `{{index .Config.Labels "${RECIPE_LABEL}"}}`, tag]);
+  return r.ok ? r.stdout : undefined;
+}
+
+/** A recipe is the image folder plus its parent's id: rebuilding the base rebuilds the rest. */
+async function recipeOf(name: ImageName, cfg: LabConfig): Promise<string> {
+  const h = createHash("sha256");
+  if (name === "base") {
+    h.update(`${cfg.suite}\0${cfg.debianMirror}\0${JSON.stringify(ROOTFS_TWEAKS)}`);
+  } else {
+    const spec = SPECS[name];
+    h.update(`${spec.dockerfile}\0${(await imageId(BASE_TAG)) ?? "no-base"}\0${VERSIONS.n8n}\0`);
+    hashDir(join(IMAGES_DIR, spec.dir), h);
+  }
+  return h.digest("hex").slice(0, 16);
+}
+
+export interface BuildOptions {
+  rebuild: boolean;
+  /** Also redo the slow caches (debootstrap rootfs, n8n npm install). */
+  refreshCaches: boolean;
+}
+
+async function verifyVersion(name: ImageName, tag: string): Promise<void> {
+  const check = name === "base" ? undefined : SPECS[name].versionCheck;
+  if (!check) return;
+  const [cmd, ...args] = check.argv;
+  const r = await tryRun("docker", ["run", "--rm", "--entrypoint", cmd!, tag, ...args], { timeoutMs: 120_000 });
+  if (!r.ok || !r.stdout.includes(check.expect)) {
+    // Untag it so the next run does not take the bad image for a finished one.
+    await tryRun("docker", ["image", "rm", tag]);
+    throw new LabError(
+      `${tag}: expected "${check.expect}" in \`${check.argv.join(" ")}\`, got "${r.stdout || r.stderr}" ` +
+        `(Debian moved on? update VERSIONS in test/lab/config.ts)`,
+    );
+  }
+}
+
+async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, recipe: string): Promise<void> {
+  const tag = imageTag(name);
+  if (name === "base") {
+    const tar = await ensureRootfsTar(cfg, opts.refreshCaches);
+    await importBase(tar, tag, recipe);
+    return;
+  }
+  const spec = SPECS[name];
+  const context = join(IMAGES_DIR, spec.dir);
+  // The legacy builder: the host engine is Debian's 20.10 and no buildx plugin is needed.
+  const env = { DOCKER_BUILDKIT: "0" };
+  const common = ["build", "--label", `${RECIPE_LABEL}=${recipe}`, "-t", tag];
+  if (name !== "n8n") {
+    await run("docker", [...common, "-f", join(context, spec.dockerfile), context], { env, stream: true });
+    return;
+  }
+  // n8n: build the runtime, then copy the cached npm install into a container made from
+  // it and commit that. The legacy builder's COPY of the 2.3 GB, 250k-file install spent
+  // over 5 minutes hashing on 2 cores; cp + commit takes well under one.
+  const bundle = await ensureN8nBundle(cfg, opts.refreshCaches);
+  await run("docker", ["build", "-t", N8N_RUNTIME_TAG, "-f", join(context, spec.dockerfile), context], { env, stream: true });
+  const stage = `btw-lab-n8n-stage-${process.pid}`;
+  await tryRun("docker", ["rm", "-f", stage]);
+  try {
+    await run("docker", [
+      "run", "--name", stage, "--user", "root", "--network", "none",
+      "-v", `${bundle}:/src:ro`, "--entrypoint", "cp", N8N_RUNTIME_TAG, "-a", "/src/.", "/usr/local/lib/n8n/",
+    ], { timeoutMs: 20 * 60_000 });
+    // `docker run` overrode user and entrypoint; put back the runtime image's own.
+    await run("docker", [
+      "commit",
+      "--change", "USER node",
+      "--change", 'ENTRYPOINT ["tini", "--", "/docker-entrypoint.sh"]',
+      "--change", "CMD []",
+      "--change", `LABEL ${RECIPE_LABEL}=${recipe}`,
+      stage, tag,
+    ], { timeoutMs: 20 * 60_000 });
+  } finally {
+    await tryRun("docker", ["rm", "-f", stage]);
+  }
+}
+
+/**
+ * Builds the images that are missing or whose recipe changed (or all, with `rebuild`),
+ * in dependency order: base first, since every other image starts FROM it.
+ */
+export async function buildImages(cfg: LabConfig, opts: BuildOptions, names: readonly ImageName[] = ALL_IMAGES): Promise<void> {
+  const wanted = new Set<ImageName>(names);
+  for (const name of ALL_IMAGES) {
+    if (!wanted.has(name) && !(name === "base" && names.length > 0)) continue;
+    const tag = imageTag(name);
+    const recipe = await recipeOf(name, cfg);
+    const forced = opts.rebuild && wanted.has(name);
+    if (!forced && (await imageRecipe(tag)) === recipe) continue;
+    say(`building ${tag}`);
+    await timed(`built ${tag}`, () => buildOne(name, cfg, opts, recipe));
+    await verifyVersion(name, tag);
+  }
+}

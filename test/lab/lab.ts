@@ -1,0 +1,143 @@
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { Document, type Scalar } from "yaml";
+import type { LabConfig, ServiceImage } from "./config.js";
+import { SERVICE_IMAGES, labPaths } from "./config.js";
+import { ensureHostDocker } from "./host-docker.js";
+import { ensureHostPackages } from "./host-packages.js";
+import { buildImages, imageTag } from "./images.js";
+import { limitsProblems, probeLimits } from "./limits-probe.js";
+import { say, timed } from "./log.js";
+import { ensureNetwork, removeNetworks } from "./network.js";
+import { ensureRegistry, pushImages, registryRef, registryRunning, stopRegistry } from "./registry.js";
+import { tryRun } from "./run.js";
+import { ensureLabKey, writeKnownHosts, type LabServer } from "./ssh.js";
+import { bareSpec, ensureVm, labContainers, removeVms, removeVolumes, serverOf, vmSpec, waitVm, type VmSpec } from "./vms.js";
+
+export type { LabServer } from "./ssh.js";
+
+/** What `up --json` prints and the e2e set-up provides to tests. */
+export interface LabInfo {
+  servers: LabServer[];
+  registry: string;
+  images: Record<ServiceImage, string>;
+  /** A btw.yml fragment: `images` (registry refs) and `proxy.tls: "off"`. */
+  config: string;
+}
+
+export interface UpOptions {
+  servers: number;
+  /** Run the resource-limits probe even on VMs that were already up. */
+  probeLimits?: boolean;
+}
+
+const imageRefs = (cfg: LabConfig) =>
+  Object.fromEntries(SERVICE_IMAGES.map((n) => [n, registryRef(cfg, n)])) as Record<ServiceImage, string>;
+
+function writeFragment(cfg: LabConfig): string {
+  const doc = new Document({ images: imageRefs(cfg), proxy: { tls: "off" } });
+  // Quoted: a YAML 1.1 reader would take a bare `off` for false.
+  (doc.getIn(["proxy", "tls"], true) as Scalar).type = "QUOTE_DOUBLE";
+  const path = labPaths(cfg).fragment;
+  writeFileSync(path, `# Written by \`npm run lab -- up\`: merge into btw.yml to use the lab.\n${doc.toString()}`);
+  return path;
+}
+
+/** Everything but the VMs: host packages, engine, images, bridge, registry with images. */
+async function ensureShared(cfg: LabConfig): Promise<void> {
+  mkdirSync(cfg.home, { recursive: true });
+  await ensureHostPackages();
+  await ensureHostDocker(cfg);
+  await buildImages(cfg, { rebuild: false, refreshCaches: false });
+  await ensureNetwork(cfg);
+  await ensureRegistry(cfg);
+  await timed("images pushed to the lab registry", () => pushImages(cfg));
+}
+
+async function refreshKnownHosts(cfg: LabConfig, known: Map<string, { host: string; publicKey: string }>): Promise<void> {
+  writeKnownHosts(cfg, [...known.values()]);
+}
+
+async function startVms(cfg: LabConfig, specs: VmSpec[]): Promise<{ servers: LabServer[]; created: Set<string> }> {
+  const key = await ensureLabKey(cfg);
+  const created = new Set<string>();
+  const known = new Map<string, { host: string; publicKey: string }>();
+  await Promise.all(
+    specs.map(async (spec) => {
+      const r = await ensureVm(cfg, spec, key.publicKey);
+      if (r.created) created.add(spec.name);
+      known.set(spec.name, { host: spec.ip, publicKey: r.hostKey });
+    }),
+  );
+  await refreshKnownHosts(cfg, known);
+  const servers = specs.map((s) => serverOf(s, key.path));
+  await timed(`${specs.map((s) => s.name).join(", ")} answer over SSH`, () =>
+    Promise.all(servers.map((srv, i) => waitVm(srv, specs[i]!.kind))),
+  );
+  return { servers, created };
+}
+
+export async function labUp(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
+  await ensureShared(cfg);
+  const specs = Array.from({ length: opts.servers }, (_, i) => vmSpec(cfg, i + 1));
+  const { servers, created } = await startVms(cfg, specs);
+  const first = servers[0]!;
+  if (opts.probeLimits || created.has(first.name)) {
+    const report = await timed(`resource limits probed on ${first.name}`, () => probeLimits(cfg, first));
+    const problems = limitsProblems(report);
+    say(
+      problems.length
+        ? `WARNING limits on ${first.name} (${report.cgroup}): ${problems.join("; ")}`
+        : `limits OK on ${first.name} (${report.cgroup}): memory=${report.cgroupFiles.memory} cpu=${report.cgroupFiles.cpu} pids=${report.cgroupFiles.pids}, OOM and pids enforced`,
+    );
+  }
+  const info: LabInfo = { servers, registry: cfg.registry, images: imageRefs(cfg), config: writeFragment(cfg) };
+  writeFileSync(labPaths(cfg).labJson, `${JSON.stringify(info, null, 2)}\n`);
+  return info;
+}
+
+export async function labBare(cfg: LabConfig): Promise<LabServer> {
+  await ensureShared(cfg);
+  const { servers } = await startVms(cfg, [bareSpec(cfg)]);
+  return servers[0]!;
+}
+
+export interface LabStatus {
+  home: string;
+  engine: boolean;
+  network: string;
+  subnet: string;
+  registry: { address: string; running: boolean };
+  images: Record<string, { ref: string; built: boolean }>;
+  servers: Array<{ name: string; kind: string; host: string; running: boolean }>;
+}
+
+export async function labStatus(cfg: LabConfig): Promise<LabStatus> {
+  const engine = (await tryRun("docker", ["version", "--format", "{{.Server.Version}}"], { timeoutMs: 10_000 })).ok;
+  const images: LabStatus["images"] = {};
+  for (const name of SERVICE_IMAGES) {
+    const built = engine && (await tryRun("docker", ["image", "inspect", imageTag(name)])).ok;
+    images[name] = { ref: registryRef(cfg, name), built };
+  }
+  const servers = engine ? (await labContainers(cfg)).map((c) => ({ name: c.name, kind: c.kind, host: c.ip, running: c.running })) : [];
+  return {
+    home: cfg.home,
+    engine,
+    network: cfg.network,
+    subnet: cfg.subnet,
+    registry: { address: cfg.registry, running: await registryRunning(cfg) },
+    images,
+    servers,
+  };
+}
+
+/** Removes VMs, the lab networks and volumes, stops the registry; keeps images and caches. */
+export async function labDown(cfg: LabConfig): Promise<void> {
+  const engine = (await tryRun("docker", ["version"], { timeoutMs: 10_000 })).ok;
+  if (engine) await timed("VMs removed", () => removeVms(cfg));
+  await stopRegistry(cfg);
+  if (engine) {
+    await removeNetworks(cfg);
+    await removeVolumes(cfg);
+  }
+  rmSync(labPaths(cfg).labJson, { force: true });
+}

@@ -1,0 +1,52 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { LabConfig } from "./config.js";
+import { VERSIONS, labPaths } from "./config.js";
+import { LabError } from "./errors.js";
+import { say, timed } from "./log.js";
+import { tryRun, lastLine } from "./run.js";
+
+// n8n is installed with the host's npm: inside a container HTTPS to the npm registry fails
+// (the egress proxy's CA is only trusted by the host). The result (~2.3 GB, ~4 min) is
+// cached in the lab home and COPY'd into the image. Node 20 ABI matches Debian trixie's
+// nodejs 20, and glibc binaries built on bookworm run on trixie.
+const PACKAGE_JSON = {
+  name: "btw-lab-n8n",
+  private: true,
+  dependencies: { n8n: VERSIONS.n8n },
+  // n8n's xlsx dependency points at a tarball on a host we cannot reach.
+  overrides: { xlsx: "0.18.5" },
+};
+
+function installedVersion(dir: string): string | undefined {
+  try {
+    const pkg = JSON.parse(readFileSync(join(dir, "node_modules", "n8n", "package.json"), "utf8"));
+    return typeof pkg.version === "string" ? pkg.version : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The cached n8n install directory (package.json + node_modules), made if missing. */
+export async function ensureN8nBundle(cfg: LabConfig, refresh: boolean): Promise<string> {
+  const dir = labPaths(cfg).n8nDir;
+  if (!refresh && installedVersion(dir) === VERSIONS.n8n) return dir;
+  const partial = `${dir}.partial`;
+  rmSync(partial, { recursive: true, force: true });
+  mkdirSync(partial, { recursive: true });
+  writeFileSync(join(partial, "package.json"), `${JSON.stringify(PACKAGE_JSON, null, 2)}\n`);
+  say(`installing n8n@${VERSIONS.n8n} with npm into ${partial} (takes ~4 min)`);
+  const r = await timed(`npm install n8n@${VERSIONS.n8n}`, () =>
+    tryRun("npm", ["install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], {
+      cwd: partial,
+      timeoutMs: 20 * 60_000,
+    }),
+  );
+  if (!r.ok || installedVersion(partial) !== VERSIONS.n8n) {
+    throw new LabError(`npm install of n8n@${VERSIONS.n8n} failed: ${lastLine(r.stderr) || "n8n missing afterwards"}`);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(partial, dir);
+  if (!existsSync(join(dir, "node_modules", ".bin", "n8n"))) throw new LabError(`n8n binary missing in ${dir}`);
+  return dir;
+}

@@ -1,0 +1,135 @@
+import type { LabConfig } from "./config.js";
+import { BARE_TAG, VM_TAG } from "./config.js";
+import { LabError } from "./errors.js";
+import { sleep } from "./log.js";
+import { run, tryRun } from "./run.js";
+import { ensureHostKey, sshRun, type LabServer } from "./ssh.js";
+
+// A lab VM is a container on the lab bridge running sshd and (for `vm`) its own dockerd.
+// `--privileged` fails on this machine kind (its bounding set lacks CAP_SYS_RESOURCE), so
+// the VM gets every other capability, no seccomp/AppArmor, and the host's cgroup tree.
+
+export interface VmSpec {
+  name: string;
+  ip: string;
+  kind: "vm" | "bare";
+}
+
+export const vmSpec = (cfg: LabConfig, index: number): VmSpec => ({
+  name: `lab-${index}`,
+  ip: cfg.gateway.replace(/\.1$/, `.${10 + index}`),
+  kind: "vm",
+});
+
+export const bareSpec = (cfg: LabConfig): VmSpec => ({
+  name: "lab-bare",
+  ip: cfg.gateway.replace(/\.1$/, ".100"),
+  kind: "bare",
+});
+
+export const dockerVolume = (vm: string): string => `btw-lab-${vm}-docker`;
+
+interface Existing {
+  image: string;
+  running: boolean;
+}
+
+async function inspectVm(name: string): Promise<Existing | undefined> {
+  const r = await tryRun("docker", ["container", "inspect", "--format", "{{.Image}} {{.State.Running}}", name]);
+  if (!r.ok) return undefined;
+  const [image = "", running = ""] = r.stdout.split(" ");
+  return { image, running: running === "true" };
+}
+
+/** Creates, starts or replaces (when its image changed) one VM; returns its host key. */
+export async function ensureVm(cfg: LabConfig, spec: VmSpec, publicKey: string): Promise<{ hostKey: string; created: boolean }> {
+  const tag = spec.kind === "vm" ? VM_TAG : BARE_TAG;
+  const imageId = await run("docker", ["image", "inspect", "--format", "{{.Id}}", tag]);
+  const hostKey = await ensureHostKey(cfg, spec.name);
+  const existing = await inspectVm(spec.name);
+  if (existing?.image === imageId) {
+    if (!existing.running) await run("docker", ["start", spec.name]);
+    return { hostKey: hostKey.publicKey, created: false };
+  }
+  if (existing) await run("docker", ["rm", "-f", spec.name]);
+  const args = [
+    "run", "-d",
+    "--name", spec.name,
+    "--hostname", spec.name,
+    "--label", `${cfg.label}=${spec.kind}`,
+    "--network", cfg.network,
+    "--ip", spec.ip,
+    // tini as PID 1: reaps orphans and forwards SIGTERM to the start script.
+    "--init",
+    "--cap-add", "ALL",
+    "--cap-drop", "SYS_RESOURCE",
+    "--security-opt", "seccomp=unconfined",
+    "--security-opt", "apparmor=unconfined",
+    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--tmpfs", "/run",
+    "--tmpfs", "/tmp",
+    // A volume (not the container's overlay) so the inner engine can use overlay2.
+    "--mount", `type=volume,src=${dockerVolume(spec.name)},dst=/var/lib/docker,volume-label=${cfg.label}=volume`,
+    "-v", `${hostKey.dir}:/etc/ssh/btw-lab:ro`,
+    "-e", `BTW_LAB_AUTHORIZED_KEY=${publicKey}`,
+    "-e", `BTW_LAB_REGISTRY=${cfg.registry}`,
+    tag,
+  ];
+  await run("docker", args);
+  return { hostKey: hostKey.publicKey, created: true };
+}
+
+export const serverOf = (spec: VmSpec, sshKey: string): LabServer => ({
+  name: spec.name,
+  host: spec.ip,
+  port: 22,
+  user: "root",
+  sshKey,
+});
+
+/** Waits until the VM answers over SSH and (for `vm`) its engine runs Compose. */
+export async function waitVm(server: LabServer, kind: VmSpec["kind"], timeoutMs = 90_000): Promise<void> {
+  const probe = kind === "vm" ? ["docker", "compose", "version"] : ["true"];
+  const deadline = Date.now() + timeoutMs;
+  let last = "";
+  while (Date.now() < deadline) {
+    const r = await sshRun(server, probe, { timeoutMs: 15_000 });
+    if (r.ok && (kind === "bare" || r.stdout.includes("Docker Compose"))) {
+      // `docker compose version` needs no engine; make sure the engine answers too.
+      if (kind === "bare" || (await sshRun(server, ["docker", "info", "--format", "{{.ServerVersion}}"])).ok) return;
+    }
+    last = r.stderr || r.stdout || last;
+    await sleep(500);
+  }
+  throw new LabError(`${server.name} (${server.host}) not ready after ${timeoutMs / 1000} s: ${last.split("\n").pop()}`);
+}
+
+/** Every container the lab started (VMs and lab-bare). */
+export async function labContainers(cfg: LabConfig): Promise<Array<{ name: string; kind: string; running: boolean; ip: string }>> {
+  const out = await run("docker", ["ps", "-a", "--filter", `label=${cfg.label}`, "--format", "{{.Names}}"]);
+  const names = out.split("\n").filter(Boolean).sort();
+  const result = [];
+  for (const name of names) {
+    const r = await run("docker", [
+      "container", "inspect", "--format",
+      `{{index .Config.Labels "${cfg.label}"}} {{.State.Running}} {{with index .NetworkSettings.Networks "${cfg.network}"}}{{.IPAddress}}{{end}}`,
+      name,
+    ]);
+    const [kind = "", running = "", ip = ""] = r.split(" ");
+    result.push({ name, kind, running: running === "true", ip });
+  }
+  return result;
+}
+
+/** Stops VMs gracefully in parallel (inner engines stop their containers), then removes them. */
+export async function removeVms(cfg: LabConfig): Promise<void> {
+  const names = (await labContainers(cfg)).map((c) => c.name);
+  if (names.length === 0) return;
+  await tryRun("docker", ["stop", "--time", "10", ...names], { timeoutMs: 60_000 });
+  await run("docker", ["rm", "-f", "-v", ...names]);
+}
+
+export async function removeVolumes(cfg: LabConfig): Promise<void> {
+  const vols = (await run("docker", ["volume", "ls", "-q", "--filter", `label=${cfg.label}`])).split("\n").filter(Boolean);
+  if (vols.length) await run("docker", ["volume", "rm", "-f", ...vols]);
+}
