@@ -111,6 +111,25 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     import("../commands/server/remove.js"),
   );
 
+  // tenant
+  const tenant = program.command("tenant").description("customers: one isolated n8n stack each");
+  on(
+    mutation(
+      tenant
+        .command("create <name>")
+        .description("provision a tenant: place it, ship its stack, set up n8n, route it (resumable)")
+        .option("--plan <plan>", "plan (default: defaults.plan)")
+        .option("--server <server>", "place on this server (default: the one with most free capacity)")
+        .option("--timezone <tz>", "IANA timezone for schedules (default: defaults.timezone)"),
+    ),
+    () => import("../commands/tenant/create.js"),
+  );
+  on(
+    tenant.command("list").description("list tenants").option("--server <server>", "only on this server").option("--status <status>", "only with this status"),
+    () => import("../commands/tenant/list.js"),
+  );
+  on(tenant.command("show <name>").description("one tenant: plan, server, URL, secrets (names), workflows, journal"), () => import("../commands/tenant/show.js"));
+
   // audit, doctor
   on(
     program

@@ -1,0 +1,36 @@
+import type { Handler } from "../../cli/program.js";
+import { requireTenant } from "../../ops/tenant-context.js";
+
+const handler: Handler = async (ctx, [name]) => {
+  const db = await ctx.db();
+  const tenant = await requireTenant(db, String(name));
+  const { getServer } = await import("../../state/servers.js");
+  const { listTenantSecretNames } = await import("../../state/tenant-secrets.js");
+  const { listOperations } = await import("../../state/operations.js");
+  const { currentWorkflowDeployments } = await import("../../state/workflow-deployments.js");
+  const [server, secretNames, ops, workflows] = await Promise.all([
+    tenant.serverId === null ? null : getServer(db, tenant.serverId),
+    listTenantSecretNames(db, tenant.id),
+    listOperations(db, { tenantId: tenant.id, limit: 20 }),
+    currentWorkflowDeployments(db, tenant.id),
+  ]);
+  const url = `${ctx.config.proxy.tls === "off" ? "http" : "https"}://${tenant.slug}.${ctx.config.domain}/`;
+  const data = { tenant: { ...tenant, server: server?.name ?? null, url }, secrets: secretNames, workflows, operations: ops };
+  ctx.out.result(data, () =>
+    [
+      `tenant     ${tenant.slug}`,
+      `status     ${tenant.status}${tenant.status === "failed" ? ` at step ${tenant.failedStep}: ${tenant.error}` : ""}`,
+      `plan       ${tenant.plan} (weight ${tenant.weight})`,
+      `server     ${server ? `${server.name} (${server.host})` : "-"}`,
+      `url        ${url}`,
+      `subnet     ${tenant.subnet ?? "-"}`,
+      `timezone   ${tenant.timezone}`,
+      `created    ${new Date(tenant.createdAt).toISOString()}`,
+      `secrets    ${secretNames.join(", ") || "none"} (values never shown)`,
+      `workflows  ${workflows.length ? workflows.map((w) => `${w.workflowKey}@${w.version}`).join(", ") : "none"}`,
+      "journal:",
+      ...ops.map((o) => `  ${new Date(o.startedAt).toISOString().slice(11, 19)} ${o.kind} ${o.step.padEnd(15)} ${o.status}${o.error ? `: ${o.error}` : ""}`),
+    ].join("\n"),
+  );
+};
+export default handler;

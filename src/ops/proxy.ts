@@ -1,0 +1,76 @@
+import type { Config } from "../config/schema.js";
+import { caddyReload, caddyValidate, isAlreadyConnected, isNotConnected, proxyComposeUp, proxyConnectTenant, proxyDisconnectTenant } from "../core/commands/proxy.js";
+import { renderCaddyfile } from "../core/proxy/caddyfile.js";
+import { renderProxyEnv } from "../core/proxy/env.js";
+import { PROXY_LAYOUT } from "../core/proxy/layout.js";
+import { OperationError } from "../errors.js";
+import type { Db } from "../state/db.js";
+import { listTenants } from "../state/tenants.js";
+import { asset } from "./assets.js";
+import type { Host } from "./host.js";
+
+// One Caddy per server. Its Caddyfile is always rendered from the state — every live tenant
+// of that server — under the server's lock, so concurrent creates on one server cannot lose
+// each other's routes, and a reload never drops the other tenants' sites.
+
+async function caddyfileFor(db: Db, config: Config, serverId: number, alsoActive: readonly string[] = []): Promise<string> {
+  const rows = await listTenants(db, { serverId, status: ["active", "suspended"] });
+  const tenants = [...rows.filter((t) => !alsoActive.includes(t.slug)), ...alsoActive.map((slug) => ({ slug, status: "active" as const }))];
+  return renderCaddyfile({
+    tls: config.proxy.tls,
+    ...(config.acmeEmail ? { acmeEmail: config.acmeEmail } : {}),
+    domain: config.domain,
+    tenants: tenants.map((t) => ({ slug: t.slug, status: t.status as "active" | "suspended" })),
+  });
+}
+
+/** Files and container of the proxy; converges (image change, missing container). Idempotent. */
+export async function ensureProxy(host: Host, db: Db, config: Config, serverId: number): Promise<void> {
+  await host.mkdir(PROXY_LAYOUT.confDir);
+  await Promise.all([
+    host.writeFile(PROXY_LAYOUT.composeFile, asset("templates/proxy/compose.yml")),
+    host.writeFile(PROXY_LAYOUT.envFile, renderProxyEnv({ caddyImage: config.images.caddy }), "0600"),
+  ]);
+  // The live Caddyfile is only ever replaced after validation; a first start needs one.
+  const exists = await host.run(["test", "-f", PROXY_LAYOUT.caddyfile], { allowFailure: true });
+  if (exists.exitCode !== 0) await host.writeFile(PROXY_LAYOUT.caddyfile, await caddyfileFor(db, config, serverId));
+  await host.run(proxyComposeUp({ wait: true }), { timeoutMs: 180_000 });
+}
+
+export async function connectTenant(host: Host, slug: string): Promise<void> {
+  const r = await host.run(proxyConnectTenant(slug), { allowFailure: true });
+  if (r.exitCode !== 0 && !isAlreadyConnected(r.stderr)) {
+    throw new OperationError(`cannot attach the proxy on ${host.name} to ${slug}'s network: ${r.stderr.trim().split("\n").pop()}`, { code: "proxy-connect" });
+  }
+}
+
+export async function disconnectTenant(host: Host, slug: string): Promise<void> {
+  const r = await host.run(proxyDisconnectTenant(slug), { allowFailure: true });
+  if (r.exitCode !== 0 && !isNotConnected(r.stderr)) {
+    throw new OperationError(`cannot detach the proxy on ${host.name} from ${slug}'s network: ${r.stderr.trim().split("\n").pop()}`, { code: "proxy-disconnect" });
+  }
+}
+
+/**
+ * Re-renders the routes of one server from the state, validates, then reloads gracefully.
+ * `alsoActive` routes tenants about to become active (so a crash between the reload and the
+ * status change leaves a routed, still-provisioning tenant that a re-run completes).
+ */
+export async function syncRoutes(host: Host, db: Db, config: Config, server: { id: number; name: string }, alsoActive: readonly string[] = []): Promise<void> {
+  const lock = await db.lock({ kind: "server", name: `${server.name}:proxy` }, { timeoutMs: 60_000 });
+  try {
+    const text = await caddyfileFor(db, config, server.id, alsoActive);
+    await host.writeFile(PROXY_LAYOUT.caddyfileNext, text);
+    const valid = await host.run(caddyValidate(), { allowFailure: true });
+    if (valid.exitCode !== 0) {
+      throw new OperationError(`the rendered Caddyfile for ${server.name} does not validate: ${valid.stderr.trim().split("\n").pop()}`, {
+        code: "proxy-config-invalid",
+        hint: "the running proxy keeps its previous routes; please report this",
+      });
+    }
+    await host.writeFile(PROXY_LAYOUT.caddyfile, text);
+    await host.run(caddyReload(), { timeoutMs: 60_000 });
+  } finally {
+    await lock.release();
+  }
+}

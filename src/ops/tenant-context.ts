@@ -1,0 +1,41 @@
+import type { Ctx } from "../cli/context.js";
+import type { Plan } from "../config/schema.js";
+import { NotFoundError, UsageError } from "../errors.js";
+import type { Db } from "../state/db.js";
+import type { ServerRow } from "../state/servers.js";
+import type { TenantRow } from "../state/tenants.js";
+import { Host } from "./host.js";
+
+// What every tenant verb needs: its row, its server, a connection to that server.
+
+export function requirePlan(ctx: Ctx, name: string): Plan {
+  const plan = ctx.config.plans[name];
+  if (!plan) {
+    throw new UsageError(`unknown plan '${name}'`, { code: "unknown-plan", hint: `plans: ${Object.keys(ctx.config.plans).join(", ")}` });
+  }
+  return plan;
+}
+
+export async function requireTenant(db: Db, slug: string): Promise<TenantRow> {
+  const { getTenant } = await import("../state/tenants.js");
+  const t = await getTenant(db, slug);
+  if (!t) throw new NotFoundError("tenant", slug, { hint: "`btw tenant list` shows the tenants" });
+  return t;
+}
+
+export async function tenantServer(db: Db, tenant: TenantRow): Promise<ServerRow> {
+  const { getServer } = await import("../state/servers.js");
+  const s = tenant.serverId === null ? null : await getServer(db, tenant.serverId);
+  if (!s) throw new NotFoundError("server of tenant", tenant.slug);
+  return s;
+}
+
+export async function hostFor(ctx: Ctx, server: ServerRow): Promise<Host> {
+  const { sshFor } = await import("../commands/server/shared.js");
+  return new Host(server.name, await sshFor(ctx, server));
+}
+
+/** One advisory lock per tenant: a second writer exits 75 at once, naming the holder. */
+export async function lockTenant(db: Db, slug: string) {
+  return db.lock({ kind: "tenant", name: slug }, { timeoutMs: 0 });
+}

@@ -1,0 +1,21 @@
+import { describe, expect, it } from "vitest";
+import { inspectNetworks, parseNetworkIp, psqlFromStdin } from "../../../src/core/commands/inspect.js";
+
+describe("inspect builders", () => {
+  it("inspects networks as JSON", () => {
+    expect(inspectNetworks("btw-acme-n8n")).toEqual(["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", "btw-acme-n8n"]);
+  });
+
+  it("finds the address on one network", () => {
+    const out = JSON.stringify({ "btw-acme-edge": { IPAddress: "10.220.0.34" }, "btw-acme-internal": { IPAddress: "10.220.0.2" } });
+    expect(parseNetworkIp(out + "\n", "btw-acme-edge")).toBe("10.220.0.34");
+    expect(parseNetworkIp(out, "other")).toBeNull();
+    expect(parseNetworkIp("not json", "x")).toBeNull();
+  });
+
+  it("runs psql from stdin with ON_ERROR_STOP", () => {
+    expect(psqlFromStdin("btw-acme-postgres", "n8n", "n8n")).toEqual([
+      "docker", "exec", "-i", "btw-acme-postgres", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", "n8n", "-d", "n8n",
+    ]);
+  });
+});
