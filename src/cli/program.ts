@@ -128,6 +128,37 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     tenant.command("list").description("list tenants").option("--server <server>", "only on this server").option("--status <status>", "only with this status"),
     () => import("../commands/tenant/list.js"),
   );
+  on(tenant.command("status <name>").description("live: containers, health, n8n readiness, CPU/memory"), () => import("../commands/tenant/status.js"));
+  on(
+    tenant
+      .command("logs <name>")
+      .description("the stack's logs")
+      .option("--service <service>", "postgres, redis, n8n or worker (default: all)")
+      .option("--since <when>", "e.g. 10m, 2h, 2026-11-01T08:00:00Z")
+      .option("--tail <n>", "last n lines per service", intArg(0, 1_000_000))
+      .option("--timestamps", "prefix each line with its time")
+      .option("-f, --follow", "keep streaming"),
+    () => import("../commands/tenant/logs.js"),
+  );
+  on(
+    tenant
+      .command("exec <name> <command...>")
+      .description("run a command in a tenant's container (after --), e.g. btw tenant exec acme -- n8n --version")
+      .option("--service <service>", "postgres, redis, n8n or worker", "n8n")
+      .passThroughOptions(),
+    () => import("../commands/tenant/exec.js"),
+  );
+  on(mutation(tenant.command("suspend <name>").description("route to a 503 maintenance page and stop n8n; data kept")), () => import("../commands/tenant/suspend.js"));
+  on(mutation(tenant.command("resume <name>").description("start the stack again and route it")), () => import("../commands/tenant/resume.js"));
+  on(mutation(tenant.command("set-plan <name> <plan>").description("change the plan: new limits applied in place")), () => import("../commands/tenant/set-plan.js"));
+  const tsecrets = tenant.command("secrets").description("the tenant's operator-set secrets (OpenAI, WordPress)");
+  on(mutation(tsecrets.command("set <name> <key>").description("store a secret; the value is read from stdin or a hidden prompt, never argv")), () =>
+    import("../commands/tenant/secrets-set.js"),
+  );
+  on(
+    destructive(tenant.command("delete <name>").description("take out of service (data kept); --purge removes everything").option("--purge", "also remove volumes, files and secrets")),
+    () => import("../commands/tenant/delete.js"),
+  );
   on(tenant.command("show <name>").description("one tenant: plan, server, URL, secrets (names), workflows, journal"), () => import("../commands/tenant/show.js"));
 
   // audit, doctor
@@ -140,6 +171,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
       .option("--limit <n>", "at most n rows", intArg(1, 100_000), 100),
     () => import("../commands/audit.js"),
   );
+  on(program.command("status").description("fleet health: every server and tenant (one SSH connection per server)"), () => import("../commands/status.js"));
   on(program.command("doctor").description("check this set-up and say how to fix what is wrong"), () => import("../commands/doctor.js"));
 
   return program;

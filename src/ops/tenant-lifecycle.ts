@@ -1,0 +1,154 @@
+import type { Ctx } from "../cli/context.js";
+import { composeDown, composeStop, composeUp, dockerUpdateLimits, tenantProfiles } from "../core/commands/compose.js";
+import { purgeByLabel } from "../core/commands/tenant-purge.js";
+import { tenantLayout, type TenantService } from "../core/tenant/layout.js";
+import { ConflictError, UsageError } from "../errors.js";
+import type { Db } from "../state/db.js";
+import type { TenantRow, TenantStatus } from "../state/tenants.js";
+import { envFor } from "./tenant-create.js";
+import { disconnectTenant, syncRoutes } from "./proxy.js";
+import { hostFor, lockTenant, requirePlan, requireTenant, tenantServer } from "./tenant-context.js";
+import { readAllSecrets } from "./tenant-secrets.js";
+
+// suspend, resume, set-plan, delete: each under the tenant's lock, each audited, each safe to
+// re-run after an interruption (it converges on the target state rather than replaying).
+
+function requireStatus(t: TenantRow, allowed: TenantStatus[], verb: string): void {
+  if (!allowed.includes(t.status)) {
+    throw new ConflictError(`cannot ${verb} tenant '${t.slug}': it is ${t.status}`, {
+      code: "tenant-wrong-status",
+      hint: t.status === "failed" || t.status === "provisioning" ? `finish it first: \`btw tenant create ${t.slug} --plan ${t.plan}\`` : `\`btw tenant show ${t.slug}\``,
+    });
+  }
+}
+
+async function withTenant<T>(ctx: Ctx, db: Db, slug: string, fn: (t: TenantRow) => Promise<T>): Promise<T> {
+  const lock = await lockTenant(db, slug);
+  try {
+    return await fn(await requireTenant(db, slug));
+  } finally {
+    await lock.release();
+  }
+}
+
+/** Visitors get the maintenance page (503) first, then the containers stop; data stays. */
+export async function suspendTenant(ctx: Ctx, db: Db, slug: string): Promise<TenantRow> {
+  return withTenant(ctx, db, slug, async (t) => {
+    requireStatus(t, ["active", "suspended"], "suspend");
+    const server = await tenantServer(db, t);
+    const host = await hostFor(ctx, server);
+    const { updateTenantStatus, getTenant } = await import("../state/tenants.js");
+    await updateTenantStatus(db, t.id, "suspended");
+    await syncRoutes(host, db, ctx.config, server);
+    await host.run(composeStop(slug, { services: ["worker", "n8n"] as TenantService[], timeoutSec: 30 }), { timeoutMs: 120_000 });
+    await ctx.audit("tenant.suspend", slug, { server: server.name });
+    return (await getTenant(db, slug))!;
+  });
+}
+
+/** Containers up and healthy first, then the route switches back from maintenance. */
+export async function resumeTenant(ctx: Ctx, db: Db, slug: string): Promise<TenantRow> {
+  return withTenant(ctx, db, slug, async (t) => {
+    requireStatus(t, ["suspended", "active"], "resume");
+    const server = await tenantServer(db, t);
+    const host = await hostFor(ctx, server);
+    const plan = requirePlan(ctx, t.plan);
+    await host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
+    await syncRoutes(host, db, ctx.config, server, [slug]);
+    const { updateTenantStatus, getTenant } = await import("../state/tenants.js");
+    await updateTenantStatus(db, t.id, "active");
+    await ctx.audit("tenant.resume", slug, { server: server.name });
+    return (await getTenant(db, slug))!;
+  });
+}
+
+export interface SetPlanResult {
+  tenant: TenantRow;
+  from: string;
+  to: string;
+  /** "in-place": docker update on running containers; "recreated": the mode changed */
+  applied: "in-place" | "recreated" | "unchanged";
+}
+
+/**
+ * New limits on the running containers (`docker update`, no restart) and in the .env so
+ * every later `up` keeps them. A change of mode (regular ↔ queue) needs a recreate.
+ */
+export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: string): Promise<SetPlanResult> {
+  const plan = requirePlan(ctx, planName);
+  return withTenant(ctx, db, slug, async (t) => {
+    requireStatus(t, ["active", "suspended"], "change the plan of");
+    const from = t.plan;
+    if (from === planName) return { tenant: t, from, to: planName, applied: "unchanged" as const };
+    const oldPlan = requirePlan(ctx, from);
+    const server = await tenantServer(db, t);
+    const { listServers } = await import("../state/servers.js");
+    const usage = (await listServers(db)).find((s) => s.id === server.id)!;
+    if (usage.freeCapacity + t.weight < plan.weight) {
+      throw new ConflictError(`server ${server.name} has ${usage.freeCapacity + t.weight} capacity units for ${slug}, plan ${planName} needs ${plan.weight}`, {
+        code: "server-full",
+        hint: `move the tenant first: \`btw tenant migrate ${slug} --to <server>\``,
+      });
+    }
+    const host = await hostFor(ctx, server);
+    const secrets = await readAllSecrets(db, await ctx.master(), t.id);
+    const layout = tenantLayout(slug);
+    await host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: t.timezone, subnet: t.subnet! }, secrets), "0600");
+    let applied: SetPlanResult["applied"];
+    if (oldPlan.queueMode !== plan.queueMode) {
+      if (t.status === "active") await host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
+      applied = "recreated";
+    } else {
+      const limits: Array<[string, { cpus: number; memoryMb: number; pids: number }]> = [
+        [layout.containers.n8n, plan.n8n],
+        [layout.containers.postgres, plan.postgres],
+        [layout.containers.redis, plan.redis],
+        ...(plan.queueMode ? ([[layout.containers.worker, plan.worker ?? plan.n8n]] as Array<[string, { cpus: number; memoryMb: number; pids: number }]>) : []),
+      ];
+      await Promise.all(limits.map(([container, l]) => host.run(dockerUpdateLimits(container, l))));
+      applied = "in-place";
+    }
+    const { setTenantPlan: savePlan, getTenant } = await import("../state/tenants.js");
+    await savePlan(db, t.id, planName, plan.weight);
+    await ctx.audit("tenant.set-plan", slug, { before: { plan: from }, after: { plan: planName }, applied });
+    return { tenant: (await getTenant(db, slug))!, from, to: planName, applied };
+  });
+}
+
+/**
+ * Without purge: out of service — route removed, containers removed, data (volumes, files,
+ * secrets) kept, status `deleting`; the name and subnet stay reserved. With purge: volumes,
+ * networks, files and secrets go too, the row becomes history (`deleted`) and the subnet is
+ * released. The audit rows stay either way.
+ */
+export async function deleteTenant(ctx: Ctx, db: Db, slug: string, purge: boolean): Promise<TenantRow> {
+  return withTenant(ctx, db, slug, async (t) => {
+    const server = await tenantServer(db, t);
+    const host = await hostFor(ctx, server);
+    await host.ssh.connect(); // an unreachable server changes nothing
+    const { updateTenantStatus, getTenant } = await import("../state/tenants.js");
+    await updateTenantStatus(db, t.id, "deleting");
+    await syncRoutes(host, db, ctx.config, server);
+    await disconnectTenant(host, slug);
+    const layout = tenantLayout(slug);
+    const hasFiles = (await host.run(["test", "-f", layout.composeFile], { allowFailure: true })).exitCode === 0;
+    if (hasFiles) await host.run(composeDown(slug, { volumes: purge }), { timeoutMs: 180_000 });
+    if (purge) {
+      // Volumes and networks by label too: whatever a half-finished create left behind.
+      await host.run(purgeByLabel(slug));
+      await host.removeTree(layout.dir);
+      const { deleteTenantSecrets } = await import("../state/tenant-secrets.js");
+      await db.transaction(async (tx) => {
+        await deleteTenantSecrets(tx, t.id);
+        await updateTenantStatus(tx, t.id, "deleted");
+      });
+    }
+    await ctx.audit(purge ? "tenant.purge" : "tenant.delete", slug, { server: server.name, purge });
+    return (await getTenant(db, slug, { includeDeleted: true }))!;
+  });
+}
+
+export function parsePlanArg(value: unknown): string {
+  if (typeof value !== "string" || value === "") throw new UsageError("a plan name is required");
+  return value;
+}
