@@ -144,8 +144,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     tenant
       .command("exec <name> <command...>")
       .description("run a command in a tenant's container (after --), e.g. btw tenant exec acme -- n8n --version")
-      .option("--service <service>", "postgres, redis, n8n or worker", "n8n")
-      .passThroughOptions(),
+      .option("--service <service>", "postgres, redis, n8n or worker", "n8n"),
     () => import("../commands/tenant/exec.js"),
   );
   on(mutation(tenant.command("suspend <name>").description("route to a 503 maintenance page and stop n8n; data kept")), () => import("../commands/tenant/suspend.js"));

@@ -63,3 +63,14 @@ export function tempHome(env: Record<string, string> = {}): BtwHome {
 export function errorLines(stderr: string): string[] {
   return stderr.split("\n").filter((l) => l.startsWith("error:"));
 }
+
+/** Runs SQL on a home's state (embedded store or its BTW_DATABASE_URL) to set up a precondition. */
+export async function stateSql(home: BtwHome, sql: string, params: unknown[] = []): Promise<unknown[]> {
+  const { openDb } = await import("../../src/state/db.js");
+  const db = await openDb({ ...(home.env.BTW_DATABASE_URL ? { url: home.env.BTW_DATABASE_URL } : {}), dataDir: join(home.dir, "state"), command: "test fixture" });
+  try {
+    return (await db.query(sql, params)).rows;
+  } finally {
+    await db.close();
+  }
+}

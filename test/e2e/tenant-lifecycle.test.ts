@@ -1,0 +1,135 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { BtwHome, BtwResult } from "../support/cli.js";
+import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+
+// The main job on real servers: `btw tenant create` on a lab VM and everything around it.
+describe("tenant lifecycle on the lab", () => {
+  let lab: LabInfo;
+  let home: BtwHome;
+  let vm: LabServer;
+  const outputs: BtwResult[] = [];
+  const btw = async (args: string[]) => {
+    const r = await home.run(args);
+    outputs.push(r);
+    return r;
+  };
+
+  beforeAll(async () => {
+    lab = inject("lab") as LabInfo;
+    vm = lab.servers[0]!;
+    home = await labHome(lab, { servers: [vm.name] });
+  });
+  afterAll(async () => {
+    for (const t of ["acme", "beta"]) await home?.run(["tenant", "delete", t, "--purge", "--yes"]);
+    home?.cleanup();
+  });
+
+  it("creates acme (pro): healthy stack, routed through the proxy", async () => {
+    const r = await btw(["tenant", "create", "acme", "--plan", "pro", "--server", vm.name, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { tenant: { status: string; url: string }; seconds: number };
+    expect(out.tenant.status).toBe("active");
+    expect(out.tenant.url).toBe(`http://acme.${LAB_DOMAIN}/`);
+
+    const status = await btw(["tenant", "status", "acme", "--json"]);
+    expect(status.code, status.stderr).toBe(0);
+    const s = JSON.parse(status.stdout) as { healthy: boolean; n8nReady: boolean; containers: { service: string; health: string }[] };
+    expect(s.n8nReady).toBe(true);
+    expect(s.containers.map((c) => c.service).sort()).toEqual(["n8n", "postgres", "redis"]);
+    expect(s.healthy).toBe(true);
+
+    const res = await viaProxy(vm, `acme.${LAB_DOMAIN}`, "/healthz");
+    expect(res.status).toBe(200);
+    expect(res.body).toContain("ok");
+  });
+
+  it("an unknown host gets 404 from the proxy, not another tenant", async () => {
+    const res = await viaProxy(vm, `nobody.${LAB_DOMAIN}`, "/healthz");
+    expect(res.status).toBe(404);
+  });
+
+  it("creates a second tenant on the same server, isolated from the first", async () => {
+    const r = await btw(["tenant", "create", "beta", "--plan", "starter", "--server", vm.name]);
+    expect(r.code, r.stderr).toBe(0);
+    const ipOf = async (container: string, network: string) => {
+      const x = await onVm(vm, ["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", container]);
+      return (JSON.parse(x.stdout) as Record<string, { IPAddress: string }>)[network]!.IPAddress;
+    };
+    const targets = [
+      [await ipOf("btw-beta-postgres", "btw-beta-internal"), 5432],
+      [await ipOf("btw-beta-redis", "btw-beta-internal"), 6379],
+      [await ipOf("btw-beta-n8n", "btw-beta-edge"), 5678],
+    ] as const;
+    for (const [ip, port] of targets) {
+      const probe = `const s=require('net').connect(${port},'${ip}');s.setTimeout(3000);s.on('connect',()=>{console.log('OPEN');process.exit(0)});s.on('timeout',()=>{console.log('CLOSED');process.exit(0)});s.on('error',()=>{console.log('CLOSED');process.exit(0)})`;
+      const x = await onVm(vm, ["docker", "exec", "btw-acme-n8n", "node", "-e", probe]);
+      expect(x.stdout.trim(), `${ip}:${port} from acme's n8n`).toBe("CLOSED");
+    }
+    // …while acme's n8n does reach its own database (the probe can succeed)
+    const own = await ipOf("btw-acme-postgres", "btw-acme-internal");
+    const x = await onVm(vm, ["docker", "exec", "btw-acme-n8n", "node", "-e", `require('net').connect(5432,'${own}').on('connect',()=>{console.log('OPEN');process.exit(0)}).on('error',()=>{console.log('CLOSED');process.exit(0)})`]);
+    expect(x.stdout.trim()).toBe("OPEN");
+  });
+
+  it("publishes no port but the proxy's; .env is 0600; no secret in the process list", async () => {
+    const ports = await onVm(vm, ["docker", "ps", "--format", "{{.Names}} {{.Ports}}"]);
+    const publishing = ports.stdout.split("\n").filter((l) => /->/.test(l)).map((l) => l.split(" ")[0]);
+    expect(publishing).toEqual(["btw-proxy"]);
+    const mode = await onVm(vm, ["stat", "-c", "%a %U", "/opt/btw/tenants/acme/.env"]);
+    expect(mode.stdout.trim()).toBe("600 root");
+    const env = (await onVm(vm, ["cat", "/opt/btw/tenants/acme/.env"])).stdout;
+    const secrets = ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_ENCRYPTION_KEY"].map((k) => new RegExp(`^${k}=(.*)$`, "m").exec(env)![1]!.replace(/^'|'$/g, ""));
+    expect(secrets.every((s) => s.length >= 16)).toBe(true);
+    const ps = (await onVm(vm, ["ps", "auxww"])).stdout;
+    for (const s of secrets) expect(ps).not.toContain(s);
+    // …nor in anything btw printed, nor in plaintext in the embedded state store
+    for (const o of outputs) for (const s of secrets) expect(o.stdout + o.stderr).not.toContain(s);
+    const stateFiles = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? stateFiles(join(dir, f)) : [join(dir, f)]));
+    for (const f of stateFiles(join(home.dir, "state"))) {
+      const bytes = readFileSync(f);
+      for (const s of secrets) expect(bytes.includes(Buffer.from(s)), `${s.slice(0, 4)}… in ${f}`).toBe(false);
+    }
+  });
+
+  it("suspend answers 503 with the maintenance page; resume answers 200 again", async () => {
+    expect((await btw(["tenant", "suspend", "acme"])).code).toBe(0);
+    const down = await viaProxy(vm, `acme.${LAB_DOMAIN}`, "/");
+    expect(down.status).toBe(503);
+    expect(down.body.toLowerCase()).toContain("maintenance");
+    // the other tenant is untouched
+    expect((await viaProxy(vm, `beta.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+    const r = await btw(["tenant", "resume", "acme"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect((await viaProxy(vm, `acme.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+  });
+
+  it("set-plan changes the running containers' limits in place", async () => {
+    const limits = async () => (await onVm(vm, ["docker", "inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}", "btw-acme-n8n"])).stdout.trim();
+    const started = (await onVm(vm, ["docker", "inspect", "--format", "{{.State.StartedAt}}", "btw-acme-n8n"])).stdout.trim();
+    expect(await limits()).toBe(`${1536 * 1024 * 1024} 1000000000 512`);
+    const r = await btw(["tenant", "set-plan", "acme", "starter", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ from: "pro", to: "starter", applied: "in-place" });
+    expect(await limits()).toBe(`${768 * 1024 * 1024} 500000000 256`);
+    expect((await onVm(vm, ["docker", "inspect", "--format", "{{.State.StartedAt}}", "btw-acme-n8n"])).stdout.trim()).toBe(started);
+    const env = (await onVm(vm, ["cat", "/opt/btw/tenants/acme/.env"])).stdout;
+    expect(env).toMatch(/^N8N_MEMORY=768m$/m);
+  });
+
+  it("delete --purge leaves no container, volume, network, route or live row; audit rows stay", async () => {
+    const r = await btw(["tenant", "delete", "beta", "--purge", "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const kind of [["ps", "-a"], ["volume", "ls"], ["network", "ls"]]) {
+      const x = await onVm(vm, ["docker", ...kind, "-q", "--filter", "label=btw.tenant=beta"]);
+      expect(x.stdout.trim(), kind.join(" ")).toBe("");
+    }
+    expect((await onVm(vm, ["test", "-e", "/opt/btw/tenants/beta"])).code).not.toBe(0);
+    expect((await viaProxy(vm, `beta.${LAB_DOMAIN}`, "/healthz")).status).toBe(404);
+    const list = JSON.parse((await btw(["tenant", "list", "--json"])).stdout) as { tenants: { slug: string }[] };
+    expect(list.tenants.map((t) => t.slug)).toEqual(["acme"]);
+    const audit = JSON.parse((await btw(["audit", "--json"])).stdout) as { entries: { action: string; target: string }[] };
+    expect(audit.entries.filter((e) => e.target === "beta").map((e) => e.action)).toEqual(["tenant.create", "tenant.purge"]);
+  });
+});

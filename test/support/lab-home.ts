@@ -1,0 +1,61 @@
+import { execa } from "execa";
+import { expect } from "vitest";
+import { tempHome, type BtwHome } from "./cli.js";
+
+// A btw home wired to the lab: the lab's image fragment merged into btw.yml, plain-HTTP
+// proxy, and the lab's VMs registered as servers.
+
+export interface LabServer {
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  sshKey: string;
+}
+
+export interface LabInfo {
+  servers: LabServer[];
+  registry: string;
+  images: Record<"n8n" | "postgres" | "redis" | "caddy", string>;
+  config: string;
+}
+
+export const LAB_DOMAIN = "lab.btw.test";
+
+export async function labHome(lab: LabInfo, opts: { servers?: string[]; env?: Record<string, string> } = {}): Promise<BtwHome> {
+  const home = tempHome(opts.env);
+  const init = await home.run(["init", "--domain", LAB_DOMAIN, "--tls", "off", "--timezone", "Europe/Paris", "--merge", lab.config]);
+  expect(init.code, init.stderr).toBe(0);
+  for (const s of lab.servers.filter((x) => !opts.servers || opts.servers.includes(x.name))) {
+    const r = await home.run(["server", "add", s.name, "--host", s.host, "--port", String(s.port), "--user", s.user, "--ssh-key", s.sshKey, "--capacity", "12"]);
+    expect(r.code, r.stderr).toBe(0);
+  }
+  return home;
+}
+
+/** Runs argv on a lab VM as root with the lab key (test plumbing, not btw's SSH). */
+export async function onVm(s: LabServer, argv: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { shellJoin } = await import("../../src/core/shell.js");
+  const r = await execa(
+    "ssh",
+    ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i", s.sshKey, "-p", String(s.port), `${s.user}@${s.host}`, shellJoin(argv)],
+    { reject: false, input: input ?? "", timeout: 120_000 },
+  );
+  return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** An HTTP request to a lab VM's proxy with a tenant's Host header. */
+export async function viaProxy(s: LabServer, host: string, path = "/healthz"): Promise<{ status: number; body: string }> {
+  const { request } = await import("node:http");
+  return new Promise((resolve, reject) => {
+    const req = request({ host: s.host, port: 80, path, headers: { Host: host }, timeout: 15_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end();
+  });
+}
