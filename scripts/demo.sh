@@ -46,9 +46,10 @@ server_of_acme=$(node bin/btw tenant show acme --json | json tenant.server)
 addr=$(node -e 'const l=JSON.parse(process.argv[1]); console.log(l.servers.find(s=>s.name===process.argv[2]).host)' "$lab" "$server_of_acme")
 node -e '
   const [addr] = process.argv.slice(1);
-  fetch(`http://${addr}/healthz`, { headers: { Host: "acme.lab.btw.test" } })
-    .then(async (r) => { console.log(`GET http://acme.lab.btw.test/healthz via ${addr} → ${r.status} ${await r.text()}`); process.exit(r.ok ? 0 : 1); })
-    .catch((e) => { console.error(e.message); process.exit(1); });
+  require("http").get({ host: addr, port: 80, path: "/healthz", headers: { Host: "acme.lab.btw.test" }, timeout: 15000 }, (res) => {
+    let body = ""; res.on("data", (d) => (body += d));
+    res.on("end", () => { console.log(`GET http://acme.lab.btw.test/healthz via ${addr} -> ${res.statusCode} ${body}`); process.exit(res.statusCode === 200 ? 0 : 1); });
+  }).on("error", (e) => { console.error(e.message); process.exit(1); });
 ' "$addr"
 btw status
 
