@@ -1,0 +1,206 @@
+// A REAL n8n (the version the lab pins) on 127.0.0.1 for integration tests, backed by a
+// PostgreSQL database from createTestDatabase(). One n8n per test file: it needs ~0.5 GB
+// and ~6 s+ to start, and the host has two cores.
+//
+//   let n8n: TestN8n;
+//   beforeAll(async () => { n8n = await startN8n({ databaseUrl: tdb.url }); }, N8N_START_TIMEOUT_MS);
+//   afterAll(() => n8n?.stop());
+//
+// The install is the lab's cached npm bundle (test/lab/n8n-bundle.ts), installed on first
+// use (~4 min) so a fresh CI machine works. Everything n8n writes (config with the
+// encryption key, binary data, event logs) lives in a temp N8N_USER_FOLDER removed by stop().
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+export interface TestN8n {
+  /** http://127.0.0.1:PORT */
+  readonly url: string;
+  readonly port: number;
+  readonly userFolder: string;
+  /** ms from spawn to /healthz/readiness answering 200 */
+  readonly startMs: number;
+  /** the last ~40 kB of n8n's stdout+stderr, for assertion messages */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export interface StartN8nOptions {
+  /** postgres://user[:password]@127.0.0.1:port/db */
+  databaseUrl: string;
+  /** GENERIC_TIMEZONE; default UTC */
+  timezone?: string;
+  /** extra environment (wins over the defaults) */
+  env?: Record<string, string>;
+  readinessTimeoutMs?: number;
+}
+
+/** Enough for a first-time npm install of n8n plus a cold start; use as the hook timeout. */
+export const N8N_START_TIMEOUT_MS = 25 * 60_000;
+
+/** The n8n binary, installing the lab's cached bundle when it is missing. */
+export async function ensureN8nBinary(): Promise<string> {
+  const { labConfig, labPaths } = await import("../lab/config.js");
+  const cfg = labConfig();
+  const bin = path.join(labPaths(cfg).n8nDir, "node_modules", ".bin", "n8n");
+  if (existsSync(bin)) return bin;
+  const { ensureN8nBundle } = await import("../lab/n8n-bundle.js");
+  const dir = await ensureN8nBundle(cfg, false);
+  return path.join(dir, "node_modules", ".bin", "n8n");
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function dbEnv(databaseUrl: string): Record<string, string> {
+  const u = new URL(databaseUrl);
+  return {
+    DB_TYPE: "postgresdb",
+    DB_POSTGRESDB_HOST: u.hostname,
+    DB_POSTGRESDB_PORT: u.port || "5432",
+    DB_POSTGRESDB_DATABASE: decodeURIComponent(u.pathname.replace(/^\//, "")),
+    DB_POSTGRESDB_USER: decodeURIComponent(u.username || "postgres"),
+    DB_POSTGRESDB_PASSWORD: decodeURIComponent(u.password),
+  };
+}
+
+async function readyOnce(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/healthz/readiness`, { signal: AbortSignal.timeout(2_000) });
+    await res.body?.cancel();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+export async function startN8n(opts: StartN8nOptions): Promise<TestN8n> {
+  const bin = await ensureN8nBinary();
+  const userFolder = await mkdtemp(path.join(os.tmpdir(), "btw-n8n-"));
+  let logText = "";
+  const append = (d: string): void => {
+    logText = (logText + d).slice(-40_000);
+  };
+
+  const launch = async (): Promise<{ child: ChildProcess; port: number; startMs: number }> => {
+    const port = await freePort();
+    const brokerPort = await freePort();
+    const env: Record<string, string> = {
+      // Only what n8n needs from the parent: no inherited secrets, no proxy variables that
+      // would send the fakes' loopback traffic elsewhere.
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: userFolder,
+      NODE_ENV: "production",
+      ...dbEnv(opts.databaseUrl),
+      N8N_USER_FOLDER: userFolder,
+      N8N_ENCRYPTION_KEY: randomBytes(24).toString("hex"),
+      N8N_PORT: String(port),
+      N8N_LISTEN_ADDRESS: "127.0.0.1",
+      N8N_HOST: "127.0.0.1",
+      N8N_PROTOCOL: "http",
+      N8N_SECURE_COOKIE: "false",
+      N8N_RUNNERS_BROKER_PORT: String(brokerPort),
+      N8N_RUNNERS_BROKER_LISTEN_ADDRESS: "127.0.0.1",
+      GENERIC_TIMEZONE: opts.timezone ?? "UTC",
+      // Nothing may leave loopback: telemetry, banners, templates, version checks off.
+      N8N_DIAGNOSTICS_ENABLED: "false",
+      N8N_DIAGNOSTICS_CONFIG_FRONTEND: "",
+      N8N_DIAGNOSTICS_CONFIG_BACKEND: "",
+      N8N_VERSION_NOTIFICATIONS_ENABLED: "false",
+      N8N_VERSION_NOTIFICATIONS_WHATS_NEW_ENABLED: "false",
+      N8N_PERSONALIZATION_ENABLED: "false",
+      N8N_TEMPLATES_ENABLED: "false",
+      N8N_DYNAMIC_BANNERS_ENABLED: "false",
+      N8N_HIRING_BANNER_ENABLED: "false",
+      N8N_AI_ENABLED: "false",
+      N8N_LICENSE_AUTO_RENEW_ENABLED: "false",
+      N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: "false",
+      N8N_LOG_LEVEL: "info",
+      N8N_LOG_OUTPUT: "console",
+      ...opts.env,
+    };
+    const started = Date.now();
+    const child = spawn(bin, ["start"], { env, cwd: userFolder, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    child.stdout?.setEncoding("utf8");
+    child.stderr?.setEncoding("utf8");
+    child.stdout?.on("data", append);
+    child.stderr?.on("data", append);
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    const url = `http://127.0.0.1:${port}`;
+    const deadline = started + (opts.readinessTimeoutMs ?? 120_000);
+    for (;;) {
+      const early = await Promise.race([exited, new Promise<"running">((r) => setTimeout(() => r("running"), 250))]);
+      if (early !== "running") throw new Error(`n8n exited with ${early} before it was ready:\n${logText.slice(-4000)}`);
+      if (await readyOnce(url)) return { child, port, startMs: Date.now() - started };
+      if (Date.now() > deadline) {
+        await kill(child);
+        throw new Error(`n8n not ready on ${url} within ${opts.readinessTimeoutMs ?? 120_000} ms:\n${logText.slice(-4000)}`);
+      }
+    }
+  };
+
+  let running: { child: ChildProcess; port: number; startMs: number } | undefined;
+  // A probed port may be taken before n8n binds it (EADDRINUSE makes it exit): retry.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      running = await launch();
+      break;
+    } catch (e) {
+      if (attempt >= 2 || !/EADDRINUSE/.test(String(e))) {
+        await rm(userFolder, { recursive: true, force: true });
+        throw e;
+      }
+    }
+  }
+
+  const { child, port, startMs } = running;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    userFolder,
+    startMs,
+    log: () => logText,
+    async stop() {
+      await kill(child);
+      await rm(userFolder, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * SIGTERM (n8n then stops its task runner), SIGKILL after 15 s. n8n runs in its own process
+ * group (detached) so the fallback also reaches the runner it spawned.
+ */
+async function kill(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => {
+    try {
+      if (child.pid) process.kill(-child.pid, "SIGKILL");
+    } catch {
+      child.kill("SIGKILL");
+    }
+  }, 15_000);
+  await gone;
+  clearTimeout(timer);
+  // The runner may outlive a clean exit by a moment; its group dies with it.
+  try {
+    if (child.pid) process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // group already gone
+  }
+}
