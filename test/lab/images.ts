@@ -7,7 +7,7 @@ import type { LabConfig, ServiceImage } from "./config.js";
 import { BARE_TAG, BASE_TAG, VERSIONS, VM_TAG, serviceTag } from "./config.js";
 import { LabError } from "./errors.js";
 import { say, timed } from "./log.js";
-import { ensureN8nBundle } from "./n8n-bundle.js";
+import { BUNDLE_RECIPE, ensureN8nBundle } from "./n8n-bundle.js";
 import { run, tryRun } from "./run.js";
 
 const IMAGES_DIR = join(dirname(fileURLToPath(import.meta.url)), "images");
@@ -79,7 +79,7 @@ async function recipeOf(name: ImageName, cfg: LabConfig): Promise<string> {
     h.update(`${cfg.suite}\0${cfg.debianMirror}\0${JSON.stringify(ROOTFS_TWEAKS)}`);
   } else {
     const spec = SPECS[name];
-    h.update(`${spec.dockerfile}\0${(await imageId(BASE_TAG)) ?? "no-base"}\0${VERSIONS.n8n}\0`);
+    h.update(`${spec.dockerfile}\0${(await imageId(BASE_TAG)) ?? "no-base"}\0${name === "n8n" ? BUNDLE_RECIPE : ""}\0`);
     hashDir(join(IMAGES_DIR, spec.dir), h);
   }
   return h.digest("hex").slice(0, 16);
@@ -124,7 +124,7 @@ async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, rec
   }
   // n8n: build the runtime, then copy the cached npm install into a container made from
   // it and commit that. The legacy builder's COPY of the 2.3 GB, 250k-file install spent
-  // over 5 minutes hashing on 2 cores; cp + commit takes well under one.
+  // over 5 minutes hashing on 2 cores before copying anything.
   const bundle = await ensureN8nBundle(cfg, opts.refreshCaches);
   await run("docker", ["build", "-t", N8N_RUNTIME_TAG, "-f", join(context, spec.dockerfile), context], { env, stream: true });
   const stage = `btw-lab-n8n-stage-${process.pid}`;

@@ -4,7 +4,7 @@ import type { LabConfig } from "./config.js";
 import { VERSIONS, labPaths } from "./config.js";
 import { LabError } from "./errors.js";
 import { say, timed } from "./log.js";
-import { tryRun, lastLine } from "./run.js";
+import { lastLine, run, tryRun } from "./run.js";
 
 // n8n is installed with the host's npm: inside a container HTTPS to the npm registry fails
 // (the egress proxy's CA is only trusted by the host). The result (~2.3 GB, ~4 min) is
@@ -27,10 +27,27 @@ function installedVersion(dir: string): string | undefined {
   }
 }
 
+const PRUNED_MARK = ".btw-lab-pruned";
+/** Part of the n8n image recipe: changing what is pruned rebuilds the image. */
+export const BUNDLE_RECIPE = `n8n@${VERSIONS.n8n} xlsx@0.18.5 prune:*.map`;
+
+/**
+ * Source maps are a quarter of the install (60k files, ~600 MB) and nothing loads them at
+ * run time; every file costs in the image copy, commit, push and each VM's pull.
+ */
+async function prune(dir: string): Promise<void> {
+  if (existsSync(join(dir, PRUNED_MARK))) return;
+  await run("find", [join(dir, "node_modules"), "-type", "f", "-name", "*.map", "-delete"]);
+  writeFileSync(join(dir, PRUNED_MARK), "*.map removed\n");
+}
+
 /** The cached n8n install directory (package.json + node_modules), made if missing. */
 export async function ensureN8nBundle(cfg: LabConfig, refresh: boolean): Promise<string> {
   const dir = labPaths(cfg).n8nDir;
-  if (!refresh && installedVersion(dir) === VERSIONS.n8n) return dir;
+  if (!refresh && installedVersion(dir) === VERSIONS.n8n) {
+    await prune(dir);
+    return dir;
+  }
   const partial = `${dir}.partial`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
@@ -48,5 +65,6 @@ export async function ensureN8nBundle(cfg: LabConfig, refresh: boolean): Promise
   rmSync(dir, { recursive: true, force: true });
   renameSync(partial, dir);
   if (!existsSync(join(dir, "node_modules", ".bin", "n8n"))) throw new LabError(`n8n binary missing in ${dir}`);
+  await prune(dir);
   return dir;
 }
