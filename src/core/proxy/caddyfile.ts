@@ -41,7 +41,7 @@ function activeSite(slug: string, input: CaddyfileInput): string[] {
     // upgrades websockets by itself. Retrying the dial for a few seconds hides n8n
     // restarts (set-plan, upgrades) behind a slower answer instead of a 502.
     `\treverse_proxy ${tenantLayout(slug).edgeAlias}:${N8N_PORT} {`,
-    "\t\tlb_try_duration 10s",
+    "\t\tlb_try_duration 5s",
     "\t\ttransport http {",
     "\t\t\tdial_timeout 3s",
     "\t\t}",

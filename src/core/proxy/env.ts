@@ -1,5 +1,6 @@
 // The proxy's .env beside templates/proxy/compose.yml: its image and resource limits.
 
+import { UsageError } from "../../errors.js";
 import { formatCpus, formatMemory } from "../tenant/env.js";
 import { renderEnvFile } from "../tenant/dotenv.js";
 
@@ -13,6 +14,7 @@ export const DEFAULT_PROXY_LIMITS = { cpus: 1, memoryMb: 512, pids: 512 } as con
 
 export function renderProxyEnv(input: ProxyEnvInput): string {
   const limits = input.limits ?? DEFAULT_PROXY_LIMITS;
+  if (!Number.isInteger(limits.pids) || limits.pids < 1) throw new UsageError(`invalid pids limit ${limits.pids}`, { code: "invalid-limit" });
   return renderEnvFile(
     ["btw proxy: values for compose.yml in this directory.", "Written by btw from its config; edits are overwritten."],
     [

@@ -37,9 +37,9 @@ export function randomString(randomBytes: RandomBytes, length: number, alphabet:
   let out = "";
   for (let rounds = 0; out.length < length; rounds++) {
     if (rounds > 1000) throw new Error("the random source returns too few usable bytes");
-    for (const byte of randomBytes(2 * (length - out.length))) {
+    // Ask for exactly what is missing: every byte drawn is used or rejected, none wasted.
+    for (const byte of randomBytes(length - out.length)) {
       if (byte < limit) out += alphabet[byte % alphabet.length];
-      if (out.length === length) break;
     }
   }
   return out;

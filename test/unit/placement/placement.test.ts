@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import { choosePlacement, placementError, type PlacementServer } from "../../../src/core/placement.js";
+import { ConflictError, ExitCode, NotFoundError } from "../../../src/errors.js";
+
+const server = (name: string, capacity: number, used: number, status = "ready"): PlacementServer => ({ name, capacity, used, status });
+
+describe("choosePlacement", () => {
+  it("picks the server with most free capacity", () => {
+    const servers = [server("a", 12, 10), server("b", 24, 12), server("c", 12, 4)];
+    expect(choosePlacement({ servers, weight: 2 })).toEqual({ ok: true, server: "b", freeBefore: 12, freeAfter: 10 });
+  });
+
+  it("breaks ties by name, whatever the input order", () => {
+    const servers = [server("hel1-b", 12, 4), server("fsn1-a", 12, 4), server("nbg1-c", 12, 4)];
+    expect(choosePlacement({ servers, weight: 1 })).toMatchObject({ ok: true, server: "fsn1-a" });
+    expect(choosePlacement({ servers: [...servers].reverse(), weight: 1 })).toMatchObject({ ok: true, server: "fsn1-a" });
+  });
+
+  it("skips servers that are not ready, even with the most room", () => {
+    const servers = [server("empty-draining", 48, 0, "draining"), server("new", 48, 0, "bootstrapping"), server("busy", 12, 8)];
+    expect(choosePlacement({ servers, weight: 4 })).toMatchObject({ ok: true, server: "busy", freeAfter: 0 });
+  });
+
+  it("fills a server exactly, with decimal weights", () => {
+    expect(choosePlacement({ servers: [server("a", 1, 0.7)], weight: 0.3 })).toMatchObject({ ok: true, server: "a" });
+    expect(choosePlacement({ servers: [server("a", 12, 0.1 + 0.2 + 11.4)], weight: 0.3 })).toMatchObject({ ok: true, server: "a" });
+  });
+
+  it("refuses when no ready server has room, listing each server's free capacity by name", () => {
+    const servers = [server("b", 12, 10), server("a", 12, 11), server("c", 48, 0, "draining")];
+    expect(choosePlacement({ servers, weight: 4 })).toEqual({
+      ok: false,
+      reason: "no-capacity",
+      weight: 4,
+      servers: [
+        { name: "a", status: "ready", free: 1 },
+        { name: "b", status: "ready", free: 2 },
+        { name: "c", status: "draining", free: 48 },
+      ],
+    });
+  });
+
+  it("refuses with an empty fleet", () => {
+    expect(choosePlacement({ servers: [], weight: 1 })).toEqual({ ok: false, reason: "no-capacity", weight: 1, servers: [] });
+  });
+
+  describe("--server", () => {
+    const servers = [server("a", 12, 11), server("b", 24, 0), server("c", 12, 0, "draining")];
+
+    it("places on the requested server even when another has more room", () => {
+      expect(choosePlacement({ servers: [server("a", 12, 8), server("b", 48, 0)], weight: 4, requested: "a" })).toEqual({
+        ok: true,
+        server: "a",
+        freeBefore: 4,
+        freeAfter: 0,
+      });
+    });
+
+    it("refuses an unknown server, naming the known ones", () => {
+      expect(choosePlacement({ servers, weight: 1, requested: "zz" })).toEqual({ ok: false, reason: "unknown-server", requested: "zz", known: ["a", "b", "c"] });
+    });
+
+    it("refuses a server without room instead of falling back to another", () => {
+      expect(choosePlacement({ servers, weight: 2, requested: "a" })).toEqual({ ok: false, reason: "server-full", server: "a", free: 1, weight: 2 });
+    });
+
+    it("refuses a server that is not ready", () => {
+      expect(choosePlacement({ servers, weight: 1, requested: "c" })).toEqual({ ok: false, reason: "server-not-ready", server: "c", status: "draining" });
+    });
+  });
+
+  it("rejects a non-positive weight as a programming error", () => {
+    expect(() => choosePlacement({ servers: [], weight: 0 })).toThrow(RangeError);
+    expect(() => choosePlacement({ servers: [], weight: Number.NaN })).toThrow(RangeError);
+  });
+});
+
+describe("placementError", () => {
+  it("unknown server → NotFoundError, exit 2", () => {
+    const e = placementError({ ok: false, reason: "unknown-server", requested: "zz", known: ["a", "b"] });
+    expect(e).toBeInstanceOf(NotFoundError);
+    expect([e.code, e.message, e.hint, e.exitCode]).toEqual(["server-not-found", "server 'zz' does not exist", "known servers: a, b (btw server list)", ExitCode.usage]);
+  });
+
+  it("full server → ConflictError, exit 2", () => {
+    const e = placementError({ ok: false, reason: "server-full", server: "a", free: 1, weight: 2 });
+    expect(e).toBeInstanceOf(ConflictError);
+    expect([e.code, e.message, e.exitCode]).toEqual(["server-full", "server 'a' has 1 capacity units free; the plan needs 2", ExitCode.usage]);
+  });
+
+  it("not ready → ConflictError naming the status", () => {
+    const e = placementError({ ok: false, reason: "server-not-ready", server: "c", status: "draining" });
+    expect([e.code, e.message, e.hint]).toEqual([
+      "server-not-ready",
+      "server 'c' is draining, not ready for new tenants",
+      "run `btw server check c`, or omit --server to let btw choose",
+    ]);
+  });
+
+  it("no capacity → ConflictError listing every server", () => {
+    const e = placementError({
+      ok: false,
+      reason: "no-capacity",
+      weight: 4,
+      servers: [
+        { name: "a", status: "ready", free: 1 },
+        { name: "b", status: "ready", free: 2.5 },
+        { name: "c", status: "draining", free: 48 },
+      ],
+    });
+    expect([e.code, e.message, e.exitCode]).toEqual(["no-capacity", "no server has room for a plan of weight 4 (a 1 free, b 2.5 free, c draining)", ExitCode.usage]);
+    expect(placementError({ ok: false, reason: "no-capacity", weight: 1, servers: [] }).message).toBe("no server has room for a plan of weight 1 (no servers)");
+  });
+});

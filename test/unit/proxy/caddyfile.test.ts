@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { MAINTENANCE_PAGE, renderCaddyfile, type CaddyfileInput } from "../../../src/core/proxy/caddyfile.js";
+import { UsageError } from "../../../src/errors.js";
+
+const MAINTENANCE = [
+  "(maintenance) {",
+  "\theader Retry-After 3600",
+  "\theader Cache-Control no-store",
+  '\theader Content-Type "text/html; charset=utf-8"',
+  `\trespond \`${MAINTENANCE_PAGE}\` 503`,
+  "}",
+].join("\n");
+
+const CATCH_ALL = ["# Unknown hosts.", "http:// {", '\trespond "Not found" 404', "}"].join("\n");
+
+const active = (address: string, slug: string): string =>
+  [
+    `${address} {`,
+    `\treverse_proxy n8n-${slug}:5678 {`,
+    "\t\tlb_try_duration 5s",
+    "\t\ttransport http {",
+    "\t\t\tdial_timeout 3s",
+    "\t\t}",
+    "\t}",
+    "}",
+  ].join("\n");
+
+const tenants: CaddyfileInput["tenants"] = [
+  { slug: "zeta", status: "active" },
+  { slug: "acme", status: "active" },
+  { slug: "beta", status: "suspended" },
+];
+
+describe("renderCaddyfile", () => {
+  it("tls auto: bare host sites (automatic HTTPS), the ACME email, sorted by tenant", () => {
+    expect(renderCaddyfile({ tls: "auto", acmeEmail: "ops@example.com", domain: "example.com", tenants })).toBe(
+      [
+        [
+          "# btw proxy: rendered from the state (3 tenants, 2 active, 1 suspended).",
+          "# btw rewrites this file on every route change; edits are lost.",
+          "{",
+          "\tadmin localhost:2019",
+          "\temail ops@example.com",
+          "}",
+        ].join("\n"),
+        MAINTENANCE,
+        active("acme.example.com", "acme"),
+        ["beta.example.com {", "\timport maintenance", "}"].join("\n"),
+        active("zeta.example.com", "zeta"),
+        CATCH_ALL,
+      ].join("\n\n") + "\n",
+    );
+  });
+
+  it("tls off: http:// sites and automatic HTTPS off (labs)", () => {
+    expect(renderCaddyfile({ tls: "off", domain: "lab.test", tenants })).toBe(
+      [
+        [
+          "# btw proxy: rendered from the state (3 tenants, 2 active, 1 suspended).",
+          "# btw rewrites this file on every route change; edits are lost.",
+          "{",
+          "\tadmin localhost:2019",
+          "\tauto_https off",
+          "}",
+        ].join("\n"),
+        MAINTENANCE,
+        active("http://acme.lab.test", "acme"),
+        ["http://beta.lab.test {", "\timport maintenance", "}"].join("\n"),
+        active("http://zeta.lab.test", "zeta"),
+        CATCH_ALL,
+      ].join("\n\n") + "\n",
+    );
+  });
+
+  it("tls auto without an email: no email line", () => {
+    expect(renderCaddyfile({ tls: "auto", domain: "example.com", tenants: [] })).toBe(
+      [
+        [
+          "# btw proxy: rendered from the state (0 tenants, 0 active, 0 suspended).",
+          "# btw rewrites this file on every route change; edits are lost.",
+          "{",
+          "\tadmin localhost:2019",
+          "}",
+        ].join("\n"),
+        MAINTENANCE,
+        CATCH_ALL,
+      ].join("\n\n") + "\n",
+    );
+  });
+
+  it("the same tenants in any order give the same bytes", () => {
+    const a = renderCaddyfile({ tls: "off", domain: "lab.test", tenants });
+    const b = renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [...tenants].reverse() });
+    expect(b).toBe(a);
+  });
+
+  it("the maintenance page has nothing Caddy would read as a placeholder or token end", () => {
+    expect(MAINTENANCE_PAGE).not.toMatch(/[{}`]/);
+  });
+
+  it.each([
+    [{ domain: "Example.com" }, "invalid-domain"],
+    [{ domain: "example.com {\n}" }, "invalid-domain"],
+    [{ acmeEmail: "ops@example.com\n}" }, "invalid-acme-email"],
+    [{ acmeEmail: "not an email" }, "invalid-acme-email"],
+    [{ tenants: [{ slug: "a b", status: "active" }] }, "invalid-tenant-name"],
+    [{ tenants: [{ slug: "acme", status: "provisioning" }] }, "invalid-route"],
+    [{ tenants: [{ slug: "acme", status: "active" }, { slug: "acme", status: "suspended" }] }, "invalid-route"],
+    [{ tls: "on" }, "invalid-proxy-tls"],
+  ])("refuses %j", (override, code) => {
+    const input = { tls: "auto", domain: "example.com", tenants: [], ...override } as CaddyfileInput;
+    expect(() => renderCaddyfile(input)).toThrow(UsageError);
+    expect(() => renderCaddyfile(input)).toThrow(expect.objectContaining({ code }));
+  });
+});

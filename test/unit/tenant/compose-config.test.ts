@@ -1,0 +1,116 @@
+// The tenant compose file as real Compose resolves it with a rendered .env: limits, networks,
+// profiles, no ports — and .env quoting checked against Compose's own parser. Runs when a
+// Compose v2 is available (see external-tools.ts); CI must provide one for it to count.
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { renderEnvFile } from "../../../src/core/tenant/dotenv.js";
+import { renderTenantEnv, type TenantEnvInput } from "../../../src/core/tenant/env.js";
+import { SECRETS, envInput, plan } from "./fixtures.js";
+import { findCompose, run } from "./external-tools.js";
+
+const TEMPLATE = join(import.meta.dirname, "../../../templates/tenant/compose.yml");
+const compose = findCompose();
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function resolved(input: TenantEnvInput, profiles: string[]): any {
+  const dir = mkdtempSync(join(tmpdir(), "btw-compose-"));
+  dirs.push(dir);
+  copyFileSync(TEMPLATE, join(dir, "compose.yml"));
+  writeFileSync(join(dir, ".env"), renderTenantEnv(input), { mode: 0o600 });
+  const argv = [...(compose as string[]), "-p", `btw-${input.slug}`, "--project-directory", dir, "-f", join(dir, "compose.yml"), "--env-file", join(dir, ".env")];
+  const r = run([...argv, ...profiles.flatMap((p) => ["--profile", p]), "config", "--format", "json"]);
+  if (r.status !== 0) throw new Error(`compose config failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+describe.skipIf(compose === null)("tenant compose.yml through real Compose", () => {
+  it("starter (regular mode): three services with the plan's limits, no worker", () => {
+    const cfg = resolved(envInput(), []);
+    expect(cfg.name).toBe("btw-acme");
+    expect(Object.keys(cfg.services).sort()).toEqual(["n8n", "postgres", "redis"]);
+    const limits = Object.fromEntries(
+      Object.entries(cfg.services).map(([name, svc]: [string, any]) => [name, [svc.deploy.resources.limits, svc.memswap_limit]]),
+    );
+    const mb = (n: number): string => String(n * 1024 * 1024);
+    expect(limits).toEqual({
+      n8n: [{ cpus: 0.5, memory: mb(768), pids: 256 }, mb(768)],
+      postgres: [{ cpus: 0.5, memory: mb(256), pids: 200 }, mb(256)],
+      redis: [{ cpus: 0.25, memory: mb(128), pids: 64 }, mb(128)],
+    });
+    expect(cfg.services.n8n.environment.EXECUTIONS_MODE).toBe("regular");
+  });
+
+  it("the worker exists only with the queue profile: --profile queue, or COMPOSE_PROFILES in a queue plan's .env", () => {
+    expect(Object.keys(resolved(envInput(), ["queue"]).services).sort()).toEqual(["n8n", "postgres", "redis", "worker"]);
+    // A business .env enables the profile itself, so a plain `docker compose up` by an
+    // operator in the tenant's directory runs the same stack btw does.
+    expect(Object.keys(resolved(envInput({ plan: plan("business") }), []).services).sort()).toEqual(["n8n", "postgres", "redis", "worker"]);
+  });
+
+  it("business (queue mode): the worker's own limits, command and environment", () => {
+    const input = envInput({ plan: plan("business") });
+    const cfg = resolved(input, ["queue"]);
+    expect(Object.keys(cfg.services).sort()).toEqual(["n8n", "postgres", "redis", "worker"]);
+    expect(cfg.services.worker.deploy.resources.limits).toEqual({ cpus: 1.5, memory: String(2048 * 1024 * 1024), pids: 512 });
+    expect(cfg.services.worker.command).toEqual(["worker"]);
+    expect(cfg.services.worker.environment.EXECUTIONS_MODE).toBe("queue");
+    expect(cfg.services.worker.environment.N8N_ENCRYPTION_KEY).toBe(SECRETS.encryptionKey);
+  });
+
+  it("no service publishes a port; networks are the tenant's halves, internal has no route out", () => {
+    const cfg = resolved(envInput({ plan: plan("business") }), ["queue"]);
+    for (const svc of Object.values(cfg.services) as any[]) expect(svc.ports).toBeUndefined();
+    expect(cfg.networks).toEqual({
+      internal: { name: "btw-acme-internal", internal: true, ipam: { config: [{ subnet: "10.220.0.64/27" }] }, labels: { "btw.tenant": "acme" } },
+      edge: { name: "btw-acme-edge", ipam: { config: [{ subnet: "10.220.0.96/27" }] }, labels: { "btw.tenant": "acme" } },
+    });
+    expect(cfg.services.n8n.networks).toEqual({ internal: {}, edge: { aliases: ["n8n-acme"] } });
+  });
+
+  it("secrets reach containers as environment and the Redis config file, never argv", () => {
+    const cfg = resolved(envInput(), []);
+    expect(cfg.services.postgres.environment.POSTGRES_PASSWORD).toBe(SECRETS.postgresPassword);
+    expect(cfg.services.n8n.environment.DB_POSTGRESDB_PASSWORD).toBe(SECRETS.postgresPassword);
+    expect(cfg.services.redis.environment.REDISCLI_AUTH).toBe(SECRETS.redisPassword);
+    expect(cfg.configs.redis_conf.content).toContain(`requirepass "${SECRETS.redisPassword}"\n`);
+    expect(cfg.configs.redis_conf.content).toContain("maxmemory 96mb\n");
+    const argv = JSON.stringify(Object.values(cfg.services).map((s: any) => [s.command, s.entrypoint, s.healthcheck?.test]));
+    for (const secret of Object.values(SECRETS)) expect(argv).not.toContain(secret);
+  });
+
+  it("a missing .env key stops Compose with the key's name", () => {
+    const dir = mkdtempSync(join(tmpdir(), "btw-compose-"));
+    dirs.push(dir);
+    copyFileSync(TEMPLATE, join(dir, "compose.yml"));
+    writeFileSync(join(dir, ".env"), renderTenantEnv(envInput()).replace(/^N8N_PIDS=.*\n/m, ""));
+    const r = run([...(compose as string[]), "-p", "btw-acme", "--project-directory", dir, "-f", join(dir, "compose.yml"), "--env-file", join(dir, ".env"), "config", "--quiet"]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain("N8N_PIDS missing from .env");
+  });
+
+  it("quoteEnvValue round-trips awkward values through Compose's .env parser", () => {
+    const values = [
+      "plain", "", "a b", "a #b", "#x", "$HOME", "${X:-y}", "$$", "it's", 'say "hi"', "back\\slash", "ends\\", "'\"\\$",
+      "two\nlines", "tab\there", "trailing ", " leading", "ünïcode", "a=b", "\\n literally", "x\\", "\\$X",
+    ];
+    const dir = mkdtempSync(join(tmpdir(), "btw-dotenv-"));
+    dirs.push(dir);
+    const keys = values.map((_, i) => `V${i}`);
+    writeFileSync(
+      join(dir, "compose.yml"),
+      `services:\n  probe:\n    image: busybox:1\n    environment:\n${keys.map((k) => `      ${k}: \${${k}}\n`).join("")}`,
+    );
+    writeFileSync(join(dir, ".env"), renderEnvFile([], [{ comment: "probe", entries: keys.map((k, i) => [k, values[i] as string] as const) }]));
+    const r = run([...(compose as string[]), "-p", "probe", "--project-directory", dir, "-f", join(dir, "compose.yml"), "--env-file", join(dir, ".env"), "config", "--format", "json"]);
+    expect(r.stderr).toBe("");
+    const env = JSON.parse(r.stdout).services.probe.environment;
+    // `config` prints a Compose file, in which a literal `$` is written `$$`.
+    expect(keys.map((k) => (env[k] as string).replaceAll("$$", "$"))).toEqual(values);
+  });
+});
