@@ -9,7 +9,7 @@ import { timed } from "./log.js";
 
 const USAGE = `usage: npm run lab -- <verb> [options]
   build [image...] [--rebuild] [--refresh-caches]   build missing/changed images (${ALL_IMAGES.join(", ")})
-  up [--servers N] [--json]                          bring the lab up (idempotent)
+  up [--servers N] [--json] [--verbose]              bring the lab up (idempotent)
   status [--json]                                    what runs
   down                                               remove VMs, networks, volumes; stop the registry
   bare [--json]                                      start lab-bare: sshd only, no Docker`;
@@ -23,6 +23,7 @@ async function main(argv: string[]): Promise<void> {
       servers: { type: "string" },
       rebuild: { type: "boolean", default: false },
       "refresh-caches": { type: "boolean", default: false },
+      verbose: { type: "boolean", short: "v", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -40,14 +41,15 @@ async function main(argv: string[]): Promise<void> {
       if (unknown.length) throw new LabError(`unknown image: ${unknown.join(", ")} (known: ${ALL_IMAGES.join(", ")})`);
       await ensureHostPackages();
       await ensureHostDocker(cfg);
-      const opts = { rebuild: values.rebuild!, refreshCaches: values["refresh-caches"]! };
+      // `build` is watched by a person: stream docker's output unless asked for --json.
+      const opts = { rebuild: values.rebuild!, refreshCaches: values["refresh-caches"]!, verbose: !values.json };
       await timed("build", () => buildImages(cfg, opts, names.length ? names : ALL_IMAGES));
       return;
     }
     case "up": {
       const servers = values.servers === undefined ? 2 : Number(values.servers);
       if (!Number.isInteger(servers) || servers < 1 || servers > 9) throw new LabError(`--servers must be 1..9`);
-      const info = await timed("lab up", () => labUp(cfg, { servers }));
+      const info = await timed("lab up", () => labUp(cfg, { servers, verbose: values.verbose! }));
       if (values.json) print(info);
       return;
     }

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ROOTFS_TWEAKS, ensureRootfsTar, importBase } from "./base-image.js";
@@ -8,7 +8,7 @@ import { BARE_TAG, BASE_TAG, VERSIONS, VM_TAG, serviceTag } from "./config.js";
 import { LabError } from "./errors.js";
 import { say, timed } from "./log.js";
 import { BUNDLE_RECIPE, ensureN8nBundle } from "./n8n-bundle.js";
-import { run, tryRun } from "./run.js";
+import { lastLine, run, tryRun } from "./run.js";
 
 const IMAGES_DIR = join(dirname(fileURLToPath(import.meta.url)), "images");
 const RECIPE_LABEL = "btw-lab.recipe";
@@ -89,6 +89,8 @@ export interface BuildOptions {
   rebuild: boolean;
   /** Also redo the slow caches (debootstrap rootfs, n8n npm install). */
   refreshCaches: boolean;
+  /** Stream `docker build` output to stderr (otherwise only its last line on failure). */
+  verbose?: boolean;
 }
 
 async function verifyVersion(name: ImageName, tag: string): Promise<void> {
@@ -106,6 +108,17 @@ async function verifyVersion(name: ImageName, tag: string): Promise<void> {
   }
 }
 
+/** `docker build` with the legacy builder (Debian's engine 20.10, no buildx plugin needed). */
+async function dockerBuild(cfg: LabConfig, name: ImageName, args: string[], opts: BuildOptions): Promise<void> {
+  const r = await tryRun("docker", args, { env: { DOCKER_BUILDKIT: "0" }, stream: opts.verbose, timeoutMs: 20 * 60_000 });
+  if (r.ok) return;
+  const logDir = join(cfg.home, "logs");
+  mkdirSync(logDir, { recursive: true });
+  const log = join(logDir, `build-${name}.log`);
+  writeFileSync(log, `${r.stdout}\n${r.stderr}\n`);
+  throw new LabError(`docker build of ${imageTag(name)} failed: ${lastLine(r.stderr) || lastLine(r.stdout)} (full output: ${log})`);
+}
+
 async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, recipe: string): Promise<void> {
   const tag = imageTag(name);
   if (name === "base") {
@@ -115,18 +128,16 @@ async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, rec
   }
   const spec = SPECS[name];
   const context = join(IMAGES_DIR, spec.dir);
-  // The legacy builder: the host engine is Debian's 20.10 and no buildx plugin is needed.
-  const env = { DOCKER_BUILDKIT: "0" };
   const common = ["build", "--label", `${RECIPE_LABEL}=${recipe}`, "-t", tag];
   if (name !== "n8n") {
-    await run("docker", [...common, "-f", join(context, spec.dockerfile), context], { env, stream: true });
+    await dockerBuild(cfg, name, [...common, "-f", join(context, spec.dockerfile), context], opts);
     return;
   }
   // n8n: build the runtime, then copy the cached npm install into a container made from
   // it and commit that. The legacy builder's COPY of the 2.3 GB, 250k-file install spent
   // over 5 minutes hashing on 2 cores before copying anything.
   const bundle = await ensureN8nBundle(cfg, opts.refreshCaches);
-  await run("docker", ["build", "-t", N8N_RUNTIME_TAG, "-f", join(context, spec.dockerfile), context], { env, stream: true });
+  await dockerBuild(cfg, name, ["build", "-t", N8N_RUNTIME_TAG, "-f", join(context, spec.dockerfile), context], opts);
   const stage = `btw-lab-n8n-stage-${process.pid}`;
   await tryRun("docker", ["rm", "-f", stage]);
   try {

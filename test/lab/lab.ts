@@ -28,6 +28,8 @@ export interface UpOptions {
   servers: number;
   /** Run the resource-limits probe even on VMs that were already up. */
   probeLimits?: boolean;
+  /** Stream image build output to stderr. */
+  verbose?: boolean;
 }
 
 const imageRefs = (cfg: LabConfig) =>
@@ -43,11 +45,11 @@ function writeFragment(cfg: LabConfig): string {
 }
 
 /** Everything but the VMs: host packages, engine, images, bridge, registry with images. */
-async function ensureShared(cfg: LabConfig): Promise<void> {
+async function ensureShared(cfg: LabConfig, verbose = false): Promise<void> {
   mkdirSync(cfg.home, { recursive: true });
   await ensureHostPackages();
   await ensureHostDocker(cfg);
-  await buildImages(cfg, { rebuild: false, refreshCaches: false });
+  await buildImages(cfg, { rebuild: false, refreshCaches: false, verbose });
   await ensureNetwork(cfg);
   await ensureRegistry(cfg);
   await timed("images pushed to the lab registry", () => pushImages(cfg));
@@ -77,7 +79,7 @@ async function startVms(cfg: LabConfig, specs: VmSpec[]): Promise<{ servers: Lab
 }
 
 export async function labUp(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
-  await ensureShared(cfg);
+  await ensureShared(cfg, opts.verbose);
   const specs = Array.from({ length: opts.servers }, (_, i) => vmSpec(cfg, i + 1));
   const { servers, created } = await startVms(cfg, specs);
   const first = servers[0]!;

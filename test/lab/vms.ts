@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { LabConfig } from "./config.js";
 import { BARE_TAG, VM_TAG } from "./config.js";
 import { LabError } from "./errors.js";
@@ -30,30 +31,26 @@ export const bareSpec = (cfg: LabConfig): VmSpec => ({
 export const dockerVolume = (vm: string): string => `btw-lab-${vm}-docker`;
 
 interface Existing {
-  image: string;
+  spec: string;
   running: boolean;
 }
 
-async function inspectVm(name: string): Promise<Existing | undefined> {
-  const r = await tryRun("docker", ["container", "inspect", "--format", "{{.Image}} {{.State.Running}}", name]);
+async function inspectVm(cfg: LabConfig, name: string): Promise<Existing | undefined> {
+  const r = await tryRun("docker", ["container", "inspect", "--format", `{{index .Config.Labels "${cfg.label}.spec"}} {{.State.Running}}`, name]);
   if (!r.ok) return undefined;
-  const [image = "", running = ""] = r.stdout.split(" ");
-  return { image, running: running === "true" };
+  const [spec = "", running = ""] = r.stdout.split(" ");
+  return { spec, running: running === "true" };
 }
 
-/** Creates, starts or replaces (when its image changed) one VM; returns its host key. */
+/**
+ * Creates, starts or replaces one VM; returns its host key. A VM is replaced when its image
+ * or its run arguments changed (both hashed into a label), so `up` converges.
+ */
 export async function ensureVm(cfg: LabConfig, spec: VmSpec, publicKey: string): Promise<{ hostKey: string; created: boolean }> {
   const tag = spec.kind === "vm" ? VM_TAG : BARE_TAG;
   const imageId = await run("docker", ["image", "inspect", "--format", "{{.Id}}", tag]);
   const hostKey = await ensureHostKey(cfg, spec.name);
-  const existing = await inspectVm(spec.name);
-  if (existing?.image === imageId) {
-    if (!existing.running) await run("docker", ["start", spec.name]);
-    return { hostKey: hostKey.publicKey, created: false };
-  }
-  if (existing) await run("docker", ["rm", "-f", spec.name]);
-  const args = [
-    "run", "-d",
+  const runArgs = [
     "--name", spec.name,
     "--hostname", spec.name,
     "--label", `${cfg.label}=${spec.kind}`,
@@ -65,6 +62,8 @@ export async function ensureVm(cfg: LabConfig, spec: VmSpec, publicKey: string):
     "--cap-drop", "SYS_RESOURCE",
     "--security-opt", "seccomp=unconfined",
     "--security-opt", "apparmor=unconfined",
+    // /proc/sys writable: the inner dockerd sets per-container sysctls (IPv6 off, forwarding).
+    "--security-opt", "systempaths=unconfined",
     "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
     "--tmpfs", "/run",
     "--tmpfs", "/tmp",
@@ -73,9 +72,15 @@ export async function ensureVm(cfg: LabConfig, spec: VmSpec, publicKey: string):
     "-v", `${hostKey.dir}:/etc/ssh/btw-lab:ro`,
     "-e", `BTW_LAB_AUTHORIZED_KEY=${publicKey}`,
     "-e", `BTW_LAB_REGISTRY=${cfg.registry}`,
-    tag,
   ];
-  await run("docker", args);
+  const specHash = createHash("sha256").update(`${imageId}\0${runArgs.join("\0")}`).digest("hex").slice(0, 16);
+  const existing = await inspectVm(cfg, spec.name);
+  if (existing?.spec === specHash) {
+    if (!existing.running) await run("docker", ["start", spec.name]);
+    return { hostKey: hostKey.publicKey, created: false };
+  }
+  if (existing) await run("docker", ["rm", "-f", spec.name]);
+  await run("docker", ["run", "-d", ...runArgs, "--label", `${cfg.label}.spec=${specHash}`, tag]);
   return { hostKey: hostKey.publicKey, created: true };
 }
 
