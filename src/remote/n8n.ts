@@ -174,25 +174,42 @@ export class N8nClient {
 
   // ---- readiness, owner, session, API key (internal REST API) ----
 
-  /** Polls GET /healthz/readiness (200 once the DB is connected and migrated). */
+  /**
+   * Waits until n8n can take API calls. /healthz/readiness answers 200 once the database is
+   * connected and migrated — but n8n 2.8.4 mounts /rest and /api/v1 only ~5 s later (until
+   * then they answer 404 with the editor's HTML). So: readiness 200, then GET /rest/settings
+   * 200, then the public API answering an unauthenticated GET with 401 (it exists).
+   */
   async waitReady(timeoutMs: number, intervalMs = 500): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    const probes: [string, number, string][] = [
+      ["/healthz/readiness", 200, "database not ready"],
+      ["/rest/settings", 200, "REST API not mounted yet"],
+      ["/api/v1/workflows", 401, "public API not mounted yet"],
+    ];
     let last = "no answer";
     for (;;) {
       try {
-        const res = await this.doFetch(`${this.baseUrl}/healthz/readiness`, {
-          signal: AbortSignal.timeout(Math.min(5_000, Math.max(500, deadline - Date.now()))),
-        });
-        await res.body?.cancel();
-        if (res.status === 200) return;
-        last = `HTTP ${res.status}`;
+        let ok = true;
+        for (const [path, expected, meaning] of probes) {
+          const res = await this.doFetch(`${this.baseUrl}${path}`, {
+            signal: AbortSignal.timeout(Math.min(5_000, Math.max(500, deadline - Date.now()))),
+          });
+          await res.body?.cancel();
+          if (res.status !== expected) {
+            last = `${meaning}: ${path} answered HTTP ${res.status}`;
+            ok = false;
+            break;
+          }
+        }
+        if (ok) return;
       } catch (e) {
         last = describeFetchFailure(e);
       }
       if (Date.now() + intervalMs > deadline) {
-        throw new OperationError(`${this.label} not ready after ${Math.round(timeoutMs / 1000)} s (${last})`, {
+        throw new OperationError(`${this.label} not ready after ${seconds(timeoutMs)} (${last})`, {
           code: "n8n-not-ready",
-          hint: "check the n8n container's logs (database connection, migrations)",
+          hint: "check the n8n container's logs (database connection, migrations; N8N_PUBLIC_API_DISABLED must not be set)",
           details: { lastAnswer: last },
         });
       }
@@ -484,7 +501,7 @@ export class N8nClient {
         if (FINISHED.has(e.status)) return this.getExecution(id, { includeData: e.status !== "success" });
       }
       if (Date.now() + intervalMs > deadline) {
-        throw new OperationError(`${this.label}: execution ${id} still running after ${Math.round(timeoutMs / 1000)} s`, { code: "n8n-execution-timeout" });
+        throw new OperationError(`${this.label}: execution ${id} still running after ${seconds(timeoutMs)}`, { code: "n8n-execution-timeout" });
       }
       await sleep(intervalMs);
     }
@@ -562,7 +579,7 @@ export class N8nClient {
       });
     } catch (e) {
       if (isTimeout(e)) {
-        throw new OperationError(`${this.label}: ${spec.what} timed out after ${Math.round(timeoutMs / 1000)} s`, {
+        throw new OperationError(`${this.label}: ${spec.what} timed out after ${seconds(timeoutMs)}`, {
           code: "n8n-timeout",
           details: { method: spec.method, path: spec.path },
         });
@@ -629,6 +646,10 @@ function unwrap(json: unknown): unknown {
 function toCredential(json: unknown): N8nCredential {
   const c = json as N8nCredential;
   return { id: String(c.id), name: c.name, type: c.type, createdAt: c.createdAt, updatedAt: c.updatedAt };
+}
+
+function seconds(ms: number): string {
+  return `${ms < 10_000 ? (ms / 1000).toFixed(1) : Math.round(ms / 1000)} s`;
 }
 
 function enc(id: string): string {

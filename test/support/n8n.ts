@@ -23,7 +23,7 @@ export interface TestN8n {
   readonly url: string;
   readonly port: number;
   readonly userFolder: string;
-  /** ms from spawn to /healthz/readiness answering 200 */
+  /** ms from spawn to the API answering (readiness, /rest and /api/v1 mounted) */
   readonly startMs: number;
   /** the last ~40 kB of n8n's stdout+stderr, for assertion messages */
   log(): string;
@@ -77,11 +77,18 @@ function dbEnv(databaseUrl: string): Record<string, string> {
   };
 }
 
+/**
+ * Ready for tests = the API is mounted, not just /healthz/readiness: n8n 2.8.4 answers
+ * readiness ~5 s before /rest and /api/v1 exist (see N8nClient.waitReady).
+ */
 async function readyOnce(url: string): Promise<boolean> {
   try {
-    const res = await fetch(`${url}/healthz/readiness`, { signal: AbortSignal.timeout(2_000) });
-    await res.body?.cancel();
-    return res.status === 200;
+    for (const [path, status] of [["/healthz/readiness", 200], ["/rest/settings", 200], ["/api/v1/workflows", 401]] as const) {
+      const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(2_000) });
+      await res.body?.cancel();
+      if (res.status !== status) return false;
+    }
+    return true;
   } catch {
     return false;
   }
@@ -126,6 +133,8 @@ export async function startN8n(opts: StartN8nOptions): Promise<TestN8n> {
       N8N_DYNAMIC_BANNERS_ENABLED: "false",
       N8N_HIRING_BANNER_ENABLED: "false",
       N8N_AI_ENABLED: "false",
+      // no Python runner: it is not installed, and n8n would log a failure to start it
+      N8N_PYTHON_ENABLED: "false",
       N8N_LICENSE_AUTO_RENEW_ENABLED: "false",
       N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: "false",
       N8N_LOG_LEVEL: "info",
@@ -203,4 +212,22 @@ async function kill(child: ChildProcess): Promise<void> {
   } catch {
     // group already gone
   }
+}
+
+/** An owner for test instances; the password satisfies n8n's rule (8–64, digit, uppercase). */
+export function testOwner(): { email: string; firstName: string; lastName: string; password: string } {
+  return { email: "owner@btw.test", firstName: "Btw", lastName: "Test", password: `Pw9${randomBytes(9).toString("hex")}` };
+}
+
+/**
+ * Owner + API key on a fresh test n8n: `session` holds the owner's cookie (internal API:
+ * runs), `api` also has the key (public API). Uses the real client, src/remote/n8n.ts.
+ */
+export async function bootstrapN8n(n8n: TestN8n, label = "btw-test") {
+  const { N8nClient } = await import("../../src/remote/n8n.js");
+  const owner = testOwner();
+  const session = new N8nClient({ baseUrl: n8n.url, label: "test n8n" });
+  await session.setupOwner(owner);
+  const apiKey = await session.createApiKey(label);
+  return { owner, apiKey, session, api: session.withApiKey(apiKey) };
 }
