@@ -298,4 +298,14 @@ describe("the chain: WF1 → WF2 → WF3 against the fakes", () => {
     expect((await db.query("select count(*)::int as n from content.clusters where used")).rows[0].n).toBe(2);
     expect(wp.posts.map((p) => p.featuredMedia)).toEqual(wp.media.map((m) => m.id));
   });
+
+  it("WF3 stops quietly when every cluster is used: no OpenAI call, no post", async () => {
+    await db.query("update content.clusters set used = true, used_at = now() where not used");
+    const [chats, posts] = [oai.chatRequests().length, wp.postRequests().length];
+    const executionId = await boot.api.runWorkflow(id("wf3"), trigger("wf3"));
+    expect((await boot.api.waitForExecution(executionId, 60_000)).status).toBe("success");
+    expect(oai.chatRequests()).toHaveLength(chats);
+    expect(wp.postRequests()).toHaveLength(posts);
+    expect((await db.query("select count(*)::int as n from content.articles")).rows[0].n).toBe(2);
+  });
 });
