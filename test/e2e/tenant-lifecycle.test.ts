@@ -97,7 +97,8 @@ describe("tenant lifecycle on the lab", () => {
     expect((await btw(["tenant", "suspend", "acme"])).code).toBe(0);
     const down = await viaProxy(vm, `acme.${LAB_DOMAIN}`, "/");
     expect(down.status).toBe(503);
-    expect(down.body.toLowerCase()).toContain("maintenance");
+    expect(down.body.toLowerCase()).toContain("temporarily unavailable");
+    expect(down.headers["retry-after"]).toBeDefined();
     // the other tenant is untouched
     expect((await viaProxy(vm, `beta.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
     const r = await btw(["tenant", "resume", "acme"]);

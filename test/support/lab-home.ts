@@ -45,14 +45,14 @@ export async function onVm(s: LabServer, argv: string[], input?: string): Promis
 }
 
 /** An HTTP request to a lab VM's proxy with a tenant's Host header. */
-export async function viaProxy(s: LabServer, host: string, path = "/healthz"): Promise<{ status: number; body: string }> {
+export async function viaProxy(s: LabServer, host: string, path = "/healthz"): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   const { request } = await import("node:http");
   return new Promise((resolve, reject) => {
     const req = request({ host: s.host, port: 80, path, headers: { Host: host }, timeout: 15_000 }, (res) => {
       let body = "";
       res.setEncoding("utf8");
       res.on("data", (d: string) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
     });
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", reject);
