@@ -14,162 +14,59 @@
 //     calls a sub-workflow cannot be published before the sub-workflow is.
 //   - PUT /api/v1/workflows/:id: 2.x saves a new draft and re-publishes it when the workflow
 //     is published; GET returns the draft in `nodes` and the published one in `activeVersion`.
-//   - POST /rest/login: 2.x takes {emailOrLdapLoginId, password}; 1.x took {email, password}.
+//   - POST /rest/login: 2.x takes {emailOrLdapLoginId, password}; 1.x before ~1.82 took
+//     {email, password} (renamed in n8n PR #13605).
 //   - POST /rest/api-keys: 2.x requires {label, scopes, expiresAt} (scopes from
-//     GET /rest/api-keys/scopes) and answers rawApiKey once; early 1.x took no body at all.
+//     GET /rest/api-keys/scopes) and answers rawApiKey once; scopes and expiry came late in
+//     1.x, and early 1.x allowed one key per user, created with no body.
 //     A second key with the same label is refused (HTTP 500 "already an entry with this name").
 //   - POST /rest/workflows/:id/run: 2.x takes {workflowData, triggerToStartFrom: {name}};
 //     1.x took {workflowData, startNodes, destinationNode, runData}.
 //   - Workflow settings gained callerPolicy/availableInMCP defaults that n8n adds on create.
+//   - /healthz/readiness answers 200 a few seconds before /rest and /api/v1 are mounted
+//     (seen on 2.8.4: ~5 s of 404s with the editor's HTML); waitReady checks all three.
 //
 // Errors are OperationErrors carrying the HTTP status and n8n's own message. Never in them:
 // request bodies, passwords, API keys, cookies or credential data (the client redacts any
 // secret it sent should n8n echo it back).
 
 import { OperationError } from "../errors.js";
+import { enc, errorMessage, N8nHttp, seconds, sleep, unwrap, describeFetchFailure } from "./n8n-http.js";
+import type {
+  N8nClientOptions,
+  N8nCredential,
+  N8nCredentialInput,
+  N8nExecution,
+  N8nExecutionStatus,
+  N8nOwner,
+  N8nTag,
+  N8nWorkflow,
+  N8nWorkflowPayload,
+} from "./n8n-types.js";
 
-export interface N8nClientOptions {
-  /** e.g. http://127.0.0.1:45678 — no trailing path */
-  baseUrl: string;
-  /** public-API key (X-N8N-API-KEY); needed for everything under /api/v1 */
-  apiKey?: string;
-  /** per-request timeout; default 30 s */
-  timeoutMs?: number;
-  /** how messages name this instance, e.g. "n8n of tenant 'acme'"; default "n8n at <host:port>" */
-  label?: string;
-  /** for tests */
-  fetch?: typeof fetch;
-}
+export type * from "./n8n-types.js";
 
-export interface N8nOwner {
-  email: string;
-  firstName: string;
-  lastName: string;
-  /** 8–64 chars with a digit and an uppercase letter (n8n's rule) */
-  password: string;
-}
-
-export interface N8nCredential {
-  id: string;
-  name: string;
-  type: string;
-  createdAt?: string;
-  updatedAt?: string;
-}
-
-export interface N8nCredentialInput {
-  name: string;
-  type: string;
-  data: Record<string, unknown>;
-}
-
-export interface N8nNode {
-  id?: string;
-  name: string;
-  type: string;
-  typeVersion: number;
-  position: [number, number] | number[];
-  parameters: Record<string, unknown>;
-  credentials?: Record<string, { id?: string; name: string }>;
-  [key: string]: unknown;
-}
-
-/** Exactly what POST/PUT /api/v1/workflows accept. */
-export interface N8nWorkflowPayload {
-  name: string;
-  nodes: N8nNode[];
-  connections: Record<string, unknown>;
-  settings: Record<string, unknown>;
-  staticData?: Record<string, unknown> | null;
-}
-
-export interface N8nWorkflow extends N8nWorkflowPayload {
-  id: string;
-  active: boolean;
-  versionId?: string;
-  activeVersionId?: string | null;
-  createdAt?: string;
-  updatedAt?: string;
-  tags?: N8nTag[];
-  [key: string]: unknown;
-}
-
-export interface N8nTag {
-  id: string;
-  name: string;
-}
-
-export type N8nExecutionStatus = "canceled" | "crashed" | "error" | "new" | "running" | "success" | "unknown" | "waiting";
-
-export interface N8nExecution {
-  id: string;
-  workflowId: string;
-  status: N8nExecutionStatus;
-  finished: boolean;
-  mode: string;
-  startedAt: string | null;
-  stoppedAt: string | null;
-  /** present with includeData */
-  data?: unknown;
-}
-
-const DEFAULT_TIMEOUT_MS = 30_000;
-const MAX_MESSAGE = 300;
-const PAGE_LIMIT = 250;
 const FINISHED: ReadonlySet<N8nExecutionStatus> = new Set(["success", "error", "canceled", "crashed"]);
 
-type Api = "rest" | "public" | "plain";
-
-interface RequestSpec {
-  method: string;
-  path: string;
-  api: Api;
-  body?: unknown;
-  query?: Record<string, string | number | boolean | undefined>;
-  /** what this call does, for messages: "create credential 'btw OpenAI'" */
-  what: string;
-  timeoutMs?: number;
-  /** statuses returned to the caller instead of thrown */
-  accept?: number[];
-}
-
-interface Reply {
-  status: number;
-  json: unknown;
-  headers: Headers;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 export class N8nClient {
-  readonly baseUrl: string;
-  readonly label: string;
-  private readonly apiKey: string | undefined;
-  private readonly timeoutMs: number;
-  private readonly doFetch: typeof fetch;
-  /** `n8n-auth=…` after setupOwner/login */
-  private cookie: string | undefined;
-  /** values never to appear in an error message */
-  private readonly secrets = new Set<string>();
+  private readonly http: N8nHttp;
 
-  constructor(opts: N8nClientOptions) {
-    const u = new URL(opts.baseUrl);
-    this.baseUrl = `${u.protocol}//${u.host}`;
-    this.label = opts.label ?? `n8n at ${u.host}`;
-    this.apiKey = opts.apiKey;
-    this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.doFetch = opts.fetch ?? fetch;
-    if (opts.apiKey) this.secrets.add(opts.apiKey);
+  constructor(opts: N8nClientOptions | N8nHttp) {
+    this.http = opts instanceof N8nHttp ? opts : new N8nHttp(opts);
+  }
+
+  get baseUrl(): string {
+    return this.http.baseUrl;
+  }
+
+  /** how messages name this instance */
+  get label(): string {
+    return this.http.label;
   }
 
   /** A client for the same instance using this API key (keeps the session cookie). */
   withApiKey(apiKey: string): N8nClient {
-    const c = new N8nClient({ baseUrl: this.baseUrl, apiKey, timeoutMs: this.timeoutMs, label: this.label, fetch: this.doFetch });
-    c.cookie = this.cookie;
-    for (const s of this.secrets) c.secrets.add(s);
-    return c;
+    return new N8nClient(this.http.withApiKey(apiKey));
   }
 
   // ---- readiness, owner, session, API key (internal REST API) ----
@@ -192,7 +89,7 @@ export class N8nClient {
       try {
         let ok = true;
         for (const [path, expected, meaning] of probes) {
-          const res = await this.doFetch(`${this.baseUrl}${path}`, {
+          const res = await this.http.doFetch(`${this.http.baseUrl}${path}`, {
             signal: AbortSignal.timeout(Math.min(5_000, Math.max(500, deadline - Date.now()))),
           });
           await res.body?.cancel();
@@ -222,8 +119,8 @@ export class N8nClient {
    * same email and password instead. Either way the client holds a session afterwards.
    */
   async setupOwner(owner: N8nOwner): Promise<{ created: boolean }> {
-    this.secrets.add(owner.password);
-    const r = await this.request({
+    this.http.secrets.add(owner.password);
+    const r = await this.http.request({
       method: "POST",
       path: "/rest/owner/setup",
       api: "plain",
@@ -233,30 +130,33 @@ export class N8nClient {
     });
     if (r.status === 400) {
       const message = errorMessage(r.json);
-      if (!/already setup/i.test(message)) throw this.httpError("owner setup", r.status, message);
+      if (!/already setup/i.test(message)) throw this.http.httpError("owner setup", r.status, message);
       await this.login(owner.email, owner.password);
       return { created: false };
     }
-    this.takeCookie(r.headers, "owner setup");
+    this.http.takeCookie(r.headers, "owner setup");
     return { created: true };
   }
 
-  /** POST /rest/login; keeps the `n8n-auth` cookie for the internal API. */
-  async login(email: string, password: string): Promise<void> {
-    this.secrets.add(password);
+  /**
+   * POST /rest/login; keeps the `n8n-auth` cookie for the internal API and returns it
+   * (`n8n-auth=…`, a secret: never log it).
+   */
+  async login(email: string, password: string): Promise<string> {
+    this.http.secrets.add(password);
     // No browser-id header: n8n then binds the session to no browser, which is what a CLI wants.
-    const r = await this.request({
+    const r = await this.http.request({
       method: "POST",
       path: "/rest/login",
       api: "plain",
       body: { emailOrLdapLoginId: email, password },
       what: "login",
     });
-    this.takeCookie(r.headers, "login");
+    return this.http.takeCookie(r.headers, "login");
   }
 
   get hasSession(): boolean {
-    return this.cookie !== undefined;
+    return this.http.cookie !== undefined;
   }
 
   /**
@@ -269,8 +169,8 @@ export class N8nClient {
     if (opts.replaceExisting) {
       for (const k of await this.listApiKeys()) if (k.label === label) await this.deleteApiKey(k.id);
     }
-    const scopes = await this.request({ method: "GET", path: "/rest/api-keys/scopes", api: "rest", what: "list API key scopes" });
-    const r = await this.request({
+    const scopes = await this.http.request({ method: "GET", path: "/rest/api-keys/scopes", api: "rest", what: "list API key scopes" });
+    const r = await this.http.request({
       method: "POST",
       path: "/rest/api-keys",
       api: "rest",
@@ -286,29 +186,29 @@ export class N8nClient {
           hint: "n8n shows a key only once: replace it (createApiKey with replaceExisting) and store the new one",
         });
       }
-      throw this.httpError(`create API key '${label}'`, r.status, message);
+      throw this.http.httpError(`create API key '${label}'`, r.status, message);
     }
     const raw = (unwrap(r.json) as { rawApiKey?: unknown }).rawApiKey;
     if (typeof raw !== "string" || raw === "") {
       throw new OperationError(`${this.label}: create API key '${label}' returned no key`, { code: "n8n-unexpected" });
     }
-    this.secrets.add(raw);
+    this.http.secrets.add(raw);
     return raw;
   }
 
   async listApiKeys(): Promise<{ id: string; label: string }[]> {
-    const r = await this.request({ method: "GET", path: "/rest/api-keys", api: "rest", what: "list API keys" });
+    const r = await this.http.request({ method: "GET", path: "/rest/api-keys", api: "rest", what: "list API keys" });
     return (unwrap(r.json) as { id: string; label: string }[]).map((k) => ({ id: k.id, label: k.label }));
   }
 
   async deleteApiKey(id: string): Promise<void> {
-    await this.request({ method: "DELETE", path: `/rest/api-keys/${enc(id)}`, api: "rest", what: `delete API key ${id}` });
+    await this.http.request({ method: "DELETE", path: `/rest/api-keys/${enc(id)}`, api: "rest", what: `delete API key ${id}` });
   }
 
   // ---- credentials (public API) ----
 
   async listCredentials(): Promise<N8nCredential[]> {
-    return (await this.paginate("/api/v1/credentials", {}, "list credentials")).map(toCredential);
+    return (await this.http.paginate("/api/v1/credentials", {}, "list credentials")).map(toCredential);
   }
 
   async findCredentialByName(name: string, type?: string): Promise<N8nCredential | null> {
@@ -324,27 +224,27 @@ export class N8nClient {
   }
 
   async createCredential(input: N8nCredentialInput): Promise<N8nCredential> {
-    const r = await this.withDataSecrets(input.data, () =>
-      this.request({ method: "POST", path: "/api/v1/credentials", api: "public", body: input, what: `create credential '${input.name}'` }),
+    const r = await this.http.withDataSecrets(input.data, () =>
+      this.http.request({ method: "POST", path: "/api/v1/credentials", api: "public", body: input, what: `create credential '${input.name}'` }),
     );
     return toCredential(r.json);
   }
 
   /** PATCH: replaces `data` entirely (isPartialData false) when given. */
   async updateCredential(id: string, patch: Partial<N8nCredentialInput>): Promise<N8nCredential> {
-    const r = await this.withDataSecrets(patch.data ?? {}, () =>
-      this.request({ method: "PATCH", path: `/api/v1/credentials/${enc(id)}`, api: "public", body: patch, what: `update credential ${id}` }),
+    const r = await this.http.withDataSecrets(patch.data ?? {}, () =>
+      this.http.request({ method: "PATCH", path: `/api/v1/credentials/${enc(id)}`, api: "public", body: patch, what: `update credential ${id}` }),
     );
     return toCredential(r.json);
   }
 
   async deleteCredential(id: string): Promise<void> {
-    await this.request({ method: "DELETE", path: `/api/v1/credentials/${enc(id)}`, api: "public", what: `delete credential ${id}` });
+    await this.http.request({ method: "DELETE", path: `/api/v1/credentials/${enc(id)}`, api: "public", what: `delete credential ${id}` });
   }
 
   /** JSON schema of a credential type's data, e.g. credentialSchema("openAiApi"). */
   async credentialSchema(type: string): Promise<Record<string, unknown>> {
-    const r = await this.request({ method: "GET", path: `/api/v1/credentials/schema/${enc(type)}`, api: "public", what: `credential schema ${type}` });
+    const r = await this.http.request({ method: "GET", path: `/api/v1/credentials/schema/${enc(type)}`, api: "public", what: `credential schema ${type}` });
     return r.json as Record<string, unknown>;
   }
 
@@ -352,17 +252,17 @@ export class N8nClient {
 
   async listWorkflows(filter: { name?: string; active?: boolean; tags?: string[] } = {}): Promise<N8nWorkflow[]> {
     const query = { name: filter.name, active: filter.active, tags: filter.tags?.join(","), excludePinnedData: true };
-    return (await this.paginate("/api/v1/workflows", query, "list workflows")) as N8nWorkflow[];
+    return (await this.http.paginate("/api/v1/workflows", query, "list workflows")) as N8nWorkflow[];
   }
 
   async getWorkflow(id: string): Promise<N8nWorkflow> {
-    const r = await this.request({ method: "GET", path: `/api/v1/workflows/${enc(id)}`, api: "public", query: { excludePinnedData: true }, what: `get workflow ${id}` });
+    const r = await this.http.request({ method: "GET", path: `/api/v1/workflows/${enc(id)}`, api: "public", query: { excludePinnedData: true }, what: `get workflow ${id}` });
     return r.json as N8nWorkflow;
   }
 
   /** Like getWorkflow, but null when n8n has no workflow with this id (deleted in the editor). */
   async findWorkflow(id: string): Promise<N8nWorkflow | null> {
-    const r = await this.request({
+    const r = await this.http.request({
       method: "GET",
       path: `/api/v1/workflows/${enc(id)}`,
       api: "public",
@@ -374,39 +274,39 @@ export class N8nClient {
   }
 
   async createWorkflow(payload: N8nWorkflowPayload): Promise<N8nWorkflow> {
-    const r = await this.request({ method: "POST", path: "/api/v1/workflows", api: "public", body: payload, what: `create workflow '${payload.name}'` });
+    const r = await this.http.request({ method: "POST", path: "/api/v1/workflows", api: "public", body: payload, what: `create workflow '${payload.name}'` });
     return r.json as N8nWorkflow;
   }
 
   /** Saves a new version under the same id; n8n 2.x re-publishes it if it was published. */
   async updateWorkflow(id: string, payload: N8nWorkflowPayload): Promise<N8nWorkflow> {
-    const r = await this.request({ method: "PUT", path: `/api/v1/workflows/${enc(id)}`, api: "public", body: payload, what: `update workflow ${id}` });
+    const r = await this.http.request({ method: "PUT", path: `/api/v1/workflows/${enc(id)}`, api: "public", body: payload, what: `update workflow ${id}` });
     return r.json as N8nWorkflow;
   }
 
   /** n8n 2.x "publish" (1.x "activate"): the current version starts running its triggers. */
   async activateWorkflow(id: string): Promise<N8nWorkflow> {
-    const r = await this.request({ method: "POST", path: `/api/v1/workflows/${enc(id)}/activate`, api: "public", what: `publish workflow ${id}` });
+    const r = await this.http.request({ method: "POST", path: `/api/v1/workflows/${enc(id)}/activate`, api: "public", what: `publish workflow ${id}` });
     return r.json as N8nWorkflow;
   }
 
   async deactivateWorkflow(id: string): Promise<N8nWorkflow> {
-    const r = await this.request({ method: "POST", path: `/api/v1/workflows/${enc(id)}/deactivate`, api: "public", what: `unpublish workflow ${id}` });
+    const r = await this.http.request({ method: "POST", path: `/api/v1/workflows/${enc(id)}/deactivate`, api: "public", what: `unpublish workflow ${id}` });
     return r.json as N8nWorkflow;
   }
 
   async deleteWorkflow(id: string): Promise<void> {
-    await this.request({ method: "DELETE", path: `/api/v1/workflows/${enc(id)}`, api: "public", what: `delete workflow ${id}` });
+    await this.http.request({ method: "DELETE", path: `/api/v1/workflows/${enc(id)}`, api: "public", what: `delete workflow ${id}` });
   }
 
   // ---- tags (public API) ----
 
   async listTags(): Promise<N8nTag[]> {
-    return (await this.paginate("/api/v1/tags", {}, "list tags")).map((t) => ({ id: String((t as N8nTag).id), name: (t as N8nTag).name }));
+    return (await this.http.paginate("/api/v1/tags", {}, "list tags")).map((t) => ({ id: String((t as N8nTag).id), name: (t as N8nTag).name }));
   }
 
   async createTag(name: string): Promise<N8nTag> {
-    const r = await this.request({ method: "POST", path: "/api/v1/tags", api: "public", body: { name }, what: `create tag '${name}'` });
+    const r = await this.http.request({ method: "POST", path: "/api/v1/tags", api: "public", body: { name }, what: `create tag '${name}'` });
     const t = r.json as N8nTag;
     return { id: String(t.id), name: t.name };
   }
@@ -417,13 +317,13 @@ export class N8nClient {
   }
 
   async getWorkflowTags(workflowId: string): Promise<N8nTag[]> {
-    const r = await this.request({ method: "GET", path: `/api/v1/workflows/${enc(workflowId)}/tags`, api: "public", what: `get tags of workflow ${workflowId}` });
+    const r = await this.http.request({ method: "GET", path: `/api/v1/workflows/${enc(workflowId)}/tags`, api: "public", what: `get tags of workflow ${workflowId}` });
     return (r.json as N8nTag[]).map((t) => ({ id: String(t.id), name: t.name }));
   }
 
   /** Replaces the workflow's tags. */
   async setWorkflowTags(workflowId: string, tagIds: string[]): Promise<N8nTag[]> {
-    const r = await this.request({
+    const r = await this.http.request({
       method: "PUT",
       path: `/api/v1/workflows/${enc(workflowId)}/tags`,
       api: "public",
@@ -443,8 +343,8 @@ export class N8nClient {
    * or WF3 without waiting for their schedule.
    */
   async runWorkflow(id: string, triggerNode: string): Promise<string> {
-    const wf = await this.request({ method: "GET", path: `/rest/workflows/${enc(id)}`, api: "rest", what: `load workflow ${id}` });
-    const r = await this.request({
+    const wf = await this.http.request({ method: "GET", path: `/rest/workflows/${enc(id)}`, api: "rest", what: `load workflow ${id}` });
+    const r = await this.http.request({
       method: "POST",
       path: `/rest/workflows/${enc(id)}/run`,
       api: "rest",
@@ -461,7 +361,7 @@ export class N8nClient {
   }
 
   async getExecution(id: string, opts: { includeData?: boolean } = {}): Promise<N8nExecution> {
-    const r = await this.request({
+    const r = await this.http.request({
       method: "GET",
       path: `/api/v1/executions/${enc(id)}`,
       api: "public",
@@ -473,7 +373,7 @@ export class N8nClient {
   }
 
   async listExecutions(filter: { workflowId?: string; status?: N8nExecutionStatus; includeData?: boolean; limit?: number } = {}): Promise<N8nExecution[]> {
-    const r = await this.request({
+    const r = await this.http.request({
       method: "GET",
       path: "/api/v1/executions",
       api: "public",
@@ -487,7 +387,7 @@ export class N8nClient {
   async waitForExecution(id: string, timeoutMs: number, intervalMs = 500): Promise<N8nExecution> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const r = await this.request({
+      const r = await this.http.request({
         method: "GET",
         path: `/api/v1/executions/${enc(id)}`,
         api: "public",
@@ -506,164 +406,9 @@ export class N8nClient {
       await sleep(intervalMs);
     }
   }
-
-  // ---- plumbing ----
-
-  private async paginate(path: string, query: RequestSpec["query"], what: string): Promise<unknown[]> {
-    const out: unknown[] = [];
-    let cursor: string | undefined;
-    for (let page = 0; page < 10_000; page++) {
-      const r = await this.request({ method: "GET", path, api: "public", query: { ...query, limit: PAGE_LIMIT, cursor }, what });
-      const body = r.json as { data?: unknown[]; nextCursor?: string | null };
-      out.push(...(body.data ?? []));
-      if (!body.nextCursor) return out;
-      cursor = body.nextCursor;
-    }
-    return out;
-  }
-
-  private async withDataSecrets<T>(data: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
-    const added: string[] = [];
-    for (const v of Object.values(data)) {
-      if (typeof v === "string" && v.length >= 4 && !this.secrets.has(v)) {
-        this.secrets.add(v);
-        added.push(v);
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      for (const v of added) this.secrets.delete(v);
-    }
-  }
-
-  private takeCookie(headers: Headers, what: string): void {
-    const all = typeof headers.getSetCookie === "function" ? headers.getSetCookie() : [headers.get("set-cookie") ?? ""];
-    for (const c of all) {
-      const m = /^\s*(n8n-auth=[^;]+)/.exec(c);
-      if (m) {
-        this.cookie = m[1];
-        this.secrets.add(m[1]!.slice("n8n-auth=".length));
-        return;
-      }
-    }
-    throw new OperationError(`${this.label}: ${what} answered without a session cookie`, { code: "n8n-unexpected" });
-  }
-
-  private async request(spec: RequestSpec): Promise<Reply> {
-    const url = new URL(spec.path, this.baseUrl);
-    for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (spec.body !== undefined) headers["content-type"] = "application/json";
-    if (spec.api === "public") {
-      if (!this.apiKey) {
-        throw new OperationError(`${this.label}: ${spec.what} needs an API key`, { code: "n8n-no-api-key", hint: "bootstrap the tenant's n8n first (owner + API key)" });
-      }
-      headers["x-n8n-api-key"] = this.apiKey;
-    }
-    if (spec.api === "rest") {
-      if (!this.cookie) {
-        throw new OperationError(`${this.label}: ${spec.what} needs a session`, { code: "n8n-no-session", hint: "call setupOwner() or login() first" });
-      }
-      headers.cookie = this.cookie;
-    }
-    const timeoutMs = spec.timeoutMs ?? this.timeoutMs;
-    let res: Response;
-    try {
-      res = await this.doFetch(url, {
-        method: spec.method,
-        headers,
-        body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: "manual",
-      });
-    } catch (e) {
-      if (isTimeout(e)) {
-        throw new OperationError(`${this.label}: ${spec.what} timed out after ${seconds(timeoutMs)}`, {
-          code: "n8n-timeout",
-          details: { method: spec.method, path: spec.path },
-        });
-      }
-      throw new OperationError(`${this.label}: ${spec.what} failed: ${describeFetchFailure(e)}`, {
-        code: "n8n-unreachable",
-        hint: "is the tenant's n8n running and the SSH tunnel up?",
-        details: { method: spec.method, path: spec.path },
-      });
-    }
-    const text = await res.text().catch(() => "");
-    let json: unknown = undefined;
-    if (text) {
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = text;
-      }
-    }
-    if (res.ok || spec.accept?.includes(res.status)) return { status: res.status, json, headers: res.headers };
-    throw this.httpError(spec.what, res.status, errorMessage(json), spec);
-  }
-
-  private httpError(what: string, status: number, message: string, spec?: RequestSpec): OperationError {
-    const clean = this.redact(message);
-    const hint =
-      status === 401 && spec?.api === "public"
-        ? "the tenant's n8n API key is missing, wrong or revoked: rotate it"
-        : status === 401
-          ? "the n8n session is invalid: log in again"
-          : undefined;
-    return new OperationError(`${this.label}: ${what} failed: HTTP ${status}${clean ? ` ${clean}` : ""}`, {
-      code: status === 401 ? "n8n-unauthorized" : status === 404 ? "n8n-not-found" : "n8n-http",
-      hint,
-      details: { status, ...(spec ? { method: spec.method, path: spec.path } : {}), ...(clean ? { n8nMessage: clean } : {}) },
-    });
-  }
-
-  private redact(message: string): string {
-    let m = message;
-    for (const s of this.secrets) if (s) m = m.split(s).join("[REDACTED]");
-    m = m.replace(/\s+/g, " ").trim();
-    return m.length > MAX_MESSAGE ? `${m.slice(0, MAX_MESSAGE - 1)}…` : m;
-  }
-}
-
-/** n8n's error message from an error body: {message}, {code, message}, or plain text. */
-function errorMessage(json: unknown): string {
-  if (json && typeof json === "object") {
-    const o = json as { message?: unknown; error?: unknown; hint?: unknown };
-    if (typeof o.message === "string") return o.message;
-    if (typeof o.error === "string") return o.error;
-    return "";
-  }
-  if (typeof json === "string") return (json.split(/\r?\n/).find((l) => l.trim() !== "") ?? "").slice(0, MAX_MESSAGE);
-  return "";
-}
-
-/** The internal REST API wraps answers in {data: …}; the public API does not. */
-function unwrap(json: unknown): unknown {
-  return json && typeof json === "object" && "data" in json ? (json as { data: unknown }).data : json;
 }
 
 function toCredential(json: unknown): N8nCredential {
   const c = json as N8nCredential;
   return { id: String(c.id), name: c.name, type: c.type, createdAt: c.createdAt, updatedAt: c.updatedAt };
-}
-
-function seconds(ms: number): string {
-  return `${ms < 10_000 ? (ms / 1000).toFixed(1) : Math.round(ms / 1000)} s`;
-}
-
-function enc(id: string): string {
-  return encodeURIComponent(id);
-}
-
-function isTimeout(e: unknown): boolean {
-  return e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError");
-}
-
-function describeFetchFailure(e: unknown): string {
-  const cause = (e as { cause?: { code?: string; message?: string } } | undefined)?.cause;
-  if (cause?.code === "ECONNREFUSED") return "connection refused";
-  if (cause?.code === "ECONNRESET") return "connection reset";
-  if (isTimeout(e)) return "timed out";
-  return cause?.code ?? (e instanceof Error ? e.message : String(e));
 }
