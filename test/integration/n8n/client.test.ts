@@ -287,4 +287,29 @@ describe("transport failures", () => {
     expect(e.message).toBe("n8n of tenant 'acme': list workflows failed: connection refused");
     expect(e.hint).toMatch(/tunnel/);
   });
+
+  it("a secret n8n echoes back in an error is redacted, and the message is capped", async () => {
+    // a misbehaving server that quotes the request body in its error
+    const echo = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        res.writeHead(400, { "content-type": "application/json" });
+        res.end(JSON.stringify({ message: `rejected ${body} with key ${req.headers["x-n8n-api-key"]} ${"x".repeat(500)}` }));
+      });
+    });
+    await new Promise<void>((r) => echo.listen(0, "127.0.0.1", () => r()));
+    const { port } = echo.address() as AddressInfo;
+    try {
+      const client = new N8nClient({ baseUrl: `http://127.0.0.1:${port}`, apiKey: "key-abcdef-123" });
+      const e = await failure(client.createCredential({ name: "c", type: "openAiApi", data: { apiKey: "sk-live-very-secret" } }));
+      expect(e.message).toMatch(/^n8n at 127\.0\.0\.1:\d+: create credential 'c' failed: HTTP 400 rejected /);
+      expect(e.message).toContain("[REDACTED]");
+      expect(shown(e)).not.toMatch(/sk-live-very-secret|key-abcdef-123/);
+      expect(e.message.length).toBeLessThan(450);
+    } finally {
+      echo.closeAllConnections();
+      await new Promise<void>((r) => echo.close(() => r()));
+    }
+  });
 });
