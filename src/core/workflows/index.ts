@@ -4,3 +4,4 @@ export * from "./manifest.js";
 export * from "./payload.js";
 export * from "./template.js";
 export * from "./plan.js";
+export * from "./credentials.js";

@@ -11,7 +11,14 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checksum, toApiPayload, type DeployedWorkflow } from "../../../src/core/workflows/index.js";
+import {
+  checksum,
+  openAiCredential,
+  postgresCredential,
+  toApiPayload,
+  wordpressCredential,
+  type DeployedWorkflow,
+} from "../../../src/core/workflows/index.js";
 import { FAKE_PNG, startFakeOpenAi, type FakeOpenAi } from "../../fakes/openai.js";
 import { startFakeWordPress, type FakeWordPress } from "../../fakes/wordpress.js";
 import { bootstrapN8n, N8N_START_TIMEOUT_MS, startN8n, type TestN8n } from "../../support/n8n.js";
@@ -63,23 +70,22 @@ beforeAll(async () => {
 
   boot = await bootstrapN8n(n8n);
   const u = new URL(tdb.url);
-  const data: Record<string, Record<string, unknown>> = {
-    "btw Postgres": {
+  const build: Record<string, { type: string; data: Record<string, unknown> }> = {
+    "btw Postgres": postgresCredential("btw Postgres", {
       host: u.hostname,
       port: Number(u.port),
       database: u.pathname.slice(1),
       user: decodeURIComponent(u.username),
       password: decodeURIComponent(u.password),
-      ssl: "disable",
-      allowUnauthorizedCerts: false,
-      sshTunnel: false,
-    },
-    "btw OpenAI": { apiKey: OPENAI_KEY, url: oai.baseUrl, header: false },
-    "btw WordPress": { url: wp.url, username: WP_USER, password: WP_PASSWORD, allowUnauthorizedCerts: false },
+    }),
+    "btw OpenAI": openAiCredential("btw OpenAI", { apiKey: OPENAI_KEY, baseUrl: oai.baseUrl }),
+    "btw WordPress": wordpressCredential("btw WordPress", { url: wp.url, username: WP_USER, applicationPassword: WP_PASSWORD }),
   };
   credentialIds = {};
   for (const c of manifest.credentials) {
-    const created = await boot.api.createCredential({ name: c.name, type: c.type, data: data[c.name]! });
+    const { type, data } = build[c.name]!;
+    expect(type).toBe(c.type);
+    const created = await boot.api.createCredential({ name: c.name, type, data });
     credentialIds[c.name] = { id: created.id, name: created.name };
   }
 }, N8N_START_TIMEOUT_MS);
