@@ -45,6 +45,11 @@ export function tenantProfiles(plan: { queueMode: boolean }): TenantProfile[] {
 }
 
 export interface ComposeUpOptions {
+  /**
+   * tenantProfiles(plan). With none, Compose falls back to COMPOSE_PROFILES from the .env
+   * (which env.ts writes from the same plan). Leaving queue mode: `up` does not remove the
+   * worker (a disabled profile's container is not an orphan), composeRm does.
+   */
   profiles: readonly TenantProfile[];
   /** wait for every service to be healthy; a number is the timeout in seconds */
   wait?: boolean | number;
@@ -68,7 +73,10 @@ export function composePull(slug: string, opts: { profiles: readonly TenantProfi
   return [...composeBase(slug), ...profileArgs(opts.profiles), "pull", "--quiet"];
 }
 
-/** Remove containers and networks; `volumes: true` also deletes the tenant's data. */
+/**
+ * Remove containers and networks; `volumes: true` also deletes the tenant's data. Detach the
+ * proxy first (proxyDisconnectTenant): Compose leaves a network in use in place.
+ */
 export function composeDown(slug: string, opts: { volumes: boolean }): string[] {
   const argv = [...everything(slug), "down", "--remove-orphans"];
   if (opts.volumes) argv.push("--volumes");
@@ -109,6 +117,7 @@ export interface ComposeLogsOptions {
 
 const SINCE = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$|^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$|^\d+(\.\d+)?$/;
 
+/** Service logs. (Compose 2.26 prefixes lines with ESC[2K even with --no-color: strip it.) */
 export function composeLogs(slug: string, opts: ComposeLogsOptions = {}): string[] {
   const argv = [...everything(slug), "logs", "--no-color"];
   if (opts.since !== undefined) {
