@@ -338,9 +338,11 @@ export class N8nClient {
   /**
    * Runs a saved workflow now, as the editor's "Execute workflow" button does (internal API,
    * needs a session: setupOwner or login). Starts from `triggerNode` — for a Schedule Trigger
-   * that means one immediate firing — and returns the execution id without waiting.
-   * The public API has no "run" endpoint in 2.x; this is how tests (and an operator) run WF1
-   * or WF3 without waiting for their schedule.
+   * that means one immediate firing — and returns the execution id without waiting. It runs
+   * the saved version (the draft, equal to the published one after a deploy); sub-workflows
+   * it calls run as usual. Chosen over `n8n execute --id` (a second n8n process on the same
+   * database: another ~0.5 GB and seconds of boot, and a `docker exec` on a tenant) and over
+   * a Manual/Webhook trigger in the shipped JSON. The public API has no "run" in 2.x.
    */
   async runWorkflow(id: string, triggerNode: string): Promise<string> {
     const wf = await this.http.request({ method: "GET", path: `/rest/workflows/${enc(id)}`, api: "rest", what: `load workflow ${id}` });

@@ -224,6 +224,10 @@ describe("the chain: WF1 → WF2 → WF3 against the fakes", () => {
 
     const wf2Runs = await boot.api.listExecutions({ workflowId: id("wf2") });
     expect(wf2Runs.map((e) => [e.status, e.mode])).toEqual([["success", "integrated"]]);
+    // WF1 handed its batch to WF2 through the Execute Workflow node's inputs
+    const wf2Run = await boot.api.getExecution(wf2Runs[0]!.id, { includeData: true });
+    const input = (wf2Run.data as { resultData: { runData: Record<string, { data: { main: { json: unknown }[][] } }[]> } }).resultData.runData["When called by WF1"];
+    expect(input?.[0]?.data.main[0]?.map((i) => i.json)).toEqual([{ batch: executionId }]);
 
     const cl = await db.query(
       `select count(*)::int as n, min(cardinality(keywords)) as smallest, max(cardinality(keywords)) as largest,
