@@ -123,7 +123,7 @@ export async function executeCreate(ctx: Ctx, db: Db, p: CreatePlan): Promise<Te
     const host = await hostFor(ctx, p.server);
     await host.ssh.connect();
     const master = await ctx.master();
-    const tenant = p.resume ?? (await register(db, master, p));
+    const tenant = p.resume ?? (await register(ctx, db, master, p));
     if (p.resume) {
       const { updateTenantStatus } = await import("../state/tenants.js");
       await updateTenantStatus(db, tenant.id, "provisioning");
@@ -149,21 +149,38 @@ export async function executeCreate(ctx: Ctx, db: Db, p: CreatePlan): Promise<Te
   }
 }
 
-async function register(db: Db, master: Awaited<ReturnType<Ctx["master"]>>, p: CreatePlan): Promise<TenantRow> {
-  const { insertTenant } = await import("../state/tenants.js");
-  const secrets: TenantSecrets = generateTenantSecrets((n) => randomBytes(n));
-  return db.transaction(async (tx) => {
-    const t = await insertTenant(tx, { slug: p.slug, plan: p.planName, weight: p.plan.weight, serverId: p.server.id, subnet: p.subnet, timezone: p.timezone, status: "provisioning" });
-    await storeSecrets(tx, master, t.id, {
-      [GENERATED.postgresPassword]: secrets.postgresPassword,
-      [GENERATED.redisPassword]: secrets.redisPassword,
-      [GENERATED.encryptionKey]: secrets.encryptionKey,
-      [GENERATED.ownerPassword]: secrets.ownerPassword,
+/**
+ * Inserts the tenant under the server's lock, re-deciding capacity and subnet there: two
+ * creates racing for one server must not both take its last slot or the same subnet.
+ */
+async function register(ctx: Ctx, db: Db, master: Awaited<ReturnType<Ctx["master"]>>, p: CreatePlan): Promise<TenantRow> {
+  const { insertTenant, usedSubnets } = await import("../state/tenants.js");
+  const { listServers } = await import("../state/servers.js");
+  const lock = await db.lock({ kind: "server", name: p.server.name }, { timeoutMs: 60_000 });
+  try {
+    const usage = (await listServers(db)).find((s) => s.id === p.server.id)!;
+    if (usage.freeCapacity < p.plan.weight) {
+      throw new ConflictError(`server ${p.server.name} has ${usage.freeCapacity} capacity units left, plan ${p.planName} needs ${p.plan.weight}`, { code: "server-full" });
+    }
+    const subnet = allocateSubnet(ctx.config.placement.subnetPool, ctx.config.placement.subnetPrefix, await usedSubnets(db, p.server.id));
+    if (!subnet) throw new ConflictError(`no free subnet left on ${p.server.name}`, { code: "subnets-exhausted" });
+    p.subnet = subnet;
+    const secrets: TenantSecrets = generateTenantSecrets((n) => randomBytes(n));
+    return await db.transaction(async (tx) => {
+      const t = await insertTenant(tx, { slug: p.slug, plan: p.planName, weight: p.plan.weight, serverId: p.server.id, subnet, timezone: p.timezone, status: "provisioning" });
+      await storeSecrets(tx, master, t.id, {
+        [GENERATED.postgresPassword]: secrets.postgresPassword,
+        [GENERATED.redisPassword]: secrets.redisPassword,
+        [GENERATED.encryptionKey]: secrets.encryptionKey,
+        [GENERATED.ownerPassword]: secrets.ownerPassword,
+      });
+      const { appendAudit } = await import("../state/audit.js");
+      await appendAudit(tx, { action: "tenant.create", target: p.slug, details: { plan: p.planName, server: p.server.name, subnet, timezone: p.timezone } });
+      return t;
     });
-    const { appendAudit } = await import("../state/audit.js");
-    await appendAudit(tx, { action: "tenant.create", target: p.slug, details: { plan: p.planName, server: p.server.name, subnet: p.subnet, timezone: p.timezone } });
-    return t;
-  });
+  } finally {
+    await lock.release();
+  }
 }
 
 type Step = ProgressStep<RunState> & { id: string };

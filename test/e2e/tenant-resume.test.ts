@@ -1,0 +1,99 @@
+import { spawn } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { BTW, stateSql, type BtwHome } from "../support/cli.js";
+import { labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { startPostgres, type TestPostgres } from "../support/postgres.js";
+
+/** Starts `btw tenant create`, SIGKILLs it as soon as `step` starts; resolves once it is dead. */
+async function killDuring(home: BtwHome, args: string[], stepTitle: string): Promise<void> {
+  const child = spawn(process.execPath, [BTW, ...args], { env: home.env, stdio: ["ignore", "ignore", "pipe"] });
+  let seen = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on("data", (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes(stepTitle) && child.exitCode === null) child.kill("SIGKILL");
+    });
+    child.on("exit", (code, signal) => (signal === "SIGKILL" ? resolve() : reject(new Error(`create ended (${code}) before '${stepTitle}':\n${seen}`))));
+  });
+}
+
+const containersOf = async (vm: LabServer, slug: string) =>
+  (await onVm(vm, ["docker", "ps", "-a", "--filter", `label=btw.tenant=${slug}`, "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).sort();
+
+describe("tenant create: kill and resume, concurrency", () => {
+  let lab: LabInfo;
+  let vm: LabServer;
+  let pg: TestPostgres;
+  let home: BtwHome;
+  const created: string[] = [];
+
+  beforeAll(async () => {
+    lab = inject("lab") as LabInfo;
+    vm = lab.servers[0]!;
+    // A real PostgreSQL as the state: tenant locks are advisory locks there (and the
+    // embedded store would serialise the two concurrent processes anyway).
+    pg = await startPostgres();
+    home = await labHome(lab, { servers: [vm.name], env: { BTW_DATABASE_URL: `${pg.url}/postgres` } });
+  });
+  afterAll(async () => {
+    for (const t of created) await home?.run(["tenant", "delete", t, "--purge", "--yes"]);
+    home?.cleanup();
+    await pg?.stop();
+  });
+
+  it.each([
+    ["start the stack and wait until healthy", "up"],
+    ["set up n8n", "n8n"],
+    ["route the tenant through the proxy", "route"],
+  ])("killed during '%s', a second create completes it without duplicates", async (title, step) => {
+    const slug = `kill-${step}`;
+    created.push(slug);
+    const args = ["tenant", "create", slug, "--plan", "starter", "--server", vm.name];
+    await killDuring(home, args, title);
+    const [row] = (await stateSql(home, "select status from tenants where slug = $1", [slug])) as { status: string }[];
+    expect(row!.status).toBe("provisioning");
+
+    const r = await home.run(args);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/done earlier/); // it resumed rather than starting over
+
+    const rows = (await stateSql(home, "select status, subnet::text from tenants where slug = $1", [slug])) as { status: string; subnet: string }[];
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.status).toBe("active");
+    expect(await containersOf(vm, slug)).toEqual([`btw-${slug}-n8n`, `btw-${slug}-postgres`, `btw-${slug}-redis`]);
+    const deployments = (await stateSql(home, "select count(*)::int as n from workflow_deployments w join tenants t on t.id = w.tenant_id where t.slug = $1", [slug])) as { n: number }[];
+    expect(deployments[0]!.n).toBe(3);
+  });
+
+  it("gives every tenant its own subnet", async () => {
+    const rows = (await stateSql(home, "select subnet::text as s from tenants where status <> 'deleted'")) as { s: string }[];
+    expect(new Set(rows.map((r) => r.s)).size).toBe(rows.length);
+  });
+
+  it("two creates of the same tenant: one proceeds, the other exits 75 at once naming the holder", async () => {
+    created.push("twin");
+    const args = ["tenant", "create", "twin", "--plan", "starter", "--server", vm.name];
+    const first = home.run(args);
+    await new Promise((r) => setTimeout(r, 4000)); // the first holds the tenant's lock by now
+    const t0 = Date.now();
+    const second = await home.run(args);
+    expect(second.code, second.stderr).toBe(75);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    expect(second.stderr).toMatch(/btw tenant create twin/);
+    expect(second.stderr).toMatch(/pid \d+/);
+    const r = await first;
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  it("creates of different tenants on one server both succeed", async () => {
+    created.push("par-a", "par-b");
+    const [a, b] = await Promise.all([
+      home.run(["tenant", "create", "par-a", "--plan", "starter", "--server", vm.name]),
+      home.run(["tenant", "create", "par-b", "--plan", "starter", "--server", vm.name]),
+    ]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(b.code, b.stderr).toBe(0);
+    const rows = (await stateSql(home, "select slug, subnet::text as s from tenants where slug in ('par-a','par-b')")) as { s: string }[];
+    expect(new Set(rows.map((r) => r.s)).size).toBe(2);
+  });
+});
