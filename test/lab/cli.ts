@@ -9,7 +9,8 @@ import { timed } from "./log.js";
 
 const USAGE = `usage: npm run lab -- <verb> [options]
   build [image...] [--rebuild] [--refresh-caches]   build missing/changed images (${ALL_IMAGES.join(", ")})
-  up [--servers N] [--json] [--verbose]              bring the lab up (idempotent)
+  up [--servers N] [--prepull] [--json] [--verbose]  bring the lab up (idempotent); --prepull pulls
+                                                     the service images into every VM too
   status [--json]                                    what runs
   down                                               remove VMs, networks, volumes; stop the registry
   bare [--json]                                      start lab-bare: sshd only, no Docker`;
@@ -24,6 +25,7 @@ async function main(argv: string[]): Promise<void> {
       rebuild: { type: "boolean", default: false },
       "refresh-caches": { type: "boolean", default: false },
       verbose: { type: "boolean", short: "v", default: false },
+      prepull: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -49,7 +51,7 @@ async function main(argv: string[]): Promise<void> {
     case "up": {
       const servers = values.servers === undefined ? 2 : Number(values.servers);
       if (!Number.isInteger(servers) || servers < 1 || servers > 9) throw new LabError(`--servers must be 1..9`);
-      const info = await timed("lab up", () => labUp(cfg, { servers, verbose: values.verbose! }));
+      const info = await timed("lab up", () => labUp(cfg, { servers, verbose: values.verbose!, prepull: values.prepull! }));
       if (values.json) print(info);
       return;
     }

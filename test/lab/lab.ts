@@ -11,7 +11,7 @@ import { ensureNetwork, removeNetworks } from "./network.js";
 import { ensureRegistry, pushImages, registryRef, registryRunning, stopRegistry } from "./registry.js";
 import { tryRun } from "./run.js";
 import { ensureLabKey, writeKnownHosts, type LabServer } from "./ssh.js";
-import { bareSpec, ensureVm, labContainers, removeVms, removeVolumes, serverOf, vmSpec, waitVm, type VmSpec } from "./vms.js";
+import { bareSpec, ensureVm, labContainers, pullImages, removeVms, removeVolumes, serverOf, vmSpec, waitVm, type VmSpec } from "./vms.js";
 
 export type { LabServer } from "./ssh.js";
 
@@ -30,6 +30,11 @@ export interface UpOptions {
   probeLimits?: boolean;
   /** Stream image build output to stderr. */
   verbose?: boolean;
+  /**
+   * Pull the service images into every VM now. A first n8n pull unpacks ~110k files and
+   * takes ~40–70 s per VM; the e2e set-up pays it here rather than inside a timed test.
+   */
+  prepull?: boolean;
 }
 
 const imageRefs = (cfg: LabConfig) =>
@@ -90,6 +95,12 @@ export async function labUp(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
       problems.length
         ? `WARNING limits on ${first.name} (${report.cgroup}): ${problems.join("; ")}`
         : `limits OK on ${first.name} (${report.cgroup}): memory=${report.cgroupFiles.memory} cpu=${report.cgroupFiles.cpu} pids=${report.cgroupFiles.pids}, OOM and pids enforced`,
+    );
+  }
+  if (opts.prepull) {
+    const refs = Object.values(imageRefs(cfg));
+    await timed(`service images present in ${servers.map((s) => s.name).join(", ")}`, () =>
+      Promise.all(servers.map((srv) => pullImages(srv, refs))),
     );
   }
   const info: LabInfo = { servers, registry: cfg.registry, images: imageRefs(cfg), config: writeFragment(cfg) };

@@ -28,17 +28,25 @@ function installedVersion(dir: string): string | undefined {
 }
 
 const PRUNED_MARK = ".btw-lab-pruned";
-/** Part of the n8n image recipe: changing what is pruned rebuilds the image. */
-export const BUNDLE_RECIPE = `n8n@${VERSIONS.n8n} xlsx@0.18.5 prune:*.map`;
+/** What is pruned; part of the n8n image recipe, so changing it rebuilds the image. */
+export const BUNDLE_RECIPE = `n8n@${VERSIONS.n8n} xlsx@0.18.5 prune:maps,dts`;
 
 /**
- * Source maps are a quarter of the install (60k files, ~600 MB) and nothing loads them at
- * run time; every file costs in the image copy, commit, push and each VM's pull.
+ * Source maps and type declarations are ~135k of the install's ~250k files (~1 GB) and
+ * nothing loads them at run time; every file costs in the image copy, commit, push and
+ * each VM's pull. TypeScript's own lib/*.d.ts stay: the compiler needs them if run.
  */
 async function prune(dir: string): Promise<void> {
-  if (existsSync(join(dir, PRUNED_MARK))) return;
-  await run("find", [join(dir, "node_modules"), "-type", "f", "-name", "*.map", "-delete"]);
-  writeFileSync(join(dir, PRUNED_MARK), "*.map removed\n");
+  const mark = join(dir, PRUNED_MARK);
+  if (existsSync(mark) && readFileSync(mark, "utf8").trim() === BUNDLE_RECIPE) return;
+  await run("find", [
+    join(dir, "node_modules"),
+    "-type", "f",
+    "(", "-name", "*.map", "-o", "-name", "*.d.ts", "-o", "-name", "*.d.mts", "-o", "-name", "*.d.cts", ")",
+    "-not", "-path", "*/node_modules/typescript/*",
+    "-delete",
+  ]);
+  writeFileSync(mark, `${BUNDLE_RECIPE}\n`);
 }
 
 /** The cached n8n install directory (package.json + node_modules), made if missing. */

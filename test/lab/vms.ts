@@ -138,3 +138,11 @@ export async function removeVolumes(cfg: LabConfig): Promise<void> {
   const vols = (await run("docker", ["volume", "ls", "-q", "--filter", `label=${cfg.label}`])).split("\n").filter(Boolean);
   if (vols.length) await run("docker", ["volume", "rm", "-f", ...vols]);
 }
+
+/** Pulls images into a VM's engine from the lab registry (no-op for layers it has). */
+export async function pullImages(server: LabServer, refs: readonly string[]): Promise<void> {
+  for (const ref of refs) {
+    const r = await sshRun(server, ["docker", "pull", "-q", ref], { timeoutMs: 10 * 60_000 });
+    if (!r.ok) throw new LabError(`${server.name}: docker pull ${ref} failed: ${r.stderr.split("\n").pop()}`);
+  }
+}

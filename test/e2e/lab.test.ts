@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { labConfig } from "../lab/config.js";
+import { limitsProblems, probeLimits } from "../lab/limits-probe.js";
+import { LabCleanup, labInfo, mustOnServer, onServer, uniqueName, type LabInfo } from "./support/lab.js";
+
+// The lab itself: real SSH into each VM, each VM its own Docker engine pulling from the lab
+// registry, containers on a VM reaching each other by name on a user network.
+describe("the lab", () => {
+  let lab: LabInfo;
+  const cleanup = new LabCleanup();
+
+  beforeAll(() => {
+    lab = labInfo();
+  });
+  afterAll(() => cleanup.run());
+
+  it("describes at least two servers, the registry and the four service images", () => {
+    expect(lab.servers.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(lab.servers.map((s) => s.host)).size).toBe(lab.servers.length);
+    for (const ref of Object.values(lab.images)) expect(ref.startsWith(`${lab.registry}/`)).toBe(true);
+    expect(Object.keys(lab.images).sort()).toEqual(["caddy", "n8n", "postgres", "redis"]);
+  });
+
+  it("answers SSH with the lab key on every VM, with Docker and Compose v2", async () => {
+    for (const server of lab.servers) {
+      const hostname = await mustOnServer(server, ["hostname"]);
+      expect(hostname.trim()).toBe(server.name);
+      expect(await mustOnServer(server, ["docker", "compose", "version"])).toMatch(/Docker Compose version v?2\./);
+      expect((await mustOnServer(server, ["docker", "info", "--format", "{{.Driver}}"])).trim()).toBe("overlay2");
+    }
+  });
+
+  it("refuses SSH without the lab key", async () => {
+    const server = lab.servers[0]!;
+    const r = await onServer({ ...server, sshKey: "/dev/null" }, ["true"]);
+    expect(r.code).not.toBe(0);
+  });
+
+  it("runs the lab's redis on a VM and reaches it from another container on a user network", async () => {
+    const server = lab.servers[0]!;
+    const net = cleanup.network(server, uniqueName("labtest-net"));
+    await mustOnServer(server, ["docker", "network", "create", net]);
+    const redis = cleanup.container(server, uniqueName("labtest-redis"));
+    await mustOnServer(server, ["docker", "run", "-d", "--name", redis, "--network", net, lab.images.redis, "redis-server", "--requirepass", "s3cret"], { timeoutMs: 300_000 });
+    // The official image's interface: redis-cli on PATH, password from the command line.
+    let pong = "";
+    for (let i = 0; i < 20 && pong !== "PONG"; i++) {
+      const r = await onServer(server, ["docker", "run", "--rm", "--network", net, lab.images.redis, "redis-cli", "-h", redis, "-a", "s3cret", "--no-auth-warning", "ping"]);
+      pong = r.stdout.trim();
+      if (pong !== "PONG") await new Promise((res) => setTimeout(res, 250));
+    }
+    expect(pong).toBe("PONG");
+    const denied = await onServer(server, ["docker", "run", "--rm", "--network", net, lab.images.redis, "redis-cli", "-h", redis, "ping"]);
+    expect(denied.stdout + denied.stderr).toMatch(/NOAUTH/);
+  });
+
+  it("keeps VMs independent: a container on one engine is absent from the other", async () => {
+    const [a, b] = [lab.servers[0]!, lab.servers[1]!];
+    const name = cleanup.container(a, uniqueName("labtest-only-a"));
+    await mustOnServer(a, ["docker", "run", "-d", "--name", name, "--entrypoint", "sleep", lab.images.redis, "300"]);
+    expect((await mustOnServer(a, ["docker", "ps", "-q", "--filter", `name=^${name}$`])).trim()).not.toBe("");
+    expect((await mustOnServer(b, ["docker", "ps", "-aq", "--filter", `name=^${name}$`])).trim()).toBe("");
+    const idA = (await mustOnServer(a, ["docker", "info", "--format", "{{.ID}}"])).trim();
+    const idB = (await mustOnServer(b, ["docker", "info", "--format", "{{.ID}}"])).trim();
+    expect(idA).not.toBe(idB);
+  });
+
+  it("enforces CPU, memory and pids limits inside a VM", async () => {
+    const report = await probeLimits(labConfig(), lab.servers[1]!);
+    expect(limitsProblems(report)).toEqual([]);
+  });
+});
