@@ -158,9 +158,7 @@ export async function startFakeOpenAi(opts: FakeOpenAiOptions = {}): Promise<Fak
 
   const s = server;
   return {
-    get url() {
-      return s.url;
-    },
+    url: s.url,
     host: s.host,
     port: s.port,
     requests: s.requests,
