@@ -130,7 +130,7 @@ export const configSchema = z
     placement: z
       .object({
         subnetPool: cidr.default("10.220.0.0/16").describe("per-tenant subnets are carved from this pool"),
-        subnetPrefix: z.number().int().min(16).max(29).default(26),
+        subnetPrefix: z.number().int().min(16).max(28).default(26).describe("each tenant block is split in two (internal, edge): /28 is the smallest"),
         defaultCapacity: z.number().positive().default(12).describe("capacity units of a server added without --capacity"),
       })
       .strict()

@@ -1,5 +1,5 @@
 import type { Ctx } from "../cli/context.js";
-import { composeDown, composeStop, composeUp, dockerUpdateLimits, tenantProfiles } from "../core/commands/compose.js";
+import { composeDown, composeRm, composeStop, composeUp, dockerUpdateLimits, tenantProfiles } from "../core/commands/compose.js";
 import { purgeByLabel } from "../core/commands/tenant-purge.js";
 import { tenantLayout, type TenantService } from "../core/tenant/layout.js";
 import { ConflictError, UsageError } from "../errors.js";
@@ -97,6 +97,9 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
     let applied: SetPlanResult["applied"];
     if (oldPlan.queueMode !== plan.queueMode) {
       if (t.status === "active") await host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
+      // `up` leaves a container of a profile that is no longer enabled: leaving queue mode
+      // must remove the worker explicitly.
+      if (!plan.queueMode) await host.run(composeRm(slug, ["worker"]), { timeoutMs: 120_000 });
       applied = "recreated";
     } else {
       const limits: Array<[string, { cpus: number; memoryMb: number; pids: number }]> = [
