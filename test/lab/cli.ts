@@ -5,6 +5,7 @@ import { ALL_IMAGES, type ImageName, buildImages } from "./images.js";
 import { ensureHostDocker } from "./host-docker.js";
 import { ensureHostPackages } from "./host-packages.js";
 import { labBare, labDown, labStatus, labUp } from "./lab.js";
+import { withLabLock } from "./lock.js";
 import { timed } from "./log.js";
 
 const USAGE = `usage: npm run lab -- <verb> [options]
@@ -13,7 +14,7 @@ const USAGE = `usage: npm run lab -- <verb> [options]
                                                      the service images into every VM too
   status [--json]                                    what runs
   down                                               remove VMs, networks, volumes; stop the registry
-  bare [--json]                                      start lab-bare: sshd only, no Docker`;
+  bare [--json]                                      (re)start lab-bare afresh: sshd only, no Docker`;
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -45,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
       await ensureHostDocker(cfg);
       // `build` is watched by a person: stream docker's output unless asked for --json.
       const opts = { rebuild: values.rebuild!, refreshCaches: values["refresh-caches"]!, verbose: !values.json };
-      await timed("build", () => buildImages(cfg, opts, names.length ? names : ALL_IMAGES));
+      await withLabLock(cfg, "build", () => timed("build", () => buildImages(cfg, opts, names.length ? names : ALL_IMAGES)));
       return;
     }
     case "up": {

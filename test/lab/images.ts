@@ -119,7 +119,7 @@ async function dockerBuild(cfg: LabConfig, name: ImageName, args: string[], opts
   throw new LabError(`docker build of ${imageTag(name)} failed: ${lastLine(r.stderr) || lastLine(r.stdout)} (full output: ${log})`);
 }
 
-async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, recipe: string): Promise<void> {
+async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, recipe: string, bundle?: Promise<string>): Promise<void> {
   const tag = imageTag(name);
   if (name === "base") {
     const tar = await ensureRootfsTar(cfg, opts.refreshCaches);
@@ -136,14 +136,14 @@ async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, rec
   // n8n: build the runtime, then copy the cached npm install into a container made from
   // it and commit that. The legacy builder's COPY of the 2.3 GB, 250k-file install spent
   // over 5 minutes hashing on 2 cores before copying anything.
-  const bundle = await ensureN8nBundle(cfg, opts.refreshCaches);
+  const bundleDir = await (bundle ?? ensureN8nBundle(cfg, opts.refreshCaches));
   await dockerBuild(cfg, name, ["build", "-t", N8N_RUNTIME_TAG, "-f", join(context, spec.dockerfile), context], opts);
   const stage = `btw-lab-n8n-stage-${process.pid}`;
   await tryRun("docker", ["rm", "-f", stage]);
   try {
     await run("docker", [
       "run", "--name", stage, "--user", "root", "--network", "none",
-      "-v", `${bundle}:/src:ro`, "--entrypoint", "cp", N8N_RUNTIME_TAG, "-a", "/src/.", "/usr/local/lib/n8n/",
+      "-v", `${bundleDir}:/src:ro`, "--entrypoint", "cp", N8N_RUNTIME_TAG, "-a", "/src/.", "/usr/local/lib/n8n/",
     ], { timeoutMs: 20 * 60_000 });
     // `docker run` overrode user and entrypoint; put back the runtime image's own.
     await run("docker", [
@@ -165,14 +165,21 @@ async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, rec
  */
 export async function buildImages(cfg: LabConfig, opts: BuildOptions, names: readonly ImageName[] = ALL_IMAGES): Promise<void> {
   const wanted = new Set<ImageName>(names);
+  // The n8n npm install (~4 min, network and CPU) runs while the apt-based images build.
+  let bundle: Promise<string> | undefined;
+  if (wanted.has("n8n") && (opts.rebuild || opts.refreshCaches || !(await imageRecipe(imageTag("n8n"))))) {
+    bundle = ensureN8nBundle(cfg, opts.refreshCaches);
+    bundle.catch(() => undefined); // awaited (and reported) by the n8n build below
+  }
   for (const name of ALL_IMAGES) {
-    if (!wanted.has(name) && !(name === "base" && names.length > 0)) continue;
+    if (!wanted.has(name) && name !== "base") continue;
     const tag = imageTag(name);
     const recipe = await recipeOf(name, cfg);
     const forced = opts.rebuild && wanted.has(name);
     if (!forced && (await imageRecipe(tag)) === recipe) continue;
     say(`building ${tag}`);
-    await timed(`built ${tag}`, () => buildOne(name, cfg, opts, recipe));
+    await timed(`built ${tag}`, () => buildOne(name, cfg, opts, recipe, bundle));
     await verifyVersion(name, tag);
   }
+  await bundle;
 }

@@ -6,11 +6,12 @@ import { ensureHostDocker } from "./host-docker.js";
 import { ensureHostPackages } from "./host-packages.js";
 import { buildImages, imageTag } from "./images.js";
 import { limitsProblems, probeLimits } from "./limits-probe.js";
+import { withLabLock } from "./lock.js";
 import { say, timed } from "./log.js";
 import { ensureNetwork, removeNetworks } from "./network.js";
 import { ensureRegistry, pushImages, registryRef, registryRunning, stopRegistry } from "./registry.js";
 import { tryRun } from "./run.js";
-import { ensureLabKey, writeKnownHosts, type LabServer } from "./ssh.js";
+import { ensureHostKey, ensureLabKey, writeKnownHosts, type LabServer } from "./ssh.js";
 import { bareSpec, ensureVm, labContainers, pullImages, removeVms, removeVolumes, serverOf, vmSpec, waitVm, type VmSpec } from "./vms.js";
 
 export type { LabServer } from "./ssh.js";
@@ -60,22 +61,24 @@ async function ensureShared(cfg: LabConfig, verbose = false): Promise<void> {
   await timed("images pushed to the lab registry", () => pushImages(cfg));
 }
 
-async function refreshKnownHosts(cfg: LabConfig, known: Map<string, { host: string; publicKey: string }>): Promise<void> {
-  writeKnownHosts(cfg, [...known.values()]);
+/** known_hosts for every lab VM that exists now (a VM keeps its key across `down`/`up`). */
+async function refreshKnownHosts(cfg: LabConfig): Promise<void> {
+  const entries = [];
+  for (const c of await labContainers(cfg)) {
+    if (c.ip) entries.push({ host: c.ip, publicKey: (await ensureHostKey(cfg, c.name)).publicKey });
+  }
+  writeKnownHosts(cfg, entries);
 }
 
-async function startVms(cfg: LabConfig, specs: VmSpec[]): Promise<{ servers: LabServer[]; created: Set<string> }> {
+async function startVms(cfg: LabConfig, specs: VmSpec[], fresh = false): Promise<{ servers: LabServer[]; created: Set<string> }> {
   const key = await ensureLabKey(cfg);
   const created = new Set<string>();
-  const known = new Map<string, { host: string; publicKey: string }>();
   await Promise.all(
     specs.map(async (spec) => {
-      const r = await ensureVm(cfg, spec, key.publicKey);
-      if (r.created) created.add(spec.name);
-      known.set(spec.name, { host: spec.ip, publicKey: r.hostKey });
+      if ((await ensureVm(cfg, spec, key.publicKey, fresh)).created) created.add(spec.name);
     }),
   );
-  await refreshKnownHosts(cfg, known);
+  await refreshKnownHosts(cfg);
   const servers = specs.map((s) => serverOf(s, key.path));
   await timed(`${specs.map((s) => s.name).join(", ")} answer over SSH`, () =>
     Promise.all(servers.map((srv, i) => waitVm(srv, specs[i]!.kind))),
@@ -83,7 +86,11 @@ async function startVms(cfg: LabConfig, specs: VmSpec[]): Promise<{ servers: Lab
   return { servers, created };
 }
 
-export async function labUp(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
+export function labUp(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
+  return withLabLock(cfg, "up", () => up(cfg, opts));
+}
+
+async function up(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
   await ensureShared(cfg, opts.verbose);
   const specs = Array.from({ length: opts.servers }, (_, i) => vmSpec(cfg, i + 1));
   const { servers, created } = await startVms(cfg, specs);
@@ -108,10 +115,16 @@ export async function labUp(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
   return info;
 }
 
-export async function labBare(cfg: LabConfig): Promise<LabServer> {
-  await ensureShared(cfg);
-  const { servers } = await startVms(cfg, [bareSpec(cfg)]);
-  return servers[0]!;
+/**
+ * A fresh lab-bare every time (new container, new disk, same address and host key): bootstrap
+ * tests install Docker on it, and the next test must again find a server without Docker.
+ */
+export function labBare(cfg: LabConfig): Promise<LabServer> {
+  return withLabLock(cfg, "bare", async () => {
+    await ensureShared(cfg);
+    const { servers } = await startVms(cfg, [bareSpec(cfg)], true);
+    return servers[0]!;
+  });
 }
 
 export interface LabStatus {
@@ -144,7 +157,11 @@ export async function labStatus(cfg: LabConfig): Promise<LabStatus> {
 }
 
 /** Removes VMs, the lab networks and volumes, stops the registry; keeps images and caches. */
-export async function labDown(cfg: LabConfig): Promise<void> {
+export function labDown(cfg: LabConfig): Promise<void> {
+  return withLabLock(cfg, "down", () => down(cfg));
+}
+
+async function down(cfg: LabConfig): Promise<void> {
   const engine = (await tryRun("docker", ["version"], { timeoutMs: 10_000 })).ok;
   if (engine) await timed("VMs removed", () => removeVms(cfg));
   await stopRegistry(cfg);

@@ -43,10 +43,10 @@ async function inspectVm(cfg: LabConfig, name: string): Promise<Existing | undef
 }
 
 /**
- * Creates, starts or replaces one VM; returns its host key. A VM is replaced when its image
+ * Creates, starts or replaces one VM. A VM is replaced when its image
  * or its run arguments changed (both hashed into a label), so `up` converges.
  */
-export async function ensureVm(cfg: LabConfig, spec: VmSpec, publicKey: string): Promise<{ hostKey: string; created: boolean }> {
+export async function ensureVm(cfg: LabConfig, spec: VmSpec, publicKey: string, fresh = false): Promise<{ created: boolean }> {
   const tag = spec.kind === "vm" ? VM_TAG : BARE_TAG;
   const imageId = await run("docker", ["image", "inspect", "--format", "{{.Id}}", tag]);
   const hostKey = await ensureHostKey(cfg, spec.name);
@@ -75,13 +75,17 @@ export async function ensureVm(cfg: LabConfig, spec: VmSpec, publicKey: string):
   ];
   const specHash = createHash("sha256").update(`${imageId}\0${runArgs.join("\0")}`).digest("hex").slice(0, 16);
   const existing = await inspectVm(cfg, spec.name);
-  if (existing?.spec === specHash) {
+  if (fresh) {
+    // A fresh VM also gets a fresh disk: whatever a previous test installed is gone.
+    if (existing) await run("docker", ["rm", "-f", spec.name]);
+    await tryRun("docker", ["volume", "rm", "-f", dockerVolume(spec.name)]);
+  } else if (existing?.spec === specHash) {
     if (!existing.running) await run("docker", ["start", spec.name]);
-    return { hostKey: hostKey.publicKey, created: false };
+    return { created: false };
   }
-  if (existing) await run("docker", ["rm", "-f", spec.name]);
+  if (existing && !fresh) await run("docker", ["rm", "-f", spec.name]);
   await run("docker", ["run", "-d", ...runArgs, "--label", `${cfg.label}.spec=${specHash}`, tag]);
-  return { hostKey: hostKey.publicKey, created: true };
+  return { created: true };
 }
 
 export const serverOf = (spec: VmSpec, sshKey: string): LabServer => ({

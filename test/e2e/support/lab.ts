@@ -80,3 +80,12 @@ export class LabCleanup {
     if (failures.length) throw new Error(`cleanup failed: ${failures.join("; ")}`);
   }
 }
+
+/**
+ * A fresh `lab-bare` server (sshd, no Docker; new disk each call) for bootstrap tests.
+ * Calls the lab code directly, under the same lock as `npm run lab`.
+ */
+export async function freshBareServer(): Promise<LabServer> {
+  const [{ labConfig }, { labBare }] = await Promise.all([import("../../lab/config.js"), import("../../lab/lab.js")]);
+  return labBare(labConfig());
+}
