@@ -16,7 +16,10 @@ export async function runWithProgress<T>(ctx: Ctx, state: T, steps: ProgressStep
     for (const s of steps) if (!(s.skip && (await s.skip(state)))) await s.run(state);
     return;
   }
-  const { Listr, PRESET_TIMESTAMP } = await import("listr2");
+  const { Listr, ListrLogger, ProcessOutput, PRESET_TIMESTAMP } = await import("listr2");
+  // Both of listr2's streams go to stderr: stdout carries the command's data only.
+  const stderr = ctx.io.stderr as NodeJS.WriteStream;
+  const logger = new ListrLogger({ useIcons: true, processOutput: new ProcessOutput(stderr, stderr) });
   const tty = ctx.io.stderrIsTTY && !ctx.env.CI;
   const list = new Listr(
     steps.map((s) => ({
@@ -34,7 +37,8 @@ export async function runWithProgress<T>(ctx: Ctx, state: T, steps: ProgressStep
       exitOnError: true,
       renderer: tty ? "default" : "simple",
       fallbackRenderer: "simple",
-      rendererOptions: tty ? { collapseSubtasks: false } : { timestamp: PRESET_TIMESTAMP },
+      rendererOptions: tty ? { collapseSubtasks: false, logger } : { timestamp: PRESET_TIMESTAMP, logger },
+      fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP, logger },
       ...(heading ? {} : {}),
     } as never,
   );

@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Ctx } from "../../cli/context.js";
 import { NotFoundError } from "../../errors.js";
@@ -13,6 +14,9 @@ export function knownHostsFile(ctx: Ctx): string {
 /** One SSH client per server for this command; its master connection closes with the command. */
 export async function sshFor(ctx: Ctx, s: Pick<ServerRow, "name" | "host" | "port" | "sshUser" | "sshKeyPath">): Promise<SshClient> {
   const { SshClient, defaultControlDir } = await import("../../remote/ssh.js");
+  // A control directory per process: a master is never shared between two btw processes, so
+  // one finishing (`ssh -O exit`) cannot cut another's sessions or tunnels.
+  const controlDir = join(defaultControlDir(), String(process.pid));
   const identityFile = s.sshKeyPath ?? ctx.config.ssh.identityFile;
   const client = new SshClient({
     name: s.name,
@@ -21,10 +25,13 @@ export async function sshFor(ctx: Ctx, s: Pick<ServerRow, "name" | "host" | "por
     user: s.sshUser,
     ...(identityFile ? { identityFile } : {}),
     knownHostsFile: knownHostsFile(ctx),
-    controlDir: defaultControlDir(),
+    controlDir,
     connectTimeoutSec: ctx.config.ssh.connectTimeoutSec,
   });
-  ctx.onClose(() => client.close());
+  ctx.onClose(async () => {
+    await client.close();
+    rmSync(controlDir, { recursive: true, force: true });
+  });
   return client;
 }
 
