@@ -1,0 +1,89 @@
+import { randomBytes } from "node:crypto";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseConfigText } from "../src/config/load.js";
+import { composeDown, composeUp } from "../src/core/commands/compose.js";
+import { shellJoin } from "../src/core/shell.js";
+import { renderTenantEnv } from "../src/core/tenant/env.js";
+import { generateTenantSecrets } from "../src/core/tenant/secrets.js";
+import { tenantLayout } from "../src/core/tenant/layout.js";
+import { median } from "./stats.js";
+
+// `btw tenant create` on a warm lab server against its floor, measured in the same run: a
+// bare `docker compose up -d --wait` of the same stack (same compose file, same plan's .env,
+// images already on the server) — n8n's health check is its readiness endpoint. What btw adds
+// on top: state, secrets, SSH round trips, the proxy, n8n's owner/API key/credentials/WF1–3.
+// Goals (issue 4): ratio ≤ 1.25, ≤ 60 s absolute.
+
+const root = join(import.meta.dirname, "..");
+const btw = join(root, "bin", "btw");
+const runs = Number(process.env.BENCH_RUNS ?? 2);
+
+interface Lab {
+  servers: { name: string; host: string; port: number; user: string; sshKey: string }[];
+  config: string;
+}
+console.error("bringing the lab up (npm run lab -- up)…");
+const lab = JSON.parse(execFileSync("npm", ["run", "--silent", "lab", "--", "up", "--json"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })) as Lab;
+const vm = lab.servers[lab.servers.length - 1]!;
+const ssh = (argv: string[], input?: string) => {
+  const r = spawnSync("ssh", ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i", vm.sshKey, "-p", String(vm.port), `${vm.user}@${vm.host}`, shellJoin(argv)], { input, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${argv.slice(0, 3).join(" ")} failed on ${vm.name}: ${r.stderr}`);
+  return r.stdout;
+};
+
+const config = parseConfigText(`domain: lab.btw.test\n${readFileSync(lab.config, "utf8")}`, "bench", {}).config;
+const plan = config.plans.pro!;
+
+function floorOnce(slug: string): number {
+  const l = tenantLayout(slug);
+  const secrets = generateTenantSecrets((n) => randomBytes(n));
+  const env = renderTenantEnv({ slug, domain: "lab.btw.test", plan, images: config.images, timezone: "Europe/Paris", subnet: "10.221.0.0/26", tls: "off", secrets });
+  ssh(["mkdir", "-p", l.dir]);
+  ssh(["sh", "-c", 'cat > "$1"', "sh", l.composeFile], readFileSync(join(root, "templates/tenant/compose.yml"), "utf8"));
+  ssh(["sh", "-c", 'umask 077; cat > "$1"', "sh", l.envFile], env);
+  const t0 = performance.now();
+  ssh(composeUp(slug, { profiles: [], wait: 300 }));
+  const dt = performance.now() - t0;
+  ssh(composeDown(slug, { volumes: true }));
+  ssh(["rm", "-rf", l.dir]);
+  return dt;
+}
+
+const home = mkdtempSync(join(tmpdir(), "btw-bench-provision-"));
+const env = { ...process.env, BTW_HOME: home, NO_COLOR: "1" };
+const run = (args: string[]) => {
+  const r = spawnSync(process.execPath, [btw, ...args], { env, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`btw ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+  return r;
+};
+try {
+  run(["init", "--domain", "lab.btw.test", "--tls", "off", "--merge", lab.config]);
+  run(["server", "add", vm.name, "--host", vm.host, "--port", String(vm.port), "--user", vm.user, "--ssh-key", vm.sshKey]);
+  console.error(`warm-up on ${vm.name} (images pulled, proxy started)…`);
+  floorOnce("bench-warm");
+  run(["tenant", "create", "bench-warm", "--plan", "pro", "--server", vm.name]);
+  run(["tenant", "delete", "bench-warm", "--purge", "--yes"]);
+
+  const floor: number[] = [];
+  const create: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    floor.push(floorOnce(`bench-floor-${i}`));
+    const t0 = performance.now();
+    run(["tenant", "create", `bench-${i}`, "--plan", "pro", "--server", vm.name]);
+    create.push(performance.now() - t0);
+    run(["tenant", "delete", `bench-${i}`, "--purge", "--yes"]);
+    console.error(`run ${i + 1}/${runs}: floor ${(floor[i]! / 1000).toFixed(1)} s, tenant create ${(create[i]! / 1000).toFixed(1)} s`);
+  }
+  const f = median(floor);
+  const c = median(create);
+  console.log(`tenant create (pro) on ${vm.name}, warm, median of ${runs}:`);
+  console.log(`  floor: docker compose up -d --wait   ${(f / 1000).toFixed(1)} s`);
+  console.log(`  btw tenant create                  ${(c / 1000).toFixed(1)} s`);
+  console.log(`  ratio ${(c / f).toFixed(2)}× (goal ≤ 1.25) — absolute ${c <= 60_000 ? "≤" : ">"} 60 s`);
+} finally {
+  rmSync(home, { recursive: true, force: true });
+}
