@@ -171,6 +171,7 @@ export async function buildImages(cfg: LabConfig, opts: BuildOptions, names: rea
     bundle = ensureN8nBundle(cfg, opts.refreshCaches);
     bundle.catch(() => undefined); // awaited (and reported) by the n8n build below
   }
+  let built = false;
   for (const name of ALL_IMAGES) {
     if (!wanted.has(name) && name !== "base") continue;
     const tag = imageTag(name);
@@ -180,6 +181,9 @@ export async function buildImages(cfg: LabConfig, opts: BuildOptions, names: rea
     say(`building ${tag}`);
     await timed(`built ${tag}`, () => buildOne(name, cfg, opts, recipe, bundle));
     await verifyVersion(name, tag);
+    built = true;
   }
   await bundle;
+  // Images replaced by a rebuild linger untagged; remove ours (they carry the recipe label).
+  if (built) await tryRun("docker", ["image", "prune", "-f", "--filter", `label=${RECIPE_LABEL}`]);
 }

@@ -9,7 +9,7 @@ import { limitsProblems, probeLimits } from "./limits-probe.js";
 import { withLabLock } from "./lock.js";
 import { say, timed } from "./log.js";
 import { ensureNetwork, removeNetworks } from "./network.js";
-import { ensureRegistry, pushImages, registryRef, registryRunning, stopRegistry } from "./registry.js";
+import { collectRegistryGarbage, ensureRegistry, pushImages, registryRef, registryRunning, stopRegistry } from "./registry.js";
 import { tryRun } from "./run.js";
 import { ensureHostKey, ensureLabKey, writeKnownHosts, type LabServer } from "./ssh.js";
 import { bareSpec, ensureVm, labContainers, pullImages, removeVms, removeVolumes, serverOf, vmSpec, waitVm, type VmSpec } from "./vms.js";
@@ -165,6 +165,7 @@ async function down(cfg: LabConfig): Promise<void> {
   const engine = (await tryRun("docker", ["version"], { timeoutMs: 10_000 })).ok;
   if (engine) await timed("VMs removed", () => removeVms(cfg));
   await stopRegistry(cfg);
+  await collectRegistryGarbage(cfg);
   if (engine) {
     await removeNetworks(cfg);
     await removeVolumes(cfg);

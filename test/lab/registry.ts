@@ -4,7 +4,7 @@ import type { LabConfig, ServiceImage } from "./config.js";
 import { SERVICE_IMAGES, labPaths, serviceTag } from "./config.js";
 import { LabError } from "./errors.js";
 import { say, sleep } from "./log.js";
-import { run, spawnDetached } from "./run.js";
+import { run, spawnDetached, tryRun } from "./run.js";
 
 // The lab registry is Debian's docker-registry (distribution 2.8) run as host processes.
 // Two listeners share one storage folder: the lab gateway (where VMs pull) and loopback
@@ -121,4 +121,14 @@ export async function pushImages(cfg: LabConfig): Promise<void> {
       await run("docker", ["push", "--quiet", hostRef], { timeoutMs: 15 * 60_000 });
     }),
   );
+}
+
+/**
+ * Drops layers no tag points at any more (every n8n rebuild leaves ~250 MB behind). The
+ * registry must be stopped: garbage-collect is not safe against concurrent pushes.
+ */
+export async function collectRegistryGarbage(cfg: LabConfig): Promise<void> {
+  const f = files(cfg, listeners(cfg)[0]!);
+  if (!existsSync(f.config)) return;
+  await tryRun("docker-registry", ["garbage-collect", "--delete-untagged", f.config], { timeoutMs: 120_000 });
 }
