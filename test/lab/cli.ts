@@ -7,6 +7,7 @@ import { ensureHostPackages } from "./host-packages.js";
 import { labBare, labDown, labStatus, labUp } from "./lab.js";
 import { withLabLock } from "./lock.js";
 import { timed } from "./log.js";
+import { renderInfo, renderServer, renderStatus } from "./render.js";
 
 const USAGE = `usage: npm run lab -- <verb> [options]
   build [image...] [--rebuild] [--refresh-caches]   build missing/changed images (${ALL_IMAGES.join(", ")})
@@ -32,7 +33,7 @@ async function main(argv: string[]): Promise<void> {
   });
   const [verb, ...rest] = positionals;
   const cfg = labConfig();
-  const print = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, values.json ? 0 : 2)}\n`);
+  const out = (text: string) => process.stdout.write(`${text}\n`);
   if (values.help || !verb) {
     process.stderr.write(`${USAGE}\n`);
     return;
@@ -53,12 +54,12 @@ async function main(argv: string[]): Promise<void> {
       const servers = values.servers === undefined ? 2 : Number(values.servers);
       if (!Number.isInteger(servers) || servers < 1 || servers > 9) throw new LabError(`--servers must be 1..9`);
       const info = await timed("lab up", () => labUp(cfg, { servers, verbose: values.verbose!, prepull: values.prepull! }));
-      if (values.json) print(info);
+      out(values.json ? JSON.stringify(info) : renderInfo(info));
       return;
     }
     case "status": {
       const status = await labStatus(cfg);
-      print(status);
+      out(values.json ? JSON.stringify(status) : renderStatus(status));
       return;
     }
     case "down":
@@ -66,11 +67,11 @@ async function main(argv: string[]): Promise<void> {
       return;
     case "bare": {
       const server = await labBare(cfg);
-      if (values.json) print(server);
+      out(values.json ? JSON.stringify(server) : renderServer(server));
       return;
     }
     default:
-      throw new LabError(`unknown verb "${verb}"\n${USAGE}`);
+      throw new LabError(`unknown verb "${verb}" (try: npm run lab -- --help)`);
   }
 }
 
