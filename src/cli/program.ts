@@ -160,6 +160,51 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
   );
   on(tenant.command("show <name>").description("one tenant: plan, server, URL, secrets (names), workflows, journal"), () => import("../commands/tenant/show.js"));
 
+  // workflows
+  const workflows = program.command("workflows").description("WF1/WF2/WF3: the n8n workflows every tenant runs");
+  const templatesFrom = (cmd: Command) =>
+    cmd.option("--workflows-dir <dir>", "templates from this directory (manifest.yml + its JSON files) instead of the shipped ones; also BTW_WORKFLOWS_DIR");
+  on(templatesFrom(workflows.command("list").description("the templates: version, trigger, credentials, latest changes")), () => import("../commands/workflows/list.js"));
+  on(
+    templatesFrom(workflows.command("status").description("per tenant: deployed versions, drift (edited in n8n), publication").option("--tenant <name>", "only this tenant")),
+    () => import("../commands/workflows/status.js"),
+  );
+  on(
+    templatesFrom(
+      workflows
+        .command("diff")
+        .description("what a deploy would change on a tenant, node by node; for drift, what was edited in n8n")
+        .requiredOption("--tenant <name>", "the tenant")
+        .option("--force", "as a forced deploy would see it (drift overwritten)"),
+    ),
+    () => import("../commands/workflows/diff.js"),
+  );
+  on(
+    templatesFrom(
+      mutation(
+        workflows
+          .command("deploy")
+          .description("push the templates: credentials, WF2 before WF1, updated in place, published, recorded; in waves over the fleet")
+          .option("--tenant <name>", "one tenant")
+          .option("--all", "every active tenant, in waves")
+          .option("--wave-size <n>", "tenants deployed in parallel per wave; the next wave waits for a healthy one", intArg(1, 1000), 10)
+          .option("--force", "overwrite workflows edited in the tenant's n8n (drift)"),
+      ),
+    ),
+    () => import("../commands/workflows/deploy.js"),
+  );
+  on(
+    mutation(
+      workflows
+        .command("rollback")
+        .description("put a tenant's workflows back to the version each ran before the current one")
+        .requiredOption("--tenant <name>", "the tenant")
+        .option("--workflow <key>", "only this workflow (e.g. wf2)")
+        .option("--force", "even when edited in the tenant's n8n since deployed"),
+    ),
+    () => import("../commands/workflows/rollback.js"),
+  );
+
   // audit, doctor
   on(
     program

@@ -1,28 +1,39 @@
 import type { Ctx } from "../cli/context.js";
-import { bindTemplate, checksum, deployOrder, openAiCredential, parseManifest, planDeploy, postgresCredential, toApiPayload, wordpressCredential, type Manifest, type PlanItem, type PlanTemplate } from "../core/workflows/index.js";
+import {
+  bindTemplate,
+  checksum,
+  deployOrder,
+  openAiCredential,
+  planDeploy,
+  postgresCredential,
+  storedTemplate,
+  toApiPayload,
+  wordpressCredential,
+  type BindInput,
+  type Manifest,
+  type PlanItem,
+  type PlanTemplate,
+  type WorkflowPayload,
+} from "../core/workflows/index.js";
 import { TENANT_DB_NAME, TENANT_DB_USER } from "../core/tenant/layout.js";
 import { OperationError } from "../errors.js";
-import type { N8nClient } from "../remote/n8n.js";
+import type { N8nClient, N8nWorkflow } from "../remote/n8n.js";
 import type { Db } from "../state/db.js";
 import type { TenantRow } from "../state/tenants.js";
-import { asset } from "./assets.js";
+import type { WorkflowDeploymentRow } from "../state/workflow-deployments.js";
 import { GENERATED } from "./tenant-secrets.js";
+import { loadWorkflowSource, type WorkflowSource } from "./workflows-source.js";
 
 // Deploys WF1–WF3 to one tenant's n8n through its public API: credentials from the tenant's
 // secrets first, then each workflow in dependency order (WF2 before WF1, which calls it),
-// created or updated in place (same ids), published, and recorded in workflow_deployments.
-// Used by `tenant create` and `workflows deploy`.
+// created or updated in place (same ids), published, and recorded in workflow_deployments
+// with the template it came from (workflow_templates, for rollback). Used by `tenant create`
+// and `workflows deploy`; `workflows status/diff` share the planning half.
 
 /** Placeholder for a credential field the operator has not set yet (`btw tenant secrets set`). */
 export const NOT_SET = "not-set: btw tenant secrets set";
-
-export function loadManifest(): Manifest {
-  return parseManifest(asset("workflows/manifest.yml"));
-}
-
-export function templateOf(file: string): unknown {
-  return JSON.parse(asset(`workflows/${file}`));
-}
+/** WF3's wordpressUrl before the operator set WORDPRESS_URL. */
+const NO_WORDPRESS = "https://example.invalid";
 
 /** The data of each manifest credential, from the tenant's secrets (core builders, n8n's schema rules). */
 export function credentialData(name: string, type: string, secrets: Map<string, string>): Record<string, unknown> {
@@ -32,20 +43,17 @@ export function credentialData(name: string, type: string, secrets: Map<string, 
     case "openAiApi":
       return openAiCredential(name, { apiKey: secrets.get("OPENAI_API_KEY") ?? NOT_SET, ...(secrets.get("OPENAI_BASE_URL") ? { baseUrl: secrets.get("OPENAI_BASE_URL")! } : {}) }).data;
     case "wordpressApi":
-      return wordpressCredential(name, { url: secrets.get("WORDPRESS_URL") ?? "https://example.invalid", username: secrets.get("WORDPRESS_USERNAME") ?? NOT_SET, applicationPassword: secrets.get("WORDPRESS_APP_PASSWORD") ?? NOT_SET }).data;
+      return wordpressCredential(name, { url: secrets.get("WORDPRESS_URL") ?? NO_WORDPRESS, username: secrets.get("WORDPRESS_USERNAME") ?? NOT_SET, applicationPassword: secrets.get("WORDPRESS_APP_PASSWORD") ?? NOT_SET }).data;
     default:
       throw new OperationError(`no way to build credential data of type ${type}`, { code: "credential-type" });
   }
 }
 
-export interface DeployReport {
-  items: Array<PlanItem & { id?: string; applied: boolean }>;
-  changed: number;
-}
+type CredentialIds = BindInput["credentialIds"];
 
 /** Creates or updates the tenant's credentials; returns name → {id, name}. */
-export async function syncCredentials(api: N8nClient, manifest: Manifest, secrets: Map<string, string>): Promise<Record<string, { id: string; name: string }>> {
-  const ids: Record<string, { id: string; name: string }> = {};
+export async function syncCredentials(api: N8nClient, manifest: Manifest, secrets: Map<string, string>): Promise<CredentialIds> {
+  const ids: CredentialIds = {};
   for (const c of manifest.credentials) {
     const data = credentialData(c.name, c.type, secrets);
     const existing = await api.findCredentialByName(c.name, c.type);
@@ -55,62 +63,160 @@ export async function syncCredentials(api: N8nClient, manifest: Manifest, secret
   return ids;
 }
 
+/**
+ * The ids the tenant's credentials have now, without changing them (dry runs, status, diff).
+ * A credential not created yet gets a marker id: binding still works, and the plan says create.
+ */
+export async function existingCredentialIds(api: N8nClient, manifest: Manifest): Promise<CredentialIds> {
+  const all = await api.listCredentials();
+  const ids: CredentialIds = {};
+  for (const c of manifest.credentials) {
+    const hit = all.find((x) => x.name === c.name && x.type === c.type);
+    ids[c.name] = { id: hit?.id ?? "(not created yet)", name: c.name };
+  }
+  return ids;
+}
+
+/** Everything a plan for one tenant is made of; what status and diff show. */
+export interface TenantPlan {
+  source: WorkflowSource;
+  plan: PlanItem[];
+  /** the tenant's workflows in n8n now, by id */
+  live: Map<string, N8nWorkflow>;
+  /** current workflow_deployments rows, by manifest key */
+  deployed: Map<string, WorkflowDeploymentRow>;
+  /** manifest key → n8n id, as known so far (filled in while deploying) */
+  ids: Record<string, string>;
+  /** a template (or a stored one) bound to this tenant: credentials, workflow ids, timezone, parameters */
+  bind: (template: unknown) => WorkflowPayload;
+}
+
+export function tenantParameters(secrets: Map<string, string>): Record<string, string> {
+  return { wordpressUrl: secrets.get("WORDPRESS_URL") ?? NO_WORDPRESS };
+}
+
+export function liveChecksum(w: N8nWorkflow): string {
+  return checksum(toApiPayload(w));
+}
+
+export async function planTenant(
+  db: Db,
+  tenant: TenantRow,
+  api: N8nClient,
+  source: WorkflowSource,
+  credentialIds: CredentialIds,
+  secrets: Map<string, string>,
+  opts: { force?: boolean } = {},
+): Promise<TenantPlan> {
+  const { currentWorkflowDeployments } = await import("../state/workflow-deployments.js");
+  const [liveRaw, rows] = await Promise.all([api.listWorkflows(), currentWorkflowDeployments(db, tenant.id)]);
+  const live = new Map(liveRaw.map((w) => [w.id, w]));
+  const ids: Record<string, string> = Object.fromEntries(rows.filter((d) => d.n8nId).map((d) => [d.workflowKey, d.n8nId!]));
+  const parameters = tenantParameters(secrets);
+  const bind = (template: unknown) => bindTemplate(template, { credentialIds, workflowIds: ids, timezone: tenant.timezone, parameters });
+  const planTemplates: PlanTemplate[] = source.manifest.workflows.map((w) => {
+    let sum: string | null = null;
+    try {
+      sum = checksum(bind(source.templates.get(w.key)));
+    } catch {
+      sum = null; // calls a workflow without an id yet
+    }
+    return { key: w.key, name: w.name, version: w.version, calls: w.calls, checksum: sum };
+  });
+  const plan = planDeploy(
+    planTemplates,
+    rows,
+    liveRaw.map((w) => ({ id: w.id, name: w.name, active: Boolean(w.active), checksum: liveChecksum(w) })),
+    { force: opts.force ?? false },
+  );
+  return { source, plan, live, deployed: new Map(rows.map((r) => [r.workflowKey, r])), ids, bind };
+}
+
+export interface DeployItem extends PlanItem {
+  id?: string;
+  applied: boolean;
+}
+
+export interface DeployReport {
+  tenant: string;
+  items: DeployItem[];
+  /** workflows created or updated */
+  changed: number;
+  /** credentials created or updated from the tenant's secrets (0 in a dry run) */
+  credentials: number;
+  dryRun: boolean;
+}
+
+/** "wf2 update 1→2, wf1 noop, wf3 noop" */
+export function summarizeItems(items: readonly PlanItem[]): string {
+  return items.map((i) => `${i.key} ${i.action}${i.fromVersion !== undefined && i.fromVersion !== i.version ? ` ${i.fromVersion}→${i.version}` : ""}${i.action === "noop" && i.publish ? " (publish)" : ""}`).join(", ");
+}
+
+/** Records what n8n now holds for `key` (its checksum is the drift reference) with the template it came from. */
+export async function recordDeployed(
+  db: Db,
+  tenant: TenantRow,
+  r: { key: string; version: string; n8nId: string; liveChecksum: string; template: unknown; origin?: "deploy" | "rollback"; supersede?: number[] },
+): Promise<void> {
+  const { recordWorkflowDeployment, setWorkflowDeploymentStatus, storeWorkflowTemplate } = await import("../state/workflow-deployments.js");
+  const stored = storedTemplate(r.template);
+  await db.transaction(async (tx) => {
+    await storeWorkflowTemplate(tx, { sha256: stored.sha256, workflowKey: r.key, version: r.version, template: stored.template });
+    for (const id of r.supersede ?? []) await setWorkflowDeploymentStatus(tx, id, "rolled_back");
+    await recordWorkflowDeployment(tx, {
+      tenantId: tenant.id,
+      workflowKey: r.key,
+      version: r.version,
+      n8nId: r.n8nId,
+      checksum: r.liveChecksum,
+      templateSha256: stored.sha256,
+      origin: r.origin ?? "deploy",
+    });
+  });
+}
+
 export async function deployWorkflows(
   ctx: Ctx,
   db: Db,
   tenant: TenantRow,
   api: N8nClient,
   secrets: Map<string, string>,
-  opts: { force?: boolean; dryRun?: boolean } = {},
+  opts: { force?: boolean; dryRun?: boolean; source?: WorkflowSource } = {},
 ): Promise<DeployReport> {
-  const manifest = loadManifest();
-  const { currentWorkflowDeployments, recordWorkflowDeployment } = await import("../state/workflow-deployments.js");
-  const credentialIds = opts.dryRun ? Object.fromEntries(manifest.credentials.map((c) => [c.name, { id: "(dry-run)", name: c.name }])) : await syncCredentials(api, manifest, secrets);
-  const parameters = { wordpressUrl: secrets.get("WORDPRESS_URL") ?? "https://example.invalid" };
+  const source = opts.source ?? loadWorkflowSource();
+  const manifest = source.manifest;
+  const credentialIds = opts.dryRun ? await existingCredentialIds(api, manifest) : await syncCredentials(api, manifest, secrets);
+  const tp = await planTenant(db, tenant, api, source, credentialIds, secrets, { force: opts.force ?? false });
+  const report: DeployReport = { tenant: tenant.slug, items: [], changed: 0, credentials: opts.dryRun ? 0 : manifest.credentials.length, dryRun: opts.dryRun ?? false };
+  if (opts.dryRun) {
+    report.items = tp.plan.map((p) => ({ ...p, applied: false }));
+    report.changed = tp.plan.filter((p) => p.action === "create" || p.action === "update").length;
+    return report;
+  }
 
-  const liveRaw = await api.listWorkflows();
-  const live = liveRaw.map((w) => ({ id: w.id, name: w.name, active: Boolean(w.active), checksum: checksum(toApiPayload(w)) }));
-  const deployed = await currentWorkflowDeployments(db, tenant.id);
-  const ids: Record<string, string> = Object.fromEntries(deployed.filter((d) => d.n8nId).map((d) => [d.workflowKey, d.n8nId!]));
-
-  const bindFor = (key: string) => {
-    const w = manifest.workflows.find((x) => x.key === key)!;
-    return bindTemplate(templateOf(w.file), { credentialIds, workflowIds: ids, timezone: tenant.timezone, parameters });
-  };
-  const planTemplates: PlanTemplate[] = manifest.workflows.map((w) => {
-    let sum: string | null = null;
-    try {
-      sum = checksum(bindFor(w.key));
-    } catch {
-      sum = null; // calls a workflow without an id yet
-    }
-    return { key: w.key, name: w.name, version: w.version, calls: w.calls, checksum: sum };
-  });
-  const plan = planDeploy(planTemplates, deployed, live, { force: opts.force ?? false });
-  const report: DeployReport = { items: [], changed: 0 };
-  if (opts.dryRun) return { items: plan.map((p) => ({ ...p, applied: false })), changed: plan.filter((p) => p.action === "create" || p.action === "update").length };
-
-  const drift = plan.filter((p) => p.action === "drift");
-  for (const item of deployOrder(plan.map((p) => ({ ...p, calls: manifest.workflows.find((w) => w.key === p.key)!.calls })))) {
+  const drift = tp.plan.filter((p) => p.action === "drift");
+  for (const item of deployOrder(tp.plan.map((p) => ({ ...p, calls: manifest.workflows.find((w) => w.key === p.key)!.calls })))) {
+    const { calls: _calls, ...planItem } = item;
     if (item.action === "drift") {
-      report.items.push({ ...item, applied: false });
+      report.items.push({ ...planItem, applied: false });
       continue;
     }
     let id = item.id;
+    const template = source.templates.get(item.key);
     if (item.action === "create" || item.action === "update") {
-      const payload = bindFor(item.key);
+      const payload = tp.bind(template);
       const saved = item.action === "create" ? await api.createWorkflow(payload) : await api.updateWorkflow(id!, payload);
       id = saved.id;
-      ids[item.key] = id;
+      tp.ids[item.key] = id;
       report.changed++;
     }
     if (item.publish || item.action !== "noop") await api.activateWorkflow(id!);
     if (item.action !== "noop") {
       // What n8n now holds is the reference for drift detection, not what we sent.
       const now = await api.getWorkflow(id!);
-      await recordWorkflowDeployment(db, { tenantId: tenant.id, workflowKey: item.key, version: item.version, n8nId: id!, checksum: checksum(toApiPayload(now)) });
+      await recordDeployed(db, tenant, { key: item.key, version: item.version, n8nId: id!, liveChecksum: liveChecksum(now), template });
     }
-    report.items.push({ ...item, id: id!, applied: item.action !== "noop" || item.publish });
+    report.items.push({ ...planItem, id: id!, applied: item.action !== "noop" || item.publish });
   }
   if (drift.length) {
     throw new OperationError(`${tenant.slug}: ${drift.map((d) => d.key).join(", ")} changed in n8n since deployed (${drift.map((d) => d.reason).join("; ")})`, {
@@ -121,6 +227,29 @@ export async function deployWorkflows(
   }
   void ctx;
   return report;
+}
+
+/**
+ * The health a wave needs from a tenant: every recorded workflow exists, is published (the
+ * active version is the current one) and matches its recorded checksum. Returns problems.
+ */
+export async function verifyTenantWorkflows(db: Db, tenant: TenantRow, api: N8nClient, manifest: Manifest): Promise<string[]> {
+  const { currentWorkflowDeployments } = await import("../state/workflow-deployments.js");
+  const rows = new Map((await currentWorkflowDeployments(db, tenant.id)).map((r) => [r.workflowKey, r]));
+  const problems: string[] = [];
+  for (const w of manifest.workflows) {
+    const row = rows.get(w.key);
+    if (!row?.n8nId) {
+      problems.push(`${w.key} is not deployed`);
+      continue;
+    }
+    const live = await api.findWorkflow(row.n8nId);
+    if (!live) problems.push(`${w.key} (${row.n8nId}) no longer exists in n8n`);
+    else if (!live.active) problems.push(`${w.key} is not published`);
+    else if (live.activeVersionId && live.versionId && live.activeVersionId !== live.versionId) problems.push(`${w.key}: the published version is not the saved one`);
+    else if (liveChecksum(live) !== row.checksum) problems.push(`${w.key} does not match what was recorded`);
+  }
+  return problems;
 }
 
 /** For `tenant create`: deploy and summarise in a few words. */

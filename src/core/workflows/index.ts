@@ -5,3 +5,6 @@ export * from "./payload.js";
 export * from "./template.js";
 export * from "./plan.js";
 export * from "./credentials.js";
+export * from "./diff.js";
+export * from "./rollback.js";
+export * from "./rollout.js";
