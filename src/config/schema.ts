@@ -15,6 +15,10 @@ const imageRef = z
   .refine((s) => !s.endsWith(":latest"), "must not use :latest; pin a version");
 
 const cidr = z.string().regex(/^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/, "must be an IPv4 CIDR like 10.0.0.0/16");
+const anyCidr = z.string().regex(/^((\d{1,3}\.){3}\d{1,3}\/\d{1,2}|[0-9a-f:]*:[0-9a-f:]*\/\d{1,3})$/i, "must be an IPv4 or IPv6 CIDR like 203.0.113.7/32");
+// Hetzner's label syntax: an optional DNS-subdomain prefix, a name, a value of ≤ 63 characters.
+const hetznerLabelKey = z.string().regex(/^([a-z0-9.-]{1,253}\/)?[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?$/, "must be a Hetzner label key");
+const hetznerLabelValue = z.string().regex(/^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$/, "must be a Hetzner label value");
 
 const service = z
   .object({
@@ -155,14 +159,53 @@ export const configSchema = z
         location: z.enum(["fsn1", "nbg1", "hel1", "ash", "hil", "sin"]).default("fsn1"),
         networkZone: z.enum(["eu-central", "us-east", "us-west", "ap-southeast"]).default("eu-central"),
         serverType: z.string().default("cpx32"),
-        image: z.string().default("debian-12"),
+        image: z.string().default("debian-13").describe("Debian 13 ships Docker Engine 26 + Compose v2; debian-12 gets Docker's apt repository"),
         servers: z.number().int().min(0).max(100).default(1),
+        namePrefix: z
+          .string()
+          .regex(/^[a-z][a-z0-9-]{0,20}[a-z0-9]$/, "must be a lowercase DNS label of 2–22 characters")
+          .default("btw")
+          .describe("servers are <prefix>-1, <prefix>-2, …; the network, firewall and placement groups carry it too"),
+        labels: z.record(hetznerLabelKey, hetznerLabelValue).default({}).describe("extra labels on every Hetzner resource btw makes"),
         monitoring: z.boolean().default(false),
+        monitoringServerType: z.string().default("cx33"),
+        protection: z.boolean().default(true).describe("delete and rebuild protection on servers (Terraform lifts it itself on destroy)"),
         networkRange: cidr.default("10.0.0.0/16"),
         subnetRange: cidr.default("10.0.1.0/24"),
-        adminCidrs: z.array(cidr).default([]),
+        adminCidrs: z.array(anyCidr).default([]).describe("where SSH may come from (the firewall closes port 22 to everyone else)"),
+        metricsPorts: z
+          .array(z.string().regex(/^\d{1,5}(-\d{1,5})?$/, "must be a port or a range like 9100-9110"))
+          .default(["9100", "9323"])
+          .describe("node exporter, Docker engine metrics: reachable from the private network only"),
         sshKeys: z.array(z.object({ name: z.string(), publicKey: z.string() }).strict()).default([]),
         serverTypes: z.record(z.string(), serverType).default(defaultServerTypes),
+        cloudInitTimeoutSec: z.number().int().min(30).max(3600).default(900).describe("how long `infra apply` waits for a new server's first boot"),
+      })
+      .strict()
+      .prefault({}),
+    terraform: z
+      .object({
+        binary: z.enum(["terraform", "tofu"]).default("terraform"),
+        path: z.string().optional().describe("the binary's path when it is not on PATH"),
+        providerVersion: z.string().default("~> 1.68").describe("version constraint of hetznercloud/hcloud"),
+        providerMirror: z
+          .string()
+          .optional()
+          .describe("directory with the hcloud provider (`terraform providers mirror <dir>`), for hosts without access to the registry"),
+        stack: z.string().regex(/^[a-z][a-z0-9-]*$/).default("platform").describe("the CDK stack's name (cdktf.out/stacks/<stack>)"),
+        dir: z.string().default("$BTW_HOME/infra").describe("synth output, local state, Terraform's data directory"),
+        pgSchema: z.string().regex(/^[a-z_][a-z0-9_]*$/).default("btw_terraform").describe("schema of Terraform's pg backend when database.url is set"),
+      })
+      .strict()
+      .prefault({}),
+    bootstrap: z
+      .object({
+        insecureRegistries: z
+          .array(z.string().regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$/, "must be host or host:port"))
+          .default([])
+          .describe("plain-HTTP registries the engine may pull from (labs)"),
+        logMaxSize: z.string().regex(/^\d+[kmg]$/).default("10m").describe("container log rotation: size per file"),
+        logMaxFiles: z.number().int().min(1).max(100).default(3).describe("container log rotation: files kept"),
       })
       .strict()
       .prefault({}),
