@@ -126,14 +126,17 @@ export function lineDiff(before: string, after: string, context = 1): string[] {
       ops.push({ op: " ", line: a[i]! });
       i++;
       j++;
-    } else if (j < b.length && (i >= a.length || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) ops.push({ op: "+", line: b[j++]! });
-    else ops.push({ op: "-", line: a[i++]! });
+    } else if (i < a.length && (j >= b.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
+      ops.push({ op: "-", line: a[i++]! });
+    } else {
+      ops.push({ op: "+", line: b[j++]! });
+    }
   }
   const keep = ops.map((o, k) => o.op !== " " || ops.slice(Math.max(0, k - context), k + context + 1).some((x) => x.op !== " "));
   const out: string[] = [];
   ops.forEach((o, k) => {
     if (keep[k]) out.push(`${o.op} ${o.line}`);
-    else if (k > 0 && keep[k - 1]) out.push("  …");
+    else if (k === 0 || keep[k - 1]) out.push("  …");
   });
   return out;
 }
