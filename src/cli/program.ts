@@ -158,6 +158,17 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     destructive(tenant.command("delete <name>").description("take out of service (data kept); --purge removes everything").option("--purge", "also remove volumes, files and secrets")),
     () => import("../commands/tenant/delete.js"),
   );
+  on(
+    mutation(
+      tenant
+        .command("migrate <name>")
+        .description("move a tenant to another server (backup, maintenance page, final dump, restore, switch)")
+        .option("--to <server>", "target server")
+        .option("--rollback", "go back to the source server (kept stopped after a migration)")
+        .option("--cleanup", "remove the stopped source stack after a migration"),
+    ),
+    () => import("../commands/tenant/migrate.js"),
+  );
   on(tenant.command("show <name>").description("one tenant: plan, server, URL, secrets (names), workflows, journal"), () => import("../commands/tenant/show.js"));
 
   // workflows
@@ -203,6 +214,47 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
         .option("--force", "even when edited in the tenant's n8n since deployed"),
     ),
     () => import("../commands/workflows/rollback.js"),
+  );
+
+  // backup
+  const backup = program.command("backup").description("encrypted backups of tenants: database, n8n data, escrowed keys");
+  on(mutation(backup.command("tenant <name>").description("back up one tenant now")), () => import("../commands/backup/tenant.js"));
+  on(
+    mutation(
+      backup
+        .command("all")
+        .description("back up every live tenant (bounded parallelism; exit 3 when some failed)")
+        .option("--server <server>", "only the tenants of this server")
+        .option("--concurrency <n>", "at most n backups at once (default: backup.concurrency.total)", intArg(1, 256)),
+    ),
+    () => import("../commands/backup/all.js"),
+  );
+  on(
+    backup.command("list").description("list backups, newest first").option("--tenant <name>", "only this tenant's").option("--all", "also pruned (deleted) ones"),
+    () => import("../commands/backup/list.js"),
+  );
+  on(
+    backup
+      .command("verify")
+      .description("restore backups into a scratch stack and check them (records verified_at)")
+      .option("--tenant <name>", "this tenant's backups")
+      .option("--all", "every tenant's backups")
+      .option("--latest", "only the newest backup of each tenant")
+      .option("--backup <id>", "one backup")
+      .option("--server <server>", "where to run the scratch stack (default: the tenant's server)"),
+    () => import("../commands/backup/verify.js"),
+  );
+  on(mutation(backup.command("prune").description("delete backups beyond the retention (backup.retention)")), () => import("../commands/backup/prune.js"));
+  on(
+    destructive(
+      program
+        .command("restore <tenant>")
+        .description("restore a tenant from a backup (in place, onto a purged name, or --as a new tenant)")
+        .option("--backup <id>", "which backup (default: the tenant's newest)")
+        .option("--as <new-tenant>", "restore as another tenant name")
+        .option("--server <server>", "place a re-created tenant on this server"),
+    ),
+    () => import("../commands/restore.js"),
   );
 
   // audit, doctor

@@ -1,0 +1,259 @@
+import { createHash, randomBytes } from "node:crypto";
+import { Readable, Transform, type TransformCallback } from "node:stream";
+import type Dockerode from "dockerode";
+import type { Ctx } from "../cli/context.js";
+import { writeBundle, type PartSource } from "../core/backup/bundle.js";
+import { COUNTS_SQL, N8N_DATA_DIR, execN8nPackageJson, execPgDump, execPsql, parseCounts, parseN8nVersion } from "../core/backup/commands.js";
+import { encryptStream } from "../core/backup/crypto-stream.js";
+import {
+  BACKUP_FORMAT,
+  PART_DATABASE,
+  PART_N8N_DATA,
+  backupId,
+  backupKey,
+  dataKeyContext,
+  escrowContext,
+  type BackupCounts,
+  type BackupManifest,
+  type BackupStart,
+} from "../core/backup/manifest.js";
+import { tenantLayout } from "../core/tenant/layout.js";
+import { ConflictError, OperationError } from "../errors.js";
+import type { BackupStorage } from "../remote/backup-storage.js";
+import { seal } from "../secrets/envelope.js";
+import type { MasterKey } from "../secrets/master-key.js";
+import type { Db, Lock } from "../state/db.js";
+import type { ServerRow } from "../state/servers.js";
+import type { TenantRow } from "../state/tenants.js";
+import type { Host } from "./host.js";
+import { hostFor } from "./tenant-context.js";
+import { GENERATED, readAllSecrets } from "./tenant-secrets.js";
+
+// One backup of one tenant: pg_dump (custom format) streamed out of its Postgres container
+// and the n8n data directory streamed as tar, both through the Docker API over SSH, bundled
+// with a manifest, encrypted here (AES-256-GCM, chunked) and streamed to the storage. No file
+// is written on the server; memory stays bounded by the chunk and upload part sizes.
+//
+// The state row is inserted `running` before anything is uploaded and becomes `done` only
+// after the storage confirmed the whole object. Its runner holds an advisory lock named after
+// the backup, so a later run can tell a crashed backup (lock free) from a live one and remove
+// what it left (cleanupInterrupted).
+
+/** One SSH connection and one Docker API forward per server, shared by a bulk run. */
+export interface ServerSession {
+  server: ServerRow;
+  host: Host;
+  docker: Dockerode;
+}
+
+export async function openServerSession(ctx: Ctx, server: ServerRow): Promise<ServerSession> {
+  const host = await hostFor(ctx, server);
+  await host.ssh.connect();
+  const { remoteDocker } = await import("../remote/docker.js");
+  const rd = await remoteDocker(host.ssh);
+  ctx.onClose(() => rd.close());
+  return { server, host, docker: rd.docker };
+}
+
+export interface BackupResult {
+  id: string;
+  tenant: string;
+  server: string;
+  location: string;
+  sizeBytes: number;
+  sha256: string;
+  seconds: number;
+  counts: BackupCounts;
+  n8nVersion: string | null;
+}
+
+export const runnerLock = (id: string) => ({ kind: "bulk" as const, name: `backup-run:${id}` });
+
+/** Counts the bytes and hashes them on the way to the storage. */
+class Meter extends Transform {
+  readonly hash = createHash("sha256");
+  bytes = 0;
+  constructor(private readonly onProgress?: (bytes: number) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    this.onProgress?.(this.bytes);
+    cb(null, chunk);
+  }
+}
+
+async function countRows(docker: Dockerode, container: string): Promise<{ workflows: number; credentials: number; executions: number } | null> {
+  const { execText } = await import("../remote/backup-exec.js");
+  try {
+    return parseCounts(await execText(docker, container, execPsql(COUNTS_SQL), "row counts"));
+  } catch {
+    return null;
+  }
+}
+
+export interface BackupTenantOptions {
+  signal?: AbortSignal;
+  /** called as bytes reach the storage (bench, progress) */
+  onProgress?: (bytes: number) => void;
+}
+
+export async function backupTenant(
+  ctx: Ctx,
+  db: Db,
+  storage: BackupStorage,
+  session: ServerSession,
+  tenant: TenantRow,
+  opts: BackupTenantOptions = {},
+): Promise<BackupResult> {
+  if (tenant.status !== "active" && tenant.status !== "suspended") {
+    throw new ConflictError(`cannot back up tenant '${tenant.slug}': it is ${tenant.status}`, { code: "tenant-wrong-status" });
+  }
+  const t0 = Date.now();
+  const master = await ctx.master();
+  const { docker, server } = session;
+  const layout = tenantLayout(tenant.slug);
+  const { containerFacts, execStream, execText, archiveOut } = await import("../remote/backup-exec.js");
+
+  const [pg, n8n, redis] = await Promise.all([
+    containerFacts(docker, layout.containers.postgres),
+    containerFacts(docker, layout.containers.n8n),
+    containerFacts(docker, layout.containers.redis),
+  ]);
+  if (!pg?.running) {
+    throw new OperationError(`${tenant.slug}'s Postgres container is not running on ${server.name}`, { code: "postgres-not-running", hint: `\`btw tenant status ${tenant.slug}\`` });
+  }
+  if (!n8n) throw new OperationError(`${tenant.slug}'s n8n container does not exist on ${server.name}`, { code: "n8n-missing", hint: `\`btw tenant status ${tenant.slug}\`` });
+  const n8nVersion = n8n.running ? parseN8nVersion(await execText(docker, layout.containers.n8n, execN8nPackageJson(), "n8n version").catch(() => "")) : null;
+
+  const secrets = await readAllSecrets(db, master, tenant.id);
+  if (!secrets.get(GENERATED.encryptionKey)) {
+    throw new OperationError(`tenant ${tenant.slug} has no ${GENERATED.encryptionKey} in the state: a backup without it could not restore credentials`, { code: "secret-missing" });
+  }
+
+  const createdAt = new Date();
+  const id = backupId(tenant.slug, createdAt, randomBytes(3).toString("hex"));
+  const key = backupKey(tenant.slug, id);
+  const location = storage.location(key);
+  const start: BackupStart = {
+    format: BACKUP_FORMAT,
+    id,
+    tenant: tenant.slug,
+    createdAt: createdAt.toISOString(),
+    server: server.name,
+    plan: tenant.plan,
+    timezone: tenant.timezone,
+    n8nVersion,
+    images: { n8n: n8n.image, postgres: pg.image, redis: redis?.image ?? null },
+  };
+  const escrow = { keyId: master.id, sealed: seal(master, escrowContext(id), JSON.stringify(Object.fromEntries(secrets))), names: [...secrets.keys()].sort() };
+
+  const { insertBackup, completeBackup, failBackup } = await import("../state/backups.js");
+  const lock: Lock | null = await db.tryLock(runnerLock(id));
+  await insertBackup(db, { id, tenantId: tenant.id, tenantSlug: tenant.slug, location, n8nVersion, manifest: { ...start } });
+  try {
+    const before = await countRows(docker, layout.containers.postgres);
+    const parts: PartSource[] = [];
+    let dump: Awaited<ReturnType<typeof execStream>> | null = null;
+    parts.push({
+      name: PART_DATABASE,
+      open: async () => {
+        dump = await execStream(docker, layout.containers.postgres, execPgDump(), "pg_dump");
+        return dump.stdout;
+      },
+      finished: () => dump!.finished(),
+    });
+    parts.push({ name: PART_N8N_DATA, open: () => archiveOut(docker, layout.containers.n8n, N8N_DATA_DIR) });
+    const finish = async (done: BackupManifest["parts"]): Promise<BackupManifest> => {
+      const after = await countRows(docker, layout.containers.postgres);
+      const same = (k: keyof NonNullable<typeof before>) => (before && after && before[k] === after[k] ? before[k] : null);
+      return { ...start, finishedAt: new Date().toISOString(), parts: done, counts: { workflows: same("workflows"), credentials: same("credentials"), executions: same("executions") }, escrow };
+    };
+    let manifest: BackupManifest | null = null;
+    const bundle = Readable.from(
+      (async function* () {
+        for await (const chunk of writeBundle(start, parts, async (p) => (manifest = await finish(p)))) yield chunk;
+      })(),
+      { objectMode: false, highWaterMark: 1024 * 1024 },
+    );
+    const encrypt = encryptStream({
+      backupId: id,
+      tenant: tenant.slug,
+      keyId: master.id,
+      wrapKey: (dataKey) => seal(master, dataKeyContext(id), dataKey),
+    });
+    const meter = new Meter(opts.onProgress);
+    bundle.on("error", (e) => encrypt.destroy(e));
+    encrypt.on("error", (e) => meter.destroy(e));
+    await storage.put(key, bundle.pipe(encrypt).pipe(meter), opts.signal ? { signal: opts.signal } : {});
+    if (!manifest) throw new OperationError(`backup ${id}: the stream ended without a manifest`, { code: "backup-incomplete" });
+    const sha256 = meter.hash.digest("hex");
+    const m = manifest as BackupManifest;
+    await completeBackup(db, id, { sizeBytes: meter.bytes, sha256, manifest: m as unknown as Record<string, unknown> });
+    return { id, tenant: tenant.slug, server: server.name, location, sizeBytes: meter.bytes, sha256, seconds: (Date.now() - t0) / 1000, counts: m.counts, n8nVersion };
+  } catch (e) {
+    const message = describeFailure(e, opts.signal);
+    await storage.removePartial(key).catch(() => {});
+    await storage.delete(key).catch(() => {});
+    await failBackup(db, id, message).catch(() => {});
+    if (opts.signal?.aborted) throw new OperationError(`backup ${id} of ${tenant.slug} was interrupted; nothing was kept`, { code: "backup-interrupted", cause: e });
+    throw e;
+  } finally {
+    await lock?.release();
+  }
+}
+
+function describeFailure(e: unknown, signal?: AbortSignal): string {
+  if (signal?.aborted) return "interrupted";
+  return ((e as Error)?.message ?? String(e)).split("\n")[0]!.slice(0, 500);
+}
+
+/**
+ * Rows left `running` by a btw that died (its runner lock is free): their partial object is
+ * removed from the storage (temp file, unfinished multipart upload, or an object whose row
+ * was never completed) and the row is marked failed. Returns the ids cleaned.
+ */
+export async function cleanupInterrupted(db: Db, storage: BackupStorage): Promise<string[]> {
+  const { listBackups, failBackup } = await import("../state/backups.js");
+  const cleaned: string[] = [];
+  for (const row of await listBackups(db, { status: "running" })) {
+    const lock = await db.tryLock(runnerLock(row.id));
+    if (!lock) continue; // a live backup
+    try {
+      const key = storage.keyOf(row.location);
+      if (key) {
+        await storage.removePartial(key);
+        await storage.delete(key);
+      }
+      await failBackup(db, row.id, "interrupted: its btw process ended before the upload completed; partial object removed");
+      cleaned.push(row.id);
+    } finally {
+      await lock.release();
+    }
+  }
+  return cleaned;
+}
+
+/** Aborts `signal` on SIGINT/SIGTERM while fn runs, so uploads are aborted and cleaned up. */
+export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const onSignal = () => ac.abort(new Error("interrupted"));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    return await fn(ac.signal);
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+export async function storageFor(ctx: Ctx): Promise<BackupStorage> {
+  const { openBackupStorage } = await import("../remote/backup-storage.js");
+  const s = await openBackupStorage(ctx.config.backup.storage, ctx.env, ctx.home);
+  ctx.onClose(() => s.close());
+  return s;
+}
+
+export type { MasterKey };

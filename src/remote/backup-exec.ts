@@ -1,0 +1,102 @@
+import type Dockerode from "dockerode";
+import { PassThrough, Transform, type Readable, type TransformCallback } from "node:stream";
+import { ByteQueue } from "../core/backup/byte-queue.js";
+import { OperationError } from "../errors.js";
+
+// Streaming out of containers through the Docker API (dockerode over the SSH-forwarded
+// socket): `docker exec` with stdout as a stream and its exit code checked at the end, and
+// the archive endpoint for a directory as tar. Nothing is written on the server.
+
+/**
+ * Splits Docker's multiplexed exec stream (8-byte frame headers) into stdout, with
+ * backpressure (dockerode's demuxStream ignores it), and keeps the tail of stderr.
+ */
+class Demux extends Transform {
+  private readonly q = new ByteQueue();
+  stderrTail = "";
+
+  override _transform(data: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.q.push(data);
+    while (this.q.length >= 8) {
+      const head = this.q.peek(8);
+      const kind = head.readUInt8(0);
+      const size = head.readUInt32BE(4);
+      if (this.q.length < 8 + size) break;
+      this.q.skip(8);
+      const payload = size > 0 ? this.q.take(size) : Buffer.alloc(0);
+      if (kind === 1) this.push(Buffer.from(payload));
+      else if (kind === 2) this.stderrTail = (this.stderrTail + payload.toString("utf8")).slice(-4096);
+    }
+    cb();
+  }
+}
+
+export interface ExecStream {
+  stdout: Readable;
+  /** after stdout ended: resolves on exit 0, else throws with the stderr tail */
+  finished(): Promise<void>;
+}
+
+export async function execStream(docker: Dockerode, container: string, cmd: readonly string[], what: string): Promise<ExecStream> {
+  const exec = await docker.getContainer(container).exec({ Cmd: [...cmd], AttachStdout: true, AttachStderr: true, AttachStdin: false, Tty: false });
+  const raw = (await exec.start({ hijack: true, stdin: false })) as unknown as Readable;
+  const demux = new Demux();
+  raw.on("error", (e) => demux.destroy(e));
+  raw.pipe(demux);
+  let ended = false;
+  demux.once("end", () => (ended = true));
+  return {
+    stdout: demux,
+    finished: async () => {
+      if (!ended) await new Promise<void>((res, rej) => (demux.once("end", res), demux.once("error", rej)));
+      // The exit code can lag the end of the stream by a moment.
+      for (let i = 0; i < 50; i++) {
+        const info = await exec.inspect();
+        if (!info.Running && info.ExitCode !== null) {
+          if (info.ExitCode === 0) return;
+          const tail = demux.stderrTail.trim().split("\n").pop() ?? "";
+          throw new OperationError(`${what} in ${container} exited ${info.ExitCode}${tail ? `: ${tail}` : ""}`, { code: "container-exec-failed" });
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new OperationError(`${what} in ${container}: no exit code after its output ended`, { code: "container-exec-failed" });
+    },
+  };
+}
+
+/** Runs a short command in a container and returns its stdout (throws on a non-zero exit). */
+export async function execText(docker: Dockerode, container: string, cmd: readonly string[], what: string): Promise<string> {
+  const s = await execStream(docker, container, cmd, what);
+  const chunks: Buffer[] = [];
+  for await (const c of s.stdout as AsyncIterable<Buffer>) chunks.push(c);
+  await s.finished();
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** A directory of a container (running or stopped) as a tar stream, e.g. /home/node/.n8n. */
+export async function archiveOut(docker: Dockerode, container: string, path: string): Promise<Readable> {
+  const s = (await docker.getContainer(container).getArchive({ path })) as unknown as Readable;
+  const out = new PassThrough({ highWaterMark: 1024 * 1024 });
+  s.on("error", (e) => out.destroy(e));
+  return s.pipe(out);
+}
+
+/** Extracts a tar stream into a directory of a (created or running) container. */
+export async function archiveIn(docker: Dockerode, container: string, path: string, tar: Readable): Promise<void> {
+  await docker.getContainer(container).putArchive(tar as unknown as NodeJS.ReadableStream, { path });
+}
+
+export interface ContainerFacts {
+  image: string | null;
+  running: boolean;
+}
+
+export async function containerFacts(docker: Dockerode, container: string): Promise<ContainerFacts | null> {
+  try {
+    const i = await docker.getContainer(container).inspect();
+    return { image: i.Config?.Image ?? null, running: i.State?.Running === true };
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) return null;
+    throw e;
+  }
+}

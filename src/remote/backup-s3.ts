@@ -1,0 +1,158 @@
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { Readable } from "node:stream";
+import type { Config } from "../config/schema.js";
+import { ConfigError, NotFoundError, OperationError } from "../errors.js";
+import type { BackupStorage } from "./backup-storage.js";
+
+// Any S3-compatible store (AWS, Hetzner Object Storage, Ceph RGW, s3rver in tests). Uploads
+// stream through @aws-sdk/lib-storage's multipart upload — a few parts in flight, so memory
+// stays bounded — and an object appears only when CompleteMultipartUpload succeeds. A failed
+// or aborted upload is aborted (its parts deleted); after a crash, removePartial aborts the
+// multipart uploads left under the key and deletes the key.
+
+type S3Config = Extract<Config["backup"]["storage"], { type: "s3" }>;
+
+const PART_SIZE = 8 * 1024 * 1024;
+const QUEUE = 2;
+
+export class S3Storage implements BackupStorage {
+  readonly kind = "s3" as const;
+  readonly root: string;
+
+  private constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly prefix: string,
+    private readonly sdk: typeof import("@aws-sdk/client-s3"),
+  ) {
+    this.root = `s3://${bucket}/${prefix}`;
+  }
+
+  static async fromConfig(c: S3Config, env: NodeJS.ProcessEnv): Promise<S3Storage> {
+    const accessKeyId = env.BTW_S3_ACCESS_KEY_ID ?? c.accessKeyId ?? env.AWS_ACCESS_KEY_ID;
+    const secretAccessKey = env.BTW_S3_SECRET_ACCESS_KEY ?? c.secretAccessKey ?? env.AWS_SECRET_ACCESS_KEY;
+    if (!accessKeyId || !secretAccessKey) {
+      throw new ConfigError("no S3 credentials for backup.storage", {
+        code: "s3-credentials-missing",
+        hint: "set BTW_S3_ACCESS_KEY_ID and BTW_S3_SECRET_ACCESS_KEY (or backup.storage.accessKeyId/secretAccessKey)",
+      });
+    }
+    const sdk = await import("@aws-sdk/client-s3");
+    const client = new sdk.S3Client({
+      region: c.region,
+      ...(c.endpoint ? { endpoint: c.endpoint } : {}),
+      forcePathStyle: c.forcePathStyle,
+      credentials: { accessKeyId, secretAccessKey },
+      // Hetzner and other S3-compatibles reject the newer default checksums on some calls.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+    });
+    const prefix = c.prefix === "" || c.prefix.endsWith("/") ? c.prefix : `${c.prefix}/`;
+    return new S3Storage(client, c.bucket, prefix, sdk);
+  }
+
+  private key(key: string): string {
+    return `${this.prefix}${key}`;
+  }
+
+  location(key: string): string {
+    return `s3://${this.bucket}/${this.key(key)}`;
+  }
+
+  keyOf(location: string): string | null {
+    const head = `s3://${this.bucket}/${this.prefix}`;
+    return location.startsWith(head) ? location.slice(head.length) : null;
+  }
+
+  async put(key: string, body: Readable, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const { Upload } = await import("@aws-sdk/lib-storage");
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.key(key), Body: body, ContentType: "application/octet-stream" },
+      partSize: PART_SIZE,
+      queueSize: QUEUE,
+      leavePartsOnError: false,
+    });
+    const onAbort = () => void upload.abort().catch(() => {});
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    // A failing body (the source broke) must fail the upload, not leave it waiting.
+    const onBodyError = () => onAbort();
+    body.once("error", onBodyError);
+    try {
+      await upload.done();
+    } catch (e) {
+      await this.removePartial(key).catch(() => {});
+      throw this.wrap(e, `upload of ${this.location(key)}`);
+    } finally {
+      opts.signal?.removeEventListener("abort", onAbort);
+      body.off("error", onBodyError);
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    try {
+      const r = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      return r.Body as Readable;
+    } catch (e) {
+      if ((e as { name?: string }).name === "NoSuchKey") throw new NotFoundError("backup object", this.location(key), { hint: "it was pruned or moved; `btw backup list`" });
+      throw this.wrap(e, `download of ${this.location(key)}`);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+    } catch (e) {
+      if ((e as { name?: string }).name === "NoSuchKey") return;
+      throw this.wrap(e, `delete of ${this.location(key)}`);
+    }
+  }
+
+  async removePartial(key: string): Promise<void> {
+    for (const u of await this.multipartUploads(this.key(key))) {
+      if (u.key !== this.key(key)) continue;
+      await this.client.send(new this.sdk.AbortMultipartUploadCommand({ Bucket: this.bucket, Key: u.key, UploadId: u.uploadId })).catch(() => {});
+    }
+    await this.delete(key);
+  }
+
+  async listPartials(): Promise<string[]> {
+    return (await this.multipartUploads(this.prefix)).map((u) => u.key.slice(this.prefix.length));
+  }
+
+  private async multipartUploads(prefix: string): Promise<Array<{ key: string; uploadId: string }>> {
+    try {
+      const out: Array<{ key: string; uploadId: string }> = [];
+      let keyMarker: string | undefined;
+      let uploadIdMarker: string | undefined;
+      for (;;) {
+        const r = await this.client.send(
+          new this.sdk.ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+        );
+        for (const u of r.Uploads ?? []) if (u.Key && u.UploadId) out.push({ key: u.Key, uploadId: u.UploadId });
+        if (!r.IsTruncated) return out;
+        keyMarker = r.NextKeyMarker;
+        uploadIdMarker = r.NextUploadIdMarker;
+      }
+    } catch (e) {
+      // Some S3-compatibles do not implement the listing: nothing we can enumerate.
+      if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 501) return [];
+      throw this.wrap(e, `listing of multipart uploads under s3://${this.bucket}/${prefix}`);
+    }
+  }
+
+  private wrap(e: unknown, what: string): Error {
+    if (e instanceof Error && e.name === "AbortError") return e;
+    const err = e as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+    const status = err.$metadata?.httpStatusCode;
+    return new OperationError(`S3 ${what} failed: ${err.name ?? "error"}${status ? ` (HTTP ${status})` : ""}: ${(err.message ?? String(e)).split("\n")[0]}`, {
+      code: "s3-failed",
+      hint: "check backup.storage (endpoint, bucket, region) and the S3 credentials",
+      cause: e,
+    });
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
