@@ -3,7 +3,7 @@ import type { Ctx } from "../cli/context.js";
 import type { ProgressStep } from "../cli/progress.js";
 import type { Plan } from "../config/schema.js";
 import { composeUp, tenantProfiles } from "../core/commands/compose.js";
-import { psqlFromStdin } from "../core/commands/inspect.js";
+import { networkSubnets, parseNetworkSubnets, psqlFromStdin } from "../core/commands/inspect.js";
 import { nameProblem, TENANT_NAME } from "../core/names.js";
 import { choosePlacement, placementError } from "../core/placement.js";
 import { allocateSubnet } from "../core/subnets.js";
@@ -123,7 +123,7 @@ export async function executeCreate(ctx: Ctx, db: Db, p: CreatePlan): Promise<Te
     const host = await hostFor(ctx, p.server);
     await host.ssh.connect();
     const master = await ctx.master();
-    const tenant = p.resume ?? (await register(ctx, db, master, p));
+    const tenant = p.resume ?? (await register(ctx, db, host, master, p));
     if (p.resume) {
       const { updateTenantStatus } = await import("../state/tenants.js");
       await updateTenantStatus(db, tenant.id, "provisioning");
@@ -153,7 +153,7 @@ export async function executeCreate(ctx: Ctx, db: Db, p: CreatePlan): Promise<Te
  * Inserts the tenant under the server's lock, re-deciding capacity and subnet there: two
  * creates racing for one server must not both take its last slot or the same subnet.
  */
-async function register(ctx: Ctx, db: Db, master: Awaited<ReturnType<Ctx["master"]>>, p: CreatePlan): Promise<TenantRow> {
+async function register(ctx: Ctx, db: Db, host: Host, master: Awaited<ReturnType<Ctx["master"]>>, p: CreatePlan): Promise<TenantRow> {
   const { insertTenant, usedSubnets } = await import("../state/tenants.js");
   const { listServers } = await import("../state/servers.js");
   const lock = await db.lock({ kind: "server", name: p.server.name }, { timeoutMs: 60_000 });
@@ -162,7 +162,10 @@ async function register(ctx: Ctx, db: Db, master: Awaited<ReturnType<Ctx["master
     if (usage.freeCapacity < p.plan.weight) {
       throw new ConflictError(`server ${p.server.name} has ${usage.freeCapacity} capacity units left, plan ${p.planName} needs ${p.plan.weight}`, { code: "server-full" });
     }
-    const subnet = allocateSubnet(ctx.config.placement.subnetPool, ctx.config.placement.subnetPrefix, await usedSubnets(db, p.server.id));
+    // What the state has handed out, and what the server's Docker already uses (networks left
+    // by someone else, or by a tenant whose row is gone): a new network must overlap neither.
+    const onServer = parseNetworkSubnets((await host.run(networkSubnets())).stdout);
+    const subnet = allocateSubnet(ctx.config.placement.subnetPool, ctx.config.placement.subnetPrefix, [...(await usedSubnets(db, p.server.id)), ...onServer]);
     if (!subnet) throw new ConflictError(`no free subnet left on ${p.server.name}`, { code: "subnets-exhausted" });
     p.subnet = subnet;
     const secrets: TenantSecrets = generateTenantSecrets((n) => randomBytes(n));

@@ -21,3 +21,14 @@ export function parseNetworkIp(stdout: string, network: string): string | null {
 export function psqlFromStdin(container: string, user: string, database: string): string[] {
   return ["docker", "exec", "-i", container, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database];
 }
+
+/** Every IPv4 subnet of every Docker network on the host, space-separated (constant script). */
+export const NETWORK_SUBNETS_SCRIPT = "docker network ls -q | xargs -r docker network inspect --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}'";
+
+export function networkSubnets(): string[] {
+  return ["sh", "-c", NETWORK_SUBNETS_SCRIPT];
+}
+
+export function parseNetworkSubnets(stdout: string): string[] {
+  return stdout.split(/\s+/).filter((s) => /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(s));
+}

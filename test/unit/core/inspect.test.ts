@@ -19,3 +19,11 @@ describe("inspect builders", () => {
     ]);
   });
 });
+
+describe("network subnets", () => {
+  it("keeps the IPv4 CIDRs of docker network inspect's output", async () => {
+    const { networkSubnets, parseNetworkSubnets, NETWORK_SUBNETS_SCRIPT } = await import("../../../src/core/commands/inspect.js");
+    expect(networkSubnets()).toEqual(["sh", "-c", NETWORK_SUBNETS_SCRIPT]);
+    expect(parseNetworkSubnets("172.17.0.0/16 \n\n10.220.0.0/27 fd00::/64 10.220.0.32/27 \n")).toEqual(["172.17.0.0/16", "10.220.0.0/27", "10.220.0.32/27"]);
+  });
+});
