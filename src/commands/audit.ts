@@ -11,8 +11,11 @@ const handler: Handler = async (ctx, _args, opts) => {
   }
   const db = await ctx.db();
   const { listAudit } = await import("../state/audit.js");
-  let rows = await listAudit(db, { ...(since ? { since } : {}), limit: opts.action ? undefined : (opts.limit as number) });
-  if (typeof opts.action === "string") rows = rows.filter((r) => r.action.startsWith(opts.action as string)).slice(-(opts.limit as number));
+  const rows = await listAudit(db, {
+    ...(since ? { since } : {}),
+    ...(typeof opts.action === "string" ? { actionPrefix: opts.action } : {}),
+    limit: opts.limit as number,
+  });
   ctx.out.result({ entries: rows }, () =>
     rows.length === 0
       ? "no audit entries"

@@ -74,6 +74,8 @@ export interface AuditFilter {
   since?: Date;
   action?: string;
   target?: string;
+  /** actions starting with this, e.g. "tenant." */
+  actionPrefix?: string;
   /** newest N; default all */
   limit?: number;
 }
@@ -86,10 +88,11 @@ export async function listAudit(q: Queryable, f: AuditFilter = {}): Promise<Audi
         where ($1::timestamptz is null or at >= $1)
           and ($2::text is null or action = $2)
           and ($3::text is null or target = $3)
+          and ($5::text is null or starts_with(action, $5))
         order by id desc
         limit $4
      ) newest order by id`,
-    [f.since ?? null, f.action ?? null, f.target ?? null, f.limit ?? null],
+    [f.since ?? null, f.action ?? null, f.target ?? null, f.limit ?? null, f.actionPrefix ?? null],
   );
   return r.rows;
 }

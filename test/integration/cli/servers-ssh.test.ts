@@ -83,6 +83,9 @@ describe("servers over real SSH", () => {
     const actions = (JSON.parse(r.stdout) as { entries: { action: string; target: string }[] }).entries.map((e) => `${e.action} ${e.target}`);
     expect(actions).toEqual(expect.arrayContaining(["init " + join(home.dir, "btw.yml"), "server.add loop", "server.trust loop"]));
     expect(actions).not.toContain("server.add gone");
+    const servers = JSON.parse((await home.run(["audit", "--action", "server.", "--json"])).stdout) as { entries: { action: string }[] };
+    expect(servers.entries.length).toBeGreaterThanOrEqual(3);
+    expect(servers.entries.every((e) => e.action.startsWith("server."))).toBe(true);
   });
 
   it("remove unregisters with --yes; --dry-run changes nothing", async () => {
