@@ -98,6 +98,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
   );
   on(server.command("list").description("list servers with their load"), () => import("../commands/server/list.js"));
   on(server.command("show <name>").description("one server: facts, capacity, tenants"), () => import("../commands/server/show.js"));
+  on(mutation(server.command("bootstrap <name>").description("install Docker + Compose v2, hardening and the btw proxy on a Debian host (idempotent)")), () => import("../commands/server/bootstrap.js"));
   on(
     server
       .command("check [names...]")
@@ -256,6 +257,18 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     ),
     () => import("../commands/restore.js"),
   );
+
+  // infra
+  const infra = program.command("infra").description("Hetzner servers, network and firewall as code (cdktn → terraform/tofu)");
+  on(infra.command("synth").description("write the Terraform JSON (cdktf.out/manifest.json, stacks/<stack>/cdk.tf.json)").option("--outdir <dir>", "output directory (default: <terraform.dir>/cdktf.out)"), () =>
+    import("../commands/infra/synth.js"),
+  );
+  on(infra.command("plan").description("what apply would create, change and delete, with the monthly cost of new servers"), () => import("../commands/infra/plan.js"));
+  on(destructive(infra.command("apply").description("create/update the platform, then register and check its servers (asks before deleting anything)")), () =>
+    import("../commands/infra/apply.js"),
+  );
+  on(destructive(infra.command("destroy").description("delete the whole platform (refused while a server holds tenants)")), () => import("../commands/infra/destroy.js"));
+  on(infra.command("output").description("the servers the stack made: name, id, IPv4, IPv6, private IP"), () => import("../commands/infra/output.js"));
 
   // audit, doctor
   on(

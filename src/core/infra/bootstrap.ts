@@ -75,3 +75,25 @@ export function requireBootstrapped(server: string, report: BootstrapReport, exi
   }
   return report;
 }
+
+/** "true" on stdout when the container runs (exit 1 when it does not exist). */
+export function containerRunning(name: string): string[] {
+  return ["docker", "inspect", "--format", "{{.State.Running}}", name];
+}
+
+/**
+ * Blocks until cloud-init has finished the first boot. Exit 0: done; 1: an error; 2:
+ * done with recoverable errors (cloud-init ≥ 23.4). A host without cloud-init answers 127.
+ */
+export function cloudInitWait(sshUser: string): string[] {
+  const argv = ["cloud-init", "status", "--wait"];
+  return sshUser === "root" ? argv : ["sudo", "-n", ...argv];
+}
+
+export type FirstBoot = "done" | "done-with-errors" | "no-cloud-init";
+
+export function firstBootOutcome(exitCode: number): FirstBoot {
+  if (exitCode === 0) return "done";
+  if (exitCode === 127) return "no-cloud-init";
+  return "done-with-errors";
+}
