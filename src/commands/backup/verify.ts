@@ -1,7 +1,43 @@
 import type { Handler } from "../../cli/program.js";
-import { OperationError } from "../../errors.js";
+import { ExitCode, UsageError } from "../../errors.js";
+import { storageFor, type ServerSession } from "../../ops/backup.js";
+import { verifyBackup } from "../../ops/backup-verify.js";
+import type { BackupRow } from "../../state/backups.js";
 
-const handler: Handler = async () => {
-  throw new OperationError("not implemented yet", { code: "not-implemented" });
+const handler: Handler = async (ctx, _args, opts) => {
+  const db = await ctx.db();
+  const { getBackup, listBackups } = await import("../../state/backups.js");
+  const tenant = typeof opts.tenant === "string" ? opts.tenant : undefined;
+  const id = typeof opts.backup === "string" ? opts.backup : undefined;
+  if ([tenant, id, opts.all].filter(Boolean).length !== 1) throw new UsageError("say which backups: --tenant <name>, --backup <id> or --all");
+  let rows: BackupRow[];
+  if (id) {
+    const b = await getBackup(db, id);
+    if (!b) throw new UsageError(`backup '${id}' does not exist`, { code: "backup-not-found" });
+    rows = [b];
+  } else {
+    rows = await listBackups(db, { status: "done", ...(tenant ? { tenantSlug: tenant } : {}) });
+    if (opts.latest) {
+      const seen = new Set<string>();
+      rows = rows.filter((r) => (seen.has(r.tenantSlug) ? false : (seen.add(r.tenantSlug), true)));
+    }
+  }
+  if (rows.length === 0) throw new UsageError(`no completed backups${tenant ? ` of ${tenant}` : ""} to verify`, { code: "backup-not-found", hint: "`btw backup list`" });
+  const storage = await storageFor(ctx);
+  const sessions = new Map<string, Promise<ServerSession>>();
+  const results = [];
+  // One at a time: each scratch stack is a whole n8n.
+  for (const row of rows) {
+    ctx.out.info(`· verifying ${row.id}`);
+    const r = await verifyBackup(ctx, db, storage, row, { ...(typeof opts.server === "string" ? { server: opts.server } : {}), sessions });
+    ctx.out.info(`${r.ok ? "✓" : "✗"} ${r.id}: ${r.checks.map((c) => `${c.ok ? "" : "FAILED "}${c.check}${c.detail ? ` (${c.detail})` : ""}`).join("; ")}`);
+    results.push(r);
+  }
+  await ctx.audit("backup.verify", tenant ?? id ?? "*", { verified: results.filter((r) => r.ok).map((r) => r.id), failed: results.filter((r) => !r.ok).map((r) => r.id) });
+  const failed = results.filter((r) => !r.ok);
+  ctx.out.result({ ok: failed.length === 0, results }, () => `${results.length - failed.length}/${results.length} backup(s) verified${failed.length ? `; failed: ${failed.map((f) => `${f.id} (${f.error ?? f.checks.filter((c) => !c.ok).map((c) => c.check).join(", ")})`).join("; ")}` : ""}`);
+  if (failed.length === 0) return;
+  ctx.out.info(`${ctx.out.paint("error:", 31)} ${failed.length} backup(s) failed verification: ${failed.map((f) => `${f.id}: ${f.error ?? f.checks.filter((c) => !c.ok).map((c) => `${c.check} ${c.detail ?? ""}`).join("; ")}`).join(" | ")}`);
+  return results.length === 1 ? ExitCode.failed : ExitCode.partial;
 };
 export default handler;
