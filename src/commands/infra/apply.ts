@@ -17,7 +17,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   const db = await ctx.db();
   await withInfraLock(db, async () => {
     const setup = infraSetup(ctx);
-    await prepare(ctx, setup);
+    await prepare(ctx, setup, { token: true });
     const plan = await savedPlan(ctx, setup);
     await refuseServersWithTenants(db, plan.serversGoing, "apply this plan");
     const c = plan.counts;

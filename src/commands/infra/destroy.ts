@@ -10,7 +10,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   await refuseServersWithTenants(db, await stackServerNames(ctx, db), "destroy the platform");
   await withInfraLock(db, async () => {
     const setup = infraSetup(ctx);
-    await prepare(ctx, setup);
+    await prepare(ctx, setup, { token: true });
     const plan = await savedPlan(ctx, setup, { destroy: true });
     // what Terraform's state holds may differ from btw's view: check its list too
     await refuseServersWithTenants(db, plan.serversGoing, "destroy the platform");

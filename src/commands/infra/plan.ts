@@ -5,7 +5,7 @@ import { infraSetup, prepare, refuseServersWithTenants, savedPlan } from "./shar
 // Shows what `infra apply` would do. Changes nothing (the saved plan is what apply replans).
 const handler: Handler = async (ctx) => {
   const setup = infraSetup(ctx);
-  await prepare(ctx, setup);
+  await prepare(ctx, setup, { token: true });
   const plan = await savedPlan(ctx, setup);
   const cost = addedMonthlyCost(plan, ctx.config.hetzner.serverTypes);
   let blocked: string | null = null;

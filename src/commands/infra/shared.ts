@@ -98,8 +98,9 @@ function requireToken(ctx: Ctx): string {
   return token;
 }
 
-/** Synth, then `init` (idempotent: fast once the provider is installed). */
-export async function prepare(ctx: Ctx, setup: InfraSetup): Promise<Synthesized> {
+/** Synth, then `init` (idempotent: fast once the provider is installed). `token`: fail first without one. */
+export async function prepare(ctx: Ctx, setup: InfraSetup, opts: { token?: boolean } = {}): Promise<Synthesized> {
+  if (opts.token) requireToken(ctx);
   const synth = await synthesize(ctx, setup);
   ctx.out.verbose(`synthesized ${synth.stackFile} in ${synth.ms} ms`);
   await tf(ctx, setup, initArgs(setup.mirror ? { pluginDir: setup.mirror } : {}));
