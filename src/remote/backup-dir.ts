@@ -3,7 +3,6 @@ import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { NotFoundError, OperationError } from "../errors.js";
 import type { BackupStorage } from "./backup-storage.js";
 
@@ -44,14 +43,20 @@ export class DirStorage implements BackupStorage {
     await mkdir(dirname(final), { recursive: true, mode: 0o700 });
     const fh = await open(tmp, "w", 0o600);
     try {
-      await pipeline(body, fh.createWriteStream({ autoClose: false }), opts.signal ? { signal: opts.signal } : {});
+      // A plain loop: each write is awaited (backpressure), and the abort is checked between.
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
+        await fh.write(chunk);
+      }
+      if (opts.signal?.aborted) throw opts.signal.reason ?? new Error("aborted");
       await fh.sync();
+      await fh.close();
     } catch (e) {
+      body.destroy();
       await fh.close().catch(() => {});
       await rm(tmp, { force: true });
       throw e;
     }
-    await fh.close();
     await rename(tmp, final);
     const dir = await open(dirname(final), "r");
     try {

@@ -81,6 +81,10 @@ export class S3Storage implements BackupStorage {
     try {
       await upload.done();
     } catch (e) {
+      // Requests lib-storage had in flight (the create, a part) may land after the abort:
+      // clean up now and once more a moment later.
+      await this.removePartial(key).catch(() => {});
+      await new Promise((r) => setTimeout(r, 1500));
       await this.removePartial(key).catch(() => {});
       throw this.wrap(e, `upload of ${this.location(key)}`);
     } finally {
