@@ -164,11 +164,13 @@ export function labDown(cfg: LabConfig): Promise<void> {
 async function down(cfg: LabConfig): Promise<void> {
   const engine = (await tryRun("docker", ["version"], { timeoutMs: 10_000 })).ok;
   if (engine) await timed("VMs removed", () => removeVms(cfg));
-  await stopRegistry(cfg);
-  await collectRegistryGarbage(cfg);
+  await timed("registry stopped", async () => {
+    await stopRegistry(cfg);
+    await collectRegistryGarbage(cfg);
+  });
   if (engine) {
-    await removeNetworks(cfg);
-    await removeVolumes(cfg);
+    await timed("networks removed", () => removeNetworks(cfg));
+    await timed("volumes removed", () => removeVolumes(cfg));
   }
   rmSync(labPaths(cfg).labJson, { force: true });
 }

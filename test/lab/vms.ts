@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync } from "node:fs";
+import { join } from "node:path";
 import type { LabConfig } from "./config.js";
 import { BARE_TAG, VM_TAG } from "./config.js";
 import { LabError } from "./errors.js";
 import { sleep } from "./log.js";
-import { run, tryRun } from "./run.js";
+import { run, spawnDetached, tryRun } from "./run.js";
 import { ensureHostKey, sshRun, type LabServer } from "./ssh.js";
 
 // A lab VM is a container on the lab bridge running sshd and (for `vm`) its own dockerd.
@@ -138,9 +140,44 @@ export async function removeVms(cfg: LabConfig): Promise<void> {
   await run("docker", ["rm", "-f", "-v", ...names]);
 }
 
+/**
+ * Removes the lab's volumes. A VM's Docker volume holds ~3 GB in ~300k files once images
+ * are pulled, and deleting that takes ~40–60 s; so each volume's data folder is first
+ * renamed into a trash folder in Docker's own root (the same mount, so the rename is
+ * instant; the lab home may be another mount), the emptied volume is removed, and a detached
+ * `rm -rf` empties the trash while the caller carries on.
+ */
 export async function removeVolumes(cfg: LabConfig): Promise<void> {
   const vols = (await run("docker", ["volume", "ls", "-q", "--filter", `label=${cfg.label}`])).split("\n").filter(Boolean);
-  if (vols.length) await run("docker", ["volume", "rm", "-f", ...vols]);
+  if (vols.length === 0) return;
+  const trash = await trashDir();
+  mkdirSync(trash, { recursive: true });
+  for (const vol of vols) {
+    const mount = await tryRun("docker", ["volume", "inspect", "--format", "{{.Mountpoint}}", vol]);
+    if (!mount.ok || !mount.stdout.startsWith("/")) continue;
+    try {
+      renameSync(mount.stdout, join(trash, `${vol}-${Date.now()}`));
+      mkdirSync(mount.stdout);
+    } catch {
+      // Another filesystem, or a driver without a local folder: plain removal below.
+    }
+  }
+  await run("docker", ["volume", "rm", "-f", ...vols], { timeoutMs: 300_000 });
+  emptyTrash(cfg, trash);
+}
+
+async function trashDir(): Promise<string> {
+  const root = await run("docker", ["info", "--format", "{{.DockerRootDir}}"]);
+  return join(root || "/var/lib/docker", "btw-lab-trash");
+}
+
+/** Starts a detached `rm -rf` of everything in the lab trash (also what an earlier one left). */
+function emptyTrash(cfg: LabConfig, trash: string): void {
+  const entries = existsSync(trash) ? readdirSync(trash).map((e) => join(trash, e)) : [];
+  if (entries.length === 0) return;
+  const fd = openSync(join(cfg.home, "trash.log"), "a");
+  spawnDetached("rm", ["-rf", "--", ...entries], fd);
+  closeSync(fd);
 }
 
 /** Pulls images into a VM's engine from the lab registry (no-op for layers it has). */
