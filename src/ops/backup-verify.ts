@@ -14,7 +14,7 @@ import { asset } from "./assets.js";
 import { openServerSession, type ServerSession } from "./backup.js";
 import { ownerEmail } from "./n8n-bootstrap.js";
 import { openN8nTunnel } from "./n8n-tunnel.js";
-import { checkBackup, countMismatches, liveCounts, openBackupRow, openEscrow, restoreData } from "./restore.js";
+import { checkBackup, countMismatches, liveCounts, openBackupRow, openEscrow, restoreData, restoredSecrets } from "./restore.js";
 import { envFor } from "./tenant-create.js";
 import { GENERATED, N8N_API_KEY } from "./tenant-secrets.js";
 
@@ -126,11 +126,7 @@ export async function verifyBackup(ctx: Ctx, db: Db, storage: BackupStorage, row
       await lock.release();
     }
     if (!subnet) throw new OperationError(`no free subnet on ${server.name} for a scratch stack`, { code: "subnets-exhausted" });
-    const secrets = new Map(escrow);
-    const { generateTenantSecrets } = await import("../core/tenant/secrets.js");
-    const fresh = generateTenantSecrets((n) => randomBytes(n));
-    secrets.set(GENERATED.postgresPassword, fresh.postgresPassword);
-    secrets.set(GENERATED.redisPassword, fresh.redisPassword);
+    const secrets = new Map(Object.entries(restoredSecrets(escrow)));
 
     cleanup = async () => {
       await session.host.run(composeDown(scratch, { volumes: true }), { allowFailure: true, timeoutMs: 180_000 });

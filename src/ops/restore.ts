@@ -287,10 +287,19 @@ export interface RestoreResult {
   mismatches: string[];
 }
 
-/** Secrets of a restored tenant: the escrowed ones, with fresh database and Redis passwords. */
-function restoredSecrets(escrow: Map<string, string>): Record<string, string> {
+/**
+ * Secrets of a restored tenant: the escrowed ones, all of them — the restored n8n holds a
+ * Postgres credential with the database password of the backup's time, so the new database
+ * must get that password too. Only what the escrow lacks is generated.
+ */
+export function restoredSecrets(escrow: Map<string, string>): Record<string, string> {
   const fresh = generateTenantSecrets((n) => randomBytes(n));
-  return { ...Object.fromEntries(escrow), [GENERATED.postgresPassword]: fresh.postgresPassword, [GENERATED.redisPassword]: fresh.redisPassword };
+  return {
+    [GENERATED.postgresPassword]: fresh.postgresPassword,
+    [GENERATED.redisPassword]: fresh.redisPassword,
+    [GENERATED.ownerPassword]: fresh.ownerPassword,
+    ...Object.fromEntries(escrow),
+  };
 }
 
 export async function executeRestore(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan, onStep?: (s: string) => void): Promise<RestoreResult> {

@@ -22,7 +22,8 @@ export interface FakeS3 {
 
 export async function startFakeS3(bucket = "btw-backups"): Promise<FakeS3> {
   const dir = mkdtempSync(join(tmpdir(), "btw-s3-"));
-  const { default: S3rver } = (await import("s3rver")) as unknown as { default: new (o: Record<string, unknown>) => S3rverLike };
+  const mod = "s3rver"; // untyped package: loaded by name so tsc does not look for types
+  const { default: S3rver } = (await import(mod)) as { default: new (o: Record<string, unknown>) => S3rverLike };
   const s3 = new S3rver({ directory: dir, silent: true, configureBuckets: [{ name: bucket }] });
   await s3.configureBuckets?.();
   const store = s3.store;
