@@ -87,13 +87,14 @@ put_file() {
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
+# On a first boot Debian's own apt timers may hold the dpkg lock: wait for it (5 min).
 apt_updated=0
 apt_install() {
   if [ "$apt_updated" = 0 ]; then
-    apt-get update >> "$LOG" 2>&1 || fail "apt-get update failed (see $LOG)"
+    apt-get -o DPkg::Lock::Timeout=300 update >> "$LOG" 2>&1 || fail "apt-get update failed (see $LOG)"
     apt_updated=1
   fi
-  apt-get install -y --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >> "$LOG" 2>&1 ||
+  apt-get install -y --no-install-recommends -o DPkg::Lock::Timeout=300 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >> "$LOG" 2>&1 ||
     fail "apt-get install $* failed (see $LOG)"
 }
 
