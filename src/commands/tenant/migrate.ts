@@ -1,7 +1,41 @@
 import type { Handler } from "../../cli/program.js";
-import { OperationError } from "../../errors.js";
+import { UsageError } from "../../errors.js";
+import { storageFor } from "../../ops/backup.js";
+import { cleanupMigration, currentMigration, migrateTenant, preflightMigrate, rollbackMigration } from "../../ops/tenant-migrate.js";
+import { requireTenant } from "../../ops/tenant-context.js";
 
-const handler: Handler = async () => {
-  throw new OperationError("not implemented yet", { code: "not-implemented" });
+const handler: Handler = async (ctx, [name], opts) => {
+  const slug = String(name);
+  const modes = [typeof opts.to === "string", opts.rollback === true, opts.cleanup === true].filter(Boolean).length;
+  if (modes !== 1) throw new UsageError("say what to do: --to <server>, --rollback or --cleanup");
+  const db = await ctx.db();
+  const step = (s: string) => ctx.out.info(`· ${s}`);
+  if (opts.dryRun) {
+    const t = await requireTenant(db, slug);
+    if (typeof opts.to === "string") {
+      const pre = await preflightMigrate(ctx, db, slug, opts.to);
+      return void ctx.out.result({ dryRun: true, tenant: slug, from: pre.source.name, to: pre.target.name, problems: pre.problems }, () =>
+        [
+          `would migrate ${slug} from ${pre.source.name} to ${pre.target.name}:`,
+          "  fresh backup; maintenance page and n8n stopped on the source; final backup;",
+          "  restore on the target; wait for n8n; switch the route; source stack down (kept for --rollback)",
+          ...pre.problems.map((p) => `  problem: ${p}`),
+        ].join("\n"),
+      );
+    }
+    const m = await currentMigration(db, t.id);
+    return void ctx.out.result({ dryRun: true, tenant: slug, migration: m?.details ?? null, action: opts.rollback ? "rollback" : "cleanup" }, () =>
+      m ? `would ${opts.rollback ? `move ${slug} back to ${m.details.from}` : `remove ${slug}'s kept stack on ${m.details.from}`}` : `${slug} has no migration whose source is kept`,
+    );
+  }
+  if (opts.cleanup) {
+    const r = await cleanupMigration(ctx, db, slug, step);
+    return void ctx.out.result(r, () => `${slug}'s source stack on ${r.removedFrom} removed`);
+  }
+  const storage = await storageFor(ctx);
+  const r = opts.rollback ? await rollbackMigration(ctx, db, storage, slug, step) : await migrateTenant(ctx, db, storage, slug, String(opts.to), step);
+  ctx.out.result({ migration: r }, () =>
+    `${slug} ${opts.rollback ? "rolled back" : "migrated"} ${r.from} → ${r.to} in ${r.seconds.toFixed(1)} s (unavailable ${r.downtimeSeconds?.toFixed(1) ?? "?"} s)${opts.rollback ? "" : `; the source stack is kept: \`btw tenant migrate ${slug} --cleanup\` removes it, --rollback goes back`}`,
+  );
 };
 export default handler;

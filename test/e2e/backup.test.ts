@@ -1,0 +1,206 @@
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { BtwHome } from "../support/cli.js";
+import { LAB_DOMAIN, labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { credentialData, makeExecutions, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
+
+// Backups on real servers: a tenant with workflows, credentials and executions survives
+// backup → delete --purge → restore unchanged; restore --as; a damaged backup is refused by
+// verify and restore; verify restores into a scratch stack; a killed backup leaves nothing.
+describe("backup and restore on the lab", () => {
+  let lab: LabInfo;
+  let home: BtwHome;
+  let vm1: LabServer;
+  let vm2: LabServer;
+  const T = "bk-rt";
+  const AS = "bk-rt-copy";
+  let before: Awaited<ReturnType<typeof snapshot>>;
+  let goodId: string;
+  let extraCredential: string;
+  const btw = (args: string[], env: Record<string, string> = {}) => home.run(args, { env });
+  const json = <T>(s: string) => JSON.parse(s) as T;
+
+  beforeAll(async () => {
+    lab = inject("lab") as LabInfo;
+    [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
+    home = await labHome(lab);
+    const r = await btw(["tenant", "create", T, "--plan", "starter", "--server", vm1.name]);
+    expect(r.code, r.stderr).toBe(0);
+  });
+  afterAll(async () => {
+    for (const t of [T, AS]) await home?.run(["tenant", "delete", t, "--purge", "--yes"]);
+    home?.cleanup();
+  });
+
+  it("backs up a tenant with workflows, a credential and executions", async () => {
+    const api = await tenantApi(home, vm1, T, LAB_DOMAIN);
+    try {
+      const c = await api.api<{ id: string }>("POST", "/api/v1/credentials", { name: "backup test header", type: "httpHeaderAuth", data: { name: "X-Backup-Test", value: "s3cret-value-1234" } });
+      expect(c.status, JSON.stringify(c.json)).toBe(200);
+      extraCredential = c.json.id;
+      await makeExecutions(api, 3);
+      before = await snapshot(api);
+    } finally {
+      api.close();
+    }
+    expect(before.workflows.length).toBeGreaterThanOrEqual(4);
+    expect(before.credentials.map((c) => c.id)).toContain(extraCredential);
+    expect(before.executions.length).toBeGreaterThanOrEqual(3);
+
+    const r = await btw(["backup", "tenant", T, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const b = json<{ backup: { id: string; location: string; sizeBytes: number; counts: Record<string, number> } }>(r.stdout).backup;
+    goodId = b.id;
+    expect(b.counts).toEqual({ workflows: before.workflows.length, credentials: before.credentials.length, executions: before.executions.length });
+    expect(statSync(b.location).size).toBe(b.sizeBytes);
+    // encrypted: the credential's secret and the workflow names are not in the file
+    const bytes = readFileSync(b.location);
+    expect(bytes.includes(Buffer.from("s3cret-value-1234"))).toBe(false);
+    expect(bytes.includes(Buffer.from("backup test: counter"))).toBe(false);
+    // no dump file left on the server
+    const leftovers = await onVm(vm1, ["sh", "-c", "find / -xdev \\( -name '*.dump' -o -name '*.btwb' \\) -newer /etc/hostname 2>/dev/null | head -5"]);
+    expect(leftovers.stdout.trim()).toBe("");
+    const list = json<{ backups: Array<{ id: string; status: string; manifest: { escrow: { names: string[]; sealed?: string } } }> }>((await btw(["backup", "list", "--tenant", T, "--json"])).stdout);
+    expect(list.backups[0]).toMatchObject({ id: goodId, status: "done" });
+    expect(list.backups[0]!.manifest.escrow.names).toContain("N8N_ENCRYPTION_KEY");
+    expect(list.backups[0]!.manifest.escrow.sealed).toBeUndefined();
+  });
+
+  it("verify restores it into a scratch stack, checks it and removes the stack", async () => {
+    const r = await btw(["backup", "verify", "--backup", goodId, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = json<{ ok: boolean; results: Array<{ checks: Array<{ check: string; ok: boolean }> }> }>(r.stdout);
+    expect(out.ok).toBe(true);
+    expect(out.results[0]!.checks.map((c) => c.check)).toEqual(
+      expect.arrayContaining(["integrity", "pg_restore", "n8n ready with the escrowed key", "row counts match the manifest", "credentials decrypt"]),
+    );
+    const list = json<{ backups: Array<{ id: string; verifiedAt: string | null }> }>((await btw(["backup", "list", "--tenant", T, "--json"])).stdout);
+    expect(list.backups.find((b) => b.id === goodId)!.verifiedAt).not.toBeNull();
+    const scratch = await onVm(vm1, ["sh", "-c", "docker ps -a --format '{{.Names}}' | grep vfy- ; docker volume ls -q | grep vfy- ; ls /opt/btw/tenants | grep vfy- ; true"]);
+    expect(scratch.stdout.trim()).toBe("");
+  });
+
+  it("a flipped byte: verify and restore refuse it clearly, the tenant is untouched", async () => {
+    const r = await btw(["backup", "tenant", T, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const bad = json<{ backup: { id: string; location: string } }>(r.stdout).backup;
+    const bytes = readFileSync(bad.location);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x20;
+    writeFileSync(bad.location, bytes);
+
+    const v = await btw(["backup", "verify", "--backup", bad.id]);
+    expect(v.code).toBe(1);
+    expect(v.stderr).toMatch(/failed authentication: the backup is damaged or was tampered with/);
+    const started = (await onVm(vm1, ["docker", "inspect", "--format", "{{.State.StartedAt}}", `btw-${T}-n8n`])).stdout.trim();
+    const x = await btw(["restore", T, "--backup", bad.id, "--yes"]);
+    expect(x.code).toBe(1);
+    expect(x.stderr).toMatch(/error: .*failed authentication/);
+    expect(x.stderr).toMatch(/hint: this backup cannot be trusted/);
+    expect((await onVm(vm1, ["docker", "inspect", "--format", "{{.State.StartedAt}}", `btw-${T}-n8n`])).stdout.trim()).toBe(started);
+    expect(json<{ tenant: { status: string } }>((await btw(["tenant", "show", T, "--json"])).stdout).tenant.status).toBe("active");
+  });
+
+  it("round trip: delete --purge, restore → same workflows, executions; credentials decrypt", async () => {
+    expect((await btw(["tenant", "delete", T, "--purge", "--yes"])).code).toBe(0);
+    expect((await onVm(vm1, ["docker", "volume", "ls", "-q", "--filter", `label=btw.tenant=${T}`])).stdout.trim()).toBe("");
+    const r = await btw(["restore", T, "--backup", goodId, "--yes", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = json<{ restore: { mismatches: string[]; server: string } }>(r.stdout).restore;
+    expect(out.mismatches).toEqual([]);
+    expect(out.server).toBe(vm1.name);
+    const api = await tenantApi(home, vm1, T, LAB_DOMAIN);
+    try {
+      expect(await snapshot(api)).toEqual(before);
+      const cred = await credentialData(api, extraCredential);
+      expect(cred.status).toBe(200);
+      expect(cred.data).toMatchObject({ name: "X-Backup-Test" });
+    } finally {
+      api.close();
+    }
+  });
+
+  it("restore --as makes a second tenant from the backup, on another server", async () => {
+    const r = await btw(["restore", T, "--backup", goodId, "--as", AS, "--server", vm2.name, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const api = await tenantApi(home, vm2, AS, LAB_DOMAIN);
+    try {
+      const s = await snapshot(api);
+      expect(s.workflows).toEqual(before.workflows);
+      expect(s.executions).toEqual(before.executions);
+      expect((await credentialData(api, extraCredential)).data).toMatchObject({ name: "X-Backup-Test" });
+    } finally {
+      api.close();
+    }
+    const list = json<{ tenants: Array<{ slug: string; serverName: string; status: string }> }>((await btw(["tenant", "list", "--json"])).stdout);
+    expect(list.tenants.find((t) => t.slug === AS)).toMatchObject({ serverName: vm2.name, status: "active" });
+  });
+
+  it("backup all: one server stopped → the other's tenants are backed up, exit 3, the report names the failure", async () => {
+    const child = execa(process.execPath, [join(import.meta.dirname, "../../bin/btw"), "backup", "all", "--json"], { env: { ...home.env }, extendEnv: false, reject: false, cwd: home.dir });
+    await new Promise((r) => setTimeout(r, 300));
+    // "stopped": frozen, so its SSH port stops answering (paused briefly: other runs share the VM)
+    await execa("docker", ["pause", vm2.name]);
+    let r;
+    try {
+      r = await child;
+    } finally {
+      await execa("docker", ["unpause", vm2.name]);
+    }
+    expect(r.exitCode, r.stderr).toBe(3);
+    const report = json<{ ok: boolean; failed: number; results: Array<{ ok: boolean; tenant: string; server: string; error?: string }> }>(r.stdout);
+    expect(report.results.find((x) => x.tenant === T)).toMatchObject({ ok: true, server: vm1.name });
+    expect(report.results.find((x) => x.tenant === AS)).toMatchObject({ ok: false, server: vm2.name });
+    expect(r.stderr).toMatch(new RegExp(`error: 1 of 2 backup\\(s\\) failed: ${AS}`));
+  });
+
+  it("a second overlapping `backup all` exits 75", async () => {
+    const first = execa(process.execPath, [join(import.meta.dirname, "../../bin/btw"), "backup", "all"], { env: { ...home.env }, extendEnv: false, reject: false, cwd: home.dir });
+    // with the embedded store the first run holds it (a lock file) for its whole run
+    const { existsSync } = await import("node:fs");
+    for (let i = 0; i < 100 && !existsSync(join(home.dir, "state.lock")); i++) await new Promise((r) => setTimeout(r, 50));
+    const second = await btw(["backup", "all"], { BTW_LOCK_TIMEOUT_MS: "500" });
+    expect(second.code, second.stderr).toBe(75);
+    expect((await first).exitCode).toBe(0);
+  });
+
+  it("killed mid-upload: no successful record; the next run removes the partial object", async () => {
+    // make the database big enough to take seconds (incompressible rows)
+    const pad = await onVm(vm1, [
+      "docker", "exec", `btw-${T}-postgres`, "psql", "-U", "n8n", "-d", "n8n", "-q", "-c",
+      "create table backup_pad as select i, decode(string_agg(md5(random()::text || i || j), ''), 'hex') as b from generate_series(1, 150000) i, generate_series(1, 80) j group by i",
+    ], undefined);
+    expect(pad.code, pad.stderr).toBe(0);
+    const dir = join(home.dir, "backups", T);
+    const child = execa(process.execPath, [join(import.meta.dirname, "../../bin/btw"), "backup", "tenant", T], { env: { ...home.env }, extendEnv: false, reject: false, cwd: home.dir });
+    const partial = () => readdirSync(dir).find((f) => f.endsWith(".partial"));
+    for (let i = 0; i < 200 && !(partial() && statSync(join(dir, partial()!)).size > 1024 * 1024); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(partial(), "the upload should be under way").toBeDefined();
+    child.kill("SIGKILL");
+    await child;
+    const rows = json<{ backups: Array<{ id: string; status: string }> }>((await btw(["backup", "list", "--tenant", T, "--json"])).stdout).backups;
+    const killed = rows[0]!;
+    expect(killed.status).toBe("running"); // never "done"
+    expect(partial()).toBeDefined();
+    // the next backup run cleans up what the dead one left
+    const next = await btw(["backup", "prune", "--json"]);
+    expect(next.code, next.stderr).toBe(0);
+    expect(partial()).toBeUndefined();
+    expect(readdirSync(dir).some((f) => f.startsWith(killed.id))).toBe(false);
+    const after = json<{ backups: Array<{ id: string; status: string; error: string }> }>((await btw(["backup", "list", "--tenant", T, "--json"])).stdout).backups;
+    expect(after.find((b) => b.id === killed.id)).toMatchObject({ status: "failed" });
+
+    // SIGTERM: the backup aborts its own upload at once
+    const term = execa(process.execPath, [join(import.meta.dirname, "../../bin/btw"), "backup", "tenant", T], { env: { ...home.env }, extendEnv: false, reject: false, cwd: home.dir });
+    for (let i = 0; i < 200 && !(partial() && statSync(join(dir, partial()!)).size > 1024 * 1024); i++) await new Promise((r) => setTimeout(r, 100));
+    term.kill("SIGTERM");
+    const t = await term;
+    expect(t.exitCode).toBe(1);
+    expect(t.stderr).toMatch(/interrupted; nothing was kept/);
+    expect(partial()).toBeUndefined();
+    const last = json<{ backups: Array<{ status: string; error: string }> }>((await btw(["backup", "list", "--tenant", T, "--json"])).stdout).backups[0]!;
+    expect(last).toMatchObject({ status: "failed", error: "interrupted" });
+    await onVm(vm1, ["docker", "exec", `btw-${T}-postgres`, "psql", "-U", "n8n", "-d", "n8n", "-q", "-c", "drop table backup_pad"]);
+  });
+});

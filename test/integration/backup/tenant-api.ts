@@ -1,0 +1,131 @@
+import { request } from "node:http";
+import { join } from "node:path";
+import { execa, type ResultPromise } from "execa";
+import type { BtwHome } from "../../support/cli.js";
+import type { LabServer } from "../../support/lab-home.js";
+
+// Test plumbing for the backup e2e tests: a tenant's n8n reached through an SSH tunnel from
+// the test (not through the VM's proxy, whose routes other test runs on the same VM rewrite),
+// authenticated with the tenant's own API key and owner password read from the btw state.
+
+export interface TenantApi {
+  /** public API with the tenant's key */
+  api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }>;
+  /** internal REST API with the owner's session */
+  rest<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }>;
+  close(): void;
+}
+
+const sshBase = (s: LabServer) => ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i", s.sshKey, "-p", String(s.port)];
+
+export async function tenantSecrets(home: BtwHome, slug: string): Promise<Map<string, string>> {
+  const { openDb } = await import("../../../src/state/db.js");
+  const { loadMasterKey } = await import("../../../src/secrets/master-key.js");
+  const { readAllSecrets } = await import("../../../src/ops/tenant-secrets.js");
+  const db = await openDb({ dataDir: join(home.dir, "state"), command: "test fixture", lockTimeoutMs: 60_000 });
+  try {
+    const t = (await db.query<{ id: number }>("select id from tenants where slug = $1 and status <> 'deleted'", [slug])).rows[0];
+    if (!t) throw new Error(`no live tenant ${slug}`);
+    return await readAllSecrets(db, loadMasterKey(home.dir, {}), t.id);
+  } finally {
+    await db.close();
+  }
+}
+
+export async function tenantApi(home: BtwHome, server: LabServer, slug: string, domain: string): Promise<TenantApi> {
+  const secrets = await tenantSecrets(home, slug);
+  const inspect = await execa("ssh", [...sshBase(server), `${server.user}@${server.host}`, `docker inspect --format '{{json .NetworkSettings.Networks}}' btw-${slug}-n8n`]);
+  const ip = (JSON.parse(inspect.stdout) as Record<string, { IPAddress: string }>)[`btw-${slug}-edge`]!.IPAddress;
+  const port = 41000 + Math.floor(Math.random() * 8000);
+  const tunnel: ResultPromise = execa("ssh", ["-N", ...sshBase(server), "-o", "ExitOnForwardFailure=yes", "-L", `127.0.0.1:${port}:${ip}:5678`, `${server.user}@${server.host}`], { reject: false });
+  const call = (method: string, path: string, headers: Record<string, string>, body?: unknown) =>
+    new Promise<{ status: number; body: string; cookies: string[] }>((resolve, reject) => {
+      const req = request({ host: "127.0.0.1", port, method, path, headers: { "content-type": "application/json", accept: "application/json", ...headers }, timeout: 60_000 }, (res) => {
+        let b = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (b += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: b, cookies: (res.headers["set-cookie"] ?? []).map((c) => c.split(";")[0]!) }));
+      });
+      req.on("error", reject);
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      if (body !== undefined) req.write(JSON.stringify(body));
+      req.end();
+    });
+  // wait for the tunnel
+  for (let i = 0; ; i++) {
+    try {
+      if ((await call("GET", "/healthz", {})).status === 200) break;
+    } catch {
+      /* not yet */
+    }
+    if (i > 60) throw new Error(`no tunnel to ${slug}'s n8n`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  let cookie: string | null = null;
+  const parse = <T>(r: { status: number; body: string }) => {
+    let json: unknown = r.body;
+    try {
+      json = JSON.parse(r.body);
+    } catch {
+      /* text */
+    }
+    return { status: r.status, json: json as T };
+  };
+  return {
+    api: async (method, path, body) => parse(await call(method, path, { "x-n8n-api-key": secrets.get("N8N_API_KEY")! }, body)),
+    rest: async (method, path, body) => {
+      if (!cookie) {
+        const login = await call("POST", "/rest/login", {}, { emailOrLdapLoginId: `owner@${slug}.${domain}`, password: secrets.get("N8N_OWNER_PASSWORD") });
+        if (login.status !== 200) throw new Error(`login to ${slug}'s n8n: HTTP ${login.status} ${login.body.slice(0, 200)}`);
+        cookie = login.cookies.join("; ");
+      }
+      return parse(await call(method, path, { cookie }, body));
+    },
+    close: () => void tunnel.kill(),
+  };
+}
+
+/** What a round trip must preserve: workflows, credentials (by id and name), executions. */
+export async function snapshot(t: TenantApi) {
+  const wf = await t.api<{ data: Array<{ id: string; name: string; nodes: unknown[] }> }>("GET", "/api/v1/workflows?limit=250");
+  const cred = await t.rest<{ data: Array<{ id: string; name: string; type: string }> }>("GET", "/rest/credentials");
+  const ex = await t.api<{ data: Array<{ id: string; workflowId: string; status: string }> }>("GET", "/api/v1/executions?limit=250");
+  return {
+    workflows: wf.json.data.map((w) => ({ id: w.id, name: w.name, nodes: w.nodes.length })).sort((a, b) => a.id.localeCompare(b.id)),
+    credentials: cred.json.data.map((c) => ({ id: c.id, name: c.name, type: c.type })).sort((a, b) => a.id.localeCompare(b.id)),
+    executions: ex.json.data.map((e) => ({ id: String(e.id), workflowId: String(e.workflowId), status: e.status })).sort((a, b) => a.id.localeCompare(b.id)),
+  };
+}
+
+/** The credential's decrypted data (n8n blanks secret fields but must decrypt to show the rest). */
+export async function credentialData(t: TenantApi, id: string): Promise<{ status: number; data: Record<string, unknown> | null }> {
+  const r = await t.rest<{ data?: { data?: Record<string, unknown> }; message?: string }>("GET", `/rest/credentials/${id}?includeData=true`);
+  return { status: r.status, data: r.json?.data?.data ?? null };
+}
+
+/** A small workflow (manual trigger + Code) run `times` times: executions to preserve. */
+export async function makeExecutions(t: TenantApi, times: number): Promise<string> {
+  const wf = await t.api<{ id: string }>("POST", "/api/v1/workflows", {
+    name: "backup test: counter",
+    nodes: [
+      { id: "a", name: "Start", type: "n8n-nodes-base.manualTrigger", typeVersion: 1, position: [0, 0], parameters: {} },
+      { id: "b", name: "Count", type: "n8n-nodes-base.code", typeVersion: 2, position: [200, 0], parameters: { jsCode: "return [{ json: { n: 42 } }];" } },
+    ],
+    connections: { Start: { main: [[{ node: "Count", type: "main", index: 0 }]] } },
+    settings: { executionOrder: "v1", saveManualExecutions: true },
+  });
+  if (wf.status !== 200) throw new Error(`create workflow: HTTP ${wf.status} ${JSON.stringify(wf.json).slice(0, 200)}`);
+  const id = wf.json.id;
+  const full = await t.rest<{ data: unknown }>("GET", `/rest/workflows/${id}`);
+  for (let i = 0; i < times; i++) {
+    const r = await t.rest<{ data: { executionId?: string } }>("POST", `/rest/workflows/${id}/run`, { workflowData: full.json.data, triggerToStartFrom: { name: "Start" } });
+    if (r.status !== 200) throw new Error(`run workflow: HTTP ${r.status} ${JSON.stringify(r.json).slice(0, 300)}`);
+  }
+  // wait until they are all recorded as finished
+  for (let i = 0; i < 120; i++) {
+    const ex = await t.api<{ data: Array<{ status: string; workflowId: string }> }>("GET", `/api/v1/executions?workflowId=${id}&limit=100`);
+    if (ex.json.data.filter((e) => e.status === "success").length >= times) return id;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error("executions did not finish");
+}
