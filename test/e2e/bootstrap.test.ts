@@ -1,7 +1,10 @@
 // `btw server bootstrap` on the lab's bare VM — Debian trixie with sshd and nothing else —
 // turns it into a btw server: Docker Engine + Compose v2, the hardening, the proxy; `server
-// check` passes, a tenant runs there, and a second bootstrap changes nothing.
-import { readFileSync, writeFileSync } from "node:fs";
+// check` passes, a tenant runs there, and a second bootstrap changes nothing. Then what
+// `infra apply` does after Terraform, with a script standing in for terraform (Hetzner is
+// out of reach): register the server from the stack's outputs and converge it.
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -100,5 +103,55 @@ describe("server bootstrap on a bare Debian host", () => {
     // the running proxy and tenant were left alone
     expect((await mustOnServer(bare, ["docker", "inspect", "--format", "{{.Id}}", "btw-proxy"])).trim()).toBe(proxyBefore);
     expect((await viaProxy(bare, `${tenant}.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+  });
+
+  it("infra apply registers the servers from the stack's outputs and converges them (terraform stood in by a script)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "btw-fake-tf-"));
+    const applyHome = await labHome(lab, { servers: [] });
+    try {
+      writeFileSync(join(dir, "plan.json"), JSON.stringify({
+        format_version: "1.2",
+        resource_changes: [{ address: "hcloud_server.server_btw-1", mode: "managed", type: "hcloud_server", change: { actions: ["create"], before: null, after: { name: "btw-1", server_type: "cpx32" } } }],
+      }));
+      writeFileSync(join(dir, "output.json"), JSON.stringify({
+        "server_btw-1": { sensitive: false, value: { name: "btw-1", id: "4711", ipv4: bare.host, ipv6: "2001:db8::1", private_ip: "10.0.1.11", role: "tenant", server_type: "cpx32" } },
+      }));
+      const fake = join(dir, "terraform");
+      writeFileSync(fake, [
+        "#!/bin/sh",
+        `printf '%s token=%s\\n' "$*" "\${HCLOUD_TOKEN:+yes}" >> ${dir}/calls.log`,
+        'case "$1" in',
+        `  plan) for a; do case "$a" in -out=*) : > "\${a#-out=}" ;; esac; done ;;`,
+        `  show) cat ${dir}/plan.json ;;`,
+        `  output) cat ${dir}/output.json ;;`,
+        "esac",
+        "",
+      ].join("\n"));
+      chmodSync(fake, 0o755);
+      const file = join(applyHome.dir, "btw.yml");
+      const config = parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+      writeFileSync(file, stringify({
+        ...config,
+        ssh: { identityFile: bare.sshKey },
+        bootstrap: { insecureRegistries: [lab.registry] },
+        hetzner: { servers: 1, adminCidrs: ["172.29.0.1/32"], sshKeys: [{ name: "lab", publicKey: readFileSync(`${bare.sshKey}.pub`, "utf8").trim() }] },
+        terraform: { path: fake },
+      }));
+
+      const token = "hcloud-e2e-token-value";
+      const r = await applyHome.run(["infra", "apply", "--json"], { env: { HCLOUD_TOKEN: token } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).servers).toEqual([{ server: "btw-1", added: true, status: "active", changed: [], error: null }]);
+      expect(r.stderr).toMatch(/btw-1: cloud-init is missing; bootstrapping over SSH/);
+      const shown = JSON.parse((await applyHome.run(["server", "show", "btw-1", "--json"])).stdout);
+      expect(JSON.stringify(shown)).toContain('"providerId":"4711"');
+      // the token reached terraform through its environment only, and only where Hetzner is called
+      const calls = readFileSync(join(dir, "calls.log"), "utf8").trim().split("\n");
+      expect(calls.map((c) => c.split(" ")[0] + " " + c.split(" ").pop())).toEqual(["init token=", "plan token=yes", "show token=", "apply token=yes", "output token="]);
+      expect(calls.join("\n")).not.toContain(token);
+    } finally {
+      applyHome.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
