@@ -49,12 +49,17 @@ const SPECS: Record<Exclude<ImageName, "base">, Spec> = {
 
 export const imageTag = (name: ImageName): string => (name === "base" ? BASE_TAG : SPECS[name].tag);
 
-/** Hash of every file in an image folder: a changed Dockerfile or script means a rebuild. */
-function hashDir(dir: string, h: ReturnType<typeof createHash>): void {
+/**
+ * Hash of the files in an image folder that a build can use: a changed Dockerfile or script
+ * means a rebuild. Sibling Dockerfiles (vm/Dockerfile.bare beside vm/Dockerfile) are left
+ * out, so changing one image's recipe does not rebuild (and so replace) the other's VMs.
+ */
+function hashDir(dir: string, dockerfile: string, h: ReturnType<typeof createHash>): void {
   for (const entry of readdirSync(dir).sort()) {
     const path = join(dir, entry);
+    if (entry.startsWith("Dockerfile") && entry !== dockerfile) continue;
     if (statSync(path).isDirectory()) {
-      hashDir(path, h);
+      hashDir(path, dockerfile, h);
     } else {
       h.update(`${entry}\0${statSync(path).mode & 0o111}\0`);
       h.update(readFileSync(path));
@@ -80,7 +85,7 @@ async function recipeOf(name: ImageName, cfg: LabConfig): Promise<string> {
   } else {
     const spec = SPECS[name];
     h.update(`${spec.dockerfile}\0${(await imageId(BASE_TAG)) ?? "no-base"}\0${name === "n8n" ? BUNDLE_RECIPE : ""}\0`);
-    hashDir(join(IMAGES_DIR, spec.dir), h);
+    hashDir(join(IMAGES_DIR, spec.dir), spec.dockerfile, h);
   }
   return h.digest("hex").slice(0, 16);
 }

@@ -73,7 +73,9 @@ export async function ensureVm(cfg: LabConfig, spec: VmSpec, publicKey: string, 
     "--mount", `type=volume,src=${dockerVolume(spec.name)},dst=/var/lib/docker,volume-label=${cfg.label}=volume`,
     "-v", `${hostKey.dir}:/etc/ssh/btw-lab:ro`,
     "-e", `BTW_LAB_AUTHORIZED_KEY=${publicKey}`,
-    "-e", `BTW_LAB_REGISTRY=${cfg.registry}`,
+    // Only Docker VMs get the registry in daemon.json: a bare server starts with no Docker
+    // config at all, and bootstrap must write it.
+    ...(spec.kind === "vm" ? ["-e", `BTW_LAB_REGISTRY=${cfg.registry}`] : []),
   ];
   const specHash = createHash("sha256").update(`${imageId}\0${runArgs.join("\0")}`).digest("hex").slice(0, 16);
   const existing = await inspectVm(cfg, spec.name);
