@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { LabConfig } from "./config.js";
 import { LabError } from "./errors.js";
@@ -6,7 +7,8 @@ import { say, sleep } from "./log.js";
 
 // One lab, many users: the CLI, and every vitest run's global set-up, may call `up` at the
 // same moment. A lock directory (mkdir is atomic) holding the owner's pid serialises them;
-// a lock whose owner died is taken over.
+// a lock whose owner died is taken over. It lives in the temp folder, not the lab home: the
+// engine's names (network btw-lab, lab-1, …) are machine-wide whatever BTW_LAB_HOME says.
 
 function ownerAlive(dir: string): boolean {
   try {
@@ -20,8 +22,7 @@ function ownerAlive(dir: string): boolean {
 }
 
 export async function withLabLock<T>(cfg: LabConfig, what: string, fn: () => Promise<T>, timeoutMs = 30 * 60_000): Promise<T> {
-  mkdirSync(cfg.home, { recursive: true });
-  const dir = join(cfg.home, "lock");
+  const dir = join(tmpdir(), `${cfg.label}.lock`);
   const deadline = Date.now() + timeoutMs;
   let told = false;
   for (;;) {
