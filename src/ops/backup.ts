@@ -186,7 +186,12 @@ export async function backupTenant(
     const meter = new Meter(opts.onProgress);
     bundle.on("error", (e) => encrypt.destroy(e));
     encrypt.on("error", (e) => meter.destroy(e));
-    await storage.put(key, bundle.pipe(encrypt).pipe(meter), opts.signal ? { signal: opts.signal } : {});
+    try {
+      await storage.put(key, bundle.pipe(encrypt).pipe(meter), opts.signal ? { signal: opts.signal } : {});
+    } finally {
+      // whatever happened, stop the producers (pg_dump, the archive) rather than leave them blocked
+      for (const s of [bundle, encrypt, meter]) if (!s.readableEnded) s.destroy();
+    }
     if (!manifest) throw new OperationError(`backup ${id}: the stream ended without a manifest`, { code: "backup-incomplete" });
     const sha256 = meter.hash.digest("hex");
     const m = manifest as BackupManifest;

@@ -42,6 +42,9 @@ export async function execStream(docker: Dockerode, container: string, cmd: read
   const raw = (await exec.start({ hijack: true, stdin: false })) as unknown as Readable;
   const demux = new Demux();
   raw.on("error", (e) => demux.destroy(e));
+  // A consumer that gives up (a failed upload) must not leave the command blocked on a full
+  // pipe: closing our end of the exec stream makes it fail on its next write.
+  demux.once("close", () => raw.destroy());
   raw.pipe(demux);
   let ended = false;
   demux.once("end", () => (ended = true));
@@ -78,6 +81,7 @@ export async function archiveOut(docker: Dockerode, container: string, path: str
   const s = (await docker.getContainer(container).getArchive({ path })) as unknown as Readable;
   const out = new PassThrough({ highWaterMark: 1024 * 1024 });
   s.on("error", (e) => out.destroy(e));
+  out.once("close", () => (s as Readable).destroy?.());
   return s.pipe(out);
 }
 

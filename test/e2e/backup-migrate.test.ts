@@ -1,3 +1,5 @@
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { BtwHome } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
@@ -23,6 +25,8 @@ describe("tenant migrate on the lab", () => {
     lab = inject("lab") as LabInfo;
     [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
     home = await labHome(lab);
+    // a pool of its own: the lab VMs are shared with other test runs, each allocating from the bottom of its pool
+    appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.232.0.0/16\n");
     const r = await btw(["tenant", "create", T, "--plan", "starter", "--server", vm1.name]);
     expect(r.code, r.stderr).toBe(0);
     const api = await tenantApi(home, vm1, T, LAB_DOMAIN);

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -26,6 +26,8 @@ describe("backup and restore on the lab", () => {
     lab = inject("lab") as LabInfo;
     [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
     home = await labHome(lab);
+    // a pool of its own: the lab VMs are shared with other test runs, each allocating from the bottom of its pool
+    appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.231.0.0/16\n");
     const r = await btw(["tenant", "create", T, "--plan", "starter", "--server", vm1.name]);
     expect(r.code, r.stderr).toBe(0);
   });
