@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { BtwHome } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
-import { makeExecutions, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
+import { makeExecutions, snapshot, tenantApi, scrubTenant } from "../integration/backup/tenant-api.js";
 
 // Moving a tenant between servers: lab-1 → lab-2 with its data, the route switched (lab-2's
 // proxy answers, lab-1's does not), then --rollback to the kept source, then --cleanup.
@@ -24,6 +24,7 @@ describe("tenant migrate on the lab", () => {
   beforeAll(async () => {
     lab = inject("lab") as LabInfo;
     [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
+    for (const s of lab.servers) for (const t of [T]) await scrubTenant(s, t);
     home = await labHome(lab);
     // a pool of its own: the lab VMs are shared with other test runs, each allocating from the bottom of its pool
     appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.232.0.0/16\n");

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { BtwHome } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { startFakeS3, type FakeS3 } from "../integration/backup/fake-s3.js";
-import { credentialData, makeExecutions, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
+import { credentialData, makeExecutions, snapshot, tenantApi, scrubTenant } from "../integration/backup/tenant-api.js";
 
 // The same round trip with S3 storage: a local S3-compatible server (s3rver) on loopback,
 // multipart uploads from btw; an interrupted upload leaves no object and no parts.
@@ -32,6 +32,7 @@ describe("backups in S3 (s3rver on loopback)", () => {
     vm = lab.servers[0]!;
     s3 = await startFakeS3();
     env = { BTW_S3_ACCESS_KEY_ID: s3.accessKeyId, BTW_S3_SECRET_ACCESS_KEY: s3.secretAccessKey };
+    for (const s of lab.servers) for (const t of [T]) await scrubTenant(s, t);
     home = await labHome(lab, { servers: [vm.name] });
     // a pool of its own: the lab VMs are shared with other test runs, each allocating from the bottom of its pool
     appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.233.0.0/16\n");

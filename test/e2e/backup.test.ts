@@ -4,7 +4,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { BtwHome } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
-import { credentialData, makeExecutions, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
+import { credentialData, makeExecutions, snapshot, tenantApi, scrubTenant } from "../integration/backup/tenant-api.js";
 
 // Backups on real servers: a tenant with workflows, credentials and executions survives
 // backup → delete --purge → restore unchanged; restore --as; a damaged backup is refused by
@@ -25,6 +25,7 @@ describe("backup and restore on the lab", () => {
   beforeAll(async () => {
     lab = inject("lab") as LabInfo;
     [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
+    for (const s of lab.servers) for (const t of [T, AS]) await scrubTenant(s, t);
     home = await labHome(lab);
     // a pool of its own: the lab VMs are shared with other test runs, each allocating from the bottom of its pool
     appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.231.0.0/16\n");
@@ -120,6 +121,27 @@ describe("backup and restore on the lab", () => {
       expect(cred.data).toMatchObject({ name: "X-Backup-Test" });
     } finally {
       api.close();
+    }
+  });
+
+  it("restore in place (live tenant, --yes) puts the backup's data back over newer changes", async () => {
+    const api = await tenantApi(home, vm1, T, LAB_DOMAIN);
+    try {
+      const extra = await api.api<{ id: string }>("POST", "/api/v1/workflows", { name: "made after the backup", nodes: [], connections: {}, settings: {} });
+      expect(extra.status).toBe(200);
+    } finally {
+      api.close();
+    }
+    const refused = await btw(["restore", T, "--backup", goodId]);
+    expect(refused.code).toBe(2); // no TTY, no --yes: nothing happens
+    const r = await btw(["restore", T, "--backup", goodId, "--yes", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ restore: { mode: "in-place", mismatches: [] } });
+    const again = await tenantApi(home, vm1, T, LAB_DOMAIN);
+    try {
+      expect(await snapshot(again)).toEqual(before);
+    } finally {
+      again.close();
     }
   });
 

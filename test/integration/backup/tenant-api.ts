@@ -129,3 +129,16 @@ export async function makeExecutions(t: TenantApi, times: number): Promise<strin
   }
   throw new Error("executions did not finish");
 }
+
+/** Removes whatever an earlier, crashed run left of a tenant on a VM (containers, volumes, networks, files). */
+export async function scrubTenant(server: LabServer, slug: string): Promise<void> {
+  if (!/^[a-z0-9-]+$/.test(slug)) throw new Error(`bad slug ${slug}`);
+  const script = [
+    'docker ps -aq --filter "label=btw.tenant=$1" | xargs -r docker rm -f',
+    'docker volume ls -q --filter "label=btw.tenant=$1" | xargs -r docker volume rm',
+    'docker network ls -q --filter "label=btw.tenant=$1" | xargs -r docker network rm',
+    'rm -rf "/opt/btw/tenants/$1"',
+    "true",
+  ].join("; ");
+  await execa("ssh", [...sshBase(server), `${server.user}@${server.host}`, `sh -c '${script.replace(/'/g, "'\\''")}' sh ${slug}`], { reject: false });
+}
