@@ -3,7 +3,7 @@ import type { Ctx } from "../cli/context.js";
 import { composeDown } from "../core/commands/compose.js";
 import { purgeByLabel } from "../core/commands/tenant-purge.js";
 import type { BackupManifest } from "../core/backup/manifest.js";
-import { allocateSubnet } from "../core/subnets.js";
+import { countMismatches, scratchSubnet } from "../core/backup/checks.js";
 import { tenantLayout } from "../core/tenant/layout.js";
 import { isBtwError, OperationError } from "../errors.js";
 import type { BackupStorage } from "../remote/backup-storage.js";
@@ -14,7 +14,7 @@ import { asset } from "./assets.js";
 import { openServerSession, type ServerSession } from "./backup.js";
 import { ownerEmail } from "./n8n-bootstrap.js";
 import { openN8nTunnel } from "./n8n-tunnel.js";
-import { checkBackup, countMismatches, liveCounts, openBackupRow, openEscrow, restoreData, restoredSecrets } from "./restore.js";
+import { checkBackup, liveCounts, openBackupRow, openEscrow, restoreData, restoredSecrets } from "./restore.js";
 import { envFor } from "./tenant-create.js";
 import { GENERATED, N8N_API_KEY } from "./tenant-secrets.js";
 
@@ -32,19 +32,6 @@ export interface VerifyResult {
   seconds: number;
   checks: Array<{ check: string; ok: boolean; detail?: string }>;
   error?: string;
-}
-
-/** A scratch subnet from the top of the pool, away from where creates allocate (the bottom). */
-export function scratchSubnet(pool: string, prefix: number, used: readonly string[]): string | null {
-  const taken = [...used];
-  let last: string | null = null;
-  for (let i = 0; i < 100_000; i++) {
-    const s = allocateSubnet(pool, prefix, taken);
-    if (!s) return last;
-    last = s;
-    taken.push(s);
-  }
-  return last;
 }
 
 async function chooseServer(db: Db, row: BackupRow, m: BackupManifest, requested?: string): Promise<ServerRow> {

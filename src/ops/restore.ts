@@ -16,7 +16,8 @@ import {
   parseCounts,
 } from "../core/backup/commands.js";
 import { BackupIntegrityError, decryptStream } from "../core/backup/crypto-stream.js";
-import { PART_DATABASE, PART_N8N_DATA, dataKeyContext, escrowContext, type BackupCounts, type BackupManifest } from "../core/backup/manifest.js";
+import { countMismatches } from "../core/backup/checks.js";
+import { PART_DATABASE, PART_N8N_DATA, dataKeyContext, escrowContext, type BackupManifest } from "../core/backup/manifest.js";
 import { composeRm, composeStop, composeUp, tenantProfiles } from "../core/commands/compose.js";
 import { nameProblem, TENANT_NAME } from "../core/names.js";
 import { choosePlacement, placementError } from "../core/placement.js";
@@ -163,14 +164,6 @@ export async function restoreData(o: RestoreDataOptions): Promise<BackupManifest
 export async function liveCounts(docker: Dockerode, slug: string): Promise<{ workflows: number; credentials: number; executions: number } | null> {
   const { execText } = await import("../remote/backup-exec.js");
   return parseCounts(await execText(docker, tenantLayout(slug).containers.postgres, execPsql(COUNTS_SQL), "row counts"));
-}
-
-/** Differences between the counts a backup recorded and what the restored database holds. */
-export function countMismatches(expected: BackupCounts, got: { workflows: number; credentials: number; executions: number } | null): string[] {
-  if (!got) return ["could not count the restored rows"];
-  return (["workflows", "credentials", "executions"] as const)
-    .filter((k) => expected[k] !== null && expected[k] !== got[k])
-    .map((k) => `${k}: backup has ${expected[k]}, restored ${got[k]}`);
 }
 
 /** n8n answers on its public API with the restored key (it lives in the restored database). */

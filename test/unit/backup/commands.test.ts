@@ -45,3 +45,19 @@ describe("backup command builders", () => {
     expect(shown.escrow).toEqual({ keyId: "k", names: ["N8N_ENCRYPTION_KEY"] });
   });
 });
+
+describe("restore and verify checks", () => {
+  it("compares counts, skipping those the backup could not pin down", async () => {
+    const { countMismatches } = await import("../../../src/core/backup/checks.js");
+    expect(countMismatches({ workflows: 3, credentials: 1, executions: null }, { workflows: 3, credentials: 1, executions: 99 })).toEqual([]);
+    expect(countMismatches({ workflows: 3, credentials: 1, executions: 5 }, { workflows: 2, credentials: 1, executions: 5 })).toEqual(["workflows: backup has 3, restored 2"]);
+    expect(countMismatches({ workflows: 3, credentials: 1, executions: 5 }, null)).toEqual(["could not count the restored rows"]);
+  });
+
+  it("takes a verify's scratch subnet from the top of the pool", async () => {
+    const { scratchSubnet } = await import("../../../src/core/backup/checks.js");
+    expect(scratchSubnet("10.0.0.0/24", 26, ["10.0.0.0/26"])).toBe("10.0.0.192/26");
+    expect(scratchSubnet("10.0.0.0/24", 26, ["10.0.0.192/26"])).toBe("10.0.0.128/26");
+    expect(scratchSubnet("10.0.0.0/25", 26, ["10.0.0.0/26", "10.0.0.64/26"])).toBeNull();
+  });
+});
