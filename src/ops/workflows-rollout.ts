@@ -47,7 +47,8 @@ export async function deployOneTenant(ctx: Ctx, db: Db, hosts: HostPool, tenant:
       }
       return { result: { outcome: report.changed > 0 ? "deployed" : "unchanged", summary: summarizeItems(report.items) }, report };
     },
-    { lock: true },
+    // a rollout is not in a hurry: give an n8n that just (re)started time to mount its API
+    { lock: true, readyTimeoutMs: 90_000 },
   );
 }
 

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { purgeByLabel } from "../../src/core/commands/tenant-purge.js";
 import { toApiPayload } from "../../src/core/workflows/index.js";
 import { FAKE_PNG, startFakeOpenAi, type FakeOpenAi } from "../fakes/openai.js";
 import { startFakeWordPress, type FakeWordPress } from "../fakes/wordpress.js";
@@ -141,9 +142,21 @@ describe("workflows on the lab", () => {
     };
   };
 
+  /** Whatever an interrupted earlier run left of these tenants on the VMs (a kept n8n volume would hold another encryption key). */
+  const purgeLeftovers = async () => {
+    for (const vm of new Set([vm1, vm2])) {
+      for (const t of [A, B, C, D]) {
+        await onVm(vm, ["docker", "network", "disconnect", "-f", `btw-${t}-edge`, "btw-proxy"]);
+        await onVm(vm, purgeByLabel(t));
+        await onVm(vm, ["rm", "-rf", `/opt/btw/tenants/${t}`]);
+      }
+    }
+  };
+
   beforeAll(async () => {
     lab = inject("lab") as LabInfo;
     [vm1, vm2] = [lab.servers[0]!, lab.servers[1] ?? lab.servers[0]!];
+    await purgeLeftovers();
     home = await labHome(lab, { servers: [...new Set([vm1.name, vm2.name])] });
     oai = await startFakeOpenAi({ host: GATEWAY, apiKey: OPENAI_KEY });
     wp = await startFakeWordPress({ host: GATEWAY, username: WP_USER, password: WP_PASSWORD });
@@ -151,6 +164,7 @@ describe("workflows on the lab", () => {
 
   afterAll(async () => {
     for (const t of created) await home?.run(["tenant", "delete", t, "--purge", "--yes"]).catch(() => undefined);
+    if (vm1) await purgeLeftovers();
     await oai?.close();
     await wp?.close();
     for (const d of scratch) rmSync(d, { recursive: true, force: true });
@@ -313,10 +327,18 @@ describe("workflows on the lab", () => {
   it("deploy --all --wave-size 2 over 4 tenants: one n8n stopped halts the rollout, exit 3, per-tenant report with seconds", async () => {
     for (const t of [B, C, D]) await createTenant(t);
     const v3 = changedTemplates("3", "v3: rollout");
+    // the plan first: waves and what each tenant would get; nothing changes
+    const dry = await btw(["workflows", "deploy", "--all", "--wave-size", "2", "--workflows-dir", v3, "--dry-run"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toContain(`wave 1/2:\n  ${A}: wf2 update 1→3, wf1 noop, wf3 noop\n  ${B}: wf2 update 1→3, wf1 noop, wf3 noop\nwave 2/2:`);
+    expect(dry.stdout).toContain("(dry run: nothing changed)");
+    expect((await status(C)).map((x) => x.version)).toEqual(["1", "1", "1"]);
+
     const stop = await onVm(serverOf(B), ["docker", "stop", `btw-${B}-n8n`]);
     expect(stop.code, stop.stderr).toBe(0);
 
     const r = await btw(["workflows", "deploy", "--all", "--wave-size", "2", "--workflows-dir", v3]);
+    if (process.env.BTW_TEST_VERBOSE) measure(`halted rollout:\n--- stderr\n${r.stderr}\n--- stdout\n${r.stdout}`);
     expect(r.code, r.stderr).toBe(3);
     // progress with seconds per tenant on stderr, as they finish
     expect(r.stderr).toMatch(new RegExp(`wave 1/2: ${A}, ${B}`));
@@ -357,6 +379,11 @@ describe("workflows on the lab", () => {
     // n8n back: the same rollout completes, the fleet is at the target
     const start = await onVm(serverOf(B), ["docker", "start", `btw-${B}-n8n`]);
     expect(start.code, start.stderr).toBe(0);
+    for (let i = 0; i < 90; i++) {
+      const h = await onVm(serverOf(B), ["docker", "inspect", "--format", "{{.State.Health.Status}}", `btw-${B}-n8n`]);
+      if (h.stdout.trim() === "healthy") break;
+      await new Promise((res) => setTimeout(res, 2_000));
+    }
     const t0 = Date.now();
     const done = await btw(["workflows", "deploy", "--all", "--wave-size", "2", "--workflows-dir", v3, "--json"]);
     expect(done.code, done.stderr).toBe(0);

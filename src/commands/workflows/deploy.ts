@@ -75,6 +75,7 @@ const handler: Handler = async (ctx, _args, opts) => {
 };
 
 function render(ctx: Parameters<Handler>[0], r: RolloutReport): string {
+  if (r.tenants.length === 0) return "no tenants";
   const keys = Object.keys(r.target);
   const table = ctx.out.table(r.tenants, [
     { header: "wave", value: (t) => t.wave, align: "right" },
