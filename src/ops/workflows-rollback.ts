@@ -26,6 +26,14 @@ export interface RollbackResult {
 
 export async function rollbackTenant(ctx: Ctx, db: Db, tenant: TenantRow, source: WorkflowSource, opts: { only?: string[]; force?: boolean } = {}): Promise<RollbackResult> {
   const { getWorkflowTemplate, currentWorkflowDeployments } = await import("../state/workflow-deployments.js");
+  const nothing = (plan: RollbackPlan) =>
+    new ConflictError(`${tenant.slug}: nothing to roll back (${plan.unchanged.map((u) => `${u.key}: ${u.reason}`).join("; ")})`, {
+      code: "nothing-to-roll-back",
+      hint: `\`btw workflows status --tenant ${tenant.slug}\` shows what is deployed`,
+    });
+  // from the state alone first: no connection needed to say there is nothing to do
+  const first = await rollbackPlan(db, tenant, source, opts.only);
+  if (first.steps.length === 0) throw nothing(first);
   return withTenantN8n(
     ctx,
     db,
@@ -34,12 +42,7 @@ export async function rollbackTenant(ctx: Ctx, db: Db, tenant: TenantRow, source
     async ({ api, secrets }) => {
       // planned under the lock: the history cannot move underneath
       const plan = await rollbackPlan(db, tenant, source, opts.only);
-      if (plan.steps.length === 0) {
-        throw new ConflictError(`${tenant.slug}: nothing to roll back (${plan.unchanged.map((u) => `${u.key}: ${u.reason}`).join("; ")})`, {
-          code: "nothing-to-roll-back",
-          hint: `\`btw workflows status --tenant ${tenant.slug}\` shows what is deployed`,
-        });
-      }
+      if (plan.steps.length === 0) throw nothing(plan);
       const current = new Map((await currentWorkflowDeployments(db, tenant.id)).map((r) => [r.workflowKey, r]));
       // An edit made in the tenant's editor would be lost silently: refuse unless forced.
       const drifted: string[] = [];
