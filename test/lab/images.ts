@@ -189,6 +189,13 @@ export async function buildImages(cfg: LabConfig, opts: BuildOptions, names: rea
     built = true;
   }
   await bundle;
-  // Images replaced by a rebuild linger untagged; remove ours (they carry the recipe label).
-  if (built) await tryRun("docker", ["image", "prune", "-f", "--filter", `label=${RECIPE_LABEL}`]);
+  if (built) await pruneLabImages();
+}
+
+/**
+ * Images replaced by a rebuild linger untagged; removes ours (they carry the recipe label).
+ * One still used by a running VM stays until the VM is replaced, so `up` calls this again.
+ */
+export async function pruneLabImages(): Promise<void> {
+  await tryRun("docker", ["image", "prune", "-f", "--filter", `label=${RECIPE_LABEL}`]);
 }

@@ -4,7 +4,7 @@ import type { LabConfig, ServiceImage } from "./config.js";
 import { SERVICE_IMAGES, labPaths } from "./config.js";
 import { ensureHostDocker } from "./host-docker.js";
 import { ensureHostPackages } from "./host-packages.js";
-import { buildImages, imageTag } from "./images.js";
+import { buildImages, imageTag, pruneLabImages } from "./images.js";
 import { limitsProblems, probeLimits } from "./limits-probe.js";
 import { withLabLock } from "./lock.js";
 import { say, timed } from "./log.js";
@@ -32,8 +32,8 @@ export interface UpOptions {
   /** Stream image build output to stderr. */
   verbose?: boolean;
   /**
-   * Pull the service images into every VM now. A first n8n pull unpacks ~110k files and
-   * takes ~40–70 s per VM; the e2e set-up pays it here rather than inside a timed test.
+   * Pull the service images into every VM now. A first n8n pull unpacks ~110k files: 70–100 s
+   * for two fresh VMs in parallel; the e2e set-up pays it here rather than in a timed test.
    */
   prepull?: boolean;
 }
@@ -94,6 +94,7 @@ async function up(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
   await ensureShared(cfg, opts.verbose);
   const specs = Array.from({ length: opts.servers }, (_, i) => vmSpec(cfg, i + 1));
   const { servers, created } = await startVms(cfg, specs);
+  await pruneLabImages();
   const first = servers[0]!;
   if (opts.probeLimits || created.has(first.name)) {
     const report = await timed(`resource limits probed on ${first.name}`, () => probeLimits(cfg, first));
