@@ -61,7 +61,8 @@ async function clearStaleEngine(): Promise<void> {
     process.kill(containerdPid, "SIGTERM");
     if (!(await waitFor(() => !pidAlive(containerdPid), 15_000))) process.kill(containerdPid, "SIGKILL");
   }
-  for (const f of [DOCKER_PID, DOCKER_SOCK, `${CONTAINERD_DIR}/containerd.sock`, `${CONTAINERD_DIR}/containerd.pid`]) {
+  const containerdFiles = ["containerd.sock", "containerd.sock.ttrpc", "containerd-debug.sock", "containerd.pid"];
+  for (const f of [DOCKER_PID, DOCKER_SOCK, ...containerdFiles.map((name) => `${CONTAINERD_DIR}/${name}`)]) {
     rmSync(f, { force: true });
   }
 }
