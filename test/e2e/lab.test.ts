@@ -1,6 +1,11 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labConfig } from "../lab/config.js";
+import { ensureDockerd, type EngineSpec } from "../lab/host-docker.js";
 import { limitsProblems, probeLimits } from "../lab/limits-probe.js";
+import { mountsUnder, processAlive } from "../lab/proc.js";
 import { LabCleanup, labInfo, mustOnServer, onServer, uniqueName, type LabInfo } from "./support/lab.js";
 
 // The lab itself: real SSH into each VM, each VM its own Docker engine pulling from the lab
@@ -68,5 +73,57 @@ describe("the lab", () => {
   it("enforces CPU, memory and pids limits inside a VM", async () => {
     const report = await probeLimits(labConfig(), lab.servers[1]!);
     expect(limitsProblems(report)).toEqual([]);
+  });
+});
+
+// The host engine has no systemd to restart it, and /run survives a machine restart here, so
+// `up` must start dockerd over stale pid/socket files and an orphaned containerd. Tried on a
+// second, throwaway dockerd (own pid file, socket, exec and data roots, no bridge, no
+// iptables) so the lab's engine is never touched.
+describe("dockerd start-up over stale state", () => {
+  const dir = mkdtempSync("/tmp/btw-lab-engine-");
+  const engine: EngineSpec = {
+    pidFile: join(dir, "docker.pid"),
+    socket: join(dir, "docker.sock"),
+    execRoot: join(dir, "exec"),
+    dataRoot: join(dir, "data"),
+    log: join(dir, "dockerd.log"),
+    extraArgs: ["--bridge", "none", "--iptables=false", "--ip-masq=false"],
+  };
+  const pidOf = (file: string) => Number.parseInt(readFileSync(file, "utf8"), 10);
+  const answers = async () =>
+    (await execa("docker", ["-H", `unix://${engine.socket}`, "version", "--format", "{{.Server.Version}}"], { reject: false })).exitCode === 0;
+  const alive = processAlive;
+
+  afterAll(async () => {
+    if (existsSync(engine.pidFile)) {
+      const pid = pidOf(engine.pidFile);
+      if (alive(pid)) {
+        process.kill(pid, "SIGTERM");
+        for (let i = 0; i < 60 && alive(pid); i++) await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    // A SIGKILLed dockerd leaves the bind mount it makes of its data root.
+    for (const mp of mountsUnder(dir)) await execa("umount", ["-l", mp], { reject: false });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("starts a dockerd, then recovers after it is SIGKILLed (stale pid file, socket, containerd)", async () => {
+    await ensureDockerd(engine);
+    expect(await answers()).toBe(true);
+    const first = pidOf(engine.pidFile);
+    const containerdPidFile = join(engine.execRoot, "containerd", "containerd.pid");
+    const containerd = existsSync(containerdPidFile) ? pidOf(containerdPidFile) : undefined;
+
+    process.kill(first, "SIGKILL");
+    for (let i = 0; i < 40 && alive(first); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await answers()).toBe(false);
+    expect(existsSync(engine.pidFile)).toBe(true); // stale, as after a crash
+
+    await ensureDockerd(engine);
+    expect(await answers()).toBe(true);
+    expect(pidOf(engine.pidFile)).not.toBe(first);
+    // Its containerd is gone too: it died with dockerd (parent-death signal) or was stopped.
+    if (containerd !== undefined) expect(alive(containerd)).toBe(false);
   });
 });

@@ -1,26 +1,38 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { LabConfig } from "./config.js";
 import { labPaths } from "./config.js";
 import { LabError } from "./errors.js";
 import { say, sleep } from "./log.js";
+import { processAlive, processCmdline } from "./proc.js";
 import { spawnDetached, tryRun } from "./run.js";
 
-const DOCKER_PID = "/var/run/docker.pid";
-const DOCKER_SOCK = "/var/run/docker.sock";
-const CONTAINERD_DIR = "/var/run/docker/containerd";
-
-async function engineAnswers(): Promise<boolean> {
-  return (await tryRun("docker", ["version", "--format", "{{.Server.Version}}"], { timeoutMs: 10_000 })).ok;
+/** Where a dockerd keeps its pid, socket and runtime state (its managed containerd too). */
+export interface EngineSpec {
+  pidFile: string;
+  socket: string;
+  execRoot: string;
+  /** Unset: dockerd's default (/var/lib/docker). */
+  dataRoot?: string;
+  log: string;
+  extraArgs: string[];
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** The host engine everyone on the machine uses, at dockerd's default paths. */
+export function hostEngine(cfg: LabConfig): EngineSpec {
+  return {
+    pidFile: "/var/run/docker.pid",
+    socket: "/var/run/docker.sock",
+    execRoot: "/var/run/docker",
+    log: labPaths(cfg).dockerdLog,
+    // The gateway registry is listed so the host can also pull the refs the VMs use.
+    extraArgs: ["--insecure-registry", cfg.registry],
+  };
+}
+
+async function engineAnswers(engine: EngineSpec): Promise<boolean> {
+  const r = await tryRun("docker", ["-H", `unix://${engine.socket}`, "version", "--format", "{{.Server.Version}}"], { timeoutMs: 10_000 });
+  return r.ok;
 }
 
 function readPid(file: string): number | undefined {
@@ -29,14 +41,6 @@ function readPid(file: string): number | undefined {
     return Number.isFinite(pid) && pid > 0 ? pid : undefined;
   } catch {
     return undefined;
-  }
-}
-
-function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
-  } catch {
-    return "";
   }
 }
 
@@ -50,42 +54,49 @@ async function waitFor(check: () => Promise<boolean> | boolean, ms: number): Pro
 }
 
 /**
- * A dockerd that died leaves its pid file, its socket and the containerd it managed; a new
- * dockerd then hangs on the old containerd socket (LAB.md). Clear them, ending only the
- * orphaned dockerd-managed containerd (recognised by its docker-owned config path).
+ * A dockerd that died (or a machine restarted: /run is not a tmpfs here) leaves its pid file,
+ * its socket and the containerd it managed; a new dockerd then hangs on the old containerd
+ * socket (LAB.md). Clear them, ending only an orphaned dockerd-managed containerd
+ * (recognised by its config path inside this engine's exec root).
  */
-async function clearStaleEngine(): Promise<void> {
-  const containerdPid = readPid(`${CONTAINERD_DIR}/containerd.pid`);
-  if (containerdPid && pidAlive(containerdPid) && cmdline(containerdPid).includes(CONTAINERD_DIR)) {
+async function clearStaleEngine(engine: EngineSpec): Promise<void> {
+  const dir = join(engine.execRoot, "containerd");
+  const containerdPid = readPid(join(dir, "containerd.pid"));
+  if (containerdPid && processAlive(containerdPid) && processCmdline(containerdPid).includes(dir)) {
     say(`stopping orphaned containerd (pid ${containerdPid}) left by a dead dockerd`);
     process.kill(containerdPid, "SIGTERM");
-    if (!(await waitFor(() => !pidAlive(containerdPid), 15_000))) process.kill(containerdPid, "SIGKILL");
+    if (!(await waitFor(() => !processAlive(containerdPid), 15_000))) process.kill(containerdPid, "SIGKILL");
   }
   const containerdFiles = ["containerd.sock", "containerd.sock.ttrpc", "containerd-debug.sock", "containerd.pid"];
-  for (const f of [DOCKER_PID, DOCKER_SOCK, ...containerdFiles.map((name) => `${CONTAINERD_DIR}/${name}`)]) {
+  for (const f of [engine.pidFile, engine.socket, ...containerdFiles.map((name) => join(dir, name))]) {
     rmSync(f, { force: true });
   }
 }
 
-/** Makes sure the host engine answers, starting dockerd by hand (no systemd here). */
-export async function ensureHostDocker(cfg: LabConfig): Promise<void> {
-  if (await engineAnswers()) return;
-  const pid = readPid(DOCKER_PID);
-  if (pid && pidAlive(pid) && cmdline(pid).includes("dockerd")) {
+/** Makes sure the engine answers, starting dockerd by hand (no systemd here). */
+export async function ensureDockerd(engine: EngineSpec): Promise<void> {
+  if (await engineAnswers(engine)) return;
+  const pid = readPid(engine.pidFile);
+  if (pid && processAlive(pid) && processCmdline(pid).includes("dockerd")) {
     say(`dockerd (pid ${pid}) is running but not answering yet; waiting`);
-    if (await waitFor(engineAnswers, 60_000)) return;
-    throw new LabError(`dockerd (pid ${pid}) does not answer on ${DOCKER_SOCK}; see its log`);
+    if (await waitFor(() => engineAnswers(engine), 60_000)) return;
+    throw new LabError(`dockerd (pid ${pid}) does not answer on ${engine.socket}; see ${engine.log}`);
   }
-  await clearStaleEngine();
-  const log = labPaths(cfg).dockerdLog;
-  mkdirSync(dirname(log), { recursive: true });
-  const fd = openSync(log, "a");
-  say(`starting dockerd (log: ${log})`);
-  // The gateway registry is listed so the host can also pull the refs the VMs use.
-  spawnDetached("dockerd", ["--insecure-registry", cfg.registry], fd);
+  await clearStaleEngine(engine);
+  mkdirSync(dirname(engine.log), { recursive: true });
+  const fd = openSync(engine.log, "a");
+  say(`starting dockerd (log: ${engine.log})`);
+  spawnDetached("dockerd", [
+    "--pidfile", engine.pidFile,
+    "--host", `unix://${engine.socket}`,
+    "--exec-root", engine.execRoot,
+    ...(engine.dataRoot ? ["--data-root", engine.dataRoot] : []),
+    ...engine.extraArgs,
+  ], fd);
   closeSync(fd);
-  if (!(await waitFor(engineAnswers, 60_000))) {
-    throw new LabError(`dockerd did not come up within 60 s; see ${log}`);
+  if (!(await waitFor(() => engineAnswers(engine), 60_000))) {
+    throw new LabError(`dockerd did not come up within 60 s; see ${engine.log}`);
   }
-  if (!existsSync(DOCKER_SOCK)) throw new LabError(`dockerd answers but ${DOCKER_SOCK} is missing`);
 }
+
+export const ensureHostDocker = (cfg: LabConfig): Promise<void> => ensureDockerd(hostEngine(cfg));

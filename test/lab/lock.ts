@@ -4,6 +4,7 @@ import { join } from "node:path";
 import type { LabConfig } from "./config.js";
 import { LabError } from "./errors.js";
 import { say, sleep } from "./log.js";
+import { processAlive } from "./proc.js";
 
 // One lab, many users: the CLI, and every vitest run's global set-up, may call `up` at the
 // same moment. A lock directory (mkdir is atomic) holding the owner's pid serialises them;
@@ -12,12 +13,9 @@ import { say, sleep } from "./log.js";
 
 function ownerAlive(dir: string): boolean {
   try {
-    const pid = Number.parseInt(readFileSync(join(dir, "pid"), "utf8"), 10);
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but is not ours to signal.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    return processAlive(Number.parseInt(readFileSync(join(dir, "pid"), "utf8"), 10));
+  } catch {
+    return false;
   }
 }
 

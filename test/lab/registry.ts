@@ -4,6 +4,7 @@ import type { LabConfig, ServiceImage } from "./config.js";
 import { SERVICE_IMAGES, labPaths, serviceTag } from "./config.js";
 import { LabError } from "./errors.js";
 import { say, sleep } from "./log.js";
+import { processAlive, processCmdline } from "./proc.js";
 import { run, spawnDetached, tryRun } from "./run.js";
 
 // The lab registry is Debian's docker-registry (distribution 2.8) run as host processes.
@@ -51,8 +52,8 @@ function configYaml(storage: string, addr: string): string {
 function alivePid(pidFile: string, mustContain: string): number | undefined {
   try {
     const pid = Number.parseInt(readFileSync(pidFile, "utf8"), 10);
-    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    return cmd.includes("registry") && cmd.includes(mustContain) ? pid : undefined;
+    const cmd = processCmdline(pid);
+    return processAlive(pid) && cmd.includes("registry") && cmd.includes(mustContain) ? pid : undefined;
   } catch {
     return undefined;
   }
