@@ -14,7 +14,7 @@ import { purgeByLabel } from "../../src/core/commands/tenant-purge.js";
 import { toApiPayload } from "../../src/core/workflows/index.js";
 import { FAKE_PNG, startFakeOpenAi, type FakeOpenAi } from "../fakes/openai.js";
 import { startFakeWordPress, type FakeWordPress } from "../fakes/wordpress.js";
-import { BTW, ROOT, type BtwHome, type BtwResult } from "../support/cli.js";
+import { BTW, ROOT, stateSql, type BtwHome, type BtwResult } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
 
 const GATEWAY = "172.29.0.1"; // the lab bridge's address on this host: VMs (and their containers) reach it
@@ -185,6 +185,18 @@ describe("workflows on the lab", () => {
 
   it("a second deploy with no change does nothing", async () => {
     const before = await status(A);
+    const rows = async () => ((await stateSql(home, "select count(*)::int as n from workflow_deployments")) as { n: number }[])[0]!.n;
+    const recorded = await rows();
+    const versionIds = async () => {
+      const n8n = await n8nOf(A);
+      try {
+        return (await n8n.api.listWorkflows()).map((w) => `${w.id}:${w.versionId}:${w.activeVersionId}`).sort();
+      } finally {
+        await n8n.close();
+      }
+    };
+    const saved = await versionIds();
+    expect(saved).toHaveLength(3);
     const r = await btw(["workflows", "deploy", "--tenant", A, "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const report = json<{ tenants: { tenant: string; outcome: string; summary: string; seconds: number }[] }>(r);
@@ -192,6 +204,9 @@ describe("workflows on the lab", () => {
     expect(report.tenants[0]!.seconds).toBeGreaterThan(0);
     measure(`deploy --tenant ${A} (noop): ${report.tenants[0]!.seconds} s`);
     expect((await status(A)).map((x) => x.n8nId)).toEqual(before.map((x) => x.n8nId));
+    // n8n saved no new version of any workflow, and nothing new was recorded
+    expect(await versionIds()).toEqual(saved);
+    expect(await rows()).toBe(recorded);
   });
 
   it("the chain runs: WF1 stores ≥ 200 keywords, WF2 60 clusters of 3, one WF3 run publishes one article with its image", async () => {
