@@ -78,8 +78,9 @@ describe("the lab", () => {
 
 // The host engine has no systemd to restart it, and /run survives a machine restart here, so
 // `up` must start dockerd over stale pid/socket files and an orphaned containerd. Tried on a
-// second, throwaway dockerd (own pid file, socket, exec and data roots, no bridge, no
-// iptables) so the lab's engine is never touched.
+// second, throwaway dockerd (own pid file, socket, exec and data roots) in its own network
+// namespace, so the lab's engine is never touched: dockerd started with `--bridge none`
+// deletes any `docker0` it can see, and in the host namespace that is the host engine's.
 describe("dockerd start-up over stale state", () => {
   const dir = mkdtempSync("/tmp/btw-lab-engine-");
   const engine: EngineSpec = {
@@ -89,6 +90,7 @@ describe("dockerd start-up over stale state", () => {
     dataRoot: join(dir, "data"),
     log: join(dir, "dockerd.log"),
     extraArgs: ["--bridge", "none", "--iptables=false", "--ip-masq=false"],
+    wrapper: ["unshare", "--net", "--"],
   };
   const pidOf = (file: string) => Number.parseInt(readFileSync(file, "utf8"), 10);
   const answers = async () =>

@@ -16,6 +16,8 @@ export interface EngineSpec {
   dataRoot?: string;
   log: string;
   extraArgs: string[];
+  /** Argv put before `dockerd` (a test runs one in its own network namespace). */
+  wrapper?: string[];
 }
 
 /** The host engine everyone on the machine uses, at dockerd's default paths. */
@@ -86,7 +88,9 @@ export async function ensureDockerd(engine: EngineSpec): Promise<void> {
   mkdirSync(dirname(engine.log), { recursive: true });
   const fd = openSync(engine.log, "a");
   say(`starting dockerd (log: ${engine.log})`);
-  spawnDetached("dockerd", [
+  const [cmd = "dockerd", ...wrapperArgs] = [...(engine.wrapper ?? []), "dockerd"];
+  spawnDetached(cmd, [
+    ...wrapperArgs,
     "--pidfile", engine.pidFile,
     "--host", `unix://${engine.socket}`,
     "--exec-root", engine.execRoot,
