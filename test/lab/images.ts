@@ -135,7 +135,7 @@ async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, rec
   const context = join(IMAGES_DIR, spec.dir);
   // A forced rebuild skips Docker's layer cache too, so it picks up Debian's updates.
   const noCache = opts.rebuild ? ["--no-cache"] : [];
-  const common = ["build", ...noCache, "--label", `${RECIPE_LABEL}=${recipe}`, "-t", tag];
+  const common = ["build", "--force-rm", ...noCache, "--label", `${RECIPE_LABEL}=${recipe}`, "-t", tag];
   if (name !== "n8n") {
     await dockerBuild(cfg, name, [...common, "-f", join(context, spec.dockerfile), context], opts);
     return;
@@ -144,7 +144,7 @@ async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, rec
   // it and commit that. The legacy builder's COPY of the 2.3 GB, 250k-file install spent
   // over 5 minutes hashing on 2 cores before copying anything.
   const bundleDir = await (bundle ?? ensureN8nBundle(cfg, opts.refreshCaches));
-  await dockerBuild(cfg, name, ["build", ...noCache, "-t", N8N_RUNTIME_TAG, "-f", join(context, spec.dockerfile), context], opts);
+  await dockerBuild(cfg, name, ["build", "--force-rm", ...noCache, "-t", N8N_RUNTIME_TAG, "-f", join(context, spec.dockerfile), context], opts);
   const stage = `btw-lab-n8n-stage-${process.pid}`;
   await tryRun("docker", ["rm", "-f", stage]);
   try {
