@@ -16,6 +16,7 @@ const EXPECTED_TABLES = [
   "tenant_secrets",
   "tenants",
   "workflow_deployments",
+  "workflow_templates",
 ];
 
 /** Everything about the schema that migrations decide, in a driver-neutral form. */
