@@ -1,4 +1,4 @@
-// What `workflows deploy` and `workflows rollback` keep in the central state (migration 005),
+// What `workflows deploy` and `workflows rollback` keep in the central state (migration 004_workflow_templates.sql),
 // on both drivers: deployments with the template they pushed (stored once by content), the
 // current versions of many tenants at once, and a rollback walking the real history back.
 
