@@ -42,7 +42,8 @@ const imageRefs = (cfg: LabConfig) =>
   Object.fromEntries(SERVICE_IMAGES.map((n) => [n, registryRef(cfg, n)])) as Record<ServiceImage, string>;
 
 function writeFragment(cfg: LabConfig): string {
-  const doc = new Document({ images: imageRefs(cfg), proxy: { tls: "off" } });
+  // bootstrap.insecureRegistries: a server bootstrapped by btw (lab-bare) pulls from the lab registry.
+  const doc = new Document({ images: imageRefs(cfg), proxy: { tls: "off" }, bootstrap: { insecureRegistries: [cfg.registry] } });
   // Quoted: a YAML 1.1 reader would take a bare `off` for false.
   (doc.getIn(["proxy", "tls"], true) as Scalar).type = "QUOTE_DOUBLE";
   const path = labPaths(cfg).fragment;
