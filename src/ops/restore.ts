@@ -13,6 +13,7 @@ import {
   dockerVolumeRm,
   execPsql,
   execRecreateDatabase,
+  execRenameOwner,
   parseCounts,
 } from "../core/backup/commands.js";
 import { BackupIntegrityError, decryptStream } from "../core/backup/crypto-stream.js";
@@ -35,6 +36,7 @@ import type { TenantRow } from "../state/tenants.js";
 import { asset } from "./assets.js";
 import { openServerSession, type ServerSession } from "./backup.js";
 import type { Host } from "./host.js";
+import { ownerEmail } from "./n8n-bootstrap.js";
 import { openN8nTunnel } from "./n8n-tunnel.js";
 import { connectTenant, ensureProxy, syncRoutes } from "./proxy.js";
 import { envFor } from "./tenant-create.js";
@@ -118,6 +120,8 @@ export interface RestoreDataOptions {
   master: MasterKey;
   backupId: string;
   onStep?: (title: string) => void;
+  /** runs after the database and files are in, before n8n starts */
+  beforeStart?: () => Promise<void>;
 }
 
 /**
@@ -155,6 +159,7 @@ export async function restoreData(o: RestoreDataOptions): Promise<BackupManifest
     return null; // a part a newer btw added: checked, not used
   };
   const manifest = await readBundle(await decryptedStream(o.storage, o.key, o.master, o.backupId), { onPart: sinkFor });
+  await o.beforeStart?.();
 
   step("start the stack and wait until healthy");
   await host.run(composeUp(o.slug, { profiles: tenantProfiles(o.plan), wait: 300 }), { timeoutMs: 330_000 });
@@ -328,7 +333,18 @@ export async function executeRestore(ctx: Ctx, db: Db, storage: BackupStorage, p
       await session.host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml"));
       await session.host.writeFile(layout.envFile, envFor(ctx, { slug: p.target, plan, timezone: tenant.timezone, subnet: tenant.subnet! }, secrets), "0600");
       if (p.mode === "recreate") await ensureProxy(session.host, db, ctx.config, p.server.id);
-      await restoreData({ session, slug: p.target, plan, storage, key: p.key, master, backupId: p.backup.id, onStep: step });
+      const renamed = p.target !== p.backup.tenantSlug;
+      await restoreData({
+        session, slug: p.target, plan, storage, key: p.key, master, backupId: p.backup.id, onStep: step,
+        ...(renamed
+          ? {
+              beforeStart: async () => {
+                const { execText } = await import("../remote/backup-exec.js");
+                await execText(session.docker, tenantLayout(p.target).containers.postgres, execRenameOwner(ownerEmail(p.backup.tenantSlug, ctx.config.domain), ownerEmail(p.target, ctx.config.domain)), "rename the owner");
+              },
+            }
+          : {}),
+      });
       step("wait for n8n and check its API with the restored key");
       await checkN8n(session.host, p.target, secrets.get(N8N_API_KEY));
       const counts = await liveCounts(session.docker, p.target).catch(() => null);

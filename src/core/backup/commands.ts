@@ -78,3 +78,13 @@ export function dockerVolumeRm(slug: string): string[] {
 export function dockerChownN8nData(image: string, slug: string): string[] {
   return ["docker", "run", "--rm", "--user", "0", "--entrypoint", "chown", "-v", `${tenantLayout(slug).volumes.n8ndata}:${N8N_DATA_DIR}`, image, "-R", "node:node", N8N_DATA_DIR];
 }
+
+const sqlLiteral = (v: string) => `'${v.replace(/'/g, "''")}'`;
+
+/**
+ * After `restore --as`: the restored owner account keeps the source tenant's address
+ * (owner@<source>.<domain>); give it the new tenant's, as `tenant create` would have.
+ */
+export function execRenameOwner(fromEmail: string, toEmail: string): string[] {
+  return execPsql(`update "user" set email = ${sqlLiteral(toEmail)} where email = ${sqlLiteral(fromEmail)}`);
+}

@@ -61,3 +61,12 @@ describe("restore and verify checks", () => {
     expect(scratchSubnet("10.0.0.0/25", 26, ["10.0.0.0/26", "10.0.0.64/26"])).toBeNull();
   });
 });
+
+describe("restore --as", () => {
+  it("moves the owner to the new tenant's address, quoted as SQL literals", async () => {
+    const { execRenameOwner } = await import("../../../src/core/backup/commands.js");
+    expect(execRenameOwner("owner@acme.example.com", "owner@o'brien.example.com").at(-1)).toBe(
+      `update "user" set email = 'owner@o''brien.example.com' where email = 'owner@acme.example.com'`,
+    );
+  });
+});
