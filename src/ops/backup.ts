@@ -240,12 +240,19 @@ export async function cleanupInterrupted(db: Db, storage: BackupStorage): Promis
   return cleaned;
 }
 
-/** Aborts `signal` on SIGINT/SIGTERM while fn runs, so uploads are aborted and cleaned up. */
+/**
+ * Aborts `signal` on SIGINT/SIGTERM while fn runs, so uploads are aborted and cleaned up.
+ * `on`, not `once`: execa's signal-exit may re-raise the signal at us after its own handler
+ * ran (it counts its registrations, not the listeners); a listener still in place keeps that
+ * second delivery from killing the process mid-cleanup.
+ */
 export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController();
-  const onSignal = () => ac.abort(new Error("interrupted"));
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
+  const onSignal = () => {
+    if (!ac.signal.aborted) ac.abort(new Error("interrupted"));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
   try {
     return await fn(ac.signal);
   } finally {
