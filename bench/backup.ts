@@ -119,20 +119,11 @@ try {
   }
   const existing = new Set((JSON.parse(run(["tenant", "list", "--json"]).stdout) as { tenants: Array<{ slug: string; status: string }> }).tenants.filter((t) => t.status === "active").map((t) => t.slug));
   const missing = tenants.filter((t) => !existing.has(t.slug));
-  console.error(`creating ${missing.length} tenant(s) (one per server at a time)…`);
-  for (let i = 0; i < missing.length; i += 2) {
-    await Promise.all(
-      missing.slice(i, i + 2).map(
-        (t) =>
-          new Promise<void>((resolve, reject) => {
-            const c = spawn(process.execPath, [btw, "tenant", "create", t.slug, "--plan", "starter", "--server", t.server.name], { env, stdio: ["ignore", "ignore", "pipe"] });
-            let err = "";
-            c.stderr.on("data", (d: Buffer) => (err += d));
-            c.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`create ${t.slug}: ${err.slice(-500)}`))));
-          }),
-      ),
-    );
-    console.error(`  ${Math.min(i + 2, missing.length)}/${missing.length}`);
+  // one at a time: the embedded state store takes one btw process at a time
+  console.error(`creating ${missing.length} tenant(s)…`);
+  for (const [i, t] of missing.entries()) {
+    run(["tenant", "create", t.slug, "--plan", "starter", "--server", t.server.name]);
+    console.error(`  ${i + 1}/${missing.length} ${t.slug} on ${t.server.name}`);
   }
   console.error(`seeding ${MB} MB per tenant…`);
   for (const t of tenants) pad(t, MB);

@@ -10,7 +10,8 @@ export function publicRow(b: BackupRow) {
 const handler: Handler = async (ctx, _args, opts) => {
   const db = await ctx.db();
   const { listBackups } = await import("../../state/backups.js");
-  const rows = await listBackups(db, { ...(typeof opts.tenant === "string" ? { tenantSlug: opts.tenant } : {}), ...(opts.all ? {} : {}) });
+  const rows = await listBackups(db, typeof opts.tenant === "string" ? { tenantSlug: opts.tenant } : {});
+  // pruned backups stay as history rows; --all shows them
   const shown = opts.all ? rows : rows.filter((r) => r.status !== "deleted");
   ctx.out.result({ backups: shown.map(publicRow) }, () =>
     shown.length === 0
