@@ -125,9 +125,12 @@ export async function backupTenant(
     throw new OperationError(`${tenant.slug}'s Postgres container is not running on ${server.name}`, { code: "postgres-not-running", hint: `\`btw tenant status ${tenant.slug}\`` });
   }
   if (!n8n) throw new OperationError(`${tenant.slug}'s n8n container does not exist on ${server.name}`, { code: "n8n-missing", hint: `\`btw tenant status ${tenant.slug}\`` });
-  const n8nVersion = n8n.running ? parseN8nVersion(await execText(docker, layout.containers.n8n, execN8nPackageJson(), "n8n version").catch(() => "")) : null;
-
-  const secrets = await readAllSecrets(db, master, tenant.id);
+  // independent round trips, at once: n8n's version, the row counts before the dump, secrets
+  const [n8nVersion, before, secrets] = await Promise.all([
+    n8n.running ? execText(docker, layout.containers.n8n, execN8nPackageJson(), "n8n version").then(parseN8nVersion, () => null) : Promise.resolve(null),
+    countRows(docker, layout.containers.postgres),
+    readAllSecrets(db, master, tenant.id),
+  ]);
   if (!secrets.get(GENERATED.encryptionKey)) {
     throw new OperationError(`tenant ${tenant.slug} has no ${GENERATED.encryptionKey} in the state: a backup without it could not restore credentials`, { code: "secret-missing" });
   }
@@ -153,7 +156,6 @@ export async function backupTenant(
   const lock: Lock | null = await db.tryLock(runnerLock(id));
   await insertBackup(db, { id, tenantId: tenant.id, tenantSlug: tenant.slug, location, n8nVersion, manifest: { ...start } });
   try {
-    const before = await countRows(docker, layout.containers.postgres);
     const parts: PartSource[] = [];
     let dump: Awaited<ReturnType<typeof execStream>> | null = null;
     parts.push({
