@@ -91,12 +91,13 @@ async function serialBaseline(dir: string): Promise<{ ms: number; bytes: number 
   let bytes = 0;
   for (const t of tenants) {
     const file = join(dir, `${t.slug}.sql`);
-    await new Promise<void>((resolve, reject) => {
-      const out = createWriteStream(file);
-      const child = spawn("ssh", [...sshArgs(t.server), shellJoin(["docker", "exec", `btw-${t.slug}-postgres`, "pg_dump", "-U", "n8n", "-d", "n8n"])], { stdio: ["ignore", "pipe", "inherit"] });
-      child.stdout.pipe(out);
-      child.on("close", (code) => (code === 0 ? out.on("close", () => resolve()) : reject(new Error(`pg_dump of ${t.slug} exited ${code}`))));
-    });
+    const out = createWriteStream(file);
+    const child = spawn("ssh", [...sshArgs(t.server), shellJoin(["docker", "exec", `btw-${t.slug}-postgres`, "pg_dump", "-U", "n8n", "-d", "n8n"])], { stdio: ["ignore", "pipe", "inherit"] });
+    const written = new Promise<void>((resolve, reject) => out.on("close", () => resolve()).on("error", reject));
+    child.stdout.pipe(out);
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    await written;
+    if (code !== 0) throw new Error(`pg_dump of ${t.slug} exited ${code}`);
     bytes += statSync(file).size;
   }
   return { ms: performance.now() - t0, bytes };

@@ -84,7 +84,7 @@ class Meter extends Transform {
   }
 }
 
-async function countRows(docker: Dockerode, container: string): Promise<{ workflows: number; credentials: number; executions: number } | null> {
+async function countRows(docker: Dockerode, container: string): Promise<{ serverVersionNum: number; workflows: number; credentials: number; executions: number } | null> {
   const { execText } = await import("../remote/backup-exec.js");
   try {
     return parseCounts(await execText(docker, container, execPsql(COUNTS_SQL), "row counts"));
@@ -111,6 +111,7 @@ export async function backupTenant(
     throw new ConflictError(`cannot back up tenant '${tenant.slug}': it is ${tenant.status}`, { code: "tenant-wrong-status" });
   }
   const t0 = Date.now();
+  const mark = (what: string) => ctx.out.verbose(`  ${tenant.slug}: ${what} at +${((Date.now() - t0) / 1000).toFixed(2)} s`);
   const master = await ctx.master();
   const { docker, server } = session;
   const layout = tenantLayout(tenant.slug);
@@ -152,24 +153,32 @@ export async function backupTenant(
   };
   const escrow = { keyId: master.id, sealed: seal(master, escrowContext(id), JSON.stringify(Object.fromEntries(secrets))), names: [...secrets.keys()].sort() };
 
+  mark("facts, version, counts, secrets");
   const { insertBackup, completeBackup, failBackup } = await import("../state/backups.js");
   const lock: Lock | null = await db.tryLock(runnerLock(id));
   await insertBackup(db, { id, tenantId: tenant.id, tenantSlug: tenant.slug, location, n8nVersion, manifest: { ...start } });
   try {
     const parts: PartSource[] = [];
     let dump: Awaited<ReturnType<typeof execStream>> | null = null;
+    let after: ReturnType<typeof countRows> = Promise.resolve(null);
     parts.push({
       name: PART_DATABASE,
       open: async () => {
-        dump = await execStream(docker, layout.containers.postgres, execPgDump(), "pg_dump");
+        dump = await execStream(docker, layout.containers.postgres, execPgDump(before?.serverVersionNum ?? null), "pg_dump");
         return dump.stdout;
       },
-      finished: () => dump!.finished(),
+      finished: async () => {
+        await dump!.finished();
+        mark("database dumped");
+        // counted while the n8n data streams: the counts bracket the dump, not the archive
+        after = countRows(docker, layout.containers.postgres);
+      },
     });
     parts.push({ name: PART_N8N_DATA, open: () => archiveOut(docker, layout.containers.n8n, N8N_DATA_DIR) });
     const finish = async (done: BackupManifest["parts"]): Promise<BackupManifest> => {
-      const after = await countRows(docker, layout.containers.postgres);
-      const same = (k: keyof NonNullable<typeof before>) => (before && after && before[k] === after[k] ? before[k] : null);
+      mark("n8n data archived");
+      const counted = await after;
+      const same = (k: "workflows" | "credentials" | "executions") => (before && counted && before[k] === counted[k] ? before[k] : null);
       return { ...start, finishedAt: new Date().toISOString(), parts: done, counts: { workflows: same("workflows"), credentials: same("credentials"), executions: same("executions") }, escrow };
     };
     let manifest: BackupManifest | null = null;
@@ -195,6 +204,7 @@ export async function backupTenant(
       for (const s of [bundle, encrypt, meter]) if (!s.readableEnded) s.destroy();
     }
     if (!manifest) throw new OperationError(`backup ${id}: the stream ended without a manifest`, { code: "backup-incomplete" });
+    mark("stored");
     const sha256 = meter.hash.digest("hex");
     const m = manifest as BackupManifest;
     await completeBackup(db, id, { sizeBytes: meter.bytes, sha256, manifest: m as unknown as Record<string, unknown> });

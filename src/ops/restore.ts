@@ -168,7 +168,8 @@ export async function restoreData(o: RestoreDataOptions): Promise<BackupManifest
 
 export async function liveCounts(docker: Dockerode, slug: string): Promise<{ workflows: number; credentials: number; executions: number } | null> {
   const { execText } = await import("../remote/backup-exec.js");
-  return parseCounts(await execText(docker, tenantLayout(slug).containers.postgres, execPsql(COUNTS_SQL), "row counts"));
+  const c = parseCounts(await execText(docker, tenantLayout(slug).containers.postgres, execPsql(COUNTS_SQL), "row counts"));
+  return c ? { workflows: c.workflows, credentials: c.credentials, executions: c.executions } : null;
 }
 
 /** n8n answers on its public API with the restored key (it lives in the restored database). */
