@@ -226,7 +226,8 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
         .command("all")
         .description("back up every live tenant (bounded parallelism; exit 3 when some failed)")
         .option("--server <server>", "only the tenants of this server")
-        .option("--concurrency <n>", "at most n backups at once (default: backup.concurrency.total)", intArg(1, 256)),
+        .option("--concurrency <n>", "at most n backups at once (default: backup.concurrency.total)", intArg(1, 256))
+        .option("--per-server <n>", "at most n at once on one server (default: backup.concurrency.perServer)", intArg(1, 256)),
     ),
     () => import("../commands/backup/all.js"),
   );

@@ -49,7 +49,11 @@ export async function backupAll(ctx: Ctx, db: Db, storage: BackupStorage, opts: 
     const session = (name: string) => {
       let s = sessions.get(name);
       if (!s) {
-        s = openServerSession(ctx, servers.get(name)!);
+        s = openServerSession(ctx, servers.get(name)!).then(async (session) => {
+          const { allContainerFacts } = await import("../remote/backup-exec.js");
+          session.containers = allContainerFacts(session.docker);
+          return session;
+        });
         s.catch(() => {});
         sessions.set(name, s);
       }

@@ -44,6 +44,10 @@ export interface ServerSession {
   server: ServerRow;
   host: Host;
   docker: Dockerode;
+  /** per run: n8n version by image id (one exec per image, not per tenant) */
+  n8nVersions?: Map<string, Promise<string | null>>;
+  /** per run: every btw container's image and state, listed once (bulk runs) */
+  containers?: Promise<Map<string, { image: string | null; imageId: string; running: boolean }>>;
 }
 
 export async function openServerSession(ctx: Ctx, server: ServerRow): Promise<ServerSession> {
@@ -93,6 +97,19 @@ async function countRows(docker: Dockerode, container: string): Promise<{ server
   }
 }
 
+/** n8n's version, asked once per image and server in a run; null when n8n is not running. */
+function n8nVersionOf(session: ServerSession, n8n: { imageId?: string; running: boolean }, ask: () => Promise<string | null>): Promise<string | null> {
+  if (!n8n.running) return Promise.resolve(null);
+  if (!n8n.imageId) return ask();
+  session.n8nVersions ??= new Map();
+  let v = session.n8nVersions.get(n8n.imageId);
+  if (!v) {
+    v = ask();
+    session.n8nVersions.set(n8n.imageId, v);
+  }
+  return v;
+}
+
 export interface BackupTenantOptions {
   signal?: AbortSignal;
   /** called as bytes reach the storage (bench, progress) */
@@ -115,20 +132,19 @@ export async function backupTenant(
   const master = await ctx.master();
   const { docker, server } = session;
   const layout = tenantLayout(tenant.slug);
-  const { containerFacts, execStream, execText, archiveOut } = await import("../remote/backup-exec.js");
+  const { execStream, execText, archiveOut } = await import("../remote/backup-exec.js");
 
-  const [pg, n8n, redis] = await Promise.all([
-    containerFacts(docker, layout.containers.postgres),
-    containerFacts(docker, layout.containers.n8n),
-    containerFacts(docker, layout.containers.redis),
-  ]);
+  const { allContainerFacts } = await import("../remote/backup-exec.js");
+  // a bulk run lists a server's containers once; a single backup looks now
+  const listed = await (session.containers ?? allContainerFacts(docker));
+  const [pg, n8n, redis] = [layout.containers.postgres, layout.containers.n8n, layout.containers.redis].map((n) => listed.get(n) ?? null);
   if (!pg?.running) {
     throw new OperationError(`${tenant.slug}'s Postgres container is not running on ${server.name}`, { code: "postgres-not-running", hint: `\`btw tenant status ${tenant.slug}\`` });
   }
   if (!n8n) throw new OperationError(`${tenant.slug}'s n8n container does not exist on ${server.name}`, { code: "n8n-missing", hint: `\`btw tenant status ${tenant.slug}\`` });
   // independent round trips, at once: n8n's version, the row counts before the dump, secrets
   const [n8nVersion, before, secrets] = await Promise.all([
-    n8n.running ? execText(docker, layout.containers.n8n, execN8nPackageJson(), "n8n version").then(parseN8nVersion, () => null) : Promise.resolve(null),
+    n8nVersionOf(session, n8n, () => execText(docker, layout.containers.n8n, execN8nPackageJson(), "n8n version").then(parseN8nVersion, () => null)),
     countRows(docker, layout.containers.postgres),
     readAllSecrets(db, master, tenant.id),
   ]);

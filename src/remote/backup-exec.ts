@@ -53,14 +53,14 @@ export async function execStream(docker: Dockerode, container: string, cmd: read
     finished: async () => {
       if (!ended) await new Promise<void>((res, rej) => (demux.once("end", res), demux.once("error", rej)));
       // The exit code can lag the end of the stream by a moment.
-      for (let i = 0; i < 50; i++) {
+      for (let i = 0; i < 250; i++) {
         const info = await exec.inspect();
         if (!info.Running && info.ExitCode !== null) {
           if (info.ExitCode === 0) return;
           const tail = demux.stderrTail.trim().split("\n").pop() ?? "";
           throw new OperationError(`${what} in ${container} exited ${info.ExitCode}${tail ? `: ${tail}` : ""}`, { code: "container-exec-failed" });
         }
-        await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 20));
       }
       throw new OperationError(`${what} in ${container}: no exit code after its output ended`, { code: "container-exec-failed" });
     },
@@ -103,4 +103,10 @@ export async function containerFacts(docker: Dockerode, container: string): Prom
     if ((e as { statusCode?: number }).statusCode === 404) return null;
     throw e;
   }
+}
+
+/** Image and state of every btw container on the engine, in one call (by container name). */
+export async function allContainerFacts(docker: Dockerode): Promise<Map<string, ContainerFacts & { imageId: string }>> {
+  const list = await docker.listContainers({ all: true, filters: { label: ["btw.tenant"] } });
+  return new Map(list.map((c) => [(c.Names[0] ?? c.Id).replace(/^\//, ""), { image: c.Image ?? null, imageId: c.ImageID, running: c.State === "running" }]));
 }

@@ -10,7 +10,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   const server = typeof opts.server === "string" ? (await requireServer(db, opts.server)).name : undefined;
   const c = ctx.config.backup.concurrency;
   const total = typeof opts.concurrency === "number" ? opts.concurrency : c.total;
-  const perServer = Math.min(c.perServer, total);
+  const perServer = Math.min(typeof opts.perServer === "number" ? opts.perServer : c.perServer, total);
   const storage = await storageFor(ctx);
   if (opts.dryRun) {
     const { listTenants } = await import("../../state/tenants.js");
