@@ -256,12 +256,26 @@ export class SshClient {
   }
 
   private async addForward(spec: string): Promise<() => Promise<void>> {
-    const keeper = execa("ssh", ["-T", ...sshArgs(this.target, this.argsOpts), shellJoin(["cat"])], {
+    // The keeper says "ready" once its session is up: only then is the master sure to outlive
+    // ControlPersist (or, if the master had just expired, the keeper has become the new one).
+    const keeper = execa("ssh", ["-T", ...sshArgs(this.target, this.argsOpts), shellJoin(["sh", "-c", "echo ready; exec cat"])], {
       stdin: "pipe",
-      stdout: "ignore",
+      stdout: "pipe",
       stderr: "ignore",
       reject: false,
     });
+    const attached = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 30_000);
+      keeper.stdout.once("data", () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      void keeper.then(() => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    keeper.stdout.resume();
     // A forgotten close() must not keep the CLI alive; when this process exits, the keeper's
     // stdin closes, its remote `cat` ends and the master may persist out.
     keeper.unref();
@@ -272,7 +286,9 @@ export class SshClient {
       await keeper;
       clearTimeout(timer);
     };
-    const r = await execa("ssh", sshForwardArgs(this.target, this.argsOpts, "forward", spec), { reject: false, stdin: "ignore" });
+    const r = attached
+      ? await execa("ssh", sshForwardArgs(this.target, this.argsOpts, "forward", spec), { reject: false, stdin: "ignore" })
+      : { exitCode: -1, stderr: "the keeper session did not start" };
     if (r.exitCode !== 0) {
       await stopKeeper();
       throw new OperationError(`cannot set up a forwarding to server '${this.name}': ${lastLine(r.stderr) || `exit ${r.exitCode}`}`, {
