@@ -13,7 +13,8 @@ import { median } from "./stats.js";
 // btw's peak RSS — also for one tenant grown to BENCH_BIG_MB, to show memory stays flat.
 //
 //   npm run bench:backup            BENCH_TENANTS=8 BENCH_MB=16 BENCH_RUNS=3 BENCH_BIG_MB=256
-//   BENCH_KEEP=1 keeps the tenants (and the home in $BENCH_HOME) for the next run.
+//   BENCH_KEEP=1 keeps the tenants (and the home in $BENCH_HOME) for the next run;
+//   BENCH_ARGS="--concurrency 8 --per-server 4" passes flags to `backup all`.
 
 const root = join(import.meta.dirname, "..");
 const btw = join(root, "bin", "btw");
@@ -22,6 +23,8 @@ const MB = Number(process.env.BENCH_MB ?? 16);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 256);
 const KEEP = process.env.BENCH_KEEP === "1";
+/** extra `backup all` flags, e.g. "--concurrency 8 --per-server 4" */
+const EXTRA = (process.env.BENCH_ARGS ?? "").split(/\s+/).filter(Boolean);
 
 interface Server {
   name: string;
@@ -139,7 +142,7 @@ try {
         results.serial.push(s);
         console.error(`run ${r + 1}: serial ssh+pg_dump loop ${(s.ms / 1000).toFixed(1)} s, ${(s.bytes / 1e6).toFixed(1)} MB`);
       } else {
-        const m = await runMeasured(["backup", "all", "--json"]);
+        const m = await runMeasured(["backup", "all", "--json", ...EXTRA]);
         const report = JSON.parse(m.stdout) as { bytes: number; succeeded: number; total: number };
         results.btw.push({ ms: m.ms, bytes: report.bytes, peakRssMb: m.peakRssMb, ok: report.succeeded });
         console.error(`run ${r + 1}: btw backup all ${(m.ms / 1000).toFixed(1)} s, ${(report.bytes / 1e6).toFixed(1)} MB, ${report.succeeded}/${report.total} ok, peak RSS ${m.peakRssMb.toFixed(0)} MB`);
@@ -172,7 +175,7 @@ try {
       medianSeconds: btwMs / 1000,
       bytes: results.btw[0]?.bytes,
       peakRssMb: Math.max(...results.btw.map((b) => b.peakRssMb)),
-      concurrency: "backup.concurrency defaults (total 4, per server 2)",
+      concurrency: EXTRA.length ? EXTRA.join(" ") : "backup.concurrency defaults (total 4, per server 2)",
       what: "pg_dump -Fc + n8n data tar + manifest, AES-256-GCM, to a local directory",
     },
     ratio: serialMs / btwMs,
