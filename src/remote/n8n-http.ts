@@ -105,6 +105,28 @@ export class N8nHttp {
     throw new OperationError(`${this.label}: ${what} answered without a session cookie`, { code: "n8n-unexpected" });
   }
 
+  /**
+   * Through an SSH tunnel a connection can be cut before n8n answers (a forward opened while
+   * the container restarts, a loaded host): an idempotent GET is retried, a write never is.
+   */
+  private async fetchRetrying(url: URL, spec: RequestSpec, headers: Record<string, string>, timeoutMs: number): Promise<Response> {
+    const attempts = spec.method === "GET" ? 4 : 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.doFetch(url, {
+          method: spec.method,
+          headers,
+          body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+          signal: AbortSignal.timeout(timeoutMs),
+          redirect: "manual",
+        });
+      } catch (e) {
+        if (attempt >= attempts || isTimeout(e)) throw e;
+        await sleep(500 * attempt);
+      }
+    }
+  }
+
   async request(spec: RequestSpec): Promise<Reply> {
     const url = new URL(spec.path, this.baseUrl);
     for (const [k, v] of Object.entries(spec.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
@@ -125,13 +147,7 @@ export class N8nHttp {
     const timeoutMs = spec.timeoutMs ?? this.timeoutMs;
     let res: Response;
     try {
-      res = await this.doFetch(url, {
-        method: spec.method,
-        headers,
-        body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: "manual",
-      });
+      res = await this.fetchRetrying(url, spec, headers, timeoutMs);
     } catch (e) {
       if (isTimeout(e)) {
         throw new OperationError(`${this.label}: ${spec.what} timed out after ${seconds(timeoutMs)}`, {
