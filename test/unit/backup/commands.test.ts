@@ -5,8 +5,10 @@ import { backupId, backupKey, publicManifest } from "../../../src/core/backup/ma
 const base = ["docker", "compose", "-p", "btw-acme", "--project-directory", "/opt/btw/tenants/acme", "-f", "/opt/btw/tenants/acme/compose.yml", "--env-file", "/opt/btw/tenants/acme/.env"];
 
 describe("backup command builders", () => {
-  it("dumps in custom format over the container's socket, as the tenant's role", () => {
-    expect(execPgDump()).toEqual(["pg_dump", "--format=custom", "--no-password", "-U", "n8n", "-d", "n8n"]);
+  it("dumps in custom format over the container's socket, as the tenant's role: zstd:1 from PostgreSQL 16, gzip 1 before", () => {
+    expect(execPgDump(170004)).toEqual(["pg_dump", "--format=custom", "--compress=zstd:1", "--no-password", "-U", "n8n", "-d", "n8n"]);
+    expect(execPgDump(150010)).toContain("--compress=1");
+    expect(execPgDump(null)).toContain("--compress=1");
   });
 
   it("restores from stdin in one transaction, stopping at the first error", () => {
@@ -25,7 +27,7 @@ describe("backup command builders", () => {
   });
 
   it("parses counts and versions, or says it cannot", () => {
-    expect(parseCounts("3 1 40\n")).toEqual({ workflows: 3, credentials: 1, executions: 40 });
+    expect(parseCounts("170004 3 1 40\n")).toEqual({ serverVersionNum: 170004, workflows: 3, credentials: 1, executions: 40 });
     expect(parseCounts("ERROR")).toBeNull();
     expect(parseN8nVersion('{"name":"n8n","version":"2.8.4"}')).toBe("2.8.4");
     expect(parseN8nVersion("cat: no such file")).toBeNull();
