@@ -14,9 +14,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { freePort } from "./processes.js";
 
 export interface TestN8n {
   /** http://127.0.0.1:PORT */
@@ -54,16 +54,7 @@ export async function ensureN8nBinary(): Promise<string> {
   return path.join(dir, "node_modules", ".bin", "n8n");
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 function dbEnv(databaseUrl: string): Record<string, string> {
   const u = new URL(databaseUrl);

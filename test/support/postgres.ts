@@ -15,9 +15,9 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { chown, mkdir, mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { launchOnFreePort, stopChild } from "./processes.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -108,16 +108,6 @@ function asAccount(account: { uid: number; gid: number } | null, argv: string[])
   ];
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function canQuery(url: string): Promise<boolean> {
   const { default: pg } = await import("pg");
@@ -213,28 +203,17 @@ export async function startPostgres(): Promise<TestPostgres> {
   const halt = async (): Promise<void> => {
     const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-    proc.kill("SIGINT"); // "fast" shutdown: disconnects clients, no waiting for them
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-    await gone;
-    clearTimeout(timer);
+    await stopChild(proc, "SIGINT", 10_000);
   };
 
-  // Another process may take the probed port before postgres binds it; try a few.
-  for (let attempt = 1; ; attempt++) {
-    port = await freePort();
-    try {
+  port = await launchOnFreePort(
+    async (p) => {
+      port = p;
       await launch();
-      break;
-    } catch (e) {
-      await halt();
-      if (attempt >= 3) {
-        await rm(dir, { recursive: true, force: true });
-        throw e;
-      }
-    }
-  }
+    },
+    halt,
+    () => rm(dir, { recursive: true, force: true }),
+  );
 
   return {
     url: `postgres://${SUPERUSER}@127.0.0.1:${port}`,

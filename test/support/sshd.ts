@@ -14,6 +14,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { freePort, launchOnFreePort, stopChild } from "./processes.js";
 
 export const SSHD_BIN = "/usr/sbin/sshd";
 
@@ -76,16 +77,7 @@ export function generateKey(file: string, comment = "btw-test"): void {
   run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file]);
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Resolves once something on host:port answers with an SSH banner. */
 function readsBanner(port: number): Promise<boolean> {
@@ -172,28 +164,17 @@ export async function startSshd(): Promise<TestSshd> {
   const halt = async (): Promise<void> => {
     const proc = child;
     child = undefined;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-    proc.kill("SIGTERM");
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 3000);
-    await gone;
-    clearTimeout(timer);
+    await stopChild(proc, "SIGTERM", 3000);
   };
 
-  // Another process may grab the free port between probe and bind; try a few.
-  for (let attempt = 1; ; attempt++) {
-    port = await freePort();
-    try {
+  port = await launchOnFreePort(
+    async (p) => {
+      port = p;
       await launch();
-      break;
-    } catch (e) {
-      await halt();
-      if (attempt >= 3) {
-        await rm(dir, { recursive: true, force: true });
-        throw e;
-      }
-    }
-  }
+    },
+    halt,
+    () => rm(dir, { recursive: true, force: true }),
+  );
 
   return {
     host: "127.0.0.1",
