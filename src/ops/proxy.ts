@@ -1,20 +1,47 @@
 import type { Config } from "../config/schema.js";
-import { caddyReload, caddyValidate, isAlreadyConnected, isNotConnected, proxyComposeUp, proxyConnectTenant, proxyDisconnectTenant } from "../core/commands/proxy.js";
+import {
+  caddyReload,
+  caddyValidate,
+  isAlreadyConnected,
+  isNotConnected,
+  networkNames,
+  parseAttachedNetworks,
+  proxyAttachedNetworks,
+  proxyComposeUp,
+  proxyConnectTenant,
+  proxyDisconnectTenant,
+} from "../core/commands/proxy.js";
+import { planProxyAttach } from "../core/proxy/attach.js";
 import { renderCaddyfile } from "../core/proxy/caddyfile.js";
 import { renderProxyEnv } from "../core/proxy/env.js";
 import { PROXY_LAYOUT } from "../core/proxy/layout.js";
 import { OperationError } from "../errors.js";
-import type { Db } from "../state/db.js";
+import type { Db, Lock } from "../state/db.js";
+import { getServer } from "../state/servers.js";
 import { listTenants } from "../state/tenants.js";
 import { asset } from "./assets.js";
 import type { Host } from "./host.js";
 
 // One Caddy per server. Its Caddyfile is always rendered from the state — every live tenant
-// of that server — under the server's lock, so concurrent creates on one server cannot lose
-// each other's routes, and a reload never drops the other tenants' sites.
+// of that server — under the server's proxy lock, so concurrent creates on one server cannot
+// lose each other's routes, and a reload never drops the other tenants' sites.
+//
+// The same holds for the proxy's attachment to tenants' edge networks: every convergence
+// (ensureProxy, syncRoutes) re-derives it from the state and connects what is missing. A
+// recreated Caddy container (image or template change) therefore gets every tenant back,
+// instead of only the one whose create happened to run `docker network connect`.
+//
+// Why live `network connect` and not a generated compose override listing the networks:
+// Compose hashes a service's networks into its config, so every tenant created or deleted
+// would recreate Caddy (a restart for every tenant of the server). Connecting is live.
+
+function proxyLock(db: Db, serverName: string): Promise<Lock> {
+  return db.lock({ kind: "server", name: `${serverName}:proxy` }, { timeoutMs: 60_000 });
+}
 
 async function caddyfileFor(db: Db, config: Config, serverId: number, alsoActive: readonly string[] = []): Promise<string> {
-  const rows = await listTenants(db, { serverId, status: ["active", "suspended"] });
+  // A tenant mid-restore or mid-migration serves the maintenance page, like a suspended one.
+  const rows = (await listTenants(db, { serverId, status: ["active", "suspended", "restoring", "migrating"] })).map((t) => ({ slug: t.slug, status: t.status === "active" ? ("active" as const) : ("suspended" as const) }));
   const tenants = [...rows.filter((t) => !alsoActive.includes(t.slug)), ...alsoActive.map((slug) => ({ slug, status: "active" as const }))];
   return renderCaddyfile({
     tls: config.proxy.tls,
@@ -26,15 +53,49 @@ async function caddyfileFor(db: Db, config: Config, serverId: number, alsoActive
 
 /** Files and container of the proxy; converges (image change, missing container). Idempotent. */
 export async function ensureProxy(host: Host, db: Db, config: Config, serverId: number): Promise<void> {
-  await host.mkdir(PROXY_LAYOUT.confDir);
-  await Promise.all([
-    host.writeFile(PROXY_LAYOUT.composeFile, asset("templates/proxy/compose.yml")),
-    host.writeFile(PROXY_LAYOUT.envFile, renderProxyEnv({ caddyImage: config.images.caddy }), "0600"),
+  const server = await getServer(db, serverId);
+  if (!server) throw new OperationError(`server #${serverId} is not in the state`, { code: "server-not-found" });
+  const lock = await proxyLock(db, server.name);
+  try {
+    await host.mkdir(PROXY_LAYOUT.confDir);
+    await Promise.all([
+      host.writeFile(PROXY_LAYOUT.composeFile, asset("templates/proxy/compose.yml")),
+      host.writeFile(PROXY_LAYOUT.envFile, renderProxyEnv({ caddyImage: config.images.caddy }), "0600"),
+    ]);
+    // The live Caddyfile is only ever replaced after validation; a first start needs one.
+    const exists = await host.run(["test", "-f", PROXY_LAYOUT.caddyfile], { allowFailure: true });
+    if (exists.exitCode !== 0) await host.writeFile(PROXY_LAYOUT.caddyfile, await caddyfileFor(db, config, serverId));
+    await host.run(proxyComposeUp({ wait: true }), { timeoutMs: 180_000 });
+    await attachTenantNetworks(host, db, serverId);
+  } finally {
+    await lock.release();
+  }
+}
+
+/**
+ * Joins the proxy to the edge network of every tenant the state places on this server (any
+ * status but deleted) whose network exists. Call under the proxy lock. Returns the tenants
+ * it connected (after a recreate: all of them).
+ */
+export async function attachTenantNetworks(host: Host, db: Db, serverId: number): Promise<string[]> {
+  const [tenants, attached, existing] = await Promise.all([
+    listTenants(db, { serverId }),
+    host.run(proxyAttachedNetworks(), { allowFailure: true, timeoutMs: 30_000 }),
+    host.run(networkNames(), { timeoutMs: 30_000 }),
   ]);
-  // The live Caddyfile is only ever replaced after validation; a first start needs one.
-  const exists = await host.run(["test", "-f", PROXY_LAYOUT.caddyfile], { allowFailure: true });
-  if (exists.exitCode !== 0) await host.writeFile(PROXY_LAYOUT.caddyfile, await caddyfileFor(db, config, serverId));
-  await host.run(proxyComposeUp({ wait: true }), { timeoutMs: 180_000 });
+  if (attached.exitCode !== 0) {
+    throw new OperationError(`the proxy container on ${host.name} does not exist: ${attached.stderr.trim().split("\n").pop()}`, {
+      code: "proxy-missing",
+      hint: `\`btw server bootstrap ${host.name}\` creates it again`,
+    });
+  }
+  const plan = planProxyAttach({
+    slugs: tenants.map((t) => t.slug),
+    existing: existing.stdout.split("\n").map((l) => l.trim()).filter(Boolean),
+    attached: parseAttachedNetworks(attached.stdout),
+  });
+  for (const slug of plan.connect) await connectTenant(host, slug);
+  return plan.connect;
 }
 
 export async function connectTenant(host: Host, slug: string): Promise<void> {
@@ -57,8 +118,9 @@ export async function disconnectTenant(host: Host, slug: string): Promise<void> 
  * status change leaves a routed, still-provisioning tenant that a re-run completes).
  */
 export async function syncRoutes(host: Host, db: Db, config: Config, server: { id: number; name: string }, alsoActive: readonly string[] = []): Promise<void> {
-  const lock = await db.lock({ kind: "server", name: `${server.name}:proxy` }, { timeoutMs: 60_000 });
+  const lock = await proxyLock(db, server.name);
   try {
+    await attachTenantNetworks(host, db, server.id);
     const text = await caddyfileFor(db, config, server.id, alsoActive);
     await host.writeFile(PROXY_LAYOUT.caddyfileNext, text);
     const valid = await host.run(caddyValidate(), { allowFailure: true });

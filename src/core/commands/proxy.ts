@@ -64,3 +64,25 @@ export function caddyValidate(path: string = PROXY_LAYOUT.inContainer.caddyfileN
 export function caddyReload(): string[] {
   return ["docker", "exec", PROXY_LAYOUT.container, "caddy", "reload", "--config", PROXY_LAYOUT.inContainer.caddyfile, "--adapter", "caddyfile"];
 }
+
+/** The networks the proxy container is attached to, as one JSON object keyed by network name. */
+export function proxyAttachedNetworks(): string[] {
+  return ["docker", "inspect", "--type", "container", "--format", "{{json .NetworkSettings.Networks}}", PROXY_LAYOUT.container];
+}
+
+/** Every network on the server, one name per line. */
+export function networkNames(): string[] {
+  return ["docker", "network", "ls", "--format", "{{.Name}}"];
+}
+
+/** proxyAttachedNetworks' output → network names ([] when the container does not exist). */
+export function parseAttachedNetworks(stdout: string): string[] {
+  const text = stdout.trim();
+  if (text === "" || text === "null") return [];
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === "object" ? Object.keys(v).sort() : [];
+  } catch {
+    return [];
+  }
+}
