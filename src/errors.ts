@@ -82,6 +82,19 @@ export class PartialFailureError extends BtwError {
   }
 }
 
+/**
+ * A lock this process held is gone (its state connection died): the holder stops at its next
+ * step instead of going on unprotected. Exit 1; re-running the command resumes from its journal.
+ */
+export class LockLostError extends OperationError {
+  constructor(what: string) {
+    super(`lost ${what}: the connection to the state database that held it ended; stopped before the next step`, {
+      code: "lock-lost",
+      hint: "check the state database, then re-run the same command: it resumes from its journal",
+    });
+  }
+}
+
 export function isBtwError(e: unknown): e is BtwError {
   return e instanceof BtwError;
 }

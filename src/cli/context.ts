@@ -20,6 +20,7 @@ export class Ctx {
   private loaded?: LoadedConfig;
   private dbHandle?: Promise<Db>;
   private masterKey?: MasterKey;
+  private stateIdValue: string | null = null;
   private readonly cleanups: Array<() => Promise<void> | void> = [];
   private configModule?: typeof import("../config/load.js");
 
@@ -123,7 +124,17 @@ export class Ctx {
         });
       }
     }
+    const { readStateId } = await import("../state/identity.js");
+    this.stateIdValue = await readStateId(db);
     return db;
+  }
+
+  /**
+   * The open state's identity (a uuid, labels of everything it creates on servers); null
+   * before the state is opened or when its schema predates 006_state_identity.sql.
+   */
+  get stateId(): string | null {
+    return this.stateIdValue;
   }
 
   async master(): Promise<MasterKey> {

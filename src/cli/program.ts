@@ -156,11 +156,17 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     import("../commands/tenant/secrets-set.js"),
   );
   on(
-    destructive(tenant.command("delete <name>").description("take out of service (data kept); --purge removes everything").option("--purge", "also remove volumes, files and secrets")),
+    destructive(
+      tenant
+        .command("delete <name>")
+        .description("take out of service (data kept); --purge removes everything after a final backup")
+        .option("--purge", "also remove volumes, files and secrets (a final backup is taken first)")
+        .option("--no-final-backup", "purge without the final backup (needs --yes)"),
+    ),
     () => import("../commands/tenant/delete.js"),
   );
   on(
-    mutation(
+    destructive(
       tenant
         .command("migrate <name>")
         .description("move a tenant to another server (backup, maintenance page, final dump, restore, switch)")
@@ -254,7 +260,9 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
         .description("restore a tenant from a backup (in place, onto a purged name, or --as a new tenant)")
         .option("--backup <id>", "which backup (default: the tenant's newest)")
         .option("--as <new-tenant>", "restore as another tenant name")
-        .option("--server <server>", "place a re-created tenant on this server"),
+        .option("--server <server>", "place a re-created tenant on this server")
+        .option("--rollback", "undo an interrupted in-place restore: its safety backup goes back")
+        .option("--no-safety-backup", "in place, without first backing up the current data (only when it is known lost; needs --yes)"),
     ),
     () => import("../commands/restore.js"),
   );

@@ -143,13 +143,29 @@ export const configSchema = z
       .object({
         storage: z.discriminatedUnion("type", [dir, s3]).default({ type: "dir", path: "$BTW_HOME/backups" }),
         retention: z
-          .object({ daily: z.number().int().min(0).default(7), weekly: z.number().int().min(0).default(4), monthly: z.number().int().min(0).default(6) })
+          .object({
+            daily: z.number().int().min(0).default(7),
+            weekly: z.number().int().min(0).default(4),
+            monthly: z.number().int().min(0).default(6),
+            purgedDays: z.number().int().min(0).default(30).describe("days a purged tenant's backups are kept after the purge (its final backup included); then prune deletes them"),
+          })
           .strict()
           .prefault({}),
         concurrency: z
           .object({ total: z.number().int().min(1).default(4), perServer: z.number().int().min(1).default(2) })
           .strict()
           .prefault({}),
+        tenantTimeoutSec: z
+          .number()
+          .int()
+          .min(5)
+          .default(3600)
+          .describe("deadline of one tenant's backup in `backup all`: a frozen server cannot hold the run (or its locks) past it"),
+        finalBackupMaxAgeHours: z
+          .number()
+          .min(0)
+          .default(1)
+          .describe("`tenant delete --purge` takes a final backup unless a completed one is at most this old and the tenant is out of service since"),
       })
       .strict()
       .prefault({}),

@@ -22,11 +22,12 @@ import { ConflictError, OperationError } from "../errors.js";
 import type { BackupStorage } from "../remote/backup-storage.js";
 import { seal } from "../secrets/envelope.js";
 import type { MasterKey } from "../secrets/master-key.js";
+import type { BackupReason } from "../state/backups.js";
 import type { Db, Lock } from "../state/db.js";
 import type { ServerRow } from "../state/servers.js";
-import type { TenantRow } from "../state/tenants.js";
+import type { TenantRow, TenantStatus } from "../state/tenants.js";
 import type { Host } from "./host.js";
-import { hostFor } from "./tenant-context.js";
+import { hostFor, lockTenant } from "./tenant-context.js";
 import { GENERATED, readAllSecrets } from "./tenant-secrets.js";
 
 // One backup of one tenant: pg_dump (custom format) streamed out of its Postgres container
@@ -114,6 +115,38 @@ export interface BackupTenantOptions {
   signal?: AbortSignal;
   /** called as bytes reach the storage (bench, progress) */
   onProgress?: (bytes: number) => void;
+  /** why it is taken (recorded on the row); default manual */
+  reason?: BackupReason;
+  /**
+   * The caller already holds the tenant's lock exclusively (a restore, a migration, a purge
+   * taking its safety or final backup): no shared lock is taken, and the stack may be in the
+   * caller's own transitional status.
+   */
+  heldLock?: Lock;
+}
+
+/** Statuses whose stack is in its normal state and may be backed up by anyone. */
+export const BACKUPABLE: readonly TenantStatus[] = ["active", "suspended"];
+
+/** Why a tenant holding data is not backed up now (null: it can be). */
+export function skipReason(status: TenantStatus): string | null {
+  switch (status) {
+    case "active":
+    case "suspended":
+      return null;
+    case "restoring":
+      return "a restore is replacing its data (finish it: `btw restore <tenant>`, or `--rollback`)";
+    case "migrating":
+      return "a migration is moving it (finish it: `btw tenant migrate <tenant> --to <server>`, or `--rollback`)";
+    case "provisioning":
+      return "its create did not finish (finish it: `btw tenant create <tenant>`)";
+    case "failed":
+      return "its last operation failed; its stack is not in a known state (`btw tenant show <tenant>`)";
+    case "deleting":
+      return "it is out of service, data kept (`btw tenant delete <tenant> --purge` takes a final backup first)";
+    case "deleted":
+      return "it was purged";
+  }
 }
 
 export async function backupTenant(
@@ -124,9 +157,28 @@ export async function backupTenant(
   tenant: TenantRow,
   opts: BackupTenantOptions = {},
 ): Promise<BackupResult> {
-  if (tenant.status !== "active" && tenant.status !== "suspended") {
-    throw new ConflictError(`cannot back up tenant '${tenant.slug}': it is ${tenant.status}`, { code: "tenant-wrong-status" });
+  const tenantLock = opts.heldLock ?? (await lockTenant(db, tenant.slug, { shared: true }));
+  try {
+    // the row as it is now, under the lock: not the (possibly stale) copy the caller listed
+    const { getTenantById } = await import("../state/tenants.js");
+    const now = opts.heldLock ? tenant : ((await getTenantById(db, tenant.id)) ?? tenant);
+    const why = opts.heldLock ? null : skipReason(now.status);
+    if (why) throw new ConflictError(`cannot back up tenant '${tenant.slug}': it is ${now.status} — ${why.replaceAll("<tenant>", tenant.slug)}`, { code: "tenant-wrong-status" });
+    return await backupLocked(ctx, db, storage, session, now, tenantLock, opts);
+  } finally {
+    if (!opts.heldLock) await tenantLock.release();
   }
+}
+
+async function backupLocked(
+  ctx: Ctx,
+  db: Db,
+  storage: BackupStorage,
+  session: ServerSession,
+  tenant: TenantRow,
+  tenantLock: Lock,
+  opts: BackupTenantOptions,
+): Promise<BackupResult> {
   const t0 = Date.now();
   const mark = (what: string) => ctx.out.verbose(`  ${tenant.slug}: ${what} at +${((Date.now() - t0) / 1000).toFixed(2)} s`);
   const master = await ctx.master();
@@ -143,10 +195,12 @@ export async function backupTenant(
   }
   if (!n8n) throw new OperationError(`${tenant.slug}'s n8n container does not exist on ${server.name}`, { code: "n8n-missing", hint: `\`btw tenant status ${tenant.slug}\`` });
   // independent round trips, at once: n8n's version, the row counts before the dump, secrets
-  const [n8nVersion, before, secrets] = await Promise.all([
+  const { currentWorkflowDeployments } = await import("../state/workflow-deployments.js");
+  const [n8nVersion, before, secrets, deployed] = await Promise.all([
     n8nVersionOf(session, n8n, () => execText(docker, layout.containers.n8n, execN8nPackageJson(), "n8n version").then(parseN8nVersion, () => null)),
     countRows(docker, layout.containers.postgres),
     readAllSecrets(db, master, tenant.id),
+    currentWorkflowDeployments(db, tenant.id),
   ]);
   if (!secrets.get(GENERATED.encryptionKey)) {
     throw new OperationError(`tenant ${tenant.slug} has no ${GENERATED.encryptionKey} in the state: a backup without it could not restore credentials`, { code: "secret-missing" });
@@ -166,13 +220,15 @@ export async function backupTenant(
     timezone: tenant.timezone,
     n8nVersion,
     images: { n8n: n8n.image, postgres: pg.image, redis: redis?.image ?? null },
+    workflows: deployed.map((d) => ({ key: d.workflowKey, version: d.version, n8nId: d.n8nId, checksum: d.checksum, templateSha256: d.templateSha256 })),
   };
   const escrow = { keyId: master.id, sealed: seal(master, escrowContext(id), JSON.stringify(Object.fromEntries(secrets))), names: [...secrets.keys()].sort() };
 
   mark("facts, version, counts, secrets");
   const { insertBackup, completeBackup, failBackup } = await import("../state/backups.js");
   const lock: Lock | null = await db.tryLock(runnerLock(id));
-  await insertBackup(db, { id, tenantId: tenant.id, tenantSlug: tenant.slug, location, n8nVersion, manifest: { ...start } });
+  await tenantLock.check();
+  await insertBackup(db, { id, tenantId: tenant.id, tenantSlug: tenant.slug, location, n8nVersion, manifest: { ...start }, reason: opts.reason ?? "manual" });
   try {
     const parts: PartSource[] = [];
     let dump: Awaited<ReturnType<typeof execStream>> | null = null;
@@ -223,6 +279,9 @@ export async function backupTenant(
     mark("stored");
     const sha256 = meter.hash.digest("hex");
     const m = manifest as BackupManifest;
+    // a backup whose protection lapsed (its state connection died) might hold a stack that
+    // was changed under it: never record it done
+    await tenantLock.check();
     await completeBackup(db, id, { sizeBytes: meter.bytes, sha256, manifest: m as unknown as Record<string, unknown> });
     return { id, tenant: tenant.slug, server: server.name, location, sizeBytes: meter.bytes, sha256, seconds: (Date.now() - t0) / 1000, counts: m.counts, n8nVersion };
   } catch (e) {

@@ -35,7 +35,11 @@ export async function hostFor(ctx: Ctx, server: ServerRow): Promise<Host> {
   return new Host(server.name, await sshFor(ctx, server));
 }
 
-/** One advisory lock per tenant: a second writer exits 75 at once, naming the holder. */
-export async function lockTenant(db: Db, slug: string) {
-  return db.lock({ kind: "tenant", name: slug }, { timeoutMs: 0 });
+/**
+ * One advisory lock per tenant: a second writer exits 75 at once, naming the holder.
+ * Backups take it shared (several at once, and `backup all` beside `backup tenant`);
+ * every mutation (restore, migrate, set-plan, delete, upgrade…) takes it exclusive.
+ */
+export async function lockTenant(db: Db, slug: string, opts: { shared?: boolean } = {}) {
+  return db.lock({ kind: "tenant", name: slug }, { timeoutMs: 0, ...(opts.shared ? { shared: true } : {}) });
 }

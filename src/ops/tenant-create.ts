@@ -7,7 +7,7 @@ import { networkSubnets, parseNetworkSubnets, psqlFromStdin } from "../core/comm
 import { nameProblem, TENANT_NAME } from "../core/names.js";
 import { choosePlacement, placementError } from "../core/placement.js";
 import { allocateSubnet } from "../core/subnets.js";
-import { renderTenantEnv } from "../core/tenant/env.js";
+import { renderTenantEnv, type ScratchMarks } from "../core/tenant/env.js";
 import { TENANT_DB_NAME, TENANT_DB_USER, tenantLayout } from "../core/tenant/layout.js";
 import { generateTenantSecrets, type TenantSecrets } from "../core/tenant/secrets.js";
 import { isTimezone } from "../commands/init.js";
@@ -18,6 +18,7 @@ import type { TenantRow } from "../state/tenants.js";
 import { asset } from "./assets.js";
 import type { Host } from "./host.js";
 import { connectTenant, ensureProxy, syncRoutes } from "./proxy.js";
+import { assertStackOwned } from "./stack-ownership.js";
 import { hostFor, lockTenant, requirePlan } from "./tenant-context.js";
 import { GENERATED, readAllSecrets, storeSecrets } from "./tenant-secrets.js";
 
@@ -122,6 +123,10 @@ export async function executeCreate(ctx: Ctx, db: Db, p: CreatePlan): Promise<Te
     // Reaching the server comes before any row exists: an unreachable server creates nothing.
     const host = await hostFor(ctx, p.server);
     await host.ssh.connect();
+    // Before anything is written (state or server): a stack of that name this state does not
+    // own (another btw home's tenant, a leftover) is refused, never adopted or overwritten.
+    // A resumed create's own stack is ours (its row exists; its labels carry our state).
+    await assertStackOwned(host, { slug: p.slug, stateId: ctx.stateId, recorded: p.resume !== null });
     const master = await ctx.master();
     const tenant = p.resume ?? (await register(ctx, db, host, master, p));
     if (p.resume) {
@@ -211,7 +216,8 @@ function journaled(db: Db, tenant: TenantRow, step: Step, done: Set<string>): Pr
   };
 }
 
-export function envFor(ctx: Ctx, p: Pick<CreatePlan, "slug" | "plan" | "timezone" | "subnet">, secrets: Map<string, string>): string {
+/** The tenant's .env, labelled with this state's identity (ctx.stateId); `scratch` marks a scratch stack. */
+export function envFor(ctx: Ctx, p: Pick<CreatePlan, "slug" | "plan" | "timezone" | "subnet"> & { scratch?: ScratchMarks }, secrets: Map<string, string>): string {
   const need = (k: string) => {
     const v = secrets.get(k);
     if (!v) throw new OperationError(`secret ${k} of ${p.slug} is missing from the state`, { code: "secret-missing" });
@@ -225,6 +231,8 @@ export function envFor(ctx: Ctx, p: Pick<CreatePlan, "slug" | "plan" | "timezone
     timezone: p.timezone,
     subnet: p.subnet,
     tls: ctx.config.proxy.tls,
+    stateId: ctx.stateId,
+    ...(p.scratch ? { scratch: p.scratch } : {}),
     secrets: { postgresPassword: need(GENERATED.postgresPassword), redisPassword: need(GENERATED.redisPassword), encryptionKey: need(GENERATED.encryptionKey) },
   });
 }

@@ -146,7 +146,7 @@ export async function migrateTenant(ctx: Ctx, db: Db, storage: BackupStorage, sl
     const { updateTenantStatus, assignTenantServer, getTenant } = await import("../state/tenants.js");
 
     step("fresh backup while the tenant serves");
-    const fresh = await backupTenant(ctx, db, storage, src, tenant);
+    const fresh = await backupTenant(ctx, db, storage, src, tenant, { heldLock: lock, reason: "pre-migrate" });
     details.backup = fresh.id;
 
     let switched = false;
@@ -159,7 +159,7 @@ export async function migrateTenant(ctx: Ctx, db: Db, storage: BackupStorage, sl
       await src.host.run(composeStop(slug, { services: ["worker", "n8n"], timeoutSec: 30 }), { timeoutMs: 120_000 });
 
       step("final backup of the quiet database");
-      const final = await backupTenant(ctx, db, storage, src, { ...tenant, status: "suspended" });
+      const final = await backupTenant(ctx, db, storage, src, tenant, { heldLock: lock, reason: "pre-migrate" });
       details.finalBackup = final.id;
 
       step(`restore on ${target.name}`);
@@ -239,7 +239,7 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
       await syncRoutes(dst.host, db, ctx.config, current);
       await dst.host.run(composeStop(slug, { services: ["worker", "n8n"], timeoutSec: 30 }), { timeoutMs: 120_000 });
       step(`safety backup of what ${current.name} holds (changes since the migration)`);
-      const safety = await backupTenant(ctx, db, storage, dst, { ...tenant, status: "suspended" });
+      const safety = await backupTenant(ctx, db, storage, dst, tenant, { heldLock: lock, reason: "pre-restore" });
 
       step(`start the kept stack on ${source.name}`);
       const subnet = await allocateOn(ctx, db, source);

@@ -4,6 +4,8 @@
 import type { Queryable } from "./db.js";
 
 export type BackupStatus = "running" | "done" | "failed" | "deleted";
+/** why a backup was taken; `pre-restore` copies are never picked as "the newest backup" */
+export type BackupReason = "manual" | "scheduled" | "pre-restore" | "pre-migrate" | "pre-upgrade" | "final";
 
 export interface BackupRow {
   id: string;
@@ -15,6 +17,7 @@ export interface BackupRow {
   sha256: string | null;
   n8nVersion: string | null;
   status: BackupStatus;
+  reason: BackupReason;
   error: string | null;
   manifest: Record<string, unknown>;
   createdAt: Date;
@@ -29,33 +32,42 @@ export interface NewBackup {
   location: string;
   n8nVersion?: string | null;
   manifest?: Record<string, unknown>;
+  reason?: BackupReason;
 }
 
 const COLUMNS = `id, tenant_id as "tenantId", tenant_slug as "tenantSlug", location, size_bytes as "sizeBytes",
-  sha256, n8n_version as "n8nVersion", status, error, manifest, created_at as "createdAt",
+  sha256, n8n_version as "n8nVersion", status, reason, error, manifest, created_at as "createdAt",
   finished_at as "finishedAt", verified_at as "verifiedAt"`;
 
 /** Records a backup as it starts (status running). */
 export async function insertBackup(q: Queryable, b: NewBackup): Promise<BackupRow> {
   const r = await q.query<BackupRow>(
-    `insert into backups (id, tenant_id, tenant_slug, location, n8n_version, manifest)
-     values ($1, $2, $3, $4, $5, $6::jsonb) returning ${COLUMNS}`,
-    [b.id, b.tenantId ?? null, b.tenantSlug, b.location, b.n8nVersion ?? null, JSON.stringify(b.manifest ?? {})],
+    `insert into backups (id, tenant_id, tenant_slug, location, n8n_version, manifest, reason)
+     values ($1, $2, $3, $4, $5, $6::jsonb, $7) returning ${COLUMNS}`,
+    [b.id, b.tenantId ?? null, b.tenantSlug, b.location, b.n8nVersion ?? null, JSON.stringify(b.manifest ?? {}), b.reason ?? "manual"],
   );
   return r.rows[0]!;
 }
 
+/**
+ * Completes a backup that is still `running`. Throws when it is not: a run that another
+ * process already declared failed (cleanupInterrupted, a deadline) must not turn it `done`.
+ */
 export async function completeBackup(
   q: Queryable,
   id: string,
   done: { sizeBytes: number; sha256: string; location?: string; manifest?: Record<string, unknown> },
 ): Promise<void> {
-  await q.query(
+  const r = await q.query(
     `update backups set status = 'done', finished_at = now(), size_bytes = $2, sha256 = $3,
             location = coalesce($4, location), manifest = manifest || $5::jsonb
-      where id = $1`,
+      where id = $1 and status = 'running'`,
     [id, done.sizeBytes, done.sha256, done.location ?? null, JSON.stringify(done.manifest ?? {})],
   );
+  if (r.rowCount === 0) {
+    const { ConflictError } = await import("../errors.js");
+    throw new ConflictError(`backup ${id} is no longer running (another btw declared it failed); it was not recorded as done`, { code: "backup-not-running" });
+  }
 }
 
 export async function failBackup(q: Queryable, id: string, error: string): Promise<void> {
@@ -79,14 +91,15 @@ export async function getBackup(q: Queryable, id: string): Promise<BackupRow | n
 /** Newest first. */
 export async function listBackups(
   q: Queryable,
-  f: { tenantSlug?: string; status?: BackupStatus; limit?: number } = {},
+  f: { tenantSlug?: string; status?: BackupStatus; limit?: number; excludeReasons?: BackupReason[] } = {},
 ): Promise<BackupRow[]> {
   const r = await q.query<BackupRow>(
     `select ${COLUMNS} from backups
       where ($1::text is null or tenant_slug = $1) and ($2::text is null or status = $2)
+        and ($4::text[] is null or not (reason = any ($4::text[])))
       order by created_at desc, id desc
       limit $3`,
-    [f.tenantSlug ?? null, f.status ?? null, f.limit ?? null],
+    [f.tenantSlug ?? null, f.status ?? null, f.limit ?? null, f.excludeReasons ?? null],
   );
   return r.rows;
 }

@@ -22,8 +22,23 @@ export interface Queryable {
 export type LockKind = "tenant" | "server" | "bulk" | "migrate";
 export type LockKey = { kind: LockKind; name: string };
 
+export interface LockOptions {
+  /**
+   * A shared lock: any number of shared holders at once, none while an exclusive holder has
+   * it (and the other way round). Backups hold a tenant's lock shared; mutations exclusive.
+   */
+  shared?: boolean;
+}
+
 export interface Lock {
   readonly key: LockKey;
+  readonly shared: boolean;
+  /**
+   * Throws LockLostError when the lock is no longer held: its state connection died (the
+   * server dropped every lock of that session) or the Db was closed. Long operations call it
+   * between steps so a holder that lost its protection stops instead of going on unprotected.
+   */
+  check(): Promise<void>;
   /** idempotent */
   release(): Promise<void>;
 }
@@ -40,9 +55,9 @@ export interface Db extends Queryable {
    * Session-level advisory lock; null when someone else holds it (no waiting). Locks are not
    * re-entrant: a second tryLock on a key this Db already holds also returns null.
    */
-  tryLock(key: LockKey): Promise<Lock | null>;
+  tryLock(key: LockKey, opts?: LockOptions): Promise<Lock | null>;
   /** Waits up to timeoutMs (default: openDb's lockTimeoutMs), then throws BusyError naming the holder when known. */
-  lock(key: LockKey, opts?: { timeoutMs?: number }): Promise<Lock>;
+  lock(key: LockKey, opts?: LockOptions & { timeoutMs?: number }): Promise<Lock>;
   /** Releases every lock this Db holds and, for PGlite, the store itself. Idempotent. */
   close(): Promise<void>;
 }

@@ -96,3 +96,17 @@ export async function completedSteps(q: Queryable, tenantId: number, kind: strin
   );
   return r.rows.map((row) => row.step);
 }
+
+/** Merges `details` into a running step's (what a resumed run needs to know, e.g. a backup id). */
+export async function updateStepDetails(q: Queryable, id: number, details: Record<string, unknown>): Promise<void> {
+  await q.query(`update operations set details = details || $2::jsonb where id = $1`, [id, JSON.stringify(details)]);
+}
+
+/** The newest step row of `kind`/`step` for this tenant, whatever its status. */
+export async function lastStep(q: Queryable, tenantId: number, kind: string, step: string): Promise<OperationRow | null> {
+  const r = await q.query<OperationRow>(
+    `select ${COLUMNS} from operations where tenant_id = $1 and kind = $2 and step = $3 order by id desc limit 1`,
+    [tenantId, kind, step],
+  );
+  return r.rows[0] ?? null;
+}

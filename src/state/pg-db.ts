@@ -4,11 +4,11 @@
 // would hand it to whoever borrows that connection next.
 
 import pg from "pg";
-import { OperationError } from "../errors.js";
-import type { Db, Lock, LockKey, OpenDbOptions, Queryable, QueryResult } from "./db.js";
+import { LockLostError, OperationError } from "../errors.js";
+import type { Db, Lock, LockKey, LockOptions, OpenDbOptions, Queryable, QueryResult } from "./db.js";
 import { lastResult, TxGuard, waitForLock } from "./db-common.js";
 import { currentHolder, formatApplicationName, parseApplicationName, type Holder } from "./holder.js";
-import { advisoryKey, advisoryKeyParts, lockId } from "./lock-key.js";
+import { advisoryKey, advisoryKeyParts, describeLockKey, lockId } from "./lock-key.js";
 
 const POOL_MAX = 4;
 
@@ -64,8 +64,10 @@ export async function openPgDb(opts: OpenDbOptions & { url: string; lockTimeoutM
 
 class PgLock implements Lock {
   private done = false;
+  private lost = false;
   constructor(
     readonly key: LockKey,
+    readonly shared: boolean,
     private readonly advisory: string,
     private readonly session: LockSession,
     private readonly onRelease: () => void,
@@ -74,6 +76,24 @@ class PgLock implements Lock {
   /** The session died or the Db closed: the server already dropped the lock. */
   forget(): void {
     this.done = true;
+    this.lost = true;
+  }
+
+  async check(): Promise<void> {
+    if (this.lost || !this.session.alive) throw new LockLostError(describeLockKey(this.key) + "'s lock");
+    if (this.done) throw new Error(`lock ${lockId(this.key)} checked after release()`);
+    // A connection cut without a FIN is only noticed by using it: one round trip, bounded.
+    const ping = this.session.client.query("select 1");
+    const timeout = new Promise<never>((_, reject) => {
+      const t = setTimeout(() => reject(new LockLostError(describeLockKey(this.key) + "'s lock")), LOCK_PING_TIMEOUT_MS);
+      t.unref();
+    });
+    try {
+      await Promise.race([ping, timeout]);
+    } catch {
+      this.lost = true;
+      throw new LockLostError(describeLockKey(this.key) + "'s lock");
+    }
   }
 
   async release(): Promise<void> {
@@ -81,9 +101,12 @@ class PgLock implements Lock {
     this.done = true;
     this.onRelease();
     if (!this.session.alive) return;
-    await this.session.client.query("select pg_advisory_unlock($1::bigint)", [this.advisory]).catch(() => {});
+    const fn = this.shared ? "pg_advisory_unlock_shared" : "pg_advisory_unlock";
+    await this.session.client.query(`select ${fn}($1::bigint)`, [this.advisory]).catch(() => {});
   }
 }
+
+const LOCK_PING_TIMEOUT_MS = 10_000;
 
 interface LockSession {
   client: pg.Client;
@@ -154,20 +177,22 @@ class PgDb implements Db {
     return pending;
   }
 
-  async tryLock(key: LockKey): Promise<Lock | null> {
+  async tryLock(key: LockKey, opts: LockOptions = {}): Promise<Lock | null> {
     if (this.closed) throw new Error("db.tryLock() after close()");
     const id = lockId(key);
     if (this.held.has(id)) return null;
     this.held.set(id, "pending");
+    const shared = opts.shared ?? false;
     try {
       const session = await this.lockSession();
       const advisory = advisoryKey(key);
-      const r = await session.client.query<{ ok: boolean }>("select pg_try_advisory_lock($1::bigint) as ok", [advisory]);
+      const fn = shared ? "pg_try_advisory_lock_shared" : "pg_try_advisory_lock";
+      const r = await session.client.query<{ ok: boolean }>(`select ${fn}($1::bigint) as ok`, [advisory]);
       if (!r.rows[0]?.ok) {
         this.held.delete(id);
         return null;
       }
-      const lock: PgLock = new PgLock(key, advisory, session, () => {
+      const lock: PgLock = new PgLock(key, shared, advisory, session, () => {
         if (this.held.get(id) === lock) this.held.delete(id);
       });
       this.held.set(id, lock);
@@ -178,8 +203,9 @@ class PgDb implements Db {
     }
   }
 
-  lock(key: LockKey, opts: { timeoutMs?: number } = {}): Promise<Lock> {
-    return waitForLock(key, opts.timeoutMs ?? this.defaultLockTimeoutMs, () => this.tryLock(key), () => this.findHolder(key));
+  lock(key: LockKey, opts: LockOptions & { timeoutMs?: number } = {}): Promise<Lock> {
+    const mode = opts.shared ? { shared: true } : {};
+    return waitForLock(key, opts.timeoutMs ?? this.defaultLockTimeoutMs, () => this.tryLock(key, mode), () => this.findHolder(key));
   }
 
   /** Who holds `key`: pg_locks gives the backend pid, its application_name says which btw. */

@@ -4,11 +4,11 @@
 // so it could not tell two holders apart — and the store lock already keeps other processes out.
 
 import { PGlite, types, type Results } from "@electric-sql/pglite";
-import { OperationError } from "../errors.js";
-import type { Db, Lock, LockKey, OpenDbOptions, Queryable, QueryResult } from "./db.js";
+import { LockLostError, OperationError } from "../errors.js";
+import type { Db, Lock, LockKey, LockOptions, OpenDbOptions, Queryable, QueryResult } from "./db.js";
 import { TxGuard, waitForLock } from "./db-common.js";
 import { currentHolder } from "./holder.js";
-import { lockId } from "./lock-key.js";
+import { describeLockKey, lockId } from "./lock-key.js";
 import { acquireStoreLock, type StoreLock } from "./store-lock.js";
 
 /** PGlite hands bytea over as `\x…` hex text; node-postgres gives a Buffer — match it. */
@@ -57,12 +57,18 @@ export async function openPgliteDb(opts: OpenDbOptions & { lockTimeoutMs: number
 
 class LocalLock implements Lock {
   private done = false;
+  private lost = false;
   constructor(
     readonly key: LockKey,
+    readonly shared: boolean,
     private readonly onRelease: () => void,
   ) {}
   forget(): void {
     this.done = true;
+    this.lost = true;
+  }
+  async check(): Promise<void> {
+    if (this.lost) throw new LockLostError(`${describeLockKey(this.key)}'s lock`);
   }
   async release(): Promise<void> {
     if (this.done) return;
@@ -74,7 +80,8 @@ class LocalLock implements Lock {
 class PgliteDb implements Db {
   readonly driver = "pglite" as const;
   private readonly guard = new TxGuard();
-  private readonly held = new Map<string, LocalLock>();
+  /** lockId → its holders: one exclusive, or any number of shared ones */
+  private readonly held = new Map<string, Set<LocalLock>>();
   private closed = false;
 
   constructor(
@@ -97,20 +104,25 @@ class PgliteDb implements Db {
     );
   }
 
-  async tryLock(key: LockKey): Promise<Lock | null> {
+  async tryLock(key: LockKey, opts: LockOptions = {}): Promise<Lock | null> {
     if (this.closed) throw new Error("db.tryLock() after close()");
     const id = lockId(key);
-    if (this.held.has(id)) return null;
-    const lock: LocalLock = new LocalLock(key, () => {
-      if (this.held.get(id) === lock) this.held.delete(id);
+    const shared = opts.shared ?? false;
+    const holders = this.held.get(id) ?? new Set<LocalLock>();
+    if (holders.size > 0 && (!shared || [...holders].some((h) => !h.shared))) return null;
+    const lock: LocalLock = new LocalLock(key, shared, () => {
+      holders.delete(lock);
+      if (holders.size === 0 && this.held.get(id) === holders) this.held.delete(id);
     });
-    this.held.set(id, lock);
+    holders.add(lock);
+    this.held.set(id, holders);
     return lock;
   }
 
-  lock(key: LockKey, opts: { timeoutMs?: number } = {}): Promise<Lock> {
+  lock(key: LockKey, opts: LockOptions & { timeoutMs?: number } = {}): Promise<Lock> {
     // Only another async path of this very process can hold it (the store lock excludes others).
-    return waitForLock(key, opts.timeoutMs ?? this.defaultLockTimeoutMs, () => this.tryLock(key), async () => ({
+    const mode = opts.shared ? { shared: true } : {};
+    return waitForLock(key, opts.timeoutMs ?? this.defaultLockTimeoutMs, () => this.tryLock(key, mode), async () => ({
       holder: currentHolder(),
       sameProcess: true,
     }));
@@ -119,7 +131,7 @@ class PgliteDb implements Db {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const lock of this.held.values()) lock.forget();
+    for (const holders of this.held.values()) for (const lock of holders) lock.forget();
     this.held.clear();
     try {
       await this.pglite.close();

@@ -6,7 +6,7 @@ import { ConflictError } from "../errors.js";
 import type { Queryable } from "./db.js";
 import { isUniqueViolation } from "./pg-errors.js";
 
-export const TENANT_STATUSES = ["provisioning", "active", "suspended", "failed", "deleting", "deleted"] as const;
+export const TENANT_STATUSES = ["provisioning", "active", "suspended", "failed", "deleting", "deleted", "restoring", "migrating"] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
 export interface TenantRow {

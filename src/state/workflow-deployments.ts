@@ -4,7 +4,7 @@
 import type { Queryable } from "./db.js";
 
 export type WorkflowDeploymentStatus = "deployed" | "failed" | "rolled_back";
-export type WorkflowDeploymentOrigin = "deploy" | "rollback";
+export type WorkflowDeploymentOrigin = "deploy" | "rollback" | "restore";
 
 export interface WorkflowDeploymentRow {
   id: number;

@@ -14,9 +14,14 @@ const handler: Handler = async (ctx, _args, opts) => {
   const storage = await storageFor(ctx);
   if (opts.dryRun) {
     const { listTenants } = await import("../../state/tenants.js");
-    const tenants = await listTenants(db, { status: ["active", "suspended"], ...(server ? { serverName: server } : {}) });
-    return void ctx.out.result({ dryRun: true, tenants: tenants.map((t) => ({ tenant: t.slug, server: t.serverName })), concurrency: { total, perServer }, storage: storage.root }, () =>
-      `would back up ${tenants.length} tenant(s), ${total} at once (≤ ${perServer} per server) → ${storage.root}`,
+    const { skipReason } = await import("../../ops/backup.js");
+    const tenants = (await listTenants(db, server ? { serverName: server } : {})).map((t) => ({ tenant: t.slug, server: t.serverName, status: t.status, skip: skipReason(t.status) }));
+    const skips = tenants.filter((t) => t.skip);
+    return void ctx.out.result({ dryRun: true, tenants, concurrency: { total, perServer }, storage: storage.root }, () =>
+      [
+        `would back up ${tenants.length - skips.length} tenant(s), ${total} at once (≤ ${perServer} per server) → ${storage.root}`,
+        ...skips.map((t) => `  would skip ${t.tenant} (${t.status}): ${t.skip!.replaceAll("<tenant>", t.tenant)}`),
+      ].join("\n"),
     );
   }
   const cleaned = await cleanupInterrupted(db, storage);
@@ -26,22 +31,36 @@ const handler: Handler = async (ctx, _args, opts) => {
       ...(server ? { server } : {}),
       total,
       perServer,
+      tenantTimeoutMs: ctx.config.backup.tenantTimeoutSec * 1000,
       signal,
-      onDone: (r) => ctx.out.info(r.ok ? `✓ ${r.tenant} (${r.server}): ${formatBytes(r.sizeBytes)} in ${r.seconds.toFixed(1)} s` : `✗ ${r.tenant} (${r.server}): ${r.error}`),
+      onDone: (r) =>
+        ctx.out.info(
+          r.ok ? `✓ ${r.tenant} (${r.server}): ${formatBytes(r.sizeBytes)} in ${r.seconds.toFixed(1)} s`
+          : r.skipped ? `- ${r.tenant} (${r.server}) skipped: ${r.reason}`
+          : `✗ ${r.tenant} (${r.server}): ${r.error}`,
+        ),
     }),
   );
-  await ctx.audit("backup.all", server ?? "*", { total: report.total, succeeded: report.succeeded, failed: report.failed, failedTenants: report.results.filter((r) => !r.ok).map((r) => r.tenant) });
+  const failedTenants = report.results.filter((r) => !r.ok && !r.skipped).map((r) => r.tenant);
+  const skippedTenants = report.results.filter((r) => !r.ok && r.skipped).map((r) => r.tenant);
+  await ctx.audit("backup.all", server ?? "*", { total: report.total, succeeded: report.succeeded, failed: report.failed, skipped: report.skipped, failedTenants, skippedTenants });
   ctx.out.result(report, () => {
     const lines = [`${report.succeeded}/${report.total} tenant(s) backed up in ${report.seconds.toFixed(1)} s, ${formatBytes(report.bytes)}`];
-    const failed = report.results.filter((r) => !r.ok);
+    const failed = report.results.filter((r) => !r.ok && !r.skipped);
     if (failed.length) {
       lines.push("failed:");
-      for (const f of failed) if (!f.ok) lines.push(`  ${f.tenant} on ${f.server}: ${f.error}`);
+      for (const f of failed) if (!f.ok && !f.skipped) lines.push(`  ${f.tenant} on ${f.server}: ${f.error}`);
+    }
+    const skipped = report.results.filter((r) => !r.ok && r.skipped);
+    if (skipped.length) {
+      lines.push("skipped (not backed up):");
+      for (const f of skipped) if (!f.ok && f.skipped) lines.push(`  ${f.tenant} on ${f.server} (${f.status}): ${f.reason}`);
     }
     return lines.join("\n");
   });
   if (!report.ok) {
-    ctx.out.info(`${ctx.out.paint("error:", 31)} ${report.failed} of ${report.total} backup(s) failed: ${report.results.filter((r) => !r.ok).map((r) => r.tenant).join(", ")}`);
+    const parts = [report.failed ? `${report.failed} failed (${failedTenants.join(", ")})` : "", report.skipped ? `${report.skipped} skipped (${skippedTenants.join(", ")})` : ""].filter(Boolean);
+    ctx.out.info(`${ctx.out.paint("error:", 31)} ${report.total - report.succeeded} of ${report.total} tenant(s) not backed up: ${parts.join("; ")}`);
     return ExitCode.partial;
   }
 };

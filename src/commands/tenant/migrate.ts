@@ -29,6 +29,9 @@ const handler: Handler = async (ctx, [name], opts) => {
     );
   }
   if (opts.cleanup) {
+    const t = await requireTenant(db, slug);
+    const m = await currentMigration(db, t.id);
+    await ctx.confirm(`Remove ${slug}'s kept source stack${m ? ` on ${m.details.from}` : ""} (its volumes and files: --rollback is no longer possible)?`, opts.yes as boolean | undefined);
     const r = await cleanupMigration(ctx, db, slug, step);
     return void ctx.out.result(r, () => `${slug}'s source stack on ${r.removedFrom} removed`);
   }

@@ -18,6 +18,17 @@ export interface BackupStart {
   timezone: string;
   n8nVersion: string | null;
   images: { n8n: string | null; postgres: string | null; redis: string | null };
+  /** the tenant's deployed workflows at backup time (absent in backups of older btw) */
+  workflows?: BackupWorkflow[];
+}
+
+/** One deployed workflow as the state recorded it: what a restore writes back. */
+export interface BackupWorkflow {
+  key: string;
+  version: string;
+  n8nId: string | null;
+  checksum: string;
+  templateSha256: string | null;
 }
 
 export interface BackupPart {

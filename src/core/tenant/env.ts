@@ -24,6 +24,36 @@ export interface TenantEnvInput {
   tls: "auto" | "off";
   secrets: TenantEnvSecrets;
   pruning?: ExecutionPruning;
+  /** the owning state's uuid (labels); null/absent: unlabelled (a state predating 006) */
+  stateId?: string | null;
+  /** a scratch stack (backup verify): labelled for the stale-stack sweep, edge network internal */
+  scratch?: ScratchMarks;
+}
+
+export interface ScratchMarks {
+  /** ISO 8601 UTC, when the stack was made */
+  createdAt: string;
+  /** `<host>:<pid>` of the btw process that owns it: a dead owner means a stale stack */
+  owner: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?Z$/;
+const OWNER = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}:\d{1,10}$/;
+
+function ownership(input: TenantEnvInput): Pick<TenantEnv, "BTW_STATE" | "BTW_SCRATCH" | "BTW_CREATED_AT" | "BTW_OWNER" | "EDGE_INTERNAL"> {
+  const state = input.stateId ?? "";
+  if (state !== "" && !UUID.test(state)) throw new UsageError(`state id ${JSON.stringify(state)} is not a uuid`, { code: "invalid-state-id" });
+  const s = input.scratch;
+  if (s && !ISO_UTC.test(s.createdAt)) throw new UsageError(`scratch createdAt ${JSON.stringify(s.createdAt)} is not an ISO UTC time`, { code: "invalid-scratch" });
+  if (s && !OWNER.test(s.owner)) throw new UsageError(`scratch owner ${JSON.stringify(s.owner)} is not host:pid`, { code: "invalid-scratch" });
+  return {
+    BTW_STATE: state,
+    BTW_SCRATCH: s ? "1" : "0",
+    BTW_CREATED_AT: s?.createdAt ?? "",
+    BTW_OWNER: s?.owner ?? "",
+    EDGE_INTERNAL: s ? "true" : "false",
+  };
 }
 
 export interface ExecutionPruning {
@@ -63,6 +93,7 @@ export const TENANT_ENV_SECTIONS = {
     "POSTGRES_CPUS", "POSTGRES_MEMORY", "POSTGRES_PIDS",
     "REDIS_CPUS", "REDIS_MEMORY", "REDIS_PIDS", "REDIS_MAXMEMORY",
   ],
+  "Ownership (container labels) and quarantine (scratch stacks: no egress)": ["BTW_STATE", "BTW_SCRATCH", "BTW_CREATED_AT", "BTW_OWNER", "EDGE_INTERNAL"],
   "Secrets: this file is mode 0600": ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_ENCRYPTION_KEY"],
 } as const;
 
@@ -185,6 +216,7 @@ export function tenantEnvValues(input: TenantEnvInput): TenantEnv {
     REDIS_PIDS: formatPids(plan.redis.pids),
     // Redis reads "m" as 10^6 bytes; "mb" is MiB like Docker's "m".
     REDIS_MAXMEMORY: `${Math.max(16, Math.floor(plan.redis.memoryMb * REDIS_MAXMEMORY_SHARE))}mb`,
+    ...ownership(input),
     POSTGRES_PASSWORD: input.secrets.postgresPassword,
     REDIS_PASSWORD: input.secrets.redisPassword,
     N8N_ENCRYPTION_KEY: input.secrets.encryptionKey,

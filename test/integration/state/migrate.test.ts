@@ -13,6 +13,7 @@ const EXPECTED_TABLES = [
   "btw_migrations",
   "operations",
   "servers",
+  "state_identity",
   "tenant_secrets",
   "tenants",
   "workflow_deployments",

@@ -70,9 +70,9 @@ describe("templates/tenant/compose.yml", () => {
     expect(services.n8n.networks.edge.aliases.map(asAcme)).toEqual([l.edgeAlias]);
   });
 
-  it("internal network has no route out; only n8n and the worker join edge", () => {
+  it("internal network has no route out; edge neither for a scratch stack; only n8n and the worker join edge", () => {
     expect(doc.networks.internal.internal).toBe(true);
-    expect(doc.networks.edge.internal).toBeUndefined();
+    expect(doc.networks.edge.internal).toBe("${EDGE_INTERNAL:-false}");
     const joins = (svc: any): string[] => (Array.isArray(svc.networks) ? svc.networks : Object.keys(svc.networks)).sort();
     expect(Object.fromEntries(TENANT_SERVICES.map((s) => [s, joins(services[s])]))).toEqual({
       postgres: ["internal"],
@@ -80,6 +80,23 @@ describe("templates/tenant/compose.yml", () => {
       n8n: ["edge", "internal"],
       worker: ["edge", "internal"],
     });
+  });
+
+  it("labels containers (only: volume and network labels must never change) with the owning state and scratch marks", () => {
+    for (const name of TENANT_SERVICES) {
+      expect([name, services[name].labels]).toEqual([
+        name,
+        {
+          "btw.state": "${BTW_STATE:-}",
+          "btw.scratch": "${BTW_SCRATCH:-0}",
+          "btw.created-at": "${BTW_CREATED_AT:-}",
+          "btw.owner": "${BTW_OWNER:-}",
+          "btw.tenant": "${TENANT}",
+          "btw.service": name,
+        },
+      ]);
+    }
+    for (const x of [...Object.values(doc.networks), ...Object.values(doc.volumes)] as any[]) expect(Object.keys(x.labels)).toEqual(["btw.tenant"]);
   });
 
   it("labels every container, network and volume with btw.tenant", () => {

@@ -61,6 +61,13 @@ describe("renderTenantEnv", () => {
         "REDIS_PIDS=64",
         "REDIS_MAXMEMORY=96mb",
         "",
+        "# Ownership (container labels) and quarantine (scratch stacks: no egress)",
+        "BTW_STATE=",
+        "BTW_SCRATCH=0",
+        "BTW_CREATED_AT=",
+        "BTW_OWNER=",
+        "EDGE_INTERNAL=false",
+        "",
         "# Secrets: this file is mode 0600",
         `POSTGRES_PASSWORD=${SECRETS.postgresPassword}`,
         `REDIS_PASSWORD=${SECRETS.redisPassword}`,
@@ -193,5 +200,21 @@ describe("formatting", () => {
     expect(timezoneProblem("UTC")).toBeNull();
     expect(timezoneProblem("Mars/Olympus")).toBe('unknown time zone "Mars/Olympus"; use an IANA name like Europe/Paris');
     expect(timezoneProblem("$(id)")).toBe('time zone "$(id)" is not an IANA name like Europe/Paris');
+  });
+});
+
+describe("renderTenantEnv: ownership and quarantine", () => {
+  const base = () => envInput();
+  it("carries the state's uuid; a scratch stack gets its marks and an internal edge network", () => {
+    const id = "0b6f5a38-3f5e-4d7c-9a51-2f4d7c1e9b10";
+    const v = tenantEnvValues({ ...base(), stateId: id, scratch: { createdAt: "2026-12-01T14:00:00.000Z", owner: "laptop:4242" } });
+    expect([v.BTW_STATE, v.BTW_SCRATCH, v.BTW_CREATED_AT, v.BTW_OWNER, v.EDGE_INTERNAL]).toEqual([id, "1", "2026-12-01T14:00:00.000Z", "laptop:4242", "true"]);
+    const t = tenantEnvValues({ ...base(), stateId: id });
+    expect([t.BTW_SCRATCH, t.BTW_CREATED_AT, t.BTW_OWNER, t.EDGE_INTERNAL]).toEqual(["0", "", "", "false"]);
+  });
+  it("refuses a state id or scratch marks that are not what they claim", () => {
+    expect(() => tenantEnvValues({ ...base(), stateId: "x\nEVIL=1" })).toThrow(/not a uuid/);
+    expect(() => tenantEnvValues({ ...base(), scratch: { createdAt: "yesterday", owner: "h:1" } })).toThrow(/ISO/);
+    expect(() => tenantEnvValues({ ...base(), scratch: { createdAt: "2026-12-01T14:00:00Z", owner: "h 1" } })).toThrow(/host:pid/);
   });
 });
