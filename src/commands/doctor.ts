@@ -39,6 +39,10 @@ const handler: Handler = async (ctx) => {
   }
 
   if (db) {
+    await step(add, "store", async () => {
+      const { storeHealth } = await import("../state/embedded/health.js");
+      return storeHealth(db!, ctx.home);
+    });
     await step(add, "secrets", async () => {
       const key = await ctx.master();
       const r = await db!.query<{ keyId: string; n: number }>(`select key_id as "keyId", count(*)::int as n from tenant_secrets group by key_id`);
