@@ -62,7 +62,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
       .description("write the configuration, create the master key, migrate the state (prompts on a TTY)")
       .option("--domain <domain>", "base domain: tenants are served at <name>.<domain>")
       .option("--timezone <tz>", "default tenant timezone (IANA name)")
-      .option("--store <kind>", "state store: embedded (PGlite under $BTW_HOME) or postgres (URL from BTW_DATABASE_URL)")
+      .option("--store <kind>", "state store: embedded (PostgreSQL started on demand under $BTW_HOME) or postgres (URL from BTW_DATABASE_URL)")
       .option("--tls <mode>", "proxy TLS: auto (Let's Encrypt) or off (plain HTTP, labs)")
       .option("--acme-email <email>", "contact address for Let's Encrypt")
       .option("--merge <file>", "merge a YAML fragment into the new configuration (e.g. the lab's images)"),
@@ -78,7 +78,8 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
   // db
   const db = program.command("db").description("the central state database");
   on(mutation(db.command("migrate").description("apply pending schema migrations")), () => import("../commands/db/migrate.js"));
-  on(db.command("status").description("show the store, applied and pending migrations"), () => import("../commands/db/status.js"));
+  on(db.command("status").description("show the store (the embedded server: running, pid, socket), applied and pending migrations"), () => import("../commands/db/status.js"));
+  on(db.command("stop").description("stop the embedded state server (the next command starts it again)").option("--force", "stop it even while other btw commands use it"), () => import("../commands/db/stop.js"));
 
   // server
   const server = program.command("server").description("Docker hosts reached over SSH");

@@ -44,7 +44,7 @@ export interface Lock {
 }
 
 export interface Db extends Queryable {
-  readonly driver: "pg" | "pglite";
+  readonly driver: "pg" | "pglite" | "embedded";
   /**
    * BEGIN … COMMIT around `fn`, ROLLBACK when it throws. Inside `fn` use `tx` only: calling
    * `db.query`/`db.transaction` there throws (with PGlite it would deadlock, with pg it would
@@ -63,9 +63,9 @@ export interface Db extends Queryable {
 }
 
 export interface OpenDbOptions {
-  /** postgres:// URL of a server; when absent the embedded PGlite store in dataDir is used */
+  /** postgres:// URL of a server; when absent the embedded server's store in dataDir is used */
   url?: string;
-  /** PGlite data directory (its lock file is `<dataDir>.lock`); ignored with a URL */
+  /** the embedded store's directory ($BTW_HOME/state; embedded/layout.ts); ignored with a URL */
   dataDir: string;
   /** how long to wait for the embedded store and, by default, for lock(); default 10 s */
   lockTimeoutMs?: number;
@@ -87,6 +87,6 @@ export async function openDb(opts: OpenDbOptions): Promise<Db> {
     const { openPgDb } = await import("./pg-db.js");
     return openPgDb({ ...resolved, url: opts.url });
   }
-  const { openPgliteDb } = await import("./pglite-db.js");
-  return openPgliteDb(resolved);
+  const { openEmbeddedDb } = await import("./embedded-db.js");
+  return openEmbeddedDb(resolved);
 }
