@@ -291,7 +291,13 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     () => import("../commands/audit.js"),
   );
   on(program.command("status").description("fleet health: every server and tenant (one SSH connection per server)"), () => import("../commands/status.js"));
-  on(program.command("doctor").description("check this set-up and say how to fix what is wrong"), () => import("../commands/doctor.js"));
+  on(
+    program
+      .command("doctor")
+      .description("check this set-up and say how to fix what is wrong")
+      .option("--fix", "remove stale scratch stacks (left by a crashed backup verify) it finds"),
+    () => import("../commands/doctor.js"),
+  );
 
   return program;
 }

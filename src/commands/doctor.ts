@@ -12,8 +12,9 @@ interface Check {
 }
 
 // Read-only: doctor looks at everything and changes nothing (server facts are probed, not
-// recorded). Each finding says how to fix it. Exit 1 when anything fails.
-const handler: Handler = async (ctx) => {
+// recorded). Each finding says how to fix it. Exit 1 when anything fails. The one repair it
+// makes, only with --fix: removing stale scratch stacks (a crashed verify's leftovers).
+const handler: Handler = async (ctx, _args, opts) => {
   const checks: Check[] = [];
   const add = (c: Check) => {
     checks.push(c);
@@ -80,7 +81,7 @@ const handler: Handler = async (ctx) => {
           const verdict = judgeServer(s.name, await probeServer(await sshFor(ctx, s)));
           if (verdict.problems.length) throw Object.assign(new Error(verdict.problems.join("; ")), { level: verdict.status === "degraded" ? "warn" : "fail" });
           return `reachable, ${s.tenantCount} tenant(s), ${s.usedCapacity}/${s.capacity} capacity`;
-        }),
+        }).then((reachable) => (reachable ? scratchStep(ctx, add, s, opts.fix === true) : undefined)),
       ),
     );
   }
@@ -96,6 +97,23 @@ const handler: Handler = async (ctx) => {
   return failed ? 1 : 0;
 };
 export default handler;
+
+/** Stale scratch stacks on one server: a warning naming them, or removed with --fix. */
+async function scratchStep(ctx: Ctx, add: (c: Check) => void, s: Parameters<typeof import("../ops/tenant-context.js").hostFor>[1], fix: boolean): Promise<void> {
+  await step(add, `scratch ${s.name}`, async () => {
+    const { hostFor } = await import("../ops/tenant-context.js");
+    const { findStaleScratch, removeScratch } = await import("../ops/scratch-stacks.js");
+    const host = await hostFor(ctx, s);
+    const stale = await findStaleScratch(host);
+    if (stale.length === 0) return "no stale scratch stacks";
+    const names = stale.map((x) => `${x.slug} (${x.reason})`).join(", ");
+    if (fix) {
+      for (const x of stale) await removeScratch(host, x.slug);
+      return `removed ${stale.length} stale scratch stack(s): ${names}`;
+    }
+    throw Object.assign(new Error(`${stale.length} stale scratch stack(s) left by a crashed verify: ${names}`), { level: "warn" as const, hint: "btw doctor --fix (the next backup verify on that server removes them too)" });
+  });
+}
 
 async function step(add: (c: Check) => void, check: string, fn: () => Promise<string> | string): Promise<boolean> {
   try {

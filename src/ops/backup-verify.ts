@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Ctx } from "../cli/context.js";
-import { composeDown } from "../core/commands/compose.js";
-import { purgeByLabel } from "../core/commands/tenant-purge.js";
+import { execPsql } from "../core/backup/commands.js";
+import { QUARANTINE_SQL } from "../core/backup/scratch.js";
 import type { BackupManifest } from "../core/backup/manifest.js";
 import { countMismatches, scratchSubnet } from "../core/backup/checks.js";
 import { tenantLayout } from "../core/tenant/layout.js";
@@ -14,6 +14,7 @@ import { asset } from "./assets.js";
 import { openServerSession, type ServerSession } from "./backup.js";
 import { ownerEmail } from "./n8n-bootstrap.js";
 import { openN8nTunnel } from "./n8n-tunnel.js";
+import { removeScratch, sweepStaleScratch, thisOwner } from "./scratch-stacks.js";
 import { checkBackup, liveCounts, openBackupRow, openEscrow, restoreData, restoredSecrets } from "./restore.js";
 import { envFor } from "./tenant-create.js";
 import { GENERATED, N8N_API_KEY } from "./tenant-secrets.js";
@@ -23,6 +24,13 @@ import { GENERATED, N8N_API_KEY } from "./tenant-secrets.js";
 // restored n8n must become ready with the escrowed key, hold the workflow, credential and
 // execution counts the manifest recorded, and decrypt every credential. The scratch stack
 // (containers, volumes, networks, files) is removed whatever the outcome.
+//
+// Quarantine: the scratch stack runs the customer's real workflows with real credentials, so
+// it gets no egress (its edge network is internal too: no route out; verify reaches n8n by
+// the SSH tunnel to its address) and nothing fires in it (workflows deactivated, waits and
+// webhooks cleared in the restored database before n8n starts). Its containers carry
+// btw.scratch=1, the state, created-at and owner labels: a stack left by a crashed verify is
+// removed by the next verify on that server (and reported by `btw doctor`).
 
 export interface VerifyResult {
   id: string;
@@ -31,6 +39,8 @@ export interface VerifyResult {
   ok: boolean;
   seconds: number;
   checks: Array<{ check: string; ok: boolean; detail?: string }>;
+  /** stale scratch stacks (left by a crashed verify) removed from the server before this one */
+  removedStale?: Array<{ slug: string; reason: string }>;
   error?: string;
 }
 
@@ -85,6 +95,7 @@ export async function verifyBackup(ctx: Ctx, db: Db, storage: BackupStorage, row
   const master = await ctx.master();
   let serverName: string | null = null;
   let cleanup: (() => Promise<void>) | null = null;
+  let removedStale: VerifyResult["removedStale"];
   try {
     const key = await openBackupRow(db, storage, row);
     const manifest = await checkBackup(storage, key, master, row.id);
@@ -98,6 +109,7 @@ export async function verifyBackup(ctx: Ctx, db: Db, storage: BackupStorage, row
       opts.sessions?.set(server.name, sessionP);
     }
     const session = await sessionP;
+    removedStale = (await sweepStaleScratch(session.host)).map((s) => ({ slug: s.slug, reason: s.reason }));
 
     const scratch = `vfy-${randomBytes(4).toString("hex")}`;
     const layout = tenantLayout(scratch);
@@ -115,15 +127,24 @@ export async function verifyBackup(ctx: Ctx, db: Db, storage: BackupStorage, row
     if (!subnet) throw new OperationError(`no free subnet on ${server.name} for a scratch stack`, { code: "subnets-exhausted" });
     const secrets = new Map(Object.entries(restoredSecrets(escrow)));
 
-    cleanup = async () => {
-      await session.host.run(composeDown(scratch, { volumes: true }), { allowFailure: true, timeoutMs: 180_000 });
-      await session.host.run(purgeByLabel(scratch), { allowFailure: true });
-      await session.host.removeTree(layout.dir);
-    };
+    cleanup = () => removeScratch(session.host, scratch);
+    const marks = { createdAt: new Date().toISOString(), owner: thisOwner() };
     await session.host.mkdir(layout.dir, "0700");
     await session.host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml"));
-    await session.host.writeFile(layout.envFile, envFor(ctx, { slug: scratch, plan, timezone: manifest.timezone, subnet }, secrets), "0600");
-    await restoreData({ session, slug: scratch, plan, storage, key, master, backupId: row.id });
+    await session.host.writeFile(layout.envFile, envFor(ctx, { slug: scratch, plan, timezone: manifest.timezone, subnet, scratch: marks }, secrets), "0600");
+    const { execText } = await import("../remote/backup-exec.js");
+    await restoreData({
+      session,
+      slug: scratch,
+      plan,
+      storage,
+      key,
+      master,
+      backupId: row.id,
+      beforeStart: async () => {
+        await execText(session.docker, layout.containers.postgres, execPsql(QUARANTINE_SQL), "deactivate the scratch copy's workflows");
+      },
+    });
     checks.push({ check: "pg_restore", ok: true });
 
     const tunnel = await openN8nTunnel(session.host, scratch);
@@ -156,11 +177,11 @@ export async function verifyBackup(ctx: Ctx, db: Db, storage: BackupStorage, row
       const { markBackupVerified } = await import("../state/backups.js");
       await markBackupVerified(db, row.id);
     }
-    return { id: row.id, tenant: row.tenantSlug, server: serverName, ok, seconds: (Date.now() - t0) / 1000, checks };
+    return { id: row.id, tenant: row.tenantSlug, server: serverName, ok, seconds: (Date.now() - t0) / 1000, checks, ...(removedStale?.length ? { removedStale } : {}) };
   } catch (e) {
     const message = ((e as Error).message ?? String(e)).split("\n")[0]!;
     checks.push({ check: isBtwError(e) && e.code === "backup-corrupt" ? "integrity" : "restore", ok: false, detail: message });
-    return { id: row.id, tenant: row.tenantSlug, server: serverName, ok: false, seconds: (Date.now() - t0) / 1000, checks, error: message };
+    return { id: row.id, tenant: row.tenantSlug, server: serverName, ok: false, seconds: (Date.now() - t0) / 1000, checks, ...(removedStale?.length ? { removedStale } : {}), error: message };
   } finally {
     if (cleanup) await cleanup().catch(() => {});
   }

@@ -30,6 +30,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   for (const row of rows) {
     ctx.out.info(`· verifying ${row.id}`);
     const r = await verifyBackup(ctx, db, storage, row, { ...(typeof opts.server === "string" ? { server: opts.server } : {}), sessions });
+    for (const s of r.removedStale ?? []) ctx.out.info(`· removed stale scratch stack ${s.slug} on ${r.server} (${s.reason})`);
     ctx.out.info(`${r.ok ? "✓" : "✗"} ${r.id}: ${r.checks.map((c) => `${c.ok ? "" : "FAILED "}${c.check}${c.detail ? ` (${c.detail})` : ""}`).join("; ")}`);
     results.push(r);
   }
