@@ -22,25 +22,25 @@ describe("tenant lifecycle on the lab", () => {
     home = await labHome(lab, { servers: [vm.name] });
   });
   afterAll(async () => {
-    for (const t of ["acme", "beta"]) await home?.run(["tenant", "delete", t, "--purge", "--yes"]);
+    for (const t of ["orbit", "beta"]) await home?.run(["tenant", "delete", t, "--purge", "--yes"]);
     home?.cleanup();
   });
 
-  it("creates acme (pro): healthy stack, routed through the proxy", async () => {
-    const r = await btw(["tenant", "create", "acme", "--plan", "pro", "--server", vm.name, "--json"]);
+  it("creates orbit (pro): healthy stack, routed through the proxy", async () => {
+    const r = await btw(["tenant", "create", "orbit", "--plan", "pro", "--server", vm.name, "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { tenant: { status: string; url: string }; seconds: number };
     expect(out.tenant.status).toBe("active");
-    expect(out.tenant.url).toBe(`http://acme.${LAB_DOMAIN}/`);
+    expect(out.tenant.url).toBe(`http://orbit.${LAB_DOMAIN}/`);
 
-    const status = await btw(["tenant", "status", "acme", "--json"]);
+    const status = await btw(["tenant", "status", "orbit", "--json"]);
     expect(status.code, status.stderr).toBe(0);
     const s = JSON.parse(status.stdout) as { healthy: boolean; n8nReady: boolean; containers: { service: string; health: string }[] };
     expect(s.n8nReady).toBe(true);
     expect(s.containers.map((c) => c.service).sort()).toEqual(["n8n", "postgres", "redis"]);
     expect(s.healthy).toBe(true);
 
-    const res = await viaProxy(vm, `acme.${LAB_DOMAIN}`, "/healthz");
+    const res = await viaProxy(vm, `orbit.${LAB_DOMAIN}`, "/healthz");
     expect(res.status).toBe(200);
     expect(res.body).toContain("ok");
   });
@@ -64,12 +64,12 @@ describe("tenant lifecycle on the lab", () => {
     ] as const;
     for (const [ip, port] of targets) {
       const probe = `const s=require('net').connect(${port},'${ip}');s.setTimeout(3000);s.on('connect',()=>{console.log('OPEN');process.exit(0)});s.on('timeout',()=>{console.log('CLOSED');process.exit(0)});s.on('error',()=>{console.log('CLOSED');process.exit(0)})`;
-      const x = await onVm(vm, ["docker", "exec", "btw-acme-n8n", "node", "-e", probe]);
-      expect(x.stdout.trim(), `${ip}:${port} from acme's n8n`).toBe("CLOSED");
+      const x = await onVm(vm, ["docker", "exec", "btw-orbit-n8n", "node", "-e", probe]);
+      expect(x.stdout.trim(), `${ip}:${port} from orbit's n8n`).toBe("CLOSED");
     }
-    // …while acme's n8n does reach its own database (the probe can succeed)
-    const own = await ipOf("btw-acme-postgres", "btw-acme-internal");
-    const x = await onVm(vm, ["docker", "exec", "btw-acme-n8n", "node", "-e", `require('net').connect(5432,'${own}').on('connect',()=>{console.log('OPEN');process.exit(0)}).on('error',()=>{console.log('CLOSED');process.exit(0)})`]);
+    // …while orbit's n8n does reach its own database (the probe can succeed)
+    const own = await ipOf("btw-orbit-postgres", "btw-orbit-internal");
+    const x = await onVm(vm, ["docker", "exec", "btw-orbit-n8n", "node", "-e", `require('net').connect(5432,'${own}').on('connect',()=>{console.log('OPEN');process.exit(0)}).on('error',()=>{console.log('CLOSED');process.exit(0)})`]);
     expect(x.stdout.trim()).toBe("OPEN");
   });
 
@@ -77,9 +77,9 @@ describe("tenant lifecycle on the lab", () => {
     const ports = await onVm(vm, ["docker", "ps", "--format", "{{.Names}} {{.Ports}}"]);
     const publishing = ports.stdout.split("\n").filter((l) => /->/.test(l)).map((l) => l.split(" ")[0]);
     expect(publishing).toEqual(["btw-proxy"]);
-    const mode = await onVm(vm, ["stat", "-c", "%a %U", "/opt/btw/tenants/acme/.env"]);
+    const mode = await onVm(vm, ["stat", "-c", "%a %U", "/opt/btw/tenants/orbit/.env"]);
     expect(mode.stdout.trim()).toBe("600 root");
-    const env = (await onVm(vm, ["cat", "/opt/btw/tenants/acme/.env"])).stdout;
+    const env = (await onVm(vm, ["cat", "/opt/btw/tenants/orbit/.env"])).stdout;
     const secrets = ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_ENCRYPTION_KEY"].map((k) => new RegExp(`^${k}=(.*)$`, "m").exec(env)![1]!.replace(/^'|'$/g, ""));
     expect(secrets.every((s) => s.length >= 16)).toBe(true);
     const ps = (await onVm(vm, ["ps", "auxww"])).stdout;
@@ -94,28 +94,28 @@ describe("tenant lifecycle on the lab", () => {
   });
 
   it("suspend answers 503 with the maintenance page; resume answers 200 again", async () => {
-    expect((await btw(["tenant", "suspend", "acme"])).code).toBe(0);
-    const down = await viaProxy(vm, `acme.${LAB_DOMAIN}`, "/");
+    expect((await btw(["tenant", "suspend", "orbit"])).code).toBe(0);
+    const down = await viaProxy(vm, `orbit.${LAB_DOMAIN}`, "/");
     expect(down.status).toBe(503);
     expect(down.body.toLowerCase()).toContain("temporarily unavailable");
     expect(down.headers["retry-after"]).toBeDefined();
     // the other tenant is untouched
     expect((await viaProxy(vm, `beta.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
-    const r = await btw(["tenant", "resume", "acme"]);
+    const r = await btw(["tenant", "resume", "orbit"]);
     expect(r.code, r.stderr).toBe(0);
-    expect((await viaProxy(vm, `acme.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+    expect((await viaProxy(vm, `orbit.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
   });
 
   it("set-plan changes the running containers' limits in place", async () => {
-    const limits = async () => (await onVm(vm, ["docker", "inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}", "btw-acme-n8n"])).stdout.trim();
-    const started = (await onVm(vm, ["docker", "inspect", "--format", "{{.State.StartedAt}}", "btw-acme-n8n"])).stdout.trim();
+    const limits = async () => (await onVm(vm, ["docker", "inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}", "btw-orbit-n8n"])).stdout.trim();
+    const started = (await onVm(vm, ["docker", "inspect", "--format", "{{.State.StartedAt}}", "btw-orbit-n8n"])).stdout.trim();
     expect(await limits()).toBe(`${1536 * 1024 * 1024} 1000000000 512`);
-    const r = await btw(["tenant", "set-plan", "acme", "starter", "--json"]);
+    const r = await btw(["tenant", "set-plan", "orbit", "starter", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ from: "pro", to: "starter", applied: "in-place" });
     expect(await limits()).toBe(`${768 * 1024 * 1024} 500000000 256`);
-    expect((await onVm(vm, ["docker", "inspect", "--format", "{{.State.StartedAt}}", "btw-acme-n8n"])).stdout.trim()).toBe(started);
-    const env = (await onVm(vm, ["cat", "/opt/btw/tenants/acme/.env"])).stdout;
+    expect((await onVm(vm, ["docker", "inspect", "--format", "{{.State.StartedAt}}", "btw-orbit-n8n"])).stdout.trim()).toBe(started);
+    const env = (await onVm(vm, ["cat", "/opt/btw/tenants/orbit/.env"])).stdout;
     expect(env).toMatch(/^N8N_MEMORY=768m$/m);
   });
 
@@ -129,7 +129,7 @@ describe("tenant lifecycle on the lab", () => {
     expect((await onVm(vm, ["test", "-e", "/opt/btw/tenants/beta"])).code).not.toBe(0);
     expect((await viaProxy(vm, `beta.${LAB_DOMAIN}`, "/healthz")).status).toBe(404);
     const list = JSON.parse((await btw(["tenant", "list", "--json"])).stdout) as { tenants: { slug: string }[] };
-    expect(list.tenants.map((t) => t.slug)).toEqual(["acme"]);
+    expect(list.tenants.map((t) => t.slug)).toEqual(["orbit"]);
     const audit = JSON.parse((await btw(["audit", "--json"])).stdout) as { entries: { action: string; target: string }[] };
     expect(audit.entries.filter((e) => e.target === "beta").map((e) => e.action)).toEqual(["tenant.create", "tenant.purge"]);
   });
