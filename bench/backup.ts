@@ -189,7 +189,7 @@ try {
 } finally {
   if (!KEEP) {
     console.error("removing the bench tenants…");
-    for (const t of tenants) run(["tenant", "delete", t.slug, "--purge", "--yes"], [0, 1, 2]);
+    for (const t of tenants) run(["tenant", "delete", t.slug, "--purge", "--no-final-backup", "--yes"], [0, 1, 2]);
     rmSync(home, { recursive: true, force: true });
   } else {
     console.error(`kept: BENCH_HOME=${home}`);

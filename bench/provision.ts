@@ -66,7 +66,7 @@ try {
   console.error(`warm-up on ${vm.name} (images pulled, proxy started)…`);
   floorOnce("bench-warm");
   run(["tenant", "create", "bench-warm", "--plan", "pro", "--server", vm.name]);
-  run(["tenant", "delete", "bench-warm", "--purge", "--yes"]);
+  run(["tenant", "delete", "bench-warm", "--purge", "--no-final-backup", "--yes"]);
 
   const floor: number[] = [];
   const create: number[] = [];
@@ -75,7 +75,7 @@ try {
     const t0 = performance.now();
     run(["tenant", "create", `bench-${i}`, "--plan", "pro", "--server", vm.name]);
     create.push(performance.now() - t0);
-    run(["tenant", "delete", `bench-${i}`, "--purge", "--yes"]);
+    run(["tenant", "delete", `bench-${i}`, "--purge", "--no-final-backup", "--yes"]);
     console.error(`run ${i + 1}/${runs}: floor ${(floor[i]! / 1000).toFixed(1)} s, tenant create ${(create[i]! / 1000).toFixed(1)} s`);
   }
   const f = median(floor);

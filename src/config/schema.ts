@@ -161,11 +161,6 @@ export const configSchema = z
           .min(5)
           .default(3600)
           .describe("deadline of one tenant's backup in `backup all`: a frozen server cannot hold the run (or its locks) past it"),
-        finalBackupMaxAgeHours: z
-          .number()
-          .min(0)
-          .default(1)
-          .describe("`tenant delete --purge` takes a final backup unless a completed one is at most this old and the tenant is out of service since"),
       })
       .strict()
       .prefault({}),

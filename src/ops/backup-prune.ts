@@ -9,19 +9,32 @@ import type { Db } from "../state/db.js";
 
 export interface PrunePlan {
   keep: Array<{ id: string; tenant: string; createdAt: Date; reasons: string[] }>;
-  remove: Array<{ id: string; tenant: string; createdAt: Date; location: string }>;
+  remove: Array<{ id: string; tenant: string; createdAt: Date; location: string; purged: boolean }>;
 }
 
 export async function planPrune(ctx: Ctx, db: Db): Promise<PrunePlan> {
   const { listBackups } = await import("../state/backups.js");
   const rows = await listBackups(db, { status: "done" });
+  // per backup: its tenant row purged (status deleted) since when; grouped per tenant row, so
+  // a purged tenant's backups and those of a new tenant of the same name are apart
+  const purged = new Map(
+    (await db.query<{ id: number; at: Date }>(`select id, updated_at as at from tenants where status = 'deleted'`)).rows.map((r) => [Number(r.id), r.at]),
+  );
   const d = decidePrune(
-    rows.map((r: BackupRow) => ({ id: r.id, tenant: r.tenantSlug, createdAt: r.createdAt, location: r.location })),
+    rows.map((r: BackupRow) => ({
+      id: r.id,
+      tenant: `${r.tenantSlug}#${r.tenantId ?? "?"}`,
+      slug: r.tenantSlug,
+      createdAt: r.createdAt,
+      location: r.location,
+      verified: r.verifiedAt !== null,
+      purgedAt: r.tenantId !== null ? (purged.get(Number(r.tenantId)) ?? null) : null,
+    })),
     ctx.config.backup.retention,
   );
   return {
-    keep: d.keep.map(({ id, tenant, createdAt, reasons }) => ({ id, tenant, createdAt, reasons })),
-    remove: d.remove.map(({ id, tenant, createdAt, location }) => ({ id, tenant, createdAt, location })),
+    keep: d.keep.map(({ id, slug, createdAt, reasons }) => ({ id, tenant: slug, createdAt, reasons })),
+    remove: d.remove.map(({ id, slug, createdAt, location, purgedAt }) => ({ id, tenant: slug, createdAt, location, purged: purgedAt != null })),
   };
 }
 

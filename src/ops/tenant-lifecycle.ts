@@ -2,8 +2,9 @@ import type { Ctx } from "../cli/context.js";
 import { composeDown, composeRm, composeStop, composeUp, dockerUpdateLimits, tenantProfiles } from "../core/commands/compose.js";
 import { purgeByLabel } from "../core/commands/tenant-purge.js";
 import { tenantLayout, type TenantService } from "../core/tenant/layout.js";
-import { ConflictError, UsageError } from "../errors.js";
-import type { Db } from "../state/db.js";
+import { ConflictError, OperationError, UsageError } from "../errors.js";
+import type { Db, Lock } from "../state/db.js";
+import type { ServerRow } from "../state/servers.js";
 import type { TenantRow, TenantStatus } from "../state/tenants.js";
 import { envFor } from "./tenant-create.js";
 import { disconnectTenant, syncRoutes } from "./proxy.js";
@@ -22,10 +23,10 @@ function requireStatus(t: TenantRow, allowed: TenantStatus[], verb: string): voi
   }
 }
 
-async function withTenant<T>(ctx: Ctx, db: Db, slug: string, fn: (t: TenantRow) => Promise<T>): Promise<T> {
+async function withTenant<T>(ctx: Ctx, db: Db, slug: string, fn: (t: TenantRow, lock: Lock) => Promise<T>): Promise<T> {
   const lock = await lockTenant(db, slug);
   try {
-    return await fn(await requireTenant(db, slug));
+    return await fn(await requireTenant(db, slug), lock);
   } finally {
     await lock.release();
   }
@@ -124,12 +125,38 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
  * networks, files and secrets go too, the row becomes history (`deleted`) and the subnet is
  * released. The audit rows stay either way.
  */
-export async function deleteTenant(ctx: Ctx, db: Db, slug: string, purge: boolean): Promise<TenantRow> {
-  return withTenant(ctx, db, slug, async (t) => {
+export interface DeleteOptions {
+  purge: boolean;
+  /** purge without the final backup (the command asks --yes for it) */
+  noFinalBackup?: boolean;
+  onStep?: (s: string) => void;
+}
+
+export async function deleteTenant(ctx: Ctx, db: Db, slug: string, o: DeleteOptions): Promise<TenantRow & { finalBackup?: string | null }> {
+  const purge = o.purge;
+  const step = o.onStep ?? (() => {});
+  return withTenant(ctx, db, slug, async (t, lock) => {
+    if (t.status === "restoring" || t.status === "migrating") {
+      throw new ConflictError(`cannot delete tenant '${slug}': it is ${t.status}`, { code: "tenant-wrong-status", hint: `finish or roll back the ${t.status === "restoring" ? "restore" : "migration"} first` });
+    }
     const server = await tenantServer(db, t);
     const host = await hostFor(ctx, server);
     await host.ssh.connect(); // an unreachable server changes nothing
     const { updateTenantStatus, getTenant } = await import("../state/tenants.js");
+    let finalBackup: string | null = null;
+    if (purge && !o.noFinalBackup) {
+      // No path removes data that is not in a completed backup: a final one first, unless a
+      // completed backup was taken after the tenant went out of service (nothing changed since).
+      finalBackup = await finalBackupOf(ctx, db, t, server, lock, step);
+    }
+    if (purge) {
+      const { currentMigration, removeKeptSource } = await import("./tenant-migrate.js");
+      const m = await currentMigration(db, t.id);
+      if (m) {
+        step(`remove the migration source kept on ${m.details.from}`);
+        await removeKeptSource(ctx, db, slug, m.details.fromServerId);
+      }
+    }
     await updateTenantStatus(db, t.id, "deleting");
     await syncRoutes(host, db, ctx.config, server);
     await disconnectTenant(host, slug);
@@ -146,9 +173,52 @@ export async function deleteTenant(ctx: Ctx, db: Db, slug: string, purge: boolea
         await updateTenantStatus(tx, t.id, "deleted");
       });
     }
-    await ctx.audit(purge ? "tenant.purge" : "tenant.delete", slug, { server: server.name, purge });
-    return (await getTenant(db, slug, { includeDeleted: true }))!;
+    await ctx.audit(purge ? "tenant.purge" : "tenant.delete", slug, { server: server.name, purge, finalBackup, ...(purge && o.noFinalBackup ? { noFinalBackup: true } : {}) });
+    return { ...(await getTenant(db, slug, { includeDeleted: true }))!, finalBackup };
   });
+}
+
+/**
+ * The id of a completed backup holding the tenant's last data: an existing one taken after
+ * it went out of service (`deleting`, nothing written since), or a new one (reason `final`).
+ * A stack taken out of service has no containers: its database is started alone and n8n's
+ * container created (not started) over the kept volume for the backup to read.
+ */
+async function finalBackupOf(ctx: Ctx, db: Db, t: TenantRow, server: ServerRow, lock: Lock, step: (s: string) => void): Promise<string> {
+  const { listBackups } = await import("../state/backups.js");
+  if (t.status === "deleting") {
+    const [recent] = await listBackups(db, { tenantSlug: t.slug, status: "done", limit: 1 });
+    if (recent && recent.tenantId === t.id && recent.createdAt.getTime() > t.updatedAt.getTime()) {
+      step(`final backup: ${recent.id}, taken after ${t.slug} went out of service`);
+      return recent.id;
+    }
+  }
+  const { backupTenant, openServerSession, storageFor } = await import("./backup.js");
+  const session = await openServerSession(ctx, server);
+  if (t.status !== "active") {
+    step("start the database alone (and create n8n's container over its volume) for the final backup");
+    const plan = requirePlan(ctx, t.plan);
+    const { composeCreateN8n, composeUpDatabase } = await import("../core/backup/commands.js");
+    const ready = await session.host.run(composeUpDatabase(t.slug), { allowFailure: true, timeoutMs: 240_000 });
+    const created = ready.exitCode === 0 ? await session.host.run(composeCreateN8n(t.slug, plan), { allowFailure: true, timeoutMs: 120_000 }) : ready;
+    if (created.exitCode !== 0) {
+      throw new OperationError(`cannot start ${t.slug}'s database for its final backup: ${created.stderr.trim().split("\n").pop()}`, {
+        code: "final-backup-failed",
+        hint: `nothing was removed; fix the stack, or purge without a final backup: \`btw tenant delete ${t.slug} --purge --no-final-backup --yes\``,
+      });
+    }
+  }
+  step("final backup");
+  try {
+    const r = await backupTenant(ctx, db, await storageFor(ctx), session, t, { heldLock: lock, reason: "final" });
+    return r.id;
+  } catch (e) {
+    throw new OperationError(`the final backup of ${t.slug} failed: ${(e as Error).message.split("\n")[0]}`, {
+      code: "final-backup-failed",
+      hint: `nothing was removed; fix the cause and re-run, or purge without it: \`btw tenant delete ${t.slug} --purge --no-final-backup --yes\``,
+      cause: e,
+    });
+  }
 }
 
 export function parsePlanArg(value: unknown): string {

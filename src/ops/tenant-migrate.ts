@@ -279,6 +279,14 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
   }
 }
 
+/** A purge's last step for a migrated tenant: the source stack kept on the old server goes too. */
+export async function removeKeptSource(ctx: Ctx, db: Db, slug: string, serverId: number): Promise<void> {
+  const { getServer } = await import("../state/servers.js");
+  const source = await getServer(db, serverId);
+  if (!source) return;
+  await removeStack(await openServerSession(ctx, source), slug);
+}
+
 export async function cleanupMigration(ctx: Ctx, db: Db, slug: string, step: Step): Promise<{ tenant: string; removedFrom: string }> {
   const lock = await lockTenant(db, slug);
   try {

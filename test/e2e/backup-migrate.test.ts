@@ -39,7 +39,7 @@ describe("tenant migrate on the lab", () => {
     }
   });
   afterAll(async () => {
-    await home?.run(["tenant", "delete", T, "--purge", "--yes"]);
+    await home?.run(["tenant", "delete", T, "--purge", "--no-final-backup", "--yes"]);
     for (const vm of [vm1, vm2]) {
       if (vm) await onVm(vm, ["sh", "-c", `docker ps -aq --filter label=btw.tenant=${T} | xargs -r docker rm -f; docker volume ls -q --filter label=btw.tenant=${T} | xargs -r docker volume rm; rm -rf /opt/btw/tenants/${T}`]);
     }

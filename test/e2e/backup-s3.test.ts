@@ -44,7 +44,7 @@ describe("backups in S3 (s3rver on loopback)", () => {
     expect(r.code, r.stderr).toBe(0);
   });
   afterAll(async () => {
-    await home?.run(["tenant", "delete", T, "--purge", "--yes"], { env });
+    await home?.run(["tenant", "delete", T, "--purge", "--no-final-backup", "--yes"], { env });
     home?.cleanup();
     await s3?.close();
   });

@@ -33,7 +33,7 @@ describe("backup and restore on the lab", () => {
     expect(r.code, r.stderr).toBe(0);
   });
   afterAll(async () => {
-    for (const t of [T, AS]) await home?.run(["tenant", "delete", t, "--purge", "--yes"]);
+    for (const t of [T, AS]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
     home?.cleanup();
   });
 

@@ -31,7 +31,7 @@ describe("server bootstrap on a bare Debian host", () => {
 
   afterAll(async () => {
     if (home) {
-      await home.run(["tenant", "delete", tenant, "--purge", "--yes"]);
+      await home.run(["tenant", "delete", tenant, "--purge", "--no-final-backup", "--yes"]);
       home.cleanup();
     }
     if (Object.keys(timings).length) process.stderr.write(`bootstrap e2e timings (s): ${JSON.stringify(timings)}\n`);

@@ -22,7 +22,7 @@ describe("tenant lifecycle on the lab", () => {
     home = await labHome(lab, { servers: [vm.name] });
   });
   afterAll(async () => {
-    for (const t of ["orbit", "beta"]) await home?.run(["tenant", "delete", t, "--purge", "--yes"]);
+    for (const t of ["orbit", "beta"]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
     home?.cleanup();
   });
 

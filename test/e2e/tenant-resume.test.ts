@@ -36,7 +36,7 @@ describe("tenant create: kill and resume, concurrency", () => {
     home = await labHome(lab, { servers: [vm.name], env: { BTW_DATABASE_URL: `${pg.url}/postgres` } });
   });
   afterAll(async () => {
-    for (const t of created) await home?.run(["tenant", "delete", t, "--purge", "--yes"]);
+    for (const t of created) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
     home?.cleanup();
     await pg?.stop();
   });

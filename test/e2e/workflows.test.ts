@@ -163,7 +163,7 @@ describe("workflows on the lab", () => {
   });
 
   afterAll(async () => {
-    for (const t of created) await home?.run(["tenant", "delete", t, "--purge", "--yes"]).catch(() => undefined);
+    for (const t of created) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]).catch(() => undefined);
     if (vm1) await purgeLeftovers();
     await oai?.close();
     await wp?.close();

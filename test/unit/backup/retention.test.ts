@@ -32,3 +32,34 @@ describe("retention", () => {
     expect(remove.map((r) => r.id)).toEqual(["a1"]);
   });
 });
+
+describe("decidePrune: verified and purged tenants", () => {
+  const at = (s: string) => new Date(`${s}T02:00:00Z`);
+  it("keeps the newest verified backup even when no rule keeps it", () => {
+    const list = [
+      { id: "a-3", tenant: "a", createdAt: at("2026-03-03") },
+      { id: "a-2", tenant: "a", createdAt: at("2026-03-02") },
+      { id: "a-1", tenant: "a", createdAt: at("2026-03-01"), verified: true },
+    ];
+    const { keep, remove } = decidePrune(list, { daily: 1, weekly: 0, monthly: 0 });
+    expect(keep.map((k) => [k.id, k.reasons])).toEqual([
+      ["a-3", ["daily 2026-03-03"]],
+      ["a-1", ["newest verified"]],
+    ]);
+    expect(remove.map((r) => r.id)).toEqual(["a-2"]);
+  });
+
+  it("keeps a purged tenant's backups for purgedDays after the purge, then removes them all", () => {
+    const purgedAt = at("2026-03-10");
+    const list = [
+      { id: "p-2", tenant: "p", createdAt: at("2026-03-10"), purgedAt },
+      { id: "p-1", tenant: "p", createdAt: at("2026-03-01"), purgedAt, verified: true },
+    ];
+    const before = decidePrune(list, { daily: 0, weekly: 0, monthly: 0, purgedDays: 30 }, at("2026-04-08"));
+    expect(before.keep.map((k) => k.id)).toEqual(["p-2", "p-1"]);
+    expect(before.keep[0]!.reasons[0]).toMatch(/purged tenant, kept until 2026-04-09/);
+    const after = decidePrune(list, { daily: 7, weekly: 4, monthly: 6, purgedDays: 30 }, at("2026-04-10"));
+    expect(after.keep).toEqual([]);
+    expect(after.remove.map((r) => r.id)).toEqual(["p-2", "p-1"]);
+  });
+});
