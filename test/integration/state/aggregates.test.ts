@@ -433,10 +433,10 @@ describe.each(DRIVERS)("state aggregates on %s", (driver) => {
   });
 });
 
-describe("pg and PGlite", () => {
+describe("pg and the embedded server", () => {
   it("hold identical rows after the same calls", () => {
     expect(dumps.size).toBe(2);
-    expect(dumps.get("pglite")).toEqual(dumps.get("pg"));
+    expect(dumps.get("embedded")).toEqual(dumps.get("pg"));
     expect(Object.values(dumps.get("pg")!).every((rows) => rows.length > 0)).toBe(true);
   });
 });

@@ -1,36 +1,43 @@
 // The two drivers every state test runs against: a database on the run's real PostgreSQL
-// (one per test file, dropped afterwards) and a PGlite store in a fresh temp dir.
-//
-// A fresh PGlite store runs initdb in WASM: 3–10 s on a busy 2-core machine. Copying an
-// initialised, never-migrated store takes well under a second, so the first test file to need
-// one makes a template under the temp dir (keyed by PGlite version) and every store is a copy.
+// (one per test file, dropped afterwards) and the embedded default, a PostgreSQL server
+// started on demand in a fresh temp store dir (stopped by dispose()).
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { cp, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { packageRoot } from "../../../src/package-root.js";
 import { openDb, type Db, type OpenDbOptions } from "../../../src/state/db.js";
+import { socketUrl, storeLayout } from "../../../src/state/embedded/layout.js";
+import { stopServer } from "../../../src/state/embedded/server.js";
 import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
 
-export type DriverName = "pg" | "pglite";
-export const DRIVERS: DriverName[] = ["pg", "pglite"];
+export type DriverName = "pg" | "embedded";
+export const DRIVERS: DriverName[] = ["pg", "embedded"];
 
 export interface DriverFixture {
   readonly name: DriverName;
   /** pg: the test database URL */
   readonly url: string | undefined;
-  /** PGlite store dir (a fresh temp dir; also set for pg, unused there) */
+  /** a URL for a raw pg client on the same database (embedded: its Unix socket) */
+  readonly connectionString: string;
+  /** the embedded store dir (a fresh temp dir; also set for pg, unused there) */
   readonly dataDir: string;
-  /** a new Db on this fixture's database; for PGlite only one may be open at a time */
+  /** a new Db on this fixture's database */
   open(opts?: Partial<OpenDbOptions>): Promise<Db>;
   dispose(): Promise<void>;
 }
 
 let template: Promise<string> | undefined;
 
+/**
+ * A PGlite store as btw ≤ 0.1 made it (initdb in WASM: 3–10 s on a busy 2-core machine, so
+ * the first caller makes a template under the temp dir, keyed by PGlite version, and every
+ * store is a copy). For the conversion tests and pglite-db.ts's own tests.
+ */
 function pgliteTemplate(): Promise<string> {
   template ??= (async () => {
+    const { readFileSync } = await import("node:fs");
+    const { packageRoot } = await import("../../../src/package-root.js");
     const pkg = path.join(packageRoot(), "node_modules", "@electric-sql", "pglite", "package.json");
     const version = (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
     const dir = path.join(os.tmpdir(), `btw-test-pglite-template-${version}`);
@@ -63,12 +70,12 @@ export async function driverFixture(name: DriverName): Promise<DriverFixture> {
   const dataDir = path.join(tmp, "state");
   let tdb: TestDatabase | undefined;
   if (name === "pg") tdb = await createTestDatabase();
-  else await freshStoreDir(dataDir);
   const url = tdb?.url;
   const opened: Db[] = [];
   return {
     name,
     url,
+    connectionString: url ?? socketUrl(storeLayout(dataDir)),
     dataDir,
     async open(opts = {}) {
       const db = await openDb({ ...(url ? { url } : {}), dataDir, command: "test", ...opts });
@@ -78,6 +85,7 @@ export async function driverFixture(name: DriverName): Promise<DriverFixture> {
     async dispose() {
       for (const db of opened) await db.close().catch(() => {});
       await tdb?.drop();
+      if (name === "embedded") await stopServer(storeLayout(dataDir)).catch(() => {});
       await rm(tmp, { recursive: true, force: true });
     },
   };

@@ -152,10 +152,10 @@ describe.each(DRIVERS)("migrate on %s", (driver) => {
   });
 });
 
-describe("pg and PGlite", () => {
+describe("pg and the embedded server", () => {
   it("end up with the identical schema (columns, constraints, indexes, triggers)", () => {
     expect(schemas.size).toBe(2);
-    expect(schemas.get("pglite")).toEqual(schemas.get("pg"));
+    expect(schemas.get("embedded")).toEqual(schemas.get("pg"));
   });
 });
 

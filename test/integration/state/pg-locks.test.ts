@@ -3,16 +3,17 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BusyError } from "../../../src/errors.js";
 import { advisoryKey } from "../../../src/state/lock-key.js";
-import { driverFixture, type DriverFixture } from "./drivers.js";
+import { DRIVERS, driverFixture, type DriverFixture } from "./drivers.js";
 
-// Advisory locks between separate pg sessions — what two btw processes with a database URL
-// see. (Two Db handles in one process use separate connections, just as two processes do.)
+// Advisory locks between separate pg sessions — what two btw processes see, with a database
+// URL and on the embedded server alike. (Two Db handles in one process use separate
+// connections, just as two processes do.)
 
-describe("advisory locks on pg", () => {
+describe.each(DRIVERS)("advisory locks on %s", (driver) => {
   let fx: DriverFixture;
 
   beforeAll(async () => {
-    fx = await driverFixture("pg");
+    fx = await driverFixture(driver);
   });
   afterAll(() => fx?.dispose());
 
@@ -72,7 +73,7 @@ describe("advisory locks on pg", () => {
     const a = await fx.open();
     const key = { kind: "bulk", name: "backup-all" } as const;
     // A foreign btw: same application_name convention, different host.
-    const foreign = new pg.Client({ connectionString: fx.url, application_name: "btw:4242@ops-cron:backup all" });
+    const foreign = new pg.Client({ connectionString: fx.connectionString, application_name: "btw:4242@ops-cron:backup all" });
     await foreign.connect();
     try {
       await foreign.query("select pg_advisory_lock($1::bigint)", [advisoryKey(key)]);
@@ -89,7 +90,7 @@ describe("advisory locks on pg", () => {
   it("names a non-btw session by its backend pid and application", async () => {
     const a = await fx.open();
     const key = { kind: "server", name: "psql-held" } as const;
-    const psql = new pg.Client({ connectionString: fx.url, application_name: "psql" });
+    const psql = new pg.Client({ connectionString: fx.connectionString, application_name: "psql" });
     await psql.connect();
     try {
       const backend = (await psql.query<{ pid: number }>("select pg_backend_pid() as pid")).rows[0]!.pid;

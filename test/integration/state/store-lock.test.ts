@@ -6,11 +6,15 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BusyError } from "../../../src/errors.js";
 import { packageRoot } from "../../../src/package-root.js";
-import { openDb, type Db } from "../../../src/state/db.js";
+import type { Db, OpenDbOptions } from "../../../src/state/db.js";
+import { openPgliteDb } from "../../../src/state/pglite-db.js";
 import { storeLockPath } from "../../../src/state/store-lock.js";
 import { freshStoreDir } from "./drivers.js";
 
-// The embedded store is single-process. These tests put a real second process on it.
+// A PGlite store is single-process: btw ≤ 0.1's embedded store, still read (under this lock)
+// when the first command converts it. These tests put a real second process on it.
+
+const openDb = (o: OpenDbOptions & { lockTimeoutMs: number }): Promise<Db> => openPgliteDb(o);
 
 const SCRIPT = path.join(packageRoot(), "test", "integration", "state", "fixtures", "store-process.ts");
 
