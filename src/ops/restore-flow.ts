@@ -343,6 +343,9 @@ async function recreate(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan
   const escrow = openEscrow(master, manifest);
   const plan = requirePlan(ctx, p.planName);
   const session = await openServerSession(ctx, p.server);
+  // never adopt or overwrite what another btw state (or nobody) put under this name there
+  const { assertStackOwned } = await import("./stack-ownership.js");
+  await assertStackOwned(session.host, { slug: p.target, stateId: ctx.stateId, recorded: p.existing !== null });
   const { getTenant, updateTenantStatus } = await import("../state/tenants.js");
   let tenant: TenantRow;
   if (p.existing) {

@@ -3,12 +3,13 @@ import { composeDown, composeStop, composeUp, tenantProfiles } from "../core/com
 import { purgeByLabel } from "../core/commands/tenant-purge.js";
 import { allocateSubnet } from "../core/subnets.js";
 import { tenantLayout } from "../core/tenant/layout.js";
-import { ConflictError, OperationError, UsageError } from "../errors.js";
+import type { Plan } from "../config/schema.js";
+import { ConflictError, LockLostError, OperationError, UsageError } from "../errors.js";
 import type { BackupStorage } from "../remote/backup-storage.js";
-import type { Db } from "../state/db.js";
+import type { Db, Lock } from "../state/db.js";
 import type { OperationRow } from "../state/operations.js";
 import type { ServerRow } from "../state/servers.js";
-import type { TenantRow } from "../state/tenants.js";
+import type { TenantRow, TenantStatus } from "../state/tenants.js";
 import { asset } from "./assets.js";
 import { backupTenant, openServerSession, type ServerSession } from "./backup.js";
 import { connectTenant, disconnectTenant, ensureProxy, syncRoutes } from "./proxy.js";
@@ -28,6 +29,8 @@ import { N8N_API_KEY, readAllSecrets } from "./tenant-secrets.js";
 
 export const MIGRATE_KIND = "tenant.migrate";
 
+export type MigrationPhase = "prepared" | "maintenance" | "final-backup" | "restored" | "switched" | "rolled-back" | "abandoned";
+
 export interface MigrationDetails {
   from: string;
   fromServerId: number;
@@ -37,6 +40,12 @@ export interface MigrationDetails {
   fromSubnet?: string;
   backup?: string;
   finalBackup?: string;
+  /** what the journal has reached (absent in rows of older btw) */
+  phase?: MigrationPhase;
+  /** the tenant's status before; it gets it back at the end */
+  priorStatus?: TenantStatus;
+  /** when the maintenance page went up (the unavailability window starts) */
+  downSince?: string;
 }
 
 export interface MigrateResult {
@@ -124,91 +133,157 @@ async function disconnectTenantQuiet(s: ServerSession, slug: string): Promise<vo
   await disconnectTenant(s.host, slug).catch(() => {});
 }
 
+/** The migration a killed btw left unfinished (its journal row not done, not rolled back), if any. */
+export async function unfinishedMigration(db: Db, tenantId: number): Promise<(OperationRow & { details: MigrationDetails }) | null> {
+  const { lastStep } = await import("../state/operations.js");
+  const op = await lastStep(db, tenantId, MIGRATE_KIND, "migrate");
+  if (!op || op.status === "done") return null;
+  const d = op.details as unknown as MigrationDetails;
+  return d.phase && d.phase !== "rolled-back" && d.phase !== "abandoned" ? (op as OperationRow & { details: MigrationDetails }) : null;
+}
+
+/**
+ * Moves a tenant, journaled by phase (details.phase): prepared → maintenance → final-backup
+ * → restored → switched. The tenant is `migrating` from the maintenance page on (excluded
+ * from backups, maintenance page at the source) and gets its status from before at the end.
+ * Killed at any phase, the same command resumes from the journal; `--rollback` undoes it
+ * from any phase. A failure before the switch puts the tenant back on its source.
+ */
 export async function migrateTenant(ctx: Ctx, db: Db, storage: BackupStorage, slug: string, to: string, step: Step): Promise<MigrateResult> {
   const t0 = Date.now();
   const lock = await lockTenant(db, slug);
   try {
+    const { startStep, failStep, updateStepDetails } = await import("../state/operations.js");
+    const tenant0 = await requireTenant(db, slug);
+    const previous = await unfinishedMigration(db, tenant0.id);
+    if (previous && previous.details.to !== to) {
+      throw new ConflictError(`${slug}'s migration to ${previous.details.to} did not finish`, { code: "migrate-unfinished", hint: `finish it: \`btw tenant migrate ${slug} --to ${previous.details.to}\`, or undo it: \`btw tenant migrate ${slug} --rollback --yes\`` });
+    }
+    if (previous && previous.details.phase === "prepared") {
+      // killed before anything changed on the source or the target: start over
+      await failStep(db, previous.id, "interrupted before the maintenance page; started over").catch(() => {});
+      await updateStepDetails(db, previous.id, { phase: "abandoned" });
+    } else if (previous) {
+      step(`resuming the interrupted migration ${previous.details.from} → ${previous.details.to} (at ${previous.details.phase})`);
+      return await runMigration(ctx, db, storage, slug, previous, lock, step, t0);
+    }
     const pre = await preflightMigrate(ctx, db, slug, to);
     if (pre.problems.length) throw new ConflictError(`cannot migrate ${slug} to ${to}: ${pre.problems.join("; ")}`, { code: "migrate-preflight" });
     const { tenant, source, target } = pre;
-    const plan = requirePlan(ctx, tenant.plan);
     step(`preflight: ${source.name} → ${target.name}`);
-    const [src, dst] = await Promise.all([openServerSession(ctx, source), openServerSession(ctx, target)]);
-    const leftover = await dst.host.run(["test", "-e", tenantLayout(slug).dir], { allowFailure: true });
-    if (leftover.exitCode === 0) {
-      throw new ConflictError(`${target.name} already has files for a stack named ${slug} (${tenantLayout(slug).dir})`, { code: "migrate-target-busy", hint: "remove what is left there first" });
-    }
+    const dst = await openServerSession(ctx, target);
+    const { assertStackOwned } = await import("./stack-ownership.js");
+    await assertStackOwned(dst.host, { slug, stateId: ctx.stateId, recorded: false });
     await ensureImages(ctx, dst);
     const subnet = await allocateOn(ctx, db, target);
-    const { startStep, finishStep, failStep } = await import("../state/operations.js");
-    const details: MigrationDetails = { from: source.name, fromServerId: source.id, to: target.name, toServerId: target.id, subnet, fromSubnet: tenant.subnet ?? undefined };
+    const details: MigrationDetails = {
+      from: source.name, fromServerId: source.id, to: target.name, toServerId: target.id, subnet,
+      ...(tenant.subnet ? { fromSubnet: tenant.subnet } : {}), priorStatus: tenant.status, phase: "prepared",
+    };
     const op = await startStep(db, { kind: MIGRATE_KIND, step: "migrate", tenantId: tenant.id, serverId: target.id, details: { ...details } });
-    const { updateTenantStatus, assignTenantServer, getTenant } = await import("../state/tenants.js");
+    return await runMigration(ctx, db, storage, slug, { ...op, details: details as MigrationDetails & Record<string, unknown> }, lock, step, t0);
+  } finally {
+    await lock.release();
+  }
+}
 
-    step("fresh backup while the tenant serves");
-    const fresh = await backupTenant(ctx, db, storage, src, tenant, { heldLock: lock, reason: "pre-migrate" });
-    details.backup = fresh.id;
+const PHASES: MigrationPhase[] = ["prepared", "maintenance", "final-backup", "restored", "switched"];
+const reached = (d: MigrationDetails, p: MigrationPhase) => PHASES.indexOf(d.phase!) >= PHASES.indexOf(p);
 
-    let switched = false;
-    let down: number | null = null;
-    try {
-      step(`maintenance page on ${source.name}, n8n stopped`);
+async function runMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: string, op: OperationRow & { details: MigrationDetails }, lock: Lock, step: Step, t0: number): Promise<MigrateResult> {
+  const { finishStep, failStep, updateStepDetails } = await import("../state/operations.js");
+  const { updateTenantStatus, assignTenantServer, getTenant } = await import("../state/tenants.js");
+  const { getServer } = await import("../state/servers.js");
+  const d = op.details;
+  const tenant = await requireTenant(db, slug);
+  const prior = d.priorStatus ?? "active";
+  const source = (await getServer(db, d.fromServerId))!;
+  const target = (await getServer(db, d.toServerId))!;
+  const plan = requirePlan(ctx, tenant.plan);
+  const [src, dst] = await Promise.all([openServerSession(ctx, source), openServerSession(ctx, target)]);
+  const phase = async (p: MigrationPhase, extra: Partial<MigrationDetails> = {}) => {
+    await lock.check();
+    Object.assign(d, extra, { phase: p });
+    await updateStepDetails(db, op.id, { ...extra, phase: p });
+  };
+  let down: number | null = d.downSince ? Date.parse(d.downSince) : null;
+  try {
+    if (!reached(d, "maintenance")) {
+      step("fresh backup while the tenant serves");
+      const fresh = await backupTenant(ctx, db, storage, src, tenant, { heldLock: lock, reason: "pre-migrate" });
       down = Date.now();
-      await updateTenantStatus(db, tenant.id, "suspended");
+      await phase("maintenance", { backup: fresh.id, downSince: new Date(down).toISOString() });
+    }
+    if (!reached(d, "final-backup")) {
+      step(`maintenance page on ${source.name}, n8n stopped`);
+      await updateTenantStatus(db, tenant.id, "migrating");
       await syncRoutes(src.host, db, ctx.config, source);
       await src.host.run(composeStop(slug, { services: ["worker", "n8n"], timeoutSec: 30 }), { timeoutMs: 120_000 });
-
       step("final backup of the quiet database");
-      const final = await backupTenant(ctx, db, storage, src, tenant, { heldLock: lock, reason: "pre-migrate" });
-      details.finalBackup = final.id;
-
+      const final = await backupTenant(ctx, db, storage, src, { ...tenant, status: "migrating" }, { heldLock: lock, reason: "pre-migrate" });
+      await phase("final-backup", { finalBackup: final.id });
+    }
+    const secrets = await readAllSecrets(db, await ctx.master(), tenant.id);
+    if (!reached(d, "restored")) {
       step(`restore on ${target.name}`);
-      const secrets = await readAllSecrets(db, await ctx.master(), tenant.id);
+      const { getBackup } = await import("../state/backups.js");
+      const final = (await getBackup(db, d.finalBackup!))!;
       const layout = tenantLayout(slug);
       await dst.host.mkdir(layout.dir, "0700");
       await dst.host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml"));
-      await dst.host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet }, secrets), "0600");
+      await dst.host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: d.subnet! }, secrets), "0600");
       await ensureProxy(dst.host, db, ctx.config, target.id);
       await restoreData({ session: dst, slug, plan, storage, key: storage.keyOf(final.location)!, master: await ctx.master(), backupId: final.id, onStep: (s) => step(`  ${s}`) });
       step("wait for n8n on the target");
       await checkN8n(dst.host, slug, secrets.get(N8N_API_KEY));
-
+      await phase("restored");
+    }
+    if (!reached(d, "switched")) {
       step(`switch the route to ${target.name}`);
       await db.transaction(async (tx) => {
-        await assignTenantServer(tx, tenant.id, target.id, subnet);
-        await updateTenantStatus(tx, tenant.id, tenant.status === "suspended" ? "suspended" : "active");
+        await assignTenantServer(tx, tenant.id, target.id, d.subnet!);
       });
-      switched = true;
-      await connectTenant(dst.host, slug);
-      await syncRoutes(dst.host, db, ctx.config, target, tenant.status === "suspended" ? [] : [slug]);
-      const downtime = (Date.now() - down) / 1000;
-      await syncRoutes(src.host, db, ctx.config, source);
-
-      step(`take the source stack down on ${source.name} (volumes and files kept for --rollback)`);
-      await disconnectTenantQuiet(src, slug);
-      await src.host.run(composeDown(slug, { volumes: false }), { timeoutMs: 180_000 });
-      await finishStep(db, op.id, { ...details });
-      await ctx.audit("tenant.migrate", slug, { ...details });
-      return { tenant: (await getTenant(db, slug))!.slug, from: source.name, to: target.name, backup: fresh.id, finalBackup: final.id, seconds: (Date.now() - t0) / 1000, downtimeSeconds: downtime };
-    } catch (e) {
-      const message = (e as Error).message.split("\n")[0]!.slice(0, 500);
-      if (!switched) {
-        step(`failed (${message}); putting ${slug} back on ${source.name}`);
-        await updateTenantStatus(db, tenant.id, tenant.status).catch(() => {});
-        await src.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { allowFailure: true, timeoutMs: 330_000 }).catch(() => {});
-        await syncRoutes(src.host, db, ctx.config, source).catch(() => {});
-        await removeStack(dst, slug).catch(() => {});
-      }
-      await failStep(db, op.id, message, { ...details }).catch(() => {});
-      throw new OperationError(`migration of ${slug} to ${target.name} failed: ${message}`, {
-        code: "migrate-failed",
-        hint: switched ? `the tenant runs on ${target.name}; the source stack on ${source.name} is kept — \`btw tenant migrate ${slug} --rollback\`` : `${slug} is back on ${source.name}; fix the cause and re-run`,
-        cause: e,
-      });
+      await phase("switched");
     }
-  } finally {
-    await lock.release();
+    // from here on the tenant lives on the target: every step below is idempotent
+    if (prior === "suspended") await dst.host.run(composeStop(slug, { services: ["worker", "n8n"], timeoutSec: 30 }), { timeoutMs: 120_000 });
+    await connectTenant(dst.host, slug);
+    await updateTenantStatus(db, tenant.id, prior);
+    await syncRoutes(dst.host, db, ctx.config, target);
+    const downtime = down !== null ? (Date.now() - down) / 1000 : null;
+    await syncRoutes(src.host, db, ctx.config, source);
+    step(`take the source stack down on ${source.name} (volumes and files kept for --rollback)`);
+    await disconnectTenantQuiet(src, slug);
+    await src.host.run(composeDown(slug, { volumes: false }), { timeoutMs: 180_000 });
+    await finishStep(db, op.id, { ...d, phase: "switched" });
+    await ctx.audit("tenant.migrate", slug, { ...d, downtimeSeconds: downtime });
+    return { tenant: (await getTenant(db, slug))!.slug, from: source.name, to: target.name, backup: d.backup ?? null, finalBackup: d.finalBackup ?? null, seconds: (Date.now() - t0) / 1000, downtimeSeconds: downtime };
+  } catch (e) {
+    const message = (e as Error).message.split("\n")[0]!.slice(0, 500);
+    const switched = reached(d, "switched");
+    if (!switched && !(e instanceof LockLostError)) {
+      step(`failed (${message}); putting ${slug} back on ${source.name}`);
+      await undoBeforeSwitch(ctx, db, src, dst, slug, plan, prior, tenant.id).catch(() => {});
+      await updateStepDetails(db, op.id, { phase: "rolled-back" }).catch(() => {});
+    }
+    await failStep(db, op.id, message).catch(() => {});
+    throw new OperationError(`migration of ${slug} to ${target.name} failed: ${message}`, {
+      code: "migrate-failed",
+      hint: switched
+        ? `the tenant runs on ${target.name}: re-run \`btw tenant migrate ${slug} --to ${target.name}\` to finish, or \`--rollback --yes\` to go back`
+        : e instanceof LockLostError ? `re-run \`btw tenant migrate ${slug} --to ${target.name}\` to finish, or \`--rollback --yes\` to undo` : `${slug} is back on ${source.name}; fix the cause and re-run`,
+      cause: e,
+    });
   }
+}
+
+/** Before the switch: the half-made target stack goes, the source stack serves again. */
+async function undoBeforeSwitch(ctx: Ctx, db: Db, src: ServerSession, dst: ServerSession, slug: string, plan: Plan, prior: TenantStatus, tenantId: number): Promise<void> {
+  const { updateTenantStatus } = await import("../state/tenants.js");
+  await removeStack(dst, slug).catch(() => {});
+  if (prior !== "suspended") await src.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
+  await updateTenantStatus(db, tenantId, prior);
+  await syncRoutes(src.host, db, ctx.config, src.server);
 }
 
 export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: string, step: Step): Promise<MigrateResult> {
@@ -216,6 +291,25 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
   const lock = await lockTenant(db, slug);
   try {
     const tenant = await requireTenant(db, slug);
+    const unfinished = await unfinishedMigration(db, tenant.id);
+    if (unfinished && !reached(unfinished.details, "switched")) {
+      // killed before the switch: the source still holds the data; undo what was started
+      const d = unfinished.details;
+      const { getServer } = await import("../state/servers.js");
+      const [source, target] = [(await getServer(db, d.fromServerId))!, (await getServer(db, d.toServerId))!];
+      const [src, dst] = await Promise.all([openServerSession(ctx, source), openServerSession(ctx, target)]);
+      step(`undo the interrupted migration (at ${d.phase}): remove the target stack on ${target.name}, ${slug} back on ${source.name}`);
+      await undoBeforeSwitch(ctx, db, src, dst, slug, requirePlan(ctx, tenant.plan), d.priorStatus ?? "active", tenant.id);
+      const { updateStepDetails, failStep } = await import("../state/operations.js");
+      await updateStepDetails(db, unfinished.id, { phase: "rolled-back" });
+      if (unfinished.status === "running") await failStep(db, unfinished.id, "interrupted; rolled back").catch(() => {});
+      await ctx.audit("tenant.migrate.rollback", slug, { from: target.name, to: source.name, phase: d.phase });
+      return { tenant: slug, from: target.name, to: source.name, backup: null, finalBackup: null, seconds: (Date.now() - t0) / 1000, downtimeSeconds: null };
+    }
+    if (unfinished) {
+      // switched but not finished: finish it first, then go back like after any migration
+      await runMigration(ctx, db, storage, slug, unfinished, lock, step, t0);
+    }
     const m = await currentMigration(db, tenant.id);
     if (!m) throw new ConflictError(`tenant ${slug} has no migration to roll back`, { code: "no-migration", hint: `\`btw tenant show ${slug}\`` });
     const { getServer } = await import("../state/servers.js");
@@ -235,7 +329,7 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
     try {
       step(`maintenance page on ${current.name}, n8n stopped`);
       const down = Date.now();
-      await updateTenantStatus(db, tenant.id, "suspended");
+      await updateTenantStatus(db, tenant.id, "migrating");
       await syncRoutes(dst.host, db, ctx.config, current);
       await dst.host.run(composeStop(slug, { services: ["worker", "n8n"], timeoutSec: 30 }), { timeoutMs: 120_000 });
       step(`safety backup of what ${current.name} holds (changes since the migration)`);
