@@ -74,7 +74,7 @@ export async function ensureProxy(host: Host, db: Db, config: Config, serverId: 
 
 /**
  * Joins the proxy to the edge network of every tenant the state places on this server (any
- * status but deleted) whose network exists. Call under the proxy lock. Returns the tenants
+ * status but deleting/deleted) whose network exists. Call under the proxy lock. Returns the tenants
  * it connected (after a recreate: all of them).
  */
 export async function attachTenantNetworks(host: Host, db: Db, serverId: number): Promise<string[]> {
@@ -90,7 +90,9 @@ export async function attachTenantNetworks(host: Host, db: Db, serverId: number)
     });
   }
   const plan = planProxyAttach({
-    slugs: tenants.map((t) => t.slug),
+    // A tenant being deleted is left out: re-attaching it would keep Compose from removing
+    // its network (a network in use stays) while its delete runs.
+    slugs: tenants.filter((t) => t.status !== "deleting").map((t) => t.slug),
     existing: existing.stdout.split("\n").map((l) => l.trim()).filter(Boolean),
     attached: parseAttachedNetworks(attached.stdout),
   });
