@@ -52,9 +52,16 @@ export interface SshClientOptions {
   controlPersistSec?: number;
 }
 
+/**
+ * Every remote command is bounded: a frozen server (a stopped dockerd, a hung disk) must not
+ * hang btw. Long jobs (pulls, restores) pass their own, longer deadline.
+ */
+export const DEFAULT_REMOTE_TIMEOUT_MS = 10 * 60_000;
+
 export interface RunOptions {
   /** sent to the remote command's stdin; never appears in messages */
   input?: string | Buffer | Readable;
+  /** default DEFAULT_REMOTE_TIMEOUT_MS; Infinity for none */
   timeoutMs?: number;
   /** return a non-zero remote exit instead of throwing (ssh's own failures still throw) */
   allowFailure?: boolean;
@@ -313,13 +320,13 @@ export class SshClient {
       stripFinalNewline: false,
     });
     let timedOut = false;
-    const timer =
-      opts.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            abandon(child);
-          }, opts.timeoutMs);
+    const limit = opts.timeoutMs ?? DEFAULT_REMOTE_TIMEOUT_MS;
+    const timer = !Number.isFinite(limit)
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          abandon(child);
+        }, limit);
     let inputError: Error | undefined;
     if (stream && child.stdin) {
       // child_process only takes fd-backed streams as stdin, so pipe by hand. A remote command
@@ -337,7 +344,7 @@ export class SshClient {
         code: "ssh-input",
       });
     }
-    if (timedOut) throw remoteTimeoutError(this.ctx, argv, opts.timeoutMs ?? 0);
+    if (timedOut) throw remoteTimeoutError(this.ctx, argv, limit);
     return this.settle(argv, r, { stdout: r.stdout, stderr: r.stderr }, opts.allowFailure ?? false);
   }
 

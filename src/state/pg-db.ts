@@ -41,6 +41,9 @@ export async function openPgDb(opts: OpenDbOptions & { url: string; lockTimeoutM
     application_name: formatApplicationName(currentHolder(opts.command)),
     types: typeOverrides(),
     connectionTimeoutMillis: 10_000,
+    // no state query waits forever on a frozen server or a cut connection (the longest, a
+    // migration or a bulk listing, takes seconds)
+    query_timeout: 120_000,
     // A lock session sits idle for the minutes a `tenant create` takes; keepalives stop a
     // NAT or firewall from silently dropping it (and with it the lock).
     keepAlive: true,

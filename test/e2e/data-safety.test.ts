@@ -1,0 +1,256 @@
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { BTW, stateSql, type BtwHome } from "../support/cli.js";
+import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
+
+// The fault matrix of issue 10 on the lab: `restore` (in place) and `tenant migrate` killed
+// with SIGKILL at their steps, then finished by a re-run or undone by --rollback; after each
+// kill a `backup all` records no backup of the half-done tenant. Then a frozen Docker engine
+// (SIGSTOP of lab-2's dockerd) under `backup all`, and a purge that takes a final backup which
+// restores. Two tenants, created once; every check reuses them.
+
+const R = "ds-rst"; // restores, then the purge
+const M = "ds-mig"; // migrations lab-1 → lab-2, then the frozen server
+type Snap = Awaited<ReturnType<typeof snapshot>>;
+
+/** Runs btw with the home's env, SIGKILLs it once `title` shows on stderr; resolves when it is dead. */
+async function killDuring(home: BtwHome, args: string[], title: string): Promise<string> {
+  const child = spawn(process.execPath, [BTW, ...args], { env: home.env, stdio: ["ignore", "ignore", "pipe"] });
+  let seen = "";
+  return new Promise<string>((resolve, reject) => {
+    child.stderr!.on("data", (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes(title) && child.exitCode === null) child.kill("SIGKILL");
+    });
+    child.on("exit", (code, signal) => (signal === "SIGKILL" ? resolve(seen) : reject(new Error(`\`btw ${args.join(" ")}\` ended (${code}) before '${title}':\n${seen}`))));
+  });
+}
+
+/** btw with a longer deadline than home.run's (a restore under load takes minutes). */
+async function long(home: BtwHome, args: string[]): Promise<{ code: number; stdout: string; stderr: string; seconds: number }> {
+  const t0 = Date.now();
+  const { execa } = await import("execa");
+  const r = await execa(process.execPath, [BTW, ...args], { env: home.env, extendEnv: false, reject: false, input: "", cwd: home.dir, timeout: 600_000 });
+  return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, seconds: (Date.now() - t0) / 1000 };
+}
+
+describe("no path loses a tenant's data (fault matrix on the lab)", () => {
+  let lab: LabInfo;
+  let home: BtwHome;
+  let vm1: LabServer;
+  let vm2: LabServer;
+  let b1: string; // a backup of R
+  let atB1: Snap; // R's data in b1
+
+  const status = async (slug: string) => ((await stateSql(home, "select status from tenants where slug = $1 and status <> 'deleted'", [slug])) as Array<{ status: string }>)[0]?.status;
+  const serverOf = async (slug: string) =>
+    ((await stateSql(home, "select s.name from tenants t join servers s on s.id = t.server_id where t.slug = $1 and t.status <> 'deleted'", [slug])) as Array<{ name: string }>)[0]?.name;
+  const dataOf = async (slug: string, vm: LabServer): Promise<Snap> => {
+    const api = await tenantApi(home, vm, slug, LAB_DOMAIN);
+    try {
+      return await snapshot(api);
+    } finally {
+      api.close();
+    }
+  };
+  const addData = async (slug: string, vm: LabServer) => {
+    const api = await tenantApi(home, vm, slug, LAB_DOMAIN);
+    try {
+      await makeExecutions(api, 1);
+      return await snapshot(api);
+    } finally {
+      api.close();
+    }
+  };
+  /** After a kill: `backup all` skips the half-done tenant (exit 3) and records no backup of it. */
+  const backupAllSkips = async (slug: string) => {
+    const before = (await stateSql(home, "select count(*)::int as n from backups where tenant_slug = $1 and status = 'done'", [slug])) as Array<{ n: number }>;
+    const r = await long(home, ["backup", "all", "--json"]);
+    expect(r.code, r.stderr).toBe(3);
+    const report = JSON.parse(r.stdout) as { results: Array<{ tenant: string; ok: boolean; skipped?: boolean; status?: string }> };
+    expect(report.results.find((x) => x.tenant === slug)).toMatchObject({ ok: false, skipped: true });
+    const after = (await stateSql(home, "select count(*)::int as n from backups where tenant_slug = $1 and status = 'done'", [slug])) as Array<{ n: number }>;
+    expect(after[0]!.n).toBe(before[0]!.n);
+  };
+
+  beforeAll(async () => {
+    lab = inject("lab") as LabInfo;
+    [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
+    for (const s of lab.servers) for (const t of [R, M]) await scrubTenant(s, t);
+    home = await labHome(lab);
+    // its own subnet pool (the lab VMs are shared with the other files' tenants) and a short
+    // per-tenant backup deadline for the frozen-server case
+    const file = join(home.dir, "btw.yml");
+    const config = parse(readFileSync(file, "utf8")) as Record<string, Record<string, unknown>>;
+    config.placement = { ...config.placement, subnetPool: "10.236.0.0/16" };
+    config.backup = { ...config.backup, tenantTimeoutSec: 30 };
+    writeFileSync(file, stringify(config));
+    for (const [slug, vm] of [[R, vm1], [M, vm1]] as const) {
+      const r = await long(home, ["tenant", "create", slug, "--plan", "starter", "--server", vm.name]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    await addData(R, vm1);
+    const b = await long(home, ["backup", "tenant", R, "--json"]);
+    expect(b.code, b.stderr).toBe(0);
+    b1 = (JSON.parse(b.stdout) as { backup: { id: string } }).backup.id;
+    atB1 = await dataOf(R, vm1);
+  });
+  afterAll(async () => {
+    for (const vm of [vm1, vm2]) if (vm) await onVm(vm, ["pkill", "-CONT", "-x", "dockerd"]);
+    for (const t of [R, M]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
+    for (const s of lab?.servers ?? []) for (const t of [R, M]) await scrubTenant(s, t);
+    home?.cleanup();
+  });
+
+  it("restore killed during its safety backup: the tenant is 'restoring', skipped by backup all; --rollback gives back the data untouched", async () => {
+    const now = await addData(R, vm1);
+    await killDuring(home, ["restore", R, "--backup", b1, "--yes"], "safety backup of the current data");
+    expect(await status(R)).toBe("restoring");
+    expect((await viaProxy(vm1, `${R}.${LAB_DOMAIN}`, "/healthz")).status).toBe(503); // maintenance page
+    await backupAllSkips(R);
+    const r = await long(home, ["restore", R, "--rollback", "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await status(R)).toBe("active");
+    expect(await dataOf(R, vm1)).toEqual(now);
+    expect((await viaProxy(vm1, `${R}.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+  });
+
+  it("restore killed while the backup streams in (current data already replaced): a re-run finishes it with the same backup", async () => {
+    await killDuring(home, ["restore", R, "--backup", b1, "--yes"], "stream the backup in");
+    expect(await status(R)).toBe("restoring");
+    await backupAllSkips(R);
+    const r = await long(home, ["restore", R, "--yes", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ restore: { mode: "resume", backup: b1, status: "active" } });
+    expect(await dataOf(R, vm1)).toEqual(atB1);
+    // credentials decrypt with the restored key
+    const api = await tenantApi(home, vm1, R, LAB_DOMAIN);
+    try {
+      for (const c of atB1.credentials) expect((await credentialData(api, c.id)).status).toBe(200);
+    } finally {
+      api.close();
+    }
+    expect((await viaProxy(vm1, `${R}.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+    // a plain restore never picks the safety copy the restore itself took
+    const list = (await stateSql(home, "select reason from backups where tenant_slug = $1 and status = 'done' order by created_at desc limit 1", [R])) as Array<{ reason: string }>;
+    expect(list[0]!.reason).toBe("pre-restore");
+    const dry = await long(home, ["restore", R, "--dry-run", "--json"]);
+    expect((JSON.parse(dry.stdout) as { plan: { backup: string } }).plan.backup).toBe(b1);
+  });
+
+  it("restore killed while the restored stack starts: --rollback puts the safety backup back (the data from before the restore)", async () => {
+    const now = await addData(R, vm1);
+    await killDuring(home, ["restore", R, "--backup", b1, "--yes"], "start the stack and wait until healthy");
+    expect(await status(R)).toBe("restoring");
+    const r = await long(home, ["restore", R, "--rollback", "--yes", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ restore: { mode: "rollback", status: "active" } });
+    expect(await dataOf(R, vm1)).toEqual(now);
+  });
+
+  it("a restore of a suspended tenant leaves it suspended", async () => {
+    expect((await long(home, ["tenant", "suspend", R])).code).toBe(0);
+    const r = await long(home, ["restore", R, "--backup", b1, "--yes", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await status(R)).toBe("suspended");
+    expect((await viaProxy(vm1, `${R}.${LAB_DOMAIN}`, "/healthz")).status).toBe(503);
+    expect((await onVm(vm1, ["docker", "inspect", "--format", "{{.State.Running}}", `btw-${R}-n8n`])).stdout.trim()).toBe("false");
+    expect((await long(home, ["tenant", "resume", R])).code).toBe(0);
+    expect(await dataOf(R, vm1)).toEqual(atB1);
+  });
+
+  it("backup tenant killed mid-dump leaves no completed backup; the next run cleans the partial one", async () => {
+    const count = async () => ((await stateSql(home, "select status, count(*)::int as n from backups where tenant_slug = $1 group by status", [R])) as Array<{ status: string; n: number }>);
+    const before = await count();
+    const child = spawn(process.execPath, [BTW, "backup", "tenant", R], { env: home.env, stdio: "ignore" });
+    // the row appears `running` when the dump starts
+    for (let i = 0; i < 300; i++) {
+      const rows = (await stateSql(home, "select count(*)::int as n from backups where tenant_slug = $1 and status = 'running'", [R])) as Array<{ n: number }>;
+      if (rows[0]!.n > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    child.kill("SIGKILL");
+    await new Promise((r) => child.on("exit", r));
+    const done = (s: Array<{ status: string; n: number }>) => s.find((x) => x.status === "done")?.n ?? 0;
+    expect(done(await count())).toBe(done(before));
+    const next = await long(home, ["backup", "tenant", R]);
+    expect(next.code, next.stderr).toBe(0);
+    const after = await count();
+    expect(after.find((x) => x.status === "running")).toBeUndefined();
+    expect(done(after)).toBe(done(before) + 1);
+  });
+
+  it("migrate killed during the final backup: `backup all` skips it; the same command resumes and finishes on lab-2", async () => {
+    const before = await dataOf(M, vm1);
+    await killDuring(home, ["tenant", "migrate", M, "--to", vm2.name, "--yes"], "final backup of the quiet database");
+    expect(await status(M)).toBe("migrating");
+    await backupAllSkips(M);
+    const r = await long(home, ["tenant", "migrate", M, "--to", vm2.name, "--yes", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await status(M)).toBe("active");
+    expect(await serverOf(M)).toBe(vm2.name);
+    expect((await viaProxy(vm2, `${M}.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+    expect(await dataOf(M, vm2)).toEqual(before);
+    // back to lab-1 for the next case, then clean the kept source
+    expect((await long(home, ["tenant", "migrate", M, "--rollback", "--yes"])).code).toBe(0);
+    expect(await serverOf(M)).toBe(vm1.name);
+  });
+
+  it("migrate killed during the restore on the target: --rollback puts it back on lab-1, lab-2 holds nothing", async () => {
+    const before = await dataOf(M, vm1);
+    await killDuring(home, ["tenant", "migrate", M, "--to", vm2.name, "--yes"], `restore on ${vm2.name}`);
+    expect(await status(M)).toBe("migrating");
+    const r = await long(home, ["tenant", "migrate", M, "--rollback", "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await status(M)).toBe("active");
+    expect(await serverOf(M)).toBe(vm1.name);
+    expect((await viaProxy(vm1, `${M}.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+    expect(await dataOf(M, vm1)).toEqual(before);
+    expect((await onVm(vm2, ["docker", "ps", "-aq", "--filter", `label=btw.tenant=${M}`])).stdout.trim()).toBe("");
+    // and now for real, to lab-2 (the frozen-server case needs a tenant there)
+    const go = await long(home, ["tenant", "migrate", M, "--to", vm2.name, "--yes"]);
+    expect(go.code, go.stderr).toBe(0);
+  });
+
+  it("a frozen Docker engine (SIGSTOP of lab-2's dockerd): backup all ends within the deadline, exit 3, names lab-2's tenant; lab-1's is backed up; the locks are free afterwards", async () => {
+    expect(await serverOf(M)).toBe(vm2.name);
+    await onVm(vm2, ["pkill", "-STOP", "-x", "dockerd"]);
+    let r: Awaited<ReturnType<typeof long>>;
+    try {
+      r = await long(home, ["backup", "all", "--json"]);
+    } finally {
+      await onVm(vm2, ["pkill", "-CONT", "-x", "dockerd"]);
+    }
+    expect(r.code, r.stderr).toBe(3);
+    // tenantTimeoutSec 30: one deadline for lab-2 plus lab-1's own backup, far from "hangs"
+    expect(r.seconds).toBeLessThan(120);
+    const report = JSON.parse(r.stdout) as { results: Array<{ tenant: string; ok: boolean; error?: string }> };
+    expect(report.results.find((x) => x.tenant === M)).toMatchObject({ ok: false });
+    expect(report.results.find((x) => x.tenant === M)!.error).toMatch(/deadline/);
+    expect(report.results.find((x) => x.tenant === R)).toMatchObject({ ok: true });
+    const next = await long(home, ["backup", "tenant", M]);
+    expect(next.code, next.stderr).toBe(0);
+  });
+
+  it("delete --purge takes a final backup first, and that backup restores the tenant with its workflows recorded", async () => {
+    const before = await dataOf(R, vm1);
+    const del = await long(home, ["tenant", "delete", R, "--purge", "--yes", "--json"]);
+    expect(del.code, del.stderr).toBe(0);
+    const finalId = (JSON.parse(del.stdout) as { finalBackup: string }).finalBackup;
+    expect(finalId).toMatch(new RegExp(`^${R}-`));
+    const reason = (await stateSql(home, "select reason from backups where id = $1", [finalId])) as Array<{ reason: string }>;
+    expect(reason[0]!.reason).toBe("final");
+    const back = await long(home, ["restore", R, "--yes", "--json"]);
+    expect(back.code, back.stderr).toBe(0);
+    expect(JSON.parse(back.stdout)).toMatchObject({ restore: { backup: finalId, status: "active" } });
+    expect(await dataOf(R, vm1)).toEqual(before);
+    // the state says what the restored n8n runs
+    const wf = await long(home, ["workflows", "status", "--tenant", R, "--json"]);
+    expect(wf.code, wf.stderr).toBe(0);
+    expect(wf.stdout).not.toMatch(/not-deployed/);
+  });
+});
