@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
 import { ROOT, tempHome, type BtwHome } from "../../support/cli.js";
 
-// The same commands against the embedded store (PGlite) and a real PostgreSQL server give
+// The same commands against the embedded store (its own PostgreSQL server) and a configured PostgreSQL give
 // the same results; concurrency behaves as the README promises on each.
 
 const script = async (home: BtwHome) => {
@@ -30,7 +30,7 @@ function normalize(v: unknown): unknown {
   if (v && typeof v === "object") {
     return Object.fromEntries(
       Object.entries(v)
-        .filter(([k]) => !["id", "createdAt", "updatedAt", "checkedAt", "driver", "location"].includes(k))
+        .filter(([k]) => !["id", "createdAt", "updatedAt", "checkedAt", "driver", "location", "server"].includes(k))
         .map(([k, val]) => [k, normalize(val)]),
     );
   }
@@ -52,12 +52,13 @@ describe("state drivers", () => {
     }
   });
   afterAll(async () => {
+    await liteHome?.run(["db", "stop", "--force"]); // its server must not outlive the home
     pgHome?.cleanup();
     liteHome?.cleanup();
     await pg?.drop();
   });
 
-  it("PGlite and PostgreSQL give identical results for the same commands", async () => {
+  it("the embedded store and PostgreSQL give identical results for the same commands", async () => {
     const [onPg, onLite] = await Promise.all([script(pgHome), script(liteHome)]);
     expect(onLite).toEqual(onPg);
     expect(JSON.stringify(onPg)).toContain('"name":"a"');
@@ -81,11 +82,12 @@ describe("state drivers", () => {
     }
   });
 
-  it("a second btw finding the embedded store in use waits, then exits 75 naming the holder", async () => {
-    // A real second process holds the store (as a long `tenant create` would).
+  it("a second btw on the embedded store while another holds a session works at once (no store-wide lock)", async () => {
+    // A real second process stays connected (as a long `tenant create` would).
     const holder = spawn(process.execPath, ["--import", "tsx", "-e", `
       const { openDb } = await import(${JSON.stringify(join(ROOT, "src/state/db.ts"))});
       const db = await openDb({ dataDir: ${JSON.stringify(join(liteHome.dir, "state"))}, command: "tenant create acme" });
+      await db.lock({ kind: "tenant", name: "acme" });
       process.stdout.write("held\\n");
       setTimeout(() => db.close().then(() => process.exit(0)), 30000);
     `], { cwd: ROOT, stdio: ["ignore", "pipe", "inherit"] });
@@ -94,15 +96,11 @@ describe("state drivers", () => {
         holder.stdout!.on("data", (d: Buffer) => d.toString().includes("held") && resolve());
         holder.on("exit", (c) => reject(new Error(`holder exited ${c}`)));
       });
-      const t0 = Date.now();
       const r = await liteHome.run(["server", "list"], { env: { BTW_LOCK_TIMEOUT_MS: "1500" } });
-      const waited = Date.now() - t0;
-      expect(r.code).toBe(75);
-      expect(r.stderr).toMatch(new RegExp(`pid ${holder.pid}\\b`));
-      expect(r.stderr).toMatch(/tenant create acme/);
-      expect(waited).toBeGreaterThanOrEqual(1500);
+      expect(r.code, r.stderr).toBe(0);
     } finally {
       holder.kill();
+      await liteHome.run(["db", "stop", "--force"]);
     }
   });
 });
