@@ -14,6 +14,22 @@ export const VERSIONS = {
 export type ServiceImage = keyof typeof VERSIONS;
 export const SERVICE_IMAGES: readonly ServiceImage[] = ["n8n", "postgres", "redis", "caddy"];
 
+/**
+ * An older n8n for upgrade tests (issue 11): its database schema is a strict prefix of
+ * VERSIONS.n8n's, so starting VERSIONS.n8n on its database runs migrations (4 for 2.6.4 →
+ * 2.8.4; names in README.md). Not in the btw.yml fragment (btw's schema knows no such
+ * key): `up` describes it as LabInfo.n8nPrevious.
+ */
+export const N8N_PREVIOUS = "2.6.4";
+
+/** What the lab pushes to its registry: the service images plus the older n8n. */
+export type PushedImage = ServiceImage | "n8nPrevious";
+export const PUSHED_IMAGES: readonly PushedImage[] = [...SERVICE_IMAGES, "n8nPrevious"];
+
+/** The n8n version a pushed image carries, for the n8n images. */
+export const n8nVersionOf = (name: PushedImage): string | undefined =>
+  name === "n8n" ? VERSIONS.n8n : name === "n8nPrevious" ? N8N_PREVIOUS : undefined;
+
 export interface LabConfig {
   /** Caches, keys, registry data, logs; outside the repo so a fresh clone reuses them. */
   home: string;
@@ -59,15 +75,19 @@ export const labPaths = (cfg: LabConfig) => ({
   knownHosts: join(cfg.home, "ssh", "known_hosts"),
   cacheDir: join(cfg.home, "cache"),
   rootfsTar: join(cfg.home, "cache", `debian-${cfg.suite}-minbase.tar`),
+  /** The cached npm install of VERSIONS.n8n (test/support/n8n.ts runs it on the host). */
   n8nDir: join(cfg.home, "cache", `n8n-${VERSIONS.n8n}`),
+  /** The cached npm install of any n8n version. */
+  n8nDirOf: (version: string) => join(cfg.home, "cache", `n8n-${version}`),
   registryDir: join(cfg.home, "registry"),
   dockerdLog: join(cfg.home, "dockerd.log"),
   fragment: join(cfg.home, "btw.lab.yml"),
   labJson: join(cfg.home, "lab.json"),
 });
 
-/** Local tag of a service image, e.g. btw/n8n:2.8.4. */
-export const serviceTag = (name: ServiceImage): string => `btw/${name}:${VERSIONS[name]}`;
+/** Local tag of a pushed image, e.g. btw/n8n:2.8.4 (n8nPrevious: btw/n8n:2.6.4). */
+export const serviceTag = (name: PushedImage): string =>
+  name === "n8nPrevious" ? `btw/n8n:${N8N_PREVIOUS}` : `btw/${name}:${VERSIONS[name]}`;
 
 /** Helper images that never leave the host engine. */
 export const BASE_TAG = "btw-lab/debian:trixie";

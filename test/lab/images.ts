@@ -3,19 +3,19 @@ import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "n
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ROOTFS_TWEAKS, ensureRootfsTar, importBase } from "./base-image.js";
-import type { LabConfig, ServiceImage } from "./config.js";
-import { BARE_TAG, BASE_TAG, VERSIONS, VM_TAG, serviceTag } from "./config.js";
+import type { LabConfig, PushedImage } from "./config.js";
+import { BARE_TAG, BASE_TAG, N8N_PREVIOUS, VERSIONS, VM_TAG, n8nVersionOf, serviceTag } from "./config.js";
 import { LabError } from "./errors.js";
 import { say, timed } from "./log.js";
-import { BUNDLE_RECIPE, ensureN8nBundle } from "./n8n-bundle.js";
+import { bundleRecipe, ensureN8nBundle } from "./n8n-bundle.js";
 import { lastLine, run, tryRun } from "./run.js";
 
 const IMAGES_DIR = join(dirname(fileURLToPath(import.meta.url)), "images");
 const RECIPE_LABEL = "btw-lab.recipe";
 const N8N_RUNTIME_TAG = "btw-lab/n8n-runtime:trixie";
 
-export type ImageName = "base" | "vm" | "bare" | ServiceImage;
-export const ALL_IMAGES: readonly ImageName[] = ["base", "vm", "bare", "postgres", "redis", "caddy", "n8n"];
+export type ImageName = "base" | "vm" | "bare" | PushedImage;
+export const ALL_IMAGES: readonly ImageName[] = ["base", "vm", "bare", "postgres", "redis", "caddy", "n8n", "n8nPrevious"];
 
 interface Spec {
   tag: string;
@@ -45,7 +45,16 @@ const SPECS: Record<Exclude<ImageName, "base">, Spec> = {
     tag: serviceTag("n8n"), dir: "n8n", dockerfile: "Dockerfile",
     versionCheck: { argv: ["n8n", "--version"], expect: VERSIONS.n8n },
   },
+  // The same runtime with an older n8n copied in (upgrade tests; see config.ts).
+  n8nPrevious: {
+    tag: serviceTag("n8nPrevious"), dir: "n8n", dockerfile: "Dockerfile",
+    versionCheck: { argv: ["n8n", "--version"], expect: N8N_PREVIOUS },
+  },
 };
+
+/** The n8n version an image carries (n8n, n8nPrevious), else undefined. */
+const n8nVersion = (name: ImageName): string | undefined =>
+  name === "base" || name === "vm" || name === "bare" ? undefined : n8nVersionOf(name);
 
 export const imageTag = (name: ImageName): string => (name === "base" ? BASE_TAG : SPECS[name].tag);
 
@@ -84,7 +93,8 @@ async function recipeOf(name: ImageName, cfg: LabConfig): Promise<string> {
     h.update(`${cfg.suite}\0${cfg.debianMirror}\0${JSON.stringify(ROOTFS_TWEAKS)}`);
   } else {
     const spec = SPECS[name];
-    h.update(`${spec.dockerfile}\0${(await imageId(BASE_TAG)) ?? "no-base"}\0${name === "n8n" ? BUNDLE_RECIPE : ""}\0`);
+    const version = n8nVersion(name);
+    h.update(`${spec.dockerfile}\0${(await imageId(BASE_TAG)) ?? "no-base"}\0${version ? bundleRecipe(version) : ""}\0`);
     hashDir(join(IMAGES_DIR, spec.dir), spec.dockerfile, h);
   }
   return h.digest("hex").slice(0, 16);
@@ -124,7 +134,7 @@ async function dockerBuild(cfg: LabConfig, name: ImageName, args: string[], opts
   throw new LabError(`docker build of ${imageTag(name)} failed: ${lastLine(r.stderr) || lastLine(r.stdout)} (full output: ${log})`);
 }
 
-async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, recipe: string, bundle?: Promise<string>): Promise<void> {
+async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, recipe: string, bundles: Map<string, Promise<string>>): Promise<void> {
   const tag = imageTag(name);
   if (name === "base") {
     const tar = await ensureRootfsTar(cfg, opts.refreshCaches);
@@ -136,16 +146,18 @@ async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, rec
   // A forced rebuild skips Docker's layer cache too, so it picks up Debian's updates.
   const noCache = opts.rebuild ? ["--no-cache"] : [];
   const common = ["build", "--force-rm", ...noCache, "--label", `${RECIPE_LABEL}=${recipe}`, "-t", tag];
-  if (name !== "n8n") {
+  const version = n8nVersion(name);
+  if (!version) {
     await dockerBuild(cfg, name, [...common, "-f", join(context, spec.dockerfile), context], opts);
     return;
   }
   // n8n: build the runtime, then copy the cached npm install into a container made from
   // it and commit that. The legacy builder's COPY of the 2.3 GB, 250k-file install spent
   // over 5 minutes hashing on 2 cores before copying anything.
-  const bundleDir = await (bundle ?? ensureN8nBundle(cfg, opts.refreshCaches));
+  // Both n8n images share the runtime: the second build of it comes from Docker's layer cache.
+  const bundleDir = await (bundles.get(version) ?? ensureN8nBundle(cfg, opts.refreshCaches, version));
   await dockerBuild(cfg, name, ["build", "--force-rm", ...noCache, "-t", N8N_RUNTIME_TAG, "-f", join(context, spec.dockerfile), context], opts);
-  const stage = `btw-lab-n8n-stage-${process.pid}`;
+  const stage = `btw-lab-n8n-stage-${version}-${process.pid}`;
   await tryRun("docker", ["rm", "-f", stage]);
   try {
     await run("docker", [
@@ -172,11 +184,16 @@ async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, rec
  */
 export async function buildImages(cfg: LabConfig, opts: BuildOptions, names: readonly ImageName[] = ALL_IMAGES): Promise<void> {
   const wanted = new Set<ImageName>(names);
-  // The n8n npm install (~4 min, network and CPU) runs while the apt-based images build.
-  let bundle: Promise<string> | undefined;
-  if (wanted.has("n8n") && (opts.rebuild || opts.refreshCaches || !(await imageRecipe(imageTag("n8n"))))) {
-    bundle = ensureN8nBundle(cfg, opts.refreshCaches);
-    bundle.catch(() => undefined); // awaited (and reported) by the n8n build below
+  // The n8n npm installs (~4 min each, network and CPU; both at once share npm's cache)
+  // run while the apt-based images build.
+  const bundles = new Map<string, Promise<string>>();
+  for (const name of ["n8n", "n8nPrevious"] as const) {
+    const version = n8nVersionOf(name)!;
+    if (wanted.has(name) && (opts.rebuild || opts.refreshCaches || !(await imageRecipe(imageTag(name))))) {
+      const bundle = ensureN8nBundle(cfg, opts.refreshCaches, version);
+      bundle.catch(() => undefined); // awaited (and reported) by the n8n build below
+      bundles.set(version, bundle);
+    }
   }
   let built = false;
   for (const name of ALL_IMAGES) {
@@ -186,11 +203,11 @@ export async function buildImages(cfg: LabConfig, opts: BuildOptions, names: rea
     const forced = opts.rebuild && wanted.has(name);
     if (!forced && (await imageRecipe(tag)) === recipe) continue;
     say(`building ${tag}`);
-    await timed(`built ${tag}`, () => buildOne(name, cfg, opts, recipe, bundle));
+    await timed(`built ${tag}`, () => buildOne(name, cfg, opts, recipe, bundles));
     await verifyVersion(name, tag);
     built = true;
   }
-  await bundle;
+  await Promise.all(bundles.values());
   if (built) await pruneLabImages();
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { Document, type Scalar } from "yaml";
 import type { LabConfig, ServiceImage } from "./config.js";
-import { SERVICE_IMAGES, labPaths } from "./config.js";
+import { N8N_PREVIOUS, PUSHED_IMAGES, SERVICE_IMAGES, labPaths } from "./config.js";
 import { ensureHostDocker } from "./host-docker.js";
 import { ensureHostPackages } from "./host-packages.js";
 import { buildImages, imageTag, pruneLabImages } from "./images.js";
@@ -21,6 +21,12 @@ export interface LabInfo {
   servers: LabServer[];
   registry: string;
   images: Record<ServiceImage, string>;
+  /**
+   * An older n8n whose database `images.n8n` migrates forward (upgrade tests, issue 11), e.g.
+   * `{version: "2.6.4", image: "172.29.0.1:5000/btw/n8n:2.6.4"}`. Kept out of `images` and
+   * of the fragment: btw's config schema rejects unknown keys.
+   */
+  n8nPrevious: { version: string; image: string };
   /** A btw.yml fragment: `images` (registry refs) and `proxy.tls: "off"`. */
   config: string;
 }
@@ -107,12 +113,18 @@ async function up(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
     );
   }
   if (opts.prepull) {
-    const refs = Object.values(imageRefs(cfg));
+    const refs = [...Object.values(imageRefs(cfg)), registryRef(cfg, "n8nPrevious")];
     await timed(`service images present in ${servers.map((s) => s.name).join(", ")}`, () =>
       Promise.all(servers.map((srv) => pullImages(srv, refs))),
     );
   }
-  const info: LabInfo = { servers, registry: cfg.registry, images: imageRefs(cfg), config: writeFragment(cfg) };
+  const info: LabInfo = {
+    servers,
+    registry: cfg.registry,
+    images: imageRefs(cfg),
+    n8nPrevious: { version: N8N_PREVIOUS, image: registryRef(cfg, "n8nPrevious") },
+    config: writeFragment(cfg),
+  };
   writeFileSync(labPaths(cfg).labJson, `${JSON.stringify(info, null, 2)}\n`);
   return info;
 }
@@ -142,7 +154,7 @@ export interface LabStatus {
 export async function labStatus(cfg: LabConfig): Promise<LabStatus> {
   const engine = (await tryRun("docker", ["version", "--format", "{{.Server.Version}}"], { timeoutMs: 10_000 })).ok;
   const images: LabStatus["images"] = {};
-  for (const name of SERVICE_IMAGES) {
+  for (const name of PUSHED_IMAGES) {
     const built = engine && (await tryRun("docker", ["image", "inspect", imageTag(name)])).ok;
     images[name] = { ref: registryRef(cfg, name), built };
   }

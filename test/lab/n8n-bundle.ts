@@ -9,14 +9,15 @@ import { lastLine, run, tryRun } from "./run.js";
 // n8n is installed with the host's npm: inside a container HTTPS to the npm registry fails
 // (the egress proxy's CA is only trusted by the host). The result (~2.3 GB, ~4 min) is
 // cached in the lab home and COPY'd into the image. Node 20 ABI matches Debian trixie's
-// nodejs 20, and glibc binaries built on bookworm run on trixie.
-const PACKAGE_JSON = {
+// nodejs 20, and glibc binaries built on bookworm run on trixie. One cache folder per
+// version (the lab has two: VERSIONS.n8n and N8N_PREVIOUS); they share npm's own cache.
+const packageJson = (version: string) => ({
   name: "btw-lab-n8n",
   private: true,
-  dependencies: { n8n: VERSIONS.n8n },
+  dependencies: { n8n: version },
   // n8n's xlsx dependency points at a tarball on a host we cannot reach.
   overrides: { xlsx: "0.18.5" },
-};
+});
 
 function installedVersion(dir: string): string | undefined {
   try {
@@ -28,17 +29,17 @@ function installedVersion(dir: string): string | undefined {
 }
 
 const PRUNED_MARK = ".btw-lab-pruned";
-/** What is pruned; part of the n8n image recipe, so changing it rebuilds the image. */
-export const BUNDLE_RECIPE = `n8n@${VERSIONS.n8n} xlsx@0.18.5 prune:maps,dts`;
+/** What is installed and pruned; part of the n8n image recipe, so changing it rebuilds the image. */
+export const bundleRecipe = (version: string): string => `n8n@${version} xlsx@0.18.5 prune:maps,dts`;
 
 /**
  * Source maps and type declarations are ~135k of the install's ~250k files (~1 GB) and
  * nothing loads them at run time; every file costs in the image copy, commit, push and
  * each VM's pull. TypeScript's own lib/*.d.ts stay: the compiler needs them if run.
  */
-async function prune(dir: string): Promise<void> {
+async function prune(dir: string, version: string): Promise<void> {
   const mark = join(dir, PRUNED_MARK);
-  if (existsSync(mark) && readFileSync(mark, "utf8").trim() === BUNDLE_RECIPE) return;
+  if (existsSync(mark) && readFileSync(mark, "utf8").trim() === bundleRecipe(version)) return;
   await run("find", [
     join(dir, "node_modules"),
     "-type", "f",
@@ -46,33 +47,33 @@ async function prune(dir: string): Promise<void> {
     "-not", "-path", "*/node_modules/typescript/*",
     "-delete",
   ]);
-  writeFileSync(mark, `${BUNDLE_RECIPE}\n`);
+  writeFileSync(mark, `${bundleRecipe(version)}\n`);
 }
 
-/** The cached n8n install directory (package.json + node_modules), made if missing. */
-export async function ensureN8nBundle(cfg: LabConfig, refresh: boolean): Promise<string> {
-  const dir = labPaths(cfg).n8nDir;
-  if (!refresh && installedVersion(dir) === VERSIONS.n8n) {
-    await prune(dir);
+/** The cached install directory of n8n@version (package.json + node_modules), made if missing. */
+export async function ensureN8nBundle(cfg: LabConfig, refresh: boolean, version: string = VERSIONS.n8n): Promise<string> {
+  const dir = labPaths(cfg).n8nDirOf(version);
+  if (!refresh && installedVersion(dir) === version) {
+    await prune(dir, version);
     return dir;
   }
   const partial = `${dir}.partial`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
-  writeFileSync(join(partial, "package.json"), `${JSON.stringify(PACKAGE_JSON, null, 2)}\n`);
-  say(`installing n8n@${VERSIONS.n8n} with npm into ${partial} (takes ~4 min)`);
-  const r = await timed(`npm install n8n@${VERSIONS.n8n}`, () =>
+  writeFileSync(join(partial, "package.json"), `${JSON.stringify(packageJson(version), null, 2)}\n`);
+  say(`installing n8n@${version} with npm into ${partial} (takes ~4 min)`);
+  const r = await timed(`npm install n8n@${version}`, () =>
     tryRun("npm", ["install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"], {
       cwd: partial,
       timeoutMs: 20 * 60_000,
     }),
   );
-  if (!r.ok || installedVersion(partial) !== VERSIONS.n8n) {
-    throw new LabError(`npm install of n8n@${VERSIONS.n8n} failed: ${lastLine(r.stderr) || "n8n missing afterwards"}`);
+  if (!r.ok || installedVersion(partial) !== version) {
+    throw new LabError(`npm install of n8n@${version} failed: ${lastLine(r.stderr) || "n8n missing afterwards"}`);
   }
   rmSync(dir, { recursive: true, force: true });
   renameSync(partial, dir);
   if (!existsSync(join(dir, "node_modules", ".bin", "n8n"))) throw new LabError(`n8n binary missing in ${dir}`);
-  await prune(dir);
+  await prune(dir, version);
   return dir;
 }

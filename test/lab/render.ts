@@ -8,6 +8,7 @@ export function renderInfo(info: LabInfo): string {
     ...info.servers.map(renderServer),
     `registry  ${info.registry}`,
     ...Object.entries(info.images).map(([k, v]) => `image     ${k.padEnd(8)} ${v}`),
+    `image     ${"n8n (previous)".padEnd(8)} ${info.n8nPrevious.image}`,
     `config    ${info.config}`,
   ].join("\n");
 }
@@ -23,7 +24,7 @@ export function renderStatus(st: LabStatus): string {
     `engine    ${st.engine ? "running" : "not running"}`,
     `network   ${st.network} ${st.subnet}`,
     `registry  ${st.registry.address} ${st.registry.running ? "running" : "stopped"}`,
-    ...Object.entries(st.images).map(([k, v]) => `image     ${k.padEnd(8)} built=${yes(v.built)} ${v.ref}`),
+    ...Object.entries(st.images).map(([k, v]) => `image     ${k.padEnd(11)} built=${yes(v.built)} ${v.ref}`),
     ...(st.servers.length
       ? st.servers.map((s) => `server    ${s.name.padEnd(8)} ${s.kind.padEnd(4)} ${s.host.padEnd(13)} ${s.running ? "running" : "stopped"}`)
       : ["server    (none)"]),
