@@ -224,6 +224,33 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     () => import("../commands/workflows/rollback.js"),
   );
 
+  // upgrade
+  const upgrade = program.command("upgrade").description("fleet upgrades in waves: backup first, readiness gate, automatic rollback");
+  on(
+    upgrade
+      .command("plan")
+      .description("who runs what, the fleet's spread, what an upgrade would do, pre-flight findings")
+      .option("--to <version-or-image>", "target n8n version or image (default: images.n8n in btw.yml)"),
+    () => import("../commands/upgrade/plan.js"),
+  );
+  on(
+    mutation(
+      upgrade
+        .command("n8n")
+        .description("upgrade tenants' n8n: per tenant backup, recreate, readiness, checks; rollback on failure; halts the rollout (exit 3)")
+        .requiredOption("--to <version-or-image>", "target n8n version (e.g. 2.9.0, on images.n8n's repository) or a full image")
+        .option("--tenant <name...>", "these tenants")
+        .option("--all", "every tenant")
+        .option("--server <server>", "the tenants of one server")
+        .option("--wave-size <n>", "tenants per wave (default 5)")
+        .option("--canary <n>", "tenants upgraded first and watched (default 0)")
+        .option("--canary-watch <seconds>", "how long the canaries are watched before the first wave (default 60)")
+        .option("--max-failures <k>", "failures tolerated before the rollout halts (default 0)")
+        .option("--ready-timeout <seconds>", "how long n8n may take to migrate and become ready (default 300)"),
+    ),
+    () => import("../commands/upgrade/n8n.js"),
+  );
+
   // backup
   const backup = program.command("backup").description("encrypted backups of tenants: database, n8n data, escrowed keys");
   on(mutation(backup.command("tenant <name>").description("back up one tenant now")), () => import("../commands/backup/tenant.js"));

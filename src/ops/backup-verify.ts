@@ -17,6 +17,7 @@ import { openN8nTunnel } from "./n8n-tunnel.js";
 import { removeScratch, sweepStaleScratch, thisOwner } from "./scratch-stacks.js";
 import { checkBackup, liveCounts, openBackupRow, openEscrow, restoreData, restoredSecrets } from "./restore.js";
 import { envFor } from "./tenant-create.js";
+import { backupImages } from "./restore.js";
 import { GENERATED, N8N_API_KEY } from "./tenant-secrets.js";
 
 // `backup verify`: proves a backup restores. The object is read and checked end to end, then
@@ -131,7 +132,7 @@ export async function verifyBackup(ctx: Ctx, db: Db, storage: BackupStorage, row
     const marks = { createdAt: new Date().toISOString(), owner: thisOwner() };
     await session.host.mkdir(layout.dir, "0700");
     await session.host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml"));
-    await session.host.writeFile(layout.envFile, envFor(ctx, { slug: scratch, plan, timezone: manifest.timezone, subnet, scratch: marks }, secrets), "0600");
+    await session.host.writeFile(layout.envFile, envFor(ctx, { slug: scratch, plan, timezone: manifest.timezone, subnet, scratch: marks, images: backupImages(ctx, manifest) }, secrets), "0600");
     const { execText } = await import("../remote/backup-exec.js");
     await restoreData({
       session,

@@ -136,6 +136,8 @@ export function skipReason(status: TenantStatus): string | null {
       return null;
     case "restoring":
       return "a restore is replacing its data (finish it: `btw restore <tenant>`, or `--rollback`)";
+    case "upgrading":
+      return "an upgrade is recreating its n8n (finish it: `btw upgrade n8n --tenant <tenant> --to <version>`)";
     case "migrating":
       return "a migration is moving it (finish it: `btw tenant migrate <tenant> --to <server>`, or `--rollback`)";
     case "provisioning":

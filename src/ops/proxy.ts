@@ -41,7 +41,7 @@ function proxyLock(db: Db, serverName: string): Promise<Lock> {
 
 async function caddyfileFor(db: Db, config: Config, serverId: number, alsoActive: readonly string[] = []): Promise<string> {
   // A tenant mid-restore or mid-migration serves the maintenance page, like a suspended one.
-  const rows = (await listTenants(db, { serverId, status: ["active", "suspended", "restoring", "migrating"] })).map((t) => ({ slug: t.slug, status: t.status === "active" ? ("active" as const) : ("suspended" as const) }));
+  const rows = (await listTenants(db, { serverId, status: ["active", "suspended", "restoring", "migrating", "upgrading"] })).map((t) => ({ slug: t.slug, status: t.status === "active" ? ("active" as const) : ("suspended" as const) }));
   const tenants = [...rows.filter((t) => !alsoActive.includes(t.slug)), ...alsoActive.map((slug) => ({ slug, status: "active" as const }))];
   return renderCaddyfile({
     tls: config.proxy.tls,

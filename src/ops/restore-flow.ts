@@ -16,14 +16,14 @@ import type { BackupRow } from "../state/backups.js";
 import type { Db, Lock, Queryable } from "../state/db.js";
 import type { OperationRow } from "../state/operations.js";
 import type { ServerRow } from "../state/servers.js";
-import type { TenantRow, TenantStatus } from "../state/tenants.js";
+import type { TenantImages, TenantRow, TenantStatus } from "../state/tenants.js";
 import { asset } from "./assets.js";
 import { backupTenant, openServerSession, type ServerSession } from "./backup.js";
 import { ownerEmail } from "./n8n-bootstrap.js";
 import { connectTenant, ensureProxy, syncRoutes } from "./proxy.js";
-import { checkBackup, checkN8n, liveCounts, openBackupRow, openEscrow, restoreData, restoredSecrets } from "./restore.js";
+import { backupImages, checkBackup, checkN8n, liveCounts, openBackupRow, openEscrow, restoreData, restoredSecrets } from "./restore.js";
 import { envFor } from "./tenant-create.js";
-import { lockTenant, requirePlan } from "./tenant-context.js";
+import { imagesOf, lockTenant, requirePlan } from "./tenant-context.js";
 import { GENERATED, N8N_API_KEY, readAllSecrets, storeSecrets } from "./tenant-secrets.js";
 
 // `btw restore`: a backup back into a tenant stack — the same tenant in place, a purged or
@@ -208,14 +208,19 @@ export async function executeRestore(ctx: Ctx, db: Db, storage: BackupStorage, p
 }
 
 /** Puts the backup's data into the stack on the server and checks n8n answers with it. */
-async function putData(ctx: Ctx, db: Db, storage: BackupStorage, session: ServerSession, p: RestorePlan, master: MasterKey, tenant: TenantRow, plan: Plan, step: Step) {
+async function putData(ctx: Ctx, db: Db, storage: BackupStorage, session: ServerSession, p: RestorePlan, master: MasterKey, tenant: TenantRow, plan: Plan, images: TenantImages, step: Step) {
   const backup = p.backup!;
+  // the backup's n8n version starts (its database is at that version's migrations); the
+  // tenant's row records it — an upgrade is a separate, explicit step
+  const { setTenantImages } = await import("../state/tenants.js");
+  await setTenantImages(db, tenant.id, images);
+  if (images.n8n !== ctx.config.images.n8n) step(`n8n runs the backup's version ${images.n8n}; \`btw upgrade n8n --tenant ${p.target}\` brings it to ${ctx.config.images.n8n}`);
   const secrets = await readAllSecrets(db, master, tenant.id);
   const layout = tenantLayout(p.target);
   step("ship compose file and .env");
   await session.host.mkdir(layout.dir, "0700");
   await session.host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml"));
-  await session.host.writeFile(layout.envFile, envFor(ctx, { slug: p.target, plan, timezone: tenant.timezone, subnet: tenant.subnet! }, secrets), "0600");
+  await session.host.writeFile(layout.envFile, envFor(ctx, { slug: p.target, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images }, secrets), "0600");
   const renamed = p.target !== backup.tenantSlug;
   const manifest = await restoreData({
     session, slug: p.target, plan, storage, key: p.key!, master, backupId: backup.id, onStep: step,
@@ -309,7 +314,8 @@ async function inPlace(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan,
       // credentials are encrypted with the backup's key: those three come from the escrow.
       const keep = [GENERATED.encryptionKey, GENERATED.ownerPassword, N8N_API_KEY].filter((k) => escrow!.has(k));
       await storeSecrets(db, master, tenant.id, Object.fromEntries(keep.map((k) => [k, escrow!.get(k)!])));
-      result = await putData(ctx, db, storage, session, p, master, tenant, plan, step);
+      const own = imagesOf(ctx, tenant);
+      result = await putData(ctx, db, storage, session, p, master, tenant, plan, { ...own, n8n: manifest!.images?.n8n ?? own.n8n }, step);
     }
     await lock.check();
     step(`back to ${details.priorStatus}`);
@@ -364,7 +370,7 @@ async function recreate(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan
   await updateTenantStatus(db, tenant.id, "provisioning");
   try {
     await ensureProxy(session.host, db, ctx.config, p.server.id);
-    const result = await putData(ctx, db, storage, session, p, master, tenant, plan, step);
+    const result = await putData(ctx, db, storage, session, p, master, tenant, plan, backupImages(ctx, manifest), step);
     step("route the tenant");
     await connectTenant(session.host, p.target);
     await syncRoutes(session.host, db, ctx.config, p.server, [p.target]);

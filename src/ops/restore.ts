@@ -200,3 +200,12 @@ export function restoredSecrets(escrow: Map<string, string>): Record<string, str
     ...Object.fromEntries(escrow),
   };
 }
+
+/** The images a backup was taken with (its manifest), config's where it does not say. */
+export function backupImages(ctx: Ctx, m: Pick<BackupManifest, "images">): { n8n: string; postgres: string; redis: string } {
+  return {
+    n8n: m.images?.n8n ?? ctx.config.images.n8n,
+    postgres: m.images?.postgres ?? ctx.config.images.postgres,
+    redis: m.images?.redis ?? ctx.config.images.redis,
+  };
+}

@@ -3,7 +3,7 @@ import type { Plan } from "../config/schema.js";
 import { NotFoundError, UsageError } from "../errors.js";
 import type { Db } from "../state/db.js";
 import type { ServerRow } from "../state/servers.js";
-import type { TenantRow } from "../state/tenants.js";
+import type { TenantImages, TenantRow } from "../state/tenants.js";
 import { Host } from "./host.js";
 
 // What every tenant verb needs: its row, its server, a connection to that server.
@@ -42,4 +42,27 @@ export async function hostFor(ctx: Ctx, server: ServerRow): Promise<Host> {
  */
 export async function lockTenant(db: Db, slug: string, opts: { shared?: boolean } = {}) {
   return db.lock({ kind: "tenant", name: slug }, { timeoutMs: 0, ...(opts.shared ? { shared: true } : {}) });
+}
+
+/**
+ * The images a tenant runs: its row's (versions are state). `images.*` in btw.yml is only the
+ * version for new tenants and the default upgrade target — except for a row older than the
+ * versions migration, which takes them once (and the caller records them).
+ */
+export function imagesOf(ctx: Ctx, t: Pick<TenantRow, "n8nImage" | "postgresImage" | "redisImage">): TenantImages {
+  return {
+    n8n: t.n8nImage ?? ctx.config.images.n8n,
+    postgres: t.postgresImage ?? ctx.config.images.postgres,
+    redis: t.redisImage ?? ctx.config.images.redis,
+  };
+}
+
+/** Records the images on a row that predates the versions migration (no-op otherwise). */
+export async function adoptImages(ctx: Ctx, db: Db, t: TenantRow): Promise<TenantImages> {
+  const images = imagesOf(ctx, t);
+  if (!t.n8nImage || !t.postgresImage || !t.redisImage) {
+    const { setTenantImages } = await import("../state/tenants.js");
+    await setTenantImages(db, t.id, images);
+  }
+  return images;
 }

@@ -14,12 +14,12 @@ import { isTimezone } from "../commands/init.js";
 import { ConflictError, OperationError, UsageError } from "../errors.js";
 import type { Db } from "../state/db.js";
 import type { ServerRow } from "../state/servers.js";
-import type { TenantRow } from "../state/tenants.js";
+import type { TenantImages, TenantRow } from "../state/tenants.js";
 import { asset } from "./assets.js";
 import type { Host } from "./host.js";
 import { connectTenant, ensureProxy, syncRoutes } from "./proxy.js";
 import { assertStackOwned } from "./stack-ownership.js";
-import { hostFor, lockTenant, requirePlan } from "./tenant-context.js";
+import { hostFor, imagesOf, lockTenant, requirePlan } from "./tenant-context.js";
 import { GENERATED, readAllSecrets, storeSecrets } from "./tenant-secrets.js";
 
 export const CREATE_KIND = "tenant.create";
@@ -41,6 +41,8 @@ export interface CreatePlan {
   /** null when resuming: the tenant keeps the subnet it has */
   subnet: string;
   resume: TenantRow | null;
+  /** the images it will run: config's for a new tenant, its row's when resuming */
+  images: TenantImages;
 }
 
 /** Validates the request (exit 2 on anything wrong) and decides placement. Writes nothing. */
@@ -68,7 +70,7 @@ export async function planCreate(ctx: Ctx, db: Db, req: CreateRequest): Promise<
     if (req.server && req.server !== server.name) {
       throw new UsageError(`tenant '${req.slug}' is being provisioned on ${server.name}, not ${req.server}`, { hint: `re-run without --server to finish it there` });
     }
-    return { slug: req.slug, planName: req.plan, plan, timezone: existing.timezone, server, subnet: existing.subnet!, resume: existing };
+    return { slug: req.slug, planName: req.plan, plan, timezone: existing.timezone, server, subnet: existing.subnet!, resume: existing, images: imagesOf(ctx, existing) };
   }
 
   const servers = await listServers(db);
@@ -87,7 +89,7 @@ export async function planCreate(ctx: Ctx, db: Db, req: CreateRequest): Promise<
       hint: "widen placement.subnetPool or use a smaller placement.subnetPrefix block size",
     });
   }
-  return { slug: req.slug, planName: req.plan, plan, timezone, server, subnet, resume: null };
+  return { slug: req.slug, planName: req.plan, plan, timezone, server, subnet, resume: null, images: { ...ctx.config.images } };
 }
 
 /** The dry run: what would be written and run, secrets left out. */
@@ -175,7 +177,7 @@ async function register(ctx: Ctx, db: Db, host: Host, master: Awaited<ReturnType
     p.subnet = subnet;
     const secrets: TenantSecrets = generateTenantSecrets((n) => randomBytes(n));
     return await db.transaction(async (tx) => {
-      const t = await insertTenant(tx, { slug: p.slug, plan: p.planName, weight: p.plan.weight, serverId: p.server.id, subnet, timezone: p.timezone, status: "provisioning" });
+      const t = await insertTenant(tx, { slug: p.slug, plan: p.planName, weight: p.plan.weight, serverId: p.server.id, subnet, timezone: p.timezone, status: "provisioning", images: p.images });
       await storeSecrets(tx, master, t.id, {
         [GENERATED.postgresPassword]: secrets.postgresPassword,
         [GENERATED.redisPassword]: secrets.redisPassword,
@@ -217,7 +219,8 @@ function journaled(db: Db, tenant: TenantRow, step: Step, done: Set<string>): Pr
 }
 
 /** The tenant's .env, labelled with this state's identity (ctx.stateId); `scratch` marks a scratch stack. */
-export function envFor(ctx: Ctx, p: Pick<CreatePlan, "slug" | "plan" | "timezone" | "subnet"> & { scratch?: ScratchMarks }, secrets: Map<string, string>): string {
+/** The tenant's .env: always with the images given (the tenant's own: versions are state). */
+export function envFor(ctx: Ctx, p: Pick<CreatePlan, "slug" | "plan" | "timezone" | "subnet" | "images"> & { scratch?: ScratchMarks }, secrets: Map<string, string>): string {
   const need = (k: string) => {
     const v = secrets.get(k);
     if (!v) throw new OperationError(`secret ${k} of ${p.slug} is missing from the state`, { code: "secret-missing" });
@@ -227,7 +230,7 @@ export function envFor(ctx: Ctx, p: Pick<CreatePlan, "slug" | "plan" | "timezone
     slug: p.slug,
     domain: ctx.config.domain,
     plan: p.plan,
-    images: ctx.config.images,
+    images: p.images,
     timezone: p.timezone,
     subnet: p.subnet,
     tls: ctx.config.proxy.tls,

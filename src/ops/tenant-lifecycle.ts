@@ -8,7 +8,7 @@ import type { ServerRow } from "../state/servers.js";
 import type { TenantRow, TenantStatus } from "../state/tenants.js";
 import { envFor } from "./tenant-create.js";
 import { disconnectTenant, syncRoutes } from "./proxy.js";
-import { hostFor, lockTenant, requirePlan, requireTenant, tenantServer } from "./tenant-context.js";
+import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer } from "./tenant-context.js";
 import { readAllSecrets } from "./tenant-secrets.js";
 
 // suspend, resume, set-plan, delete: each under the tenant's lock, each audited, each safe to
@@ -94,7 +94,9 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
     const host = await hostFor(ctx, server);
     const secrets = await readAllSecrets(db, await ctx.master(), t.id);
     const layout = tenantLayout(slug);
-    await host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: t.timezone, subnet: t.subnet! }, secrets), "0600");
+    // the tenant's own versions, never config's current ones (versions are state)
+    const images = await adoptImages(ctx, db, t);
+    await host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: t.timezone, subnet: t.subnet!, images }, secrets), "0600");
     let applied: SetPlanResult["applied"];
     if (oldPlan.queueMode !== plan.queueMode) {
       if (t.status === "active") await host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });

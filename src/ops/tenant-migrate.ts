@@ -15,7 +15,7 @@ import { backupTenant, openServerSession, type ServerSession } from "./backup.js
 import { connectTenant, disconnectTenant, ensureProxy, syncRoutes } from "./proxy.js";
 import { checkN8n, restoreData } from "./restore.js";
 import { envFor } from "./tenant-create.js";
-import { lockTenant, requirePlan, requireTenant, tenantServer } from "./tenant-context.js";
+import { adoptImages, imagesOf, lockTenant, requirePlan, requireTenant, tenantServer } from "./tenant-context.js";
 import { N8N_API_KEY, readAllSecrets } from "./tenant-secrets.js";
 
 // `tenant migrate <name> --to <server>`: preflight (target reachable, active, with capacity,
@@ -60,8 +60,10 @@ export interface MigrateResult {
 
 type Step = (title: string) => void;
 
-async function images(ctx: Ctx): Promise<string[]> {
-  return [ctx.config.images.n8n, ctx.config.images.postgres, ctx.config.images.redis];
+/** The tenant's own images (versions are state): what the target must have. */
+function images(ctx: Ctx, t: TenantRow): string[] {
+  const i = imagesOf(ctx, t);
+  return [i.n8n, i.postgres, i.redis];
 }
 
 /** The migration whose source is still kept (done, not rolled back or cleaned up), if any. */
@@ -113,8 +115,8 @@ export async function preflightMigrate(ctx: Ctx, db: Db, slug: string, to: strin
 }
 
 /** Images present on the target, pulled when missing (fails when they cannot be had). */
-async function ensureImages(ctx: Ctx, s: ServerSession): Promise<void> {
-  for (const image of await images(ctx)) {
+async function ensureImages(ctx: Ctx, s: ServerSession, t: TenantRow): Promise<void> {
+  for (const image of images(ctx, t)) {
     const has = await s.host.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], { allowFailure: true });
     if (has.exitCode === 0) continue;
     const pull = await s.host.run(["docker", "pull", "--quiet", image], { allowFailure: true, timeoutMs: 900_000 });
@@ -174,7 +176,7 @@ export async function migrateTenant(ctx: Ctx, db: Db, storage: BackupStorage, sl
     const dst = await openServerSession(ctx, target);
     const { assertStackOwned } = await import("./stack-ownership.js");
     await assertStackOwned(dst.host, { slug, stateId: ctx.stateId, recorded: false });
-    await ensureImages(ctx, dst);
+    await ensureImages(ctx, dst, tenant);
     const subnet = await allocateOn(ctx, db, target);
     const details: MigrationDetails = {
       from: source.name, fromServerId: source.id, to: target.name, toServerId: target.id, subnet,
@@ -231,7 +233,7 @@ async function runMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: stri
       const layout = tenantLayout(slug);
       await dst.host.mkdir(layout.dir, "0700");
       await dst.host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml"));
-      await dst.host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: d.subnet! }, secrets), "0600");
+      await dst.host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: d.subnet!, images: await adoptImages(ctx, db, tenant) }, secrets), "0600");
       await ensureProxy(dst.host, db, ctx.config, target.id);
       await restoreData({ session: dst, slug, plan, storage, key: storage.keyOf(final.location)!, master: await ctx.master(), backupId: final.id, onStep: (s) => step(`  ${s}`) });
       step("wait for n8n on the target");
@@ -338,7 +340,7 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
       step(`start the kept stack on ${source.name}`);
       const subnet = await allocateOn(ctx, db, source);
       const secrets = await readAllSecrets(db, await ctx.master(), tenant.id);
-      await src.host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet }, secrets), "0600");
+      await src.host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet, images: await adoptImages(ctx, db, tenant) }, secrets), "0600");
       await src.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
       await checkN8n(src.host, slug, secrets.get(N8N_API_KEY));
 

@@ -362,6 +362,20 @@ export class N8nClient {
     return String(data.executionId);
   }
 
+  /**
+   * Whether n8n can decrypt a stored credential (needs a session): GET
+   * /rest/credentials/:id?includeData=true answers 200 only when it could. The data itself is
+   * dropped here, never returned or logged.
+   */
+  async credentialDecrypts(id: string): Promise<boolean> {
+    try {
+      await this.http.request({ method: "GET", path: `/rest/credentials/${enc(id)}`, query: { includeData: "true" }, api: "rest", what: `read credential ${id}` });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   async getExecution(id: string, opts: { includeData?: boolean } = {}): Promise<N8nExecution> {
     const r = await this.http.request({
       method: "GET",

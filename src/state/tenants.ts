@@ -6,7 +6,7 @@ import { ConflictError } from "../errors.js";
 import type { Queryable } from "./db.js";
 import { isUniqueViolation } from "./pg-errors.js";
 
-export const TENANT_STATUSES = ["provisioning", "active", "suspended", "failed", "deleting", "deleted", "restoring", "migrating"] as const;
+export const TENANT_STATUSES = ["provisioning", "active", "suspended", "failed", "deleting", "deleted", "restoring", "migrating", "upgrading"] as const;
 export type TenantStatus = (typeof TENANT_STATUSES)[number];
 
 export interface TenantRow {
@@ -20,6 +20,10 @@ export interface TenantRow {
   /** e.g. 10.40.3.0/24; unique per server among live tenants */
   subnet: string | null;
   timezone: string;
+  /** the images it runs (versions are state); null on rows older than migration 007 */
+  n8nImage: string | null;
+  postgresImage: string | null;
+  redisImage: string | null;
   /** set only while status is 'failed' */
   failedStep: string | null;
   error: string | null;
@@ -39,10 +43,17 @@ export interface NewTenant {
   subnet?: string | null;
   timezone?: string;
   status?: TenantStatus;
+  images?: TenantImages;
+}
+
+export interface TenantImages {
+  n8n: string;
+  postgres: string;
+  redis: string;
 }
 
 const COLUMNS = `t.id, t.slug, t.plan, t.weight, t.server_id as "serverId", t.status, t.subnet::text as subnet,
-  t.timezone, t.failed_step as "failedStep", t.error, t.created_at as "createdAt", t.updated_at as "updatedAt"`;
+  t.timezone, t.n8n_image as "n8nImage", t.postgres_image as "postgresImage", t.redis_image as "redisImage", t.failed_step as "failedStep", t.error, t.created_at as "createdAt", t.updated_at as "updatedAt"`;
 
 function conflict(e: unknown, slug: string, subnet: string | null | undefined): unknown {
   if (isUniqueViolation(e, "tenants_slug_live")) {
@@ -57,10 +68,10 @@ function conflict(e: unknown, slug: string, subnet: string | null | undefined): 
 export async function insertTenant(q: Queryable, t: NewTenant): Promise<TenantRow> {
   try {
     const r = await q.query<TenantRow>(
-      `insert into tenants as t (slug, plan, weight, server_id, subnet, timezone, status)
-       values ($1, $2, $3, $4, $5::cidr, $6, $7)
+      `insert into tenants as t (slug, plan, weight, server_id, subnet, timezone, status, n8n_image, postgres_image, redis_image)
+       values ($1, $2, $3, $4, $5::cidr, $6, $7, $8, $9, $10)
        returning ${COLUMNS}`,
-      [t.slug, t.plan, t.weight ?? 1, t.serverId ?? null, t.subnet ?? null, t.timezone ?? "UTC", t.status ?? "provisioning"],
+      [t.slug, t.plan, t.weight ?? 1, t.serverId ?? null, t.subnet ?? null, t.timezone ?? "UTC", t.status ?? "provisioning", t.images?.n8n ?? null, t.images?.postgres ?? null, t.images?.redis ?? null],
     );
     return r.rows[0]!;
   } catch (e) {
@@ -169,4 +180,12 @@ export async function usedSubnets(q: Queryable, serverId: number): Promise<strin
     [serverId],
   );
   return r.rows.map((row) => row.subnet);
+}
+
+/** Records the images a tenant runs (create, upgrade, restore to another version). */
+export async function setTenantImages(q: Queryable, id: number, images: Partial<TenantImages>): Promise<void> {
+  await q.query(
+    `update tenants set n8n_image = coalesce($2, n8n_image), postgres_image = coalesce($3, postgres_image), redis_image = coalesce($4, redis_image) where id = $1`,
+    [id, images.n8n ?? null, images.postgres ?? null, images.redis ?? null],
+  );
 }
