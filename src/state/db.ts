@@ -83,6 +83,7 @@ export async function openDb(opts: OpenDbOptions): Promise<Db> {
   const t = opts.lockTimeoutMs;
   const lockTimeoutMs = t === undefined || !Number.isFinite(t) ? DEFAULT_LOCK_TIMEOUT_MS : Math.max(0, t);
   const resolved = { ...opts, lockTimeoutMs };
+  await (await import("./pg-preload.js")).preloadPg();
   if (opts.url) {
     const { openPgDb } = await import("./pg-db.js");
     return openPgDb({ ...resolved, url: opts.url });
