@@ -388,6 +388,10 @@ export class N8nClient {
     return { ...e, id: String(e.id), workflowId: String(e.workflowId) };
   }
 
+  async deleteExecution(id: string): Promise<void> {
+    await this.http.request({ method: "DELETE", path: `/api/v1/executions/${enc(id)}`, api: "public", what: `delete execution ${id}` });
+  }
+
   async listExecutions(filter: { workflowId?: string; status?: N8nExecutionStatus; includeData?: boolean; limit?: number } = {}): Promise<N8nExecution[]> {
     const r = await this.http.request({
       method: "GET",

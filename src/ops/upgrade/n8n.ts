@@ -246,11 +246,14 @@ async function checkUpgraded(ctx: Ctx, session: ServerSession, slug: string, sec
       connections: { Start: { main: [[{ node: "Check", type: "main", index: 0 }]] } },
       settings: { executionOrder: "v1" },
     });
+    // the smoke test leaves nothing in the customer's instance: its execution and workflow go
+    let executionId: string | null = null;
     try {
-      const id = await n8n.runWorkflow(wf.id, "Start");
-      const ex = await n8n.waitForExecution(id, 60_000);
+      executionId = await n8n.runWorkflow(wf.id, "Start");
+      const ex = await n8n.waitForExecution(executionId, 60_000);
       if (ex.status !== "success") throw new OperationError(`the smoke execution ended ${ex.status}`, { code: "upgrade-smoke" });
     } finally {
+      if (executionId) await api.deleteExecution(executionId).catch(() => {});
       await api.deleteWorkflow(wf.id).catch(() => {});
     }
   } finally {
