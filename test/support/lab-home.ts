@@ -17,6 +17,8 @@ export interface LabInfo {
   servers: LabServer[];
   registry: string;
   images: Record<"n8n" | "postgres" | "redis" | "caddy", string>;
+  /** an older n8n whose database images.n8n migrates forward (test/lab/lab.ts) */
+  n8nPrevious: { version: string; image: string };
   config: string;
 }
 
