@@ -85,7 +85,7 @@ async function gather(ctx: Ctx, opts: Record<string, unknown>): Promise<InitAnsw
   let domain = str(opts.domain);
   if (!domain) domain = prompts ? await prompts.input({ message: "Base domain (tenants live at <name>.<domain>):", required: true }, io) : ctx.requireAnswer("the base domain", "--domain <domain>");
   let store = str(opts.store);
-  if (!store) store = prompts ? await prompts.select({ message: "State store:", choices: [{ value: "embedded", name: "embedded (PGlite under $BTW_HOME; one btw at a time)" }, { value: "postgres", name: "PostgreSQL server (URL from BTW_DATABASE_URL)" }] }, io) : "embedded";
+  if (!store) store = prompts ? await prompts.select({ message: "State store:", choices: [{ value: "embedded", name: "embedded (PostgreSQL started on demand under $BTW_HOME; nothing to install)" }, { value: "postgres", name: "PostgreSQL server (URL from BTW_DATABASE_URL)" }] }, io) : "embedded";
   if (store !== "embedded" && store !== "postgres") throw new UsageError(`--store must be embedded or postgres, not ${JSON.stringify(store)}`);
   if (store === "postgres" && !ctx.env.BTW_DATABASE_URL && !ctx.env.DATABASE_URL) {
     throw new UsageError("--store postgres needs the URL in BTW_DATABASE_URL", { hint: "export BTW_DATABASE_URL=postgres://user:password@host/db (kept out of argv and out of the file)" });

@@ -101,7 +101,7 @@ export const configSchema = z
     domain: dnsName.describe("base domain: tenant acme is served at acme.<domain>"),
     acmeEmail: z.string().email().optional().describe("contact for Let's Encrypt (production HTTPS)"),
     database: z
-      .object({ url: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional().describe("secret; omit to use the embedded store (PGlite) under $BTW_HOME") })
+      .object({ url: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL").optional().describe("secret; omit to use the embedded store (a PostgreSQL server btw starts under $BTW_HOME)") })
       .strict()
       .prefault({}),
     ssh: z
