@@ -11,7 +11,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, chownSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { OperationError } from "../../errors.js";
+import { ConfigError, OperationError } from "../../errors.js";
 import { acquireStoreLock, pidAlive } from "../store-lock.js";
 import { serverAccount, type RunAs } from "./account.js";
 import { findPgBinaries, type PgBinaries } from "./binaries.js";
@@ -78,6 +78,13 @@ export interface EnsureOptions {
 /** Makes sure the server runs; returns whether this call started it. */
 export async function ensureServer(l: StoreLayout, opts: EnsureOptions = {}): Promise<{ startedNow: boolean }> {
   if (readServerStatus(l).running && !opts.beforeStart) return { startedNow: false };
+  // sun_path holds 107 bytes on Linux (103 on macOS); a longer socket path cannot be bound.
+  if (Buffer.byteLength(socketPath(l)) > 103) {
+    throw new ConfigError(`the state store's socket path is too long for a Unix socket: ${socketPath(l)}`, {
+      code: "state-path-too-long",
+      hint: "set BTW_HOME to a shorter path (at most ~80 characters)",
+    });
+  }
   mkdirSync(path.dirname(l.dir), { recursive: true, mode: 0o700 });
   const lock = await acquireStoreLock(l.startLock, {
     timeoutMs: START_LOCK_TIMEOUT_MS,
@@ -152,7 +159,7 @@ async function startPostgres(l: StoreLayout, bins: PgBinaries, account: RunAs | 
     "-c", "listen_addresses=",
     "-c", `unix_socket_directories=${here}`,
     "-c", "unix_socket_permissions=0700",
-    "-c", "max_connections=100",
+    "-c", "max_connections=200",
     "-c", "shared_buffers=16MB",
     "-c", "huge_pages=off",
   ];
