@@ -1,11 +1,12 @@
 import { join } from "node:path";
 import type { Handler } from "../../cli/program.js";
-import { BusyError, UsageError } from "../../errors.js";
+import type { Ctx } from "../../cli/context.js";
+import { BusyError, isBtwError, UsageError } from "../../errors.js";
 
 // Stops the embedded state server. It refuses while other btw commands are connected (their
 // work would be cut off) unless --force; the next command starts the server again.
 const handler: Handler = async (ctx, _args, opts) => {
-  if (ctx.config.database.url) {
+  if (configuredUrl(ctx)) {
     throw new UsageError("database.url is set: the state lives on that server, which btw does not run", { hint: "nothing to stop" });
   }
   const { storeLayout } = await import("../../state/embedded/layout.js");
@@ -30,3 +31,13 @@ const handler: Handler = async (ctx, _args, opts) => {
   ctx.out.result({ stopped: r.wasRunning, pid: r.pid }, () => `stopped the embedded state server (pid ${r.pid})`);
 };
 export default handler;
+
+/** Without a config file there is no database.url: the server to stop can only be the embedded one. */
+function configuredUrl(ctx: Ctx): string | undefined {
+  try {
+    return ctx.config.database.url;
+  } catch (e) {
+    if (isBtwError(e) && e.code === "config-missing") return undefined;
+    throw e;
+  }
+}
