@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { monitoringSchema } from "./monitoring-schema.js";
 
 // The configuration file's schema. Raw YAML is untrusted input: every object is strict
 // (unknown keys are errors, so a typo never silently falls back to a default), and every
@@ -209,6 +210,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    monitoring: monitoringSchema.prefault({}).describe("alert thresholds and durations, Prometheus retention (see `btw monitoring`)"),
     bootstrap: z
       .object({
         insecureRegistries: z

@@ -1,0 +1,91 @@
+import { z } from "zod";
+
+// The `monitoring` section: what the alert rules watch and how long a condition must last
+// before an alert fires (`for:`). Every threshold is a default here, so `btw config schema`
+// documents it; the lab overrides the durations with short ones.
+
+/** A Prometheus duration such as 90s, 5m, 1h30m, 2d. */
+export const promDuration = z
+  .string()
+  .regex(/^(?!$)(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$/, "must be a Prometheus duration like 30s, 5m, 1h30m");
+
+const forOnly = (d: string) => z.object({ for: promDuration.default(d) }).strict().prefault({});
+
+export const monitoringSchema = z
+  .object({
+    retentionDays: z.number().int().min(1).max(3650).default(15).describe("how long Prometheus keeps samples"),
+    scrapeInterval: promDuration.default("30s"),
+    evaluationInterval: promDuration.default("30s"),
+    textfileDir: z
+      .string()
+      .default("/var/lib/prometheus/node-exporter")
+      .describe("node exporter's textfile collector directory on the monitoring server, where `monitoring sync` puts btw's own metrics"),
+    rules: z
+      .object({
+        targetDown: forOnly("2m"),
+        tenantNotReady: forOnly("2m"),
+        diskFree: z
+          .object({ belowPercent: z.number().min(1).max(99).default(15), for: promDuration.default("5m") })
+          .strict()
+          .prefault({}),
+        diskFullSoon: z
+          .object({
+            withinHours: z.number().positive().default(24),
+            lookback: promDuration.default("6h").describe("the window predict_linear fits its line over"),
+            for: promDuration.default("30m"),
+          })
+          .strict()
+          .prefault({}),
+        memoryPressure: z
+          .object({ availableBelowPercent: z.number().min(1).max(99).default(10), for: promDuration.default("5m") })
+          .strict()
+          .prefault({}),
+        oomKills: z.object({ window: promDuration.default("30m") }).strict().prefault({}),
+        restartLoop: z
+          .object({ restarts: z.number().int().min(1).default(3), window: promDuration.default("15m"), for: promDuration.default("0s") })
+          .strict()
+          .prefault({}),
+        backupStale: z
+          .object({
+            scheduleHours: z.number().positive().default(24).describe("how often `backup all` is meant to run"),
+            marginHours: z.number().min(0).default(2).describe("grace on top of the schedule before the dead man's switch fires"),
+            for: promDuration.default("0s"),
+          })
+          .strict()
+          .prefault({}),
+        verifyFailing: z
+          .object({
+            maxAgeDays: z.number().positive().default(8).describe("a tenant whose last verified backup is older than this alerts too"),
+            for: promDuration.default("0s"),
+          })
+          .strict()
+          .prefault({}),
+        certExpiring: z
+          .object({ days: z.number().positive().default(14), for: promDuration.default("1h") })
+          .strict()
+          .prefault({}),
+        executionFailures: z
+          .object({
+            ratio: z.number().gt(0).max(1).default(0.25).describe("share of failed executions over the window"),
+            minExecutions: z.number().int().min(1).default(10).describe("quiet below this many executions in the window"),
+            window: promDuration.default("30m"),
+            for: promDuration.default("15m"),
+          })
+          .strict()
+          .prefault({}),
+        queueBacklog: z
+          .object({ waiting: z.number().int().min(1).default(100), for: promDuration.default("15m") })
+          .strict()
+          .prefault({}),
+        btwMetricsStale: z
+          .object({ hours: z.number().positive().default(26).describe("btw's own metrics not written for this long: cron or sync stopped"), for: promDuration.default("0s") })
+          .strict()
+          .prefault({}),
+        scheduledJobFailed: forOnly("0s"),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type MonitoringConfig = z.infer<typeof monitoringSchema>;
