@@ -109,8 +109,11 @@ export function alertRuleGroups(m: MonitoringConfig): RuleGroup[] {
       "The certificate served for {{ $labels.instance }} expires in {{ $value | humanizeDuration }}.",
     ),
   ];
-  const total = `sum by (tenant, server) (increase({__name__=~"n8n_workflow_(failed|success)_total"}[${r.executionFailures.window}]))`;
+  // A tenant whose executions all fail may have no success series yet: `or failed * 0`
+  // makes its success count 0 instead of dropping it from the sum.
   const failed = `sum by (tenant, server) (increase(n8n_workflow_failed_total[${r.executionFailures.window}]))`;
+  const succeeded = `sum by (tenant, server) (increase(n8n_workflow_success_total[${r.executionFailures.window}]))`;
+  const total = `(${failed} + (${succeeded} or ${failed} * 0))`;
   const tenants: AlertRule[] = [
     rule(
       "N8nExecutionFailureRate",
