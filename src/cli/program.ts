@@ -224,6 +224,8 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     () => import("../commands/workflows/rollback.js"),
   );
 
+  on(program.command("cost").description("monthly cost per server, per tenant and per plan; margin per plan; the seed's 3 € per tenant"), () => import("../commands/cost.js"));
+
   // upgrade
   const upgrade = program.command("upgrade").description("fleet upgrades in waves: backup first, readiness gate, automatic rollback");
   on(
@@ -294,6 +296,17 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     ),
     () => import("../commands/restore.js"),
   );
+
+  // key
+  const key = program.command("key").description("the master key: rotation, recovery copy, import");
+  on(destructive(key.command("rotate").description("new master key, every tenant secret re-sealed; old keys kept read-only in the keyring")), () => import("../commands/key/rotate.js"));
+  on(
+    mutation(key.command("export").description("write a passphrase-protected (scrypt) copy of the master key and keyring; passphrase from a prompt or stdin"))
+      .option("--recovery", "the passphrase-protected recovery file (the only export)")
+      .option("--out <file>", "write it to this new file (0600) instead of stdout"),
+    () => import("../commands/key/export.js"),
+  );
+  on(destructive(key.command("import <file>").description("read a recovery file: its key becomes the master key, older ones join the keyring")), () => import("../commands/key/import.js"));
 
   // infra
   const infra = program.command("infra").description("Hetzner servers, network and firewall as code (cdktn → terraform/tofu)");
