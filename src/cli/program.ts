@@ -308,6 +308,17 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
   );
   on(destructive(key.command("import <file>").description("read a recovery file: its key becomes the master key, older ones join the keyring")), () => import("../commands/key/import.js"));
 
+  // key
+  const key = program.command("key").description("the master key: rotation, recovery copy, import");
+  on(destructive(key.command("rotate").description("new master key, every tenant secret re-sealed; old keys kept read-only in the keyring")), () => import("../commands/key/rotate.js"));
+  on(
+    mutation(key.command("export").description("write a passphrase-protected (scrypt) copy of the master key and keyring; passphrase from a prompt or stdin"))
+      .option("--recovery", "the passphrase-protected recovery file (the only export)")
+      .option("--out <file>", "write it to this new file (0600) instead of stdout"),
+    () => import("../commands/key/export.js"),
+  );
+  on(destructive(key.command("import <file>").description("read a recovery file: its key becomes the master key, older ones join the keyring")), () => import("../commands/key/import.js"));
+
   // infra
   const infra = program.command("infra").description("Hetzner servers, network and firewall as code (cdktn → terraform/tofu)");
   on(infra.command("synth").description("write the Terraform JSON (cdktf.out/manifest.json, stacks/<stack>/cdk.tf.json)").option("--outdir <dir>", "output directory (default: <terraform.dir>/cdktf.out)"), () =>

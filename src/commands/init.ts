@@ -38,8 +38,13 @@ const handler: Handler = async (ctx, _args, opts) => {
     steps.push({ step: "config", status: dryRun ? "would-create" : "created", detail: target });
   }
 
-  // 2. master key
+  // 2. master key — never a second one for a shared state that already depends on another
   const { createMasterKeyFile, masterKeyPath } = await import("../secrets/master-key.js");
+  if (!dryRun || configExists) {
+    if (!ctx.globals.config && !configExists && !ctx.env.BTW_CONFIG) ctx.globals.config = target;
+    const { refuseForeignKeys } = await import("../ops/key/init-check.js");
+    await refuseForeignKeys(ctx, await ctx.db({ skipMigrationCheck: true }), configExists ? null : target);
+  }
   if (ctx.env.BTW_MASTER_KEY) steps.push({ step: "master-key", status: "exists", detail: "BTW_MASTER_KEY" });
   else if (existsSync(masterKeyPath(ctx.home))) steps.push({ step: "master-key", status: "exists", detail: masterKeyPath(ctx.home) });
   else if (dryRun) steps.push({ step: "master-key", status: "would-create", detail: masterKeyPath(ctx.home) });
@@ -60,6 +65,8 @@ const handler: Handler = async (ctx, _args, opts) => {
       steps.push({ step: "state", status: status.pending.length ? "would-apply" : "up-to-date", detail: status.pending.join(", ") || db.driver });
     } else {
       const applied = await migrate(db);
+      const { registerFirstKey } = await import("../state/master-keys.js");
+      if (master && (await registerFirstKey(db, master.id))) steps.push({ step: "key-record", status: "created", detail: `state records master key ${master.id}` });
       steps.push({ step: "state", status: applied.length ? "applied" : "up-to-date", detail: applied.length ? `${applied.length} migration(s) on ${db.driver}` : db.driver });
       const changed = steps.some((s) => s.status === "created" || s.status === "applied");
       if (changed) await ctx.audit("init", target, { steps: steps.map((s) => `${s.step}:${s.status}`) });

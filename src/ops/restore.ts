@@ -28,7 +28,7 @@ import { tenantLayout } from "../core/tenant/layout.js";
 import { ConflictError, NotFoundError, OperationError, UsageError } from "../errors.js";
 import type { BackupStorage } from "../remote/backup-storage.js";
 import { open } from "../secrets/envelope.js";
-import type { MasterKey } from "../secrets/master-key.js";
+import { keyById, type MasterKey } from "../secrets/master-key.js";
 import type { BackupRow } from "../state/backups.js";
 import type { Db } from "../state/db.js";
 import type { ServerRow } from "../state/servers.js";
@@ -75,8 +75,8 @@ export async function decryptedStream(storage: BackupStorage, key: string, maste
       if (h.backupId !== expectId) throw new BackupIntegrityError(`the object at ${key} holds backup ${h.backupId}, not ${expectId}`);
     },
     unwrapKey: (wrapped, h) => {
-      if (h.keyId !== master.id) {
-        throw new BackupIntegrityError(`backup ${expectId} was encrypted with master key ${h.keyId}, but the current master key is ${master.id}`, "use the original master key (BTW_MASTER_KEY or $BTW_HOME/master.key)");
+      if (!keyById(master, h.keyId)) {
+        throw new BackupIntegrityError(`backup ${expectId} was encrypted with master key ${h.keyId}, which is neither the current master key ${master.id} nor in the keyring`, "use the original master key, or `btw key import` a recovery file that holds it");
       }
       try {
         return open(master, dataKeyContext(expectId), wrapped);

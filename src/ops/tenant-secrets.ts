@@ -1,7 +1,7 @@
 import { open, seal } from "../secrets/envelope.js";
 import type { MasterKey } from "../secrets/master-key.js";
 import type { Queryable } from "../state/db.js";
-import { getTenantSecret, listTenantSecrets, putTenantSecrets } from "../state/tenant-secrets.js";
+import { getTenantSecret, listTenantSecrets, putTenantSecrets, resealTenantSecret, type TenantSecretRow } from "../state/tenant-secrets.js";
 import { OperationError } from "../errors.js";
 
 // Names of the secrets btw generates for every tenant, and of those the operator sets
@@ -23,6 +23,17 @@ export async function storeSecrets(q: Queryable, master: MasterKey, tenantId: nu
     tenantId,
     Object.entries(values).map(([name, value]) => ({ name, keyId: master.id, ciphertext: Buffer.from(seal(master, context(tenantId, name), value), "utf8") })),
   );
+}
+
+/** Opens a stored secret with `from` (its keyring included) and seals the same value under `to`. */
+export async function resealSecret(q: Queryable, from: MasterKey, to: MasterKey, row: TenantSecretRow): Promise<void> {
+  const ctxt = context(row.tenantId, row.name);
+  const value = open(from, ctxt, row.ciphertext.toString("utf8"));
+  try {
+    await resealTenantSecret(q, row.tenantId, row.name, { keyId: to.id, ciphertext: Buffer.from(seal(to, ctxt, value), "utf8") });
+  } finally {
+    value.fill(0);
+  }
 }
 
 export async function readSecret(q: Queryable, master: MasterKey, tenantId: number, name: string): Promise<string | null> {

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { BtwError, ExitCode } from "../errors.js";
-import type { MasterKey } from "./master-key.js";
+import { keyById, type MasterKey } from "./master-key.js";
 
 // Envelope encryption: each value gets a fresh data key (DEK); the DEK is wrapped by the
 // master key. Rotating the master key only re-wraps DEKs. Both layers are AES-256-GCM.
@@ -55,16 +55,17 @@ export function open(master: MasterKey, context: string, sealed: string): Buffer
     throw new SecretDecryptError(`secret for ${context} is not in a format this btw understands`, "the state may be from a newer btw; upgrade btw");
   }
   const [, kid, ivK, wrapped, ivD, data] = parts as [string, string, string, string, string, string];
-  if (kid !== master.id) {
+  const key = keyById(master, kid);
+  if (!key) {
     throw new SecretDecryptError(
-      `secret for ${context} was sealed with master key ${kid}, but the current master key is ${master.id}`,
-      "use the original master key (BTW_MASTER_KEY or $BTW_HOME/master.key); nothing was modified",
+      `secret for ${context} was sealed with master key ${kid}, but the current master key is ${master.id} and the keyring does not hold ${kid}`,
+      "use the original master key (BTW_MASTER_KEY or $BTW_HOME/master.key), or `btw key import` a recovery file that holds it; nothing was modified",
     );
   }
   const aad = Buffer.from(`btw:${VERSION}:${context}`);
   const d = (x: string) => Buffer.from(x, "base64url");
   try {
-    const dek = gcmOpen(master.key, d(ivK), d(wrapped), Buffer.concat([aad, Buffer.from(":dek")]));
+    const dek = gcmOpen(key, d(ivK), d(wrapped), Buffer.concat([aad, Buffer.from(":dek")]));
     try {
       return gcmOpen(dek, d(ivD), d(data), aad);
     } finally {

@@ -27,7 +27,7 @@ const COLUMNS = `tenant_id as "tenantId", name, key_id as "keyId", ciphertext,
 export async function putTenantSecret(q: Queryable, tenantId: number, s: TenantSecretInput): Promise<void> {
   await q.query(
     `insert into tenant_secrets (tenant_id, name, key_id, ciphertext) values ($1, $2, $3, $4)
-     on conflict (tenant_id, name) do update set key_id = excluded.key_id, ciphertext = excluded.ciphertext`,
+     on conflict (tenant_id, name) do update set key_id = excluded.key_id, ciphertext = excluded.ciphertext, value_set_at = now()`,
     [tenantId, s.name, s.keyId, Buffer.from(s.ciphertext.buffer, s.ciphertext.byteOffset, s.ciphertext.byteLength)],
   );
 }
@@ -43,6 +43,22 @@ export async function getTenantSecret(q: Queryable, tenantId: number, name: stri
 
 export async function listTenantSecrets(q: Queryable, tenantId: number): Promise<TenantSecretRow[]> {
   const r = await q.query<TenantSecretRow>(`select ${COLUMNS} from tenant_secrets where tenant_id = $1 order by name`, [tenantId]);
+  return r.rows;
+}
+
+/** The same value sealed anew (master key rotation): its age (value_set_at) is kept. */
+export async function resealTenantSecret(q: Queryable, tenantId: number, name: string, s: { keyId: string; ciphertext: Uint8Array }): Promise<void> {
+  await q.query(`update tenant_secrets set key_id = $3, ciphertext = $4 where tenant_id = $1 and name = $2`, [
+    tenantId,
+    name,
+    s.keyId,
+    Buffer.from(s.ciphertext.buffer, s.ciphertext.byteOffset, s.ciphertext.byteLength),
+  ]);
+}
+
+/** Every secret of every tenant (ciphertext included): for re-sealing under a new master key. */
+export async function listAllTenantSecrets(q: Queryable): Promise<TenantSecretRow[]> {
+  const r = await q.query<TenantSecretRow>(`select ${COLUMNS} from tenant_secrets order by tenant_id, name`);
   return r.rows;
 }
 

@@ -1,0 +1,56 @@
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import type { Ctx } from "../../cli/context.js";
+import { openRecovery, parseRecovery, sealRecovery, type RecoveryFile } from "../../core/keys/recovery.js";
+import { UsageError } from "../../errors.js";
+import { addToKeyring, keyId, loadKeyring, masterKeyPath, readKeyFile, replaceMasterKeyFile, writeExclusive } from "../../secrets/master-key.js";
+
+// `key export --recovery` / `key import`: the keys travel as a passphrase-sealed file
+// (src/core/keys/recovery.ts). Import never discards a key: a different local key is moved
+// into the keyring before the imported one becomes current.
+
+export async function exportRecovery(ctx: Ctx, passphrase: string): Promise<RecoveryFile> {
+  const master = await ctx.master();
+  const retired = [...(master.ring ?? new Map<string, Buffer>()).entries()].filter(([id]) => id !== master.id).map(([, k]) => k);
+  return sealRecovery({ current: master.key, retired }, passphrase, keyId);
+}
+
+export function readRecoveryFile(path: string): RecoveryFile {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { code: "recovery-unreadable" });
+  }
+  return parseRecovery(text, path);
+}
+
+export interface ImportPlan {
+  imported: string;
+  keys: string[];
+  /** the local key that stops being current (kept in the keyring); null when none or the same */
+  replaces: string | null;
+}
+
+/** What an import would do, from the file's header alone (no passphrase needed). */
+export function planImport(ctx: Ctx, f: RecoveryFile): ImportPlan {
+  const path = masterKeyPath(ctx.home);
+  const local = existsSync(path) ? keyId(readKeyFile(path)) : null;
+  return { imported: f.current, keys: f.keys, replaces: local && local !== f.current ? local : null };
+}
+
+export async function importRecovery(ctx: Ctx, f: RecoveryFile, passphrase: string): Promise<{ keyring: string[] }> {
+  const keys = await openRecovery(f, passphrase, keyId);
+  mkdirSync(ctx.home, { recursive: true, mode: 0o700 });
+  for (const k of keys.retired) addToKeyring(ctx.home, k);
+  const path = masterKeyPath(ctx.home);
+  if (existsSync(path)) {
+    const local = readKeyFile(path);
+    if (keyId(local) !== keyId(keys.current)) {
+      addToKeyring(ctx.home, local);
+      replaceMasterKeyFile(ctx.home, keys.current);
+    }
+  } else {
+    writeExclusive(path, keys.current, 0o600);
+  }
+  return { keyring: [...loadKeyring(ctx.home).keys()] };
+}

@@ -1,0 +1,95 @@
+import { existsSync, unlinkSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import type { Ctx } from "../../cli/context.js";
+import { UsageError } from "../../errors.js";
+import {
+  addToKeyring,
+  keyId,
+  loadKeyring,
+  masterKeyPath,
+  readKeyFile,
+  replaceMasterKeyFile,
+  writeExclusive,
+  type MasterKey,
+} from "../../secrets/master-key.js";
+import type { Db } from "../../state/db.js";
+import { makeCurrent } from "../../state/master-keys.js";
+import { listAllTenantSecrets } from "../../state/tenant-secrets.js";
+import { resealSecret } from "../tenant-secrets.js";
+
+// `btw key rotate`: a new master key, every tenant secret re-sealed under it, the old key
+// kept read-only in $BTW_HOME/keyring so backups taken before still open. Order matters, so
+// that a crash at any point loses nothing and a re-run finishes:
+//   1. the new key is written to master.key.next (kept across a crash: a re-run reuses it)
+//      and both keys to the keyring — from here every secret opens whatever happens;
+//   2. one transaction re-seals every secret and records the new key as current;
+//   3. master.key.next replaces master.key.
+
+export interface RotatePlan {
+  from: string;
+  to: string | null;
+  secrets: number;
+  resumed: boolean;
+}
+
+export interface RotateResult extends RotatePlan {
+  to: string;
+  resealed: number;
+}
+
+const pendingPath = (home: string) => `${masterKeyPath(home)}.next`;
+
+export function requireFileKey(master: MasterKey, verb: string): void {
+  if (master.source !== "file") {
+    throw new UsageError(`${verb} works on $BTW_HOME/master.key, but the master key comes from BTW_MASTER_KEY`, {
+      code: "master-key-env",
+      hint: "run it where the key is a file (then put the new key into your secret manager), or unset BTW_MASTER_KEY",
+    });
+  }
+}
+
+export async function planRotation(ctx: Ctx, db: Db): Promise<RotatePlan> {
+  const master = await ctx.master();
+  requireFileKey(master, "key rotate");
+  const next = existsSync(pendingPath(ctx.home)) ? keyId(readKeyFile(pendingPath(ctx.home))) : null;
+  const r = await db.query<{ n: number }>(`select count(*)::int as n from tenant_secrets`);
+  return { from: master.id, to: next, secrets: r.rows[0]!.n, resumed: next !== null };
+}
+
+export async function rotateMasterKey(ctx: Ctx, db: Db): Promise<RotateResult> {
+  const old = await ctx.master();
+  requireFileKey(old, "key rotate");
+  const lock = await db.lock({ kind: "bulk", name: "key-rotate" }, { timeoutMs: 10_000 });
+  try {
+    const pending = pendingPath(ctx.home);
+    const resumed = existsSync(pending);
+    if (!resumed) {
+      const fresh = randomBytes(32);
+      writeExclusive(pending, fresh, 0o600);
+      fresh.fill(0);
+    }
+    const nextKey = readKeyFile(pending);
+    const next: MasterKey = { id: keyId(nextKey), key: nextKey, source: "file" };
+    addToKeyring(ctx.home, old.key);
+    addToKeyring(ctx.home, nextKey);
+    // every key this operator holds opens: secrets a crashed run already re-sealed included
+    const opener: MasterKey = { ...old, ring: loadKeyring(ctx.home) };
+    let resealed = 0;
+    let total = 0;
+    await db.transaction(async (tx) => {
+      const rows = await listAllTenantSecrets(tx);
+      total = rows.length;
+      for (const row of rows) {
+        if (row.keyId === next.id) continue;
+        await resealSecret(tx, opener, next, row);
+        resealed++;
+      }
+      await makeCurrent(tx, next.id);
+    });
+    replaceMasterKeyFile(ctx.home, nextKey);
+    unlinkSync(pending);
+    return { from: old.id, to: next.id, secrets: total, resealed, resumed };
+  } finally {
+    await lock.release();
+  }
+}

@@ -1,0 +1,185 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { encryptStream } from "../../../src/core/backup/crypto-stream.js";
+import { dataKeyContext } from "../../../src/core/backup/manifest.js";
+import { readAllSecrets, storeSecrets } from "../../../src/ops/tenant-secrets.js";
+import { decryptedStream } from "../../../src/ops/restore.js";
+import { DirStorage } from "../../../src/remote/backup-dir.js";
+import { seal } from "../../../src/secrets/envelope.js";
+import { loadMasterKey } from "../../../src/secrets/master-key.js";
+import { errorLines, stateSql, tempHome, type BtwHome } from "../../support/cli.js";
+import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
+
+// Master key rotation and recovery against a real PostgreSQL state shared by two "hosts"
+// (two $BTW_HOME): rotate re-seals every secret, backups from before still open, the
+// recovery file round-trips, and a second host's init refuses a state sealed by another key.
+const PASS = "correct horse battery staple";
+
+async function withDb<T>(url: string, fn: (db: Awaited<ReturnType<typeof import("../../../src/state/db.js").openDb>>) => Promise<T>): Promise<T> {
+  const { openDb } = await import("../../../src/state/db.js");
+  const db = await openDb({ url, dataDir: "unused", command: "key test" });
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}
+
+async function writeOldBackup(home: BtwHome, storage: DirStorage, id: string, body: string): Promise<string> {
+  const master = loadMasterKey(home.dir, {});
+  const key = `acme/${id}.btwb`;
+  const enc = encryptStream({ backupId: id, tenant: "acme", keyId: master.id, wrapKey: (k) => seal(master, dataKeyContext(id), k) });
+  await storage.put(key, Readable.from([Buffer.from(body)]).pipe(enc));
+  return key;
+}
+
+async function readBackup(home: BtwHome, storage: DirStorage, key: string, id: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  await pipeline(await decryptedStream(storage, key, loadMasterKey(home.dir, {}), id), async function* (src: AsyncIterable<Buffer>) {
+    for await (const c of src) chunks.push(c);
+  });
+  return Buffer.concat(chunks).toString();
+}
+
+describe("btw key (pg state)", () => {
+  let pg: TestDatabase;
+  let a: BtwHome;
+  let tenantId: number;
+  beforeAll(async () => {
+    pg = await createTestDatabase();
+    a = tempHome({ BTW_DATABASE_URL: pg.url });
+    const init = await a.run(["init", "--domain", "example.com", "--tls", "off"]);
+    expect(init.code, init.stderr).toBe(0);
+    tenantId = await withDb(pg.url, async (db) => {
+      const { insertTenant } = await import("../../../src/state/tenants.js");
+      const t = await insertTenant(db, { slug: "acme", plan: "starter" });
+      await storeSecrets(db, loadMasterKey(a.dir, {}), t.id, { POSTGRES_PASSWORD: "pg-secret-1", N8N_ENCRYPTION_KEY: "enc-secret-1" });
+      return t.id;
+    });
+  });
+  afterAll(async () => {
+    a?.cleanup();
+    await pg?.drop();
+  });
+
+  it("init records the key; a second host's init refuses (exit 2), leaving no key and no config behind", async () => {
+    const rows = (await stateSql(a, `select id, status from master_keys`)) as Array<{ id: string; status: string }>;
+    expect(rows).toEqual([{ id: loadMasterKey(a.dir, {}).id, status: "current" }]);
+    const b = tempHome({ BTW_DATABASE_URL: pg.url });
+    try {
+      const r = await b.run(["init", "--domain", "example.com", "--tls", "off"]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(errorLines(r.stderr)).toHaveLength(1);
+      expect(r.stderr).toMatch(/already holds secrets sealed by master key [0-9a-f]{12}: refusing to create a second key/);
+      expect(r.stderr).toMatch(/btw key import/);
+      expect(existsSync(join(b.dir, "master.key"))).toBe(false);
+      expect(existsSync(join(b.dir, "btw.yml"))).toBe(false);
+      // with a key of its own, the same refusal names both keys
+      const other = tempHome({ BTW_DATABASE_URL: pg.url, BTW_MASTER_KEY: Buffer.alloc(32, 7).toString("base64") });
+      try {
+        const r2 = await other.run(["init", "--domain", "example.com", "--tls", "off"]);
+        expect(r2.code).toBe(2);
+        expect(r2.stderr).toMatch(/this host's key is [0-9a-f]{12}: refusing to mix keys/);
+      } finally {
+        other.cleanup();
+      }
+    } finally {
+      b.cleanup();
+    }
+  });
+
+  it("export → import on a new host: the same key, then that host's init succeeds; a wrong passphrase is exit 2", async () => {
+    const out = join(a.dir, "key.recovery");
+    const exp = await a.run(["key", "export", "--recovery", "--out", out], { input: `${PASS}\n` });
+    expect(exp.code, exp.stderr).toBe(0);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    const text = readFileSync(out, "utf8");
+    expect(text).not.toContain(readFileSync(join(a.dir, "master.key"), "utf8").trim());
+    expect(exp.stdout + exp.stderr).not.toContain(PASS);
+    // refuses to overwrite; refuses a short passphrase; refuses without --recovery
+    expect((await a.run(["key", "export", "--recovery", "--out", out], { input: `${PASS}\n` })).code).toBe(2);
+    expect((await a.run(["key", "export", "--recovery"], { input: "short\n" })).code).toBe(2);
+    expect((await a.run(["key", "export"], { input: `${PASS}\n` })).code).toBe(2);
+
+    const b = tempHome({ BTW_DATABASE_URL: pg.url });
+    try {
+      const wrong = await b.run(["key", "import", out], { input: "not the passphrase\n" });
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toMatch(/wrong passphrase/);
+      expect(existsSync(join(b.dir, "master.key"))).toBe(false);
+      const imp = await b.run(["key", "import", out], { input: `${PASS}\n` });
+      expect(imp.code, imp.stderr).toBe(0);
+      expect(loadMasterKey(b.dir, {}).id).toBe(loadMasterKey(a.dir, {}).id);
+      const init = await b.run(["init", "--domain", "example.com", "--tls", "off"]);
+      expect(init.code, init.stderr).toBe(0);
+    } finally {
+      b.cleanup();
+    }
+  });
+
+  it("rotate re-seals every secret under a new key (values and ages kept); backups from before still open", async () => {
+    const storage = new DirStorage(join(a.dir, "backups"));
+    mkdirSync(storage.root, { recursive: true });
+    const id = "acme-20260101T000000Z-0001";
+    const key = await writeOldBackup(a, storage, id, "the database dump of before");
+    const old = loadMasterKey(a.dir, {});
+    const agesBefore = await stateSql(a, `select name, value_set_at from tenant_secrets order by name`);
+
+    const dry = await a.run(["key", "rotate", "--dry-run", "--json"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, from: old.id, secrets: 2 });
+    expect(loadMasterKey(a.dir, {}).id).toBe(old.id);
+
+    const r = await a.run(["key", "rotate", "--yes", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { from: string; to: string; resealed: number };
+    expect(out).toMatchObject({ from: old.id, resealed: 2 });
+    const now = loadMasterKey(a.dir, {});
+    expect(now.id).toBe(out.to);
+    expect(now.id).not.toBe(old.id);
+    expect([...now.ring!.keys()]).toContain(old.id);
+    const ringFile = join(a.dir, "keyring", `${old.id}.key`);
+    expect(statSync(ringFile).mode & 0o777).toBe(0o400);
+    expect(existsSync(join(a.dir, "master.key.next"))).toBe(false);
+
+    const keyIds = (await stateSql(a, `select distinct key_id from tenant_secrets`)) as Array<{ key_id: string }>;
+    expect(keyIds).toEqual([{ key_id: now.id }]);
+    expect(await stateSql(a, `select name, value_set_at from tenant_secrets order by name`)).toEqual(agesBefore);
+    expect(await stateSql(a, `select id, status from master_keys order by status`)).toEqual([
+      { id: now.id, status: "current" },
+      { id: old.id, status: "retired" },
+    ]);
+    // the secrets open with the new key alone (no keyring)
+    const secrets = await withDb(pg.url, (db) => readAllSecrets(db, { id: now.id, key: now.key, source: "file" }, tenantId));
+    expect(Object.fromEntries(secrets)).toEqual({ N8N_ENCRYPTION_KEY: "enc-secret-1", POSTGRES_PASSWORD: "pg-secret-1" });
+    // the backup sealed by the old key opens through the keyring, and not without it
+    expect(await readBackup(a, storage, key, id)).toBe("the database dump of before");
+    await expect(decryptedStream(storage, key, { id: now.id, key: now.key, source: "file" }, id).then((s) => s.toArray())).rejects.toThrow(/neither the current master key/);
+    const audit = (await stateSql(a, `select details from audit_log where action = 'key.rotate'`)) as Array<{ details: Record<string, unknown> }>;
+    expect(JSON.stringify(audit)).not.toContain(now.key.toString("base64"));
+  });
+
+  it("an interrupted rotation (new key pending, secrets not yet re-sealed) is finished by a re-run with that same key", async () => {
+    const before = loadMasterKey(a.dir, {});
+    const pending = Buffer.alloc(32, 9);
+    writeFileSync(join(a.dir, "master.key.next"), pending.toString("base64") + "\n", { mode: 0o600 });
+    const r = await a.run(["key", "rotate", "--yes", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { from: string; to: string; resumed: boolean };
+    expect(out).toMatchObject({ from: before.id, resumed: true });
+    expect(loadMasterKey(a.dir, {}).key.equals(pending)).toBe(true);
+    expect(readdirSync(join(a.dir, "keyring")).sort()).toHaveLength(3);
+  });
+
+  it("rotate refuses a key given in BTW_MASTER_KEY (exit 2, nothing changed)", async () => {
+    const cur = readFileSync(join(a.dir, "master.key"), "utf8").trim();
+    const r = await a.run(["key", "rotate", "--yes"], { env: { BTW_MASTER_KEY: cur } });
+    expect(r.code).toBe(2);
+    expect(errorLines(r.stderr)).toHaveLength(1);
+    expect(r.stderr).not.toContain(cur);
+    expect(readFileSync(join(a.dir, "master.key"), "utf8").trim()).toBe(cur);
+  });
+});
