@@ -77,6 +77,14 @@ describe("btw on the embedded store", () => {
     }
   });
 
+  it("doctor reports the store's health and size", async () => {
+    const r = await home.run(["doctor", "--json"]);
+    const checks = (JSON.parse(r.stdout) as { checks: { check: string; level: string; detail: string }[] }).checks;
+    const store = checks.find((c) => c.check === "store");
+    expect(store, r.stdout).toMatchObject({ level: "ok" });
+    expect(store!.detail).toMatch(/PostgreSQL 17\.\d+, answered in \d+ ms, database [\d.]+ [KMG]B, data dir [\d.]+ [KMG]B, server pid \d+ since /);
+  });
+
   it("several btw commands at once all succeed; none waits for another", async () => {
     const rs = await Promise.all([
       home.run(["server", "add", "x1", "--host", "192.0.2.11", "--no-verify"]),
