@@ -47,13 +47,14 @@ const handler: Handler = async (ctx, _args, opts) => {
     await step(add, "secrets", async () => {
       const key = await ctx.master();
       const r = await db!.query<{ keyId: string; n: number }>(`select key_id as "keyId", count(*)::int as n from tenant_secrets group by key_id`);
-      const foreign = r.rows.filter((row) => row.keyId !== key.id);
+      const { keyById } = await import("../secrets/master-key.js");
+      const foreign = r.rows.filter((row) => !keyById(key, row.keyId)); // retired keys in the keyring still open theirs
       if (foreign.length) {
         throw Object.assign(new Error(`${foreign.reduce((a, b) => a + b.n, 0)} secret(s) sealed with another master key (${foreign.map((f) => f.keyId).join(", ")})`), {
           hint: "use the master key those secrets were sealed with (BTW_MASTER_KEY or $BTW_HOME/master.key)",
         });
       }
-      return `${r.rows.reduce((a, b) => a + b.n, 0)} sealed secret(s), all under the current key`;
+      return `${r.rows.reduce((a, b) => a + b.n, 0)} sealed secret(s), all under keys this host holds`;
     });
   }
 
