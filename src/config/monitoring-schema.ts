@@ -20,6 +20,21 @@ export const monitoringSchema = z
       .string()
       .default("/var/lib/prometheus/node-exporter")
       .describe("node exporter's textfile collector directory on the monitoring server, where `monitoring sync` puts btw's own metrics"),
+    ports: z
+      .object({
+        nodeExporter: z.number().int().min(1).max(65535).default(9100),
+        cadvisor: z.number().int().min(1).max(65535).default(8080),
+        n8nMetrics: z
+          .number()
+          .int()
+          .min(1)
+          .max(65535)
+          .default(9180)
+          .describe("the proxy's private listener serving /tenants/<name>/metrics (never on a public listener)"),
+      })
+      .strict()
+      .prefault({})
+      .describe("on each server's private address"),
     rules: z
       .object({
         targetDown: forOnly("2m"),

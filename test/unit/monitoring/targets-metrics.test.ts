@@ -1,0 +1,151 @@
+// Scrape targets from the state, prometheus.yml and btw's own metrics: pure renderers,
+// then the real promtool (`check config` with the targets and rules in place, `check metrics`
+// on btw's textfile).
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { monitoringSchema } from "../../../src/config/monitoring-schema.js";
+import { imageVersion, renderBtwMetrics } from "../../../src/core/monitoring/btw-metrics.js";
+import { renderPrometheusConfig } from "../../../src/core/monitoring/prometheus-config.js";
+import { renderAlertRules } from "../../../src/core/monitoring/rules.js";
+import { renderScrapeTargets, type TargetsInput } from "../../../src/core/monitoring/targets.js";
+import { ensurePromtool, promtool } from "../../support/promtool.js";
+
+const monitoring = monitoringSchema.parse({});
+const input: TargetsInput = {
+  domain: "example.com",
+  tls: "auto",
+  ports: monitoring.ports,
+  servers: [
+    { name: "s-2", host: "203.0.113.2", status: "active", labels: { "btw-private-ip": "10.0.1.2" } },
+    { name: "s-1", host: "203.0.113.1", status: "active", labels: {} },
+    { name: "mon", host: "203.0.113.9", status: "active", labels: { "btw-role": "monitoring", "btw-private-ip": "10.0.1.9" } },
+  ],
+  tenants: [
+    { slug: "beta", serverName: "s-2", status: "active" },
+    { slug: "acme", serverName: "s-1", status: "active" },
+    { slug: "gone", serverName: "s-1", status: "deleted" },
+    { slug: "paused", serverName: "s-1", status: "suspended" },
+    { slug: "lost", serverName: "nowhere", status: "active" },
+  ],
+};
+
+describe("renderScrapeTargets", () => {
+  const files = renderScrapeTargets(input);
+
+  it("lists every server's node exporter and cAdvisor on its private address, labelled with its name and role", () => {
+    expect(files["node.json"]).toEqual([
+      { targets: ["10.0.1.9:9100"], labels: { server: "mon", role: "monitoring" } },
+      { targets: ["203.0.113.1:9100"], labels: { server: "s-1", role: "tenants" } },
+      { targets: ["10.0.1.2:9100"], labels: { server: "s-2", role: "tenants" } },
+    ]);
+    expect(files["cadvisor.json"]!.map((g) => g.targets[0])).toEqual(["10.0.1.9:8080", "203.0.113.1:8080", "10.0.1.2:8080"]);
+  });
+
+  it("scrapes each active tenant's n8n through its server's private metrics listener, with tenant and server labels", () => {
+    expect(files["n8n.json"]).toEqual([
+      { targets: ["203.0.113.1:9180"], labels: { tenant: "acme", server: "s-1", __metrics_path__: "/tenants/acme/metrics" } },
+      { targets: ["10.0.1.2:9180"], labels: { tenant: "beta", server: "s-2", __metrics_path__: "/tenants/beta/metrics" } },
+    ]);
+  });
+
+  it("probes each active tenant's readiness through its public name (http when TLS is off)", () => {
+    expect(files["readiness.json"]).toEqual([
+      { targets: ["https://acme.example.com/healthz/readiness"], labels: { tenant: "acme", server: "s-1" } },
+      { targets: ["https://beta.example.com/healthz/readiness"], labels: { tenant: "beta", server: "s-2" } },
+    ]);
+    const plain = renderScrapeTargets({ ...input, tls: "off" });
+    expect(plain["readiness.json"]![0]!.targets).toEqual(["http://acme.example.com/healthz/readiness"]);
+  });
+});
+
+describe("btw's own metrics", () => {
+  const now = new Date("2026-12-01T12:00:00Z");
+  const text = renderBtwMetrics(
+    {
+      tenants: [
+        { tenant: "beta", server: "s-2", n8nImage: null, lastBackupAt: null, lastVerifiedAt: null, lastVerifyOk: null },
+        {
+          tenant: "acme",
+          server: "s-1",
+          n8nImage: "docker.n8n.io/n8nio/n8n:2.8.4",
+          lastBackupAt: new Date("2026-12-01T02:00:00Z"),
+          lastVerifiedAt: new Date("2026-11-29T03:00:00Z"),
+          lastVerifyOk: false,
+        },
+      ],
+      jobs: [
+        { job: "backup-all", startedAt: new Date("2026-12-01T02:00:00Z"), finishedAt: new Date("2026-12-01T02:10:00Z"), exitCode: 3 },
+        { job: "prune", startedAt: new Date("2026-12-01T04:00:00Z"), finishedAt: null, exitCode: null },
+      ],
+    },
+    now,
+  );
+  const lines = text.split("\n");
+
+  it("gives each tenant its newest backup and verify times, a never-backed-up tenant 0 (so the dead man's switch fires)", () => {
+    expect(lines).toContain('btw_backup_last_success_timestamp_seconds{tenant="acme"} 1796090400');
+    expect(lines).toContain('btw_backup_last_success_timestamp_seconds{tenant="beta"} 0');
+    expect(lines).toContain('btw_backup_last_verified_timestamp_seconds{tenant="acme"} 1795921200');
+    expect(lines).toContain('btw_backup_verify_last_ok{tenant="acme"} 0');
+    expect(text).not.toContain('btw_backup_verify_last_ok{tenant="beta"}');
+  });
+
+  it("gives each tenant's n8n version and each job's last start and exit code (none while it runs)", () => {
+    expect(lines).toContain('btw_tenant_n8n_version_info{tenant="acme",version="2.8.4"} 1');
+    expect(lines).toContain('btw_tenant_n8n_version_info{tenant="beta",version="unknown"} 1');
+    expect(lines).toContain('btw_schedule_job_last_exit_code{job_name="backup-all"} 3');
+    expect(text).not.toContain('btw_schedule_job_last_exit_code{job_name="prune"}');
+    expect(lines).toContain('btw_schedule_job_last_run_timestamp_seconds{job_name="prune"} 1796097600');
+    expect(lines).toContain("btw_metrics_generated_timestamp_seconds 1796126400");
+  });
+
+  it("reads image versions by tag or digest", () => {
+    expect(imageVersion("registry:5000/btw/n8n:2.6.4")).toBe("2.6.4");
+    expect(imageVersion("n8nio/n8n@sha256:abc")).toBe("sha256:abc");
+    expect(imageVersion("localhost:5000/n8n")).toBe("unknown");
+  });
+
+  it("is valid exposition format (promtool check metrics)", () => {
+    const r = spawnSync(ensurePromtool(), ["check", "metrics"], { input: text, encoding: "utf8" });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+});
+
+describe("prometheus.yml", () => {
+  let dir: string;
+  beforeAll(() => {
+    ensurePromtool();
+    dir = mkdtempSync(join(tmpdir(), "btw-promcfg-"));
+    mkdirSync(join(dir, "targets"));
+    for (const [file, groups] of Object.entries(renderScrapeTargets(input))) writeFileSync(join(dir, "targets", file), JSON.stringify(groups));
+    writeFileSync(join(dir, "rules.yml"), renderAlertRules(monitoring));
+    writeFileSync(
+      join(dir, "prometheus.yml"),
+      renderPrometheusConfig({ monitoring, targetsDir: join(dir, "targets"), rulesFile: join(dir, "rules.yml"), alertmanager: "alertmanager:9093", blackbox: "blackbox:9115" }),
+    );
+  }, 900_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("passes promtool check config, with its targets and rules in place", () => {
+    const r = promtool(["check", "config", "prometheus.yml"], dir);
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toContain("SUCCESS");
+  });
+
+  it("probes readiness through the blackbox exporter, with the URL as the instance", () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const cfg = parse(renderPrometheusConfig({ monitoring, targetsDir: "/t", rulesFile: "/r.yml", alertmanager: "am:9093", blackbox: "bb:9115" })) as any;
+    const probe = cfg.scrape_configs.find((s: { job_name: string }) => s.job_name === "tenant-readiness");
+    expect(probe.metrics_path).toBe("/probe");
+    expect(probe.relabel_configs).toEqual([
+      { source_labels: ["__address__"], target_label: "__param_target" },
+      { source_labels: ["__param_target"], target_label: "instance" },
+      { target_label: "__address__", replacement: "bb:9115" },
+    ]);
+    expect(cfg.scrape_configs.map((s: { job_name: string }) => s.job_name)).toEqual(["node", "cadvisor", "n8n", "tenant-readiness"]);
+  });
+});
