@@ -116,7 +116,16 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
     }
     const { setTenantPlan: savePlan, getTenant } = await import("../state/tenants.js");
     await savePlan(db, t.id, planName, plan.weight);
-    await ctx.audit("tenant.set-plan", slug, { before: { plan: from }, after: { plan: planName }, applied });
+    // WF3's schedule follows the plan's articles per week: re-deployed now (under our lock)
+    let workflows: string[] = [];
+    if (t.status === "active" && oldPlan.articlesPerWeek !== plan.articlesPerWeek) {
+      const { HostPool, withTenantN8n } = await import("./workflows-tenant.js");
+      const { deployWorkflows } = await import("./workflows-deploy.js");
+      const after = (await getTenant(db, slug))!;
+      const report = await withTenantN8n(ctx, db, new HostPool(ctx), after, ({ api, secrets }) => deployWorkflows(ctx, db, after, api, secrets), { readyTimeoutMs: 120_000 });
+      workflows = report.items.filter((i) => i.applied).map((i) => i.key);
+    }
+    await ctx.audit("tenant.set-plan", slug, { before: { plan: from }, after: { plan: planName }, applied, workflows });
     return { tenant: (await getTenant(db, slug))!, from, to: planName, applied };
   });
 }

@@ -15,6 +15,7 @@ import {
   type PlanTemplate,
   type WorkflowPayload,
 } from "../core/workflows/index.js";
+import { articleCrons } from "../core/workflows/schedule.js";
 import { TENANT_DB_NAME, TENANT_DB_USER } from "../core/tenant/layout.js";
 import { OperationError } from "../errors.js";
 import type { N8nClient, N8nWorkflow } from "../remote/n8n.js";
@@ -88,11 +89,25 @@ export interface TenantPlan {
   /** manifest key → n8n id, as known so far (filled in while deploying) */
   ids: Record<string, string>;
   /** a template (or a stored one) bound to this tenant: credentials, workflow ids, timezone, parameters */
-  bind: (template: unknown) => WorkflowPayload;
+  /** binds a template to this tenant; `key` applies that workflow's plan-driven schedule */
+  bind: (template: unknown, key?: string) => WorkflowPayload;
 }
 
 export function tenantParameters(secrets: Map<string, string>): Record<string, string> {
   return { wordpressUrl: secrets.get("WORDPRESS_URL") ?? NO_WORDPRESS };
+}
+
+/** The tenant's plan's weekly articles (null: unlimited, the template's own schedule). */
+export function articlesPerWeekOf(ctx: Ctx, tenant: Pick<TenantRow, "plan">): number | null {
+  return ctx.config.plans[tenant.plan]?.articlesPerWeek ?? null;
+}
+
+/** The plan-driven schedule of workflow `key`, when its manifest entry asks for one. */
+export function scheduleFor(manifest: Manifest, key: string | undefined, perWeek: number | null | undefined): { schedule?: string[] } {
+  const w = key ? manifest.workflows.find((x) => x.key === key) : undefined;
+  if (w?.schedule !== "articlesPerWeek" || perWeek === undefined) return {};
+  const crons = articleCrons(perWeek);
+  return crons ? { schedule: crons } : {};
 }
 
 export function liveChecksum(w: N8nWorkflow): string {
@@ -106,18 +121,18 @@ export async function planTenant(
   source: WorkflowSource,
   credentialIds: CredentialIds,
   secrets: Map<string, string>,
-  opts: { force?: boolean } = {},
+  opts: { force?: boolean; articlesPerWeek?: number | null } = {},
 ): Promise<TenantPlan> {
   const { currentWorkflowDeployments } = await import("../state/workflow-deployments.js");
   const [liveRaw, rows] = await Promise.all([api.listWorkflows(), currentWorkflowDeployments(db, tenant.id)]);
   const live = new Map(liveRaw.map((w) => [w.id, w]));
   const ids: Record<string, string> = Object.fromEntries(rows.filter((d) => d.n8nId).map((d) => [d.workflowKey, d.n8nId!]));
   const parameters = tenantParameters(secrets);
-  const bind = (template: unknown) => bindTemplate(template, { credentialIds, workflowIds: ids, timezone: tenant.timezone, parameters });
+  const bind = (template: unknown, key?: string) => bindTemplate(template, { credentialIds, workflowIds: ids, timezone: tenant.timezone, parameters, ...scheduleFor(source.manifest, key, opts.articlesPerWeek) });
   const planTemplates: PlanTemplate[] = source.manifest.workflows.map((w) => {
     let sum: string | null = null;
     try {
-      sum = checksum(bind(source.templates.get(w.key)));
+      sum = checksum(bind(source.templates.get(w.key), w.key));
     } catch {
       sum = null; // calls a workflow without an id yet
     }
@@ -186,7 +201,7 @@ export async function deployWorkflows(
   const source = opts.source ?? loadWorkflowSource();
   const manifest = source.manifest;
   const credentialIds = opts.dryRun ? await existingCredentialIds(api, manifest) : await syncCredentials(api, manifest, secrets);
-  const tp = await planTenant(db, tenant, api, source, credentialIds, secrets, { force: opts.force ?? false });
+  const tp = await planTenant(db, tenant, api, source, credentialIds, secrets, { force: opts.force ?? false, articlesPerWeek: articlesPerWeekOf(ctx, tenant) });
   const report: DeployReport = { tenant: tenant.slug, items: [], changed: 0, credentials: opts.dryRun ? 0 : manifest.credentials.length, dryRun: opts.dryRun ?? false };
   if (opts.dryRun) {
     report.items = tp.plan.map((p) => ({ ...p, applied: false }));
@@ -204,7 +219,7 @@ export async function deployWorkflows(
     let id = item.id;
     const template = source.templates.get(item.key);
     if (item.action === "create" || item.action === "update") {
-      const payload = tp.bind(template);
+      const payload = tp.bind(template, item.key);
       const saved = item.action === "create" ? await api.createWorkflow(payload) : await api.updateWorkflow(id!, payload);
       id = saved.id;
       tp.ids[item.key] = id;

@@ -3,7 +3,7 @@ import { planRollback, type RollbackPlan } from "../core/workflows/index.js";
 import { ConflictError, OperationError } from "../errors.js";
 import type { Db } from "../state/db.js";
 import type { TenantRow } from "../state/tenants.js";
-import { existingCredentialIds, liveChecksum, recordDeployed, tenantParameters, verifyTenantWorkflows } from "./workflows-deploy.js";
+import { articlesPerWeekOf, existingCredentialIds, liveChecksum, recordDeployed, scheduleFor, tenantParameters, verifyTenantWorkflows } from "./workflows-deploy.js";
 import type { WorkflowSource } from "./workflows-source.js";
 import { HostPool, withTenantN8n } from "./workflows-tenant.js";
 
@@ -64,7 +64,7 @@ export async function rollbackTenant(ctx: Ctx, db: Db, tenant: TenantRow, source
       for (const s of plan.steps) {
         const stored = await getWorkflowTemplate(db, s.templateSha256);
         if (!stored) throw new OperationError(`${tenant.slug}: the template of ${s.key} ${s.toVersion} is missing from the state`, { code: "workflow-template-missing" });
-        const payload = bindTemplate(stored.template, { credentialIds, workflowIds: ids, timezone: tenant.timezone, parameters: tenantParameters(secrets) });
+        const payload = bindTemplate(stored.template, { credentialIds, workflowIds: ids, timezone: tenant.timezone, parameters: tenantParameters(secrets), ...scheduleFor(source.manifest, s.key, articlesPerWeekOf(ctx, tenant)) });
         await api.updateWorkflow(s.n8nId, payload);
         await api.activateWorkflow(s.n8nId);
         const now = await api.getWorkflow(s.n8nId);

@@ -2,7 +2,7 @@ import type { Ctx } from "../cli/context.js";
 import { diffWorkflows, isEmptyDiff, mapLimit, toApiPayload, type PlanItem, type WorkflowDiff } from "../core/workflows/index.js";
 import type { Db } from "../state/db.js";
 import type { TenantRow } from "../state/tenants.js";
-import { existingCredentialIds, liveChecksum, planTenant, summarizeItems } from "./workflows-deploy.js";
+import { articlesPerWeekOf, existingCredentialIds, liveChecksum, planTenant, summarizeItems } from "./workflows-deploy.js";
 import type { WorkflowSource } from "./workflows-source.js";
 import { HostPool, withTenantN8n } from "./workflows-tenant.js";
 
@@ -110,7 +110,7 @@ export async function tenantDiff(ctx: Ctx, db: Db, tenant: TenantRow, source: Wo
   const { getWorkflowTemplate } = await import("../state/workflow-deployments.js");
   return withTenantN8n(ctx, db, hosts, tenant, async ({ api, secrets }) => {
     const credentialIds = await existingCredentialIds(api, source.manifest);
-    const tp = await planTenant(db, tenant, api, source, credentialIds, secrets, { force: opts.force ?? false });
+    const tp = await planTenant(db, tenant, api, source, credentialIds, secrets, { force: opts.force ?? false, articlesPerWeek: articlesPerWeekOf(ctx, tenant) });
     const workflows: WorkflowDiffEntry[] = [];
     for (const item of tp.plan) {
       const row = tp.deployed.get(item.key);
@@ -118,13 +118,13 @@ export async function tenantDiff(ctx: Ctx, db: Db, tenant: TenantRow, source: Wo
       const entry: WorkflowDiffEntry = { workflow: item.key, action: item.action, fromVersion: item.fromVersion ?? null, version: item.version, reason: item.reason, edited: null, deploy: null, note: null };
       let newTemplate: ReturnType<typeof tp.bind> | null = null;
       try {
-        newTemplate = tp.bind(source.templates.get(item.key));
+        newTemplate = tp.bind(source.templates.get(item.key), item.key);
       } catch (e) {
         entry.note = (e as Error).message;
       }
       if (item.action === "drift" && live) {
         const stored = row?.templateSha256 ? await getWorkflowTemplate(db, row.templateSha256) : null;
-        if (stored) entry.edited = diffWorkflows(tp.bind(stored.template), toApiPayload(live));
+        if (stored) entry.edited = diffWorkflows(tp.bind(stored.template, item.key), toApiPayload(live));
         else entry.note = `version ${row?.version ?? "?"} was recorded without its template: showing live → template instead`;
         if (newTemplate && (!stored || row?.version !== item.version)) entry.deploy = diffWorkflows(toApiPayload(live), newTemplate);
       } else if ((item.action === "update" || item.action === "noop") && live && newTemplate) {

@@ -33,6 +33,8 @@ const workflow = z
     parameters: z.array(z.string().regex(PARAM, "must be a name like wordpressUrl")).default([]),
     /** the node a manual run starts from (tests, `workflows run`) */
     trigger: z.string().min(1),
+    /** `articlesPerWeek`: its Schedule Trigger follows the tenant's plan (core/workflows/schedule.ts) */
+    schedule: z.enum(["articlesPerWeek"]).optional(),
     changelog: z.array(changelogEntry).min(1),
   })
   .strict();
@@ -60,6 +62,7 @@ export interface ManifestWorkflow {
   calls: string[];
   parameters: string[];
   trigger: string;
+  schedule?: "articlesPerWeek";
   changelog: { version: string; date?: string; changes: string[] }[];
 }
 

@@ -20,7 +20,11 @@ export interface BindInput {
   timezone?: string;
   /** per-tenant values for btw:param:<name> */
   parameters?: Record<string, string>;
+  /** cron expressions replacing its Schedule Trigger's intervals (a plan-driven schedule) */
+  schedule?: readonly string[];
 }
+
+const SCHEDULE_TRIGGER = "n8n-nodes-base.scheduleTrigger";
 
 /** Every string inside a value, with a callback that may replace it. */
 function mapStrings(value: unknown, f: (s: string) => string): unknown {
@@ -147,6 +151,13 @@ export function bindTemplate(template: unknown, input: BindInput): WorkflowPaylo
       hint: "create the tenant's credentials (and the workflows this one calls) before deploying it",
       details: { workflow: payload.name, missing: list },
     });
+  }
+  if (input.schedule) {
+    const triggers = payload.nodes.filter((n) => n.type === SCHEDULE_TRIGGER);
+    if (triggers.length !== 1) {
+      throw new OperationError(`cannot bind workflow '${payload.name}': a plan-driven schedule needs exactly one Schedule Trigger, it has ${triggers.length}`, { code: "workflow-bind" });
+    }
+    triggers[0]!.parameters = { ...triggers[0]!.parameters, rule: { interval: input.schedule.map((expression) => ({ field: "cronExpression", expression })) } };
   }
   if (input.timezone) payload.settings.timezone = input.timezone;
   return payload;
