@@ -106,6 +106,27 @@ describe("tenant lifecycle on the lab", () => {
     expect((await viaProxy(vm, `orbit.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
   });
 
+  it("WF3 follows the plan: pro runs 8 times a week; set-plan starter brings it to Monday and Thursday 08:00 in the tenant's zone, no drift", async () => {
+    const { tenantApi } = await import("../integration/backup/tenant-api.js");
+    const wf3 = async () => {
+      const api = await tenantApi(home, vm, "orbit", LAB_DOMAIN);
+      try {
+        const list = await api.api<{ data: Array<{ name: string; nodes: Array<{ type: string; parameters: { rule?: { interval?: Array<{ expression: string }> } } }>; settings: { timezone?: string } }> }>("GET", "/api/v1/workflows?limit=50");
+        const w = list.json.data.find((x) => x.name === "WF3 Article generation")!;
+        return { crons: w.nodes.find((n) => n.type === "n8n-nodes-base.scheduleTrigger")!.parameters.rule!.interval!.map((i) => i.expression), timezone: w.settings.timezone };
+      } finally {
+        api.close();
+      }
+    };
+    expect(await wf3()).toEqual({ crons: ["0 8,14 * * 1", "0 8 * * 2,3,4,5,6,0"], timezone: "Europe/Paris" });
+    expect((await btw(["tenant", "set-plan", "orbit", "starter"])).code).toBe(0);
+    expect(await wf3()).toEqual({ crons: ["0 8 * * 1,4"], timezone: "Europe/Paris" });
+    const status = await btw(["workflows", "status", "--tenant", "orbit", "--json"]);
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).not.toMatch(/"drift"/);
+    expect((await btw(["tenant", "set-plan", "orbit", "pro"])).code).toBe(0);
+  });
+
   it("set-plan changes the running containers' limits in place", async () => {
     const limits = async () => (await onVm(vm, ["docker", "inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}", "btw-orbit-n8n"])).stdout.trim();
     const started = (await onVm(vm, ["docker", "inspect", "--format", "{{.State.StartedAt}}", "btw-orbit-n8n"])).stdout.trim();
