@@ -11,6 +11,7 @@ const EXPECTED_TABLES = [
   "audit_log",
   "backups",
   "btw_migrations",
+  "host_keys",
   "master_keys",
   "operations",
   "servers",
