@@ -232,6 +232,8 @@ export function envFor(ctx: Ctx, p: Pick<CreatePlan, "slug" | "plan" | "timezone
     plan: p.plan,
     images: p.images,
     timezone: p.timezone,
+    // GDPR: the plan's execution retention (the seed: 90 days)
+    pruning: { maxAgeHours: p.plan.executionRetentionDays * 24, maxCount: p.plan.executionRetentionCount },
     subnet: p.subnet,
     tls: ctx.config.proxy.tls,
     stateId: ctx.stateId,

@@ -113,6 +113,11 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
       ];
       await Promise.all(limits.map(([container, l]) => host.run(dockerUpdateLimits(container, l))));
       applied = "in-place";
+      // n8n reads its execution retention at start: a changed one needs n8n recreated
+      if (t.status === "active" && (oldPlan.executionRetentionDays !== plan.executionRetentionDays || oldPlan.executionRetentionCount !== plan.executionRetentionCount)) {
+        await host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
+        applied = "recreated";
+      }
     }
     const { setTenantPlan: savePlan, getTenant } = await import("../state/tenants.js");
     await savePlan(db, t.id, planName, plan.weight);
