@@ -342,6 +342,14 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     () => import("../commands/audit.js"),
   );
   on(program.command("status").description("fleet health: every server and tenant (one SSH connection per server)"), () => import("../commands/status.js"));
+
+  // monitoring
+  const monitoring = program.command("monitoring").description("Prometheus, Alertmanager and Grafana watching the fleet");
+  on(
+    mutation(monitoring.command("sync").description("put scrape targets, alert rules and btw's own metrics on the monitoring server"))
+      .option("--server <name>", "the monitoring server (default: the one with the monitoring role)"),
+    () => import("../commands/monitoring/sync.js"),
+  );
   on(
     program
       .command("doctor")

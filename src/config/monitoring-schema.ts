@@ -18,6 +18,7 @@ export const monitoringSchema = z
     evaluationInterval: promDuration.default("30s"),
     textfileDir: z
       .string()
+      .regex(/^\/[^\0]*[^/]$/, "must be an absolute directory path")
       .default("/var/lib/prometheus/node-exporter")
       .describe("node exporter's textfile collector directory on the monitoring server, where `monitoring sync` puts btw's own metrics"),
     ports: z

@@ -44,6 +44,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   const failedTenants = report.results.filter((r) => !r.ok && !r.skipped).map((r) => r.tenant);
   const skippedTenants = report.results.filter((r) => !r.ok && r.skipped).map((r) => r.tenant);
   await ctx.audit("backup.all", server ?? "*", { total: report.total, succeeded: report.succeeded, failed: report.failed, skipped: report.skipped, failedTenants, skippedTenants });
+  await (await import("../../ops/monitoring/publish.js")).publishFacts(ctx);
   ctx.out.result(report, () => {
     const lines = [`${report.succeeded}/${report.total} tenant(s) backed up in ${report.seconds.toFixed(1)} s, ${formatBytes(report.bytes)}`];
     const failed = report.results.filter((r) => !r.ok && !r.skipped);

@@ -17,6 +17,7 @@ const handler: Handler = async (ctx, [name], opts) => {
   for (const id of cleaned) ctx.out.warn(`backup ${id} had been interrupted; its partial object was removed`);
   const r = await withInterrupt(async (signal) => backupTenant(ctx, db, storage, await openServerSession(ctx, server), tenant, { signal }));
   await ctx.audit("backup.tenant", tenant.slug, { id: r.id, location: r.location, sizeBytes: r.sizeBytes });
+  await (await import("../../ops/monitoring/publish.js")).publishFacts(ctx);
   ctx.out.result({ backup: r }, () => `backup ${r.id}: ${formatBytes(r.sizeBytes)} in ${r.seconds.toFixed(1)} s → ${r.location}`);
 };
 export default handler;

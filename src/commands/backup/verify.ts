@@ -7,6 +7,7 @@ import type { BackupRow } from "../../state/backups.js";
 const handler: Handler = async (ctx, _args, opts) => {
   const db = await ctx.db();
   const { getBackup, listBackups } = await import("../../state/backups.js");
+  const { recordVerification } = await import("../../state/monitoring-facts.js");
   const tenant = typeof opts.tenant === "string" ? opts.tenant : undefined;
   const id = typeof opts.backup === "string" ? opts.backup : undefined;
   if ([tenant, id, opts.all].filter(Boolean).length !== 1) throw new UsageError("say which backups: --tenant <name>, --backup <id> or --all");
@@ -33,7 +34,10 @@ const handler: Handler = async (ctx, _args, opts) => {
     for (const s of r.removedStale ?? []) ctx.out.info(`· removed stale scratch stack ${s.slug} on ${r.server} (${s.reason})`);
     ctx.out.info(`${r.ok ? "✓" : "✗"} ${r.id}: ${r.checks.map((c) => `${c.ok ? "" : "FAILED "}${c.check}${c.detail ? ` (${c.detail})` : ""}`).join("; ")}`);
     results.push(r);
+    // a failed verify must outlive this command: btw's metrics and BackupVerifyFailing read it
+    await recordVerification(db, { backupId: row.id, tenantSlug: row.tenantSlug, ok: r.ok, detail: r.ok ? null : (r.error ?? r.checks.filter((c) => !c.ok).map((c) => c.check).join(", ")) });
   }
+  await (await import("../../ops/monitoring/publish.js")).publishFacts(ctx);
   await ctx.audit("backup.verify", tenant ?? id ?? "*", { verified: results.filter((r) => r.ok).map((r) => r.id), failed: results.filter((r) => !r.ok).map((r) => r.id) });
   const failed = results.filter((r) => !r.ok);
   ctx.out.result({ ok: failed.length === 0, results }, () => `${results.length - failed.length}/${results.length} backup(s) verified${failed.length ? `; failed: ${failed.map((f) => `${f.id} (${f.error ?? f.checks.filter((c) => !c.ok).map((c) => c.check).join(", ")})`).join("; ")}` : ""}`);
