@@ -106,8 +106,10 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
       .description("connect over SSH and record engine, Compose v2, CPU, memory, disk (all servers by default)"),
     () => import("../commands/server/check.js"),
   );
-  on(destructive(server.command("trust <name>").description("forget a server's pinned host key and pin the one it presents now")), () =>
-    import("../commands/server/trust.js"),
+  on(
+    destructive(server.command("trust <name>").description("replace a server's pinned host key (shared state) with the one it presents now"))
+      .option("--fingerprint <SHA256:…>", "pin exactly this key (from the provider's console); refuse anything else"),
+    () => import("../commands/server/trust.js"),
   );
   on(destructive(server.command("remove <name>").description("unregister a server (refused while tenants live there)")), () =>
     import("../commands/server/remove.js"),
@@ -224,6 +226,26 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     () => import("../commands/workflows/rollback.js"),
   );
 
+  const usage = program.command("usage").description("plans' quotas metered for billing: `usage collect`, then `usage report`");
+  on(
+    mutation(
+      usage
+        .command("collect")
+        .description("per tenant, the month's executions by status, published workflows, articles published → the usage table (idempotent)")
+        .option("--month <YYYY-MM>", "which month (default: the current one, UTC)")
+        .option("--tenant <name>", "only this tenant"),
+    ),
+    () => import("../commands/usage/collect.js"),
+  );
+  on(
+    usage
+      .command("report")
+      .description("collected usage against each plan's quotas; 80 % and 100 % flagged")
+      .option("--month <YYYY-MM>", "which month (default: the current one, UTC)")
+      .option("--tenant <name>", "only this tenant")
+      .option("--csv", "CSV on stdout"),
+    () => import("../commands/usage/report.js"),
+  );
   on(program.command("cost").description("monthly cost per server, per tenant and per plan; margin per plan; the seed's 3 € per tenant"), () => import("../commands/cost.js"));
 
   // upgrade
@@ -296,17 +318,6 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     ),
     () => import("../commands/restore.js"),
   );
-
-  // key
-  const key = program.command("key").description("the master key: rotation, recovery copy, import");
-  on(destructive(key.command("rotate").description("new master key, every tenant secret re-sealed; old keys kept read-only in the keyring")), () => import("../commands/key/rotate.js"));
-  on(
-    mutation(key.command("export").description("write a passphrase-protected (scrypt) copy of the master key and keyring; passphrase from a prompt or stdin"))
-      .option("--recovery", "the passphrase-protected recovery file (the only export)")
-      .option("--out <file>", "write it to this new file (0600) instead of stdout"),
-    () => import("../commands/key/export.js"),
-  );
-  on(destructive(key.command("import <file>").description("read a recovery file: its key becomes the master key, older ones join the keyring")), () => import("../commands/key/import.js"));
 
   // key
   const key = program.command("key").description("the master key: rotation, recovery copy, import");

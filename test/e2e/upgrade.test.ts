@@ -147,6 +147,39 @@ describe("n8n upgrades across the fleet (lab)", () => {
     }
   });
 
+  it("usage collect, twice: the month's executions per tenant, counted once; usage report flags the tenant over its quota", async () => {
+    // a starter quota of 1 execution a month: every tenant here is over it
+    const file = join(home.dir, "btw.yml");
+    const c = parse(readFileSync(file, "utf8")) as Record<string, Record<string, Record<string, unknown>>>;
+    c.plans = { ...c.plans, starter: { ...(c.plans?.starter ?? {}), priceEurMonth: 49, executionsPerMonth: 1, activeWorkflows: 5, articlesPerWeek: 2, support: "email", weight: 1, n8n: { cpus: 0.5, memoryMb: 768, pids: 256 }, postgres: { cpus: 0.5, memoryMb: 256, pids: 200 }, redis: { cpus: 0.25, memoryMb: 128, pids: 64 } } };
+    writeFileSync(file, stringify(c));
+    for (let i = 0; i < 2; i++) {
+      const r = await long(home, ["usage", "collect", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const rows = (await stateSql(home, "select tenant_slug, metric, value::int as value from usage where metric in ('executions.total', 'executions.success', 'workflows.active') order by 1, 2")) as Array<{ tenant_slug: string; metric: string; value: number }>;
+    expect(rows.filter((r) => r.tenant_slug === A)).toHaveLength(3); // not doubled
+    for (const slug of [A, B, C]) {
+      const api = await tenantApi(home, serverOf(slug), slug, LAB_DOMAIN);
+      let executions: number;
+      let active: number;
+      try {
+        executions = (await api.api<{ data: unknown[] }>("GET", "/api/v1/executions?limit=250")).json.data.length;
+        active = (await api.api<{ data: unknown[] }>("GET", "/api/v1/workflows?active=true&limit=250")).json.data.length;
+      } finally {
+        api.close();
+      }
+      expect(rows.find((r) => r.tenant_slug === slug && r.metric === "executions.total")!.value, `${slug} executions`).toBe(executions);
+      expect(rows.find((r) => r.tenant_slug === slug && r.metric === "workflows.active")!.value, `${slug} active workflows`).toBe(active);
+    }
+    const rep = await long(home, ["usage", "report", "--json"]);
+    expect(rep.code, rep.stderr).toBe(0);
+    const report = JSON.parse(rep.stdout) as { tenants: Array<{ tenant: string; flags: Array<{ metric: string; level: string }> }> };
+    expect(report.tenants.find((t) => t.tenant === B)!.flags).toContainEqual(expect.objectContaining({ metric: "executions.total", level: "100%" }));
+    const csv = await long(home, ["usage", "report", "--csv"]);
+    expect(csv.stdout.split("\n")[0]).toBe("period,tenant,plan,metric,value,quota,flag");
+  });
+
   it("an image that never becomes ready: that tenant is rolled back to its version with its data, answering through the proxy; the rollout halts (exit 3)", async () => {
     const r = await long(home, ["upgrade", "n8n", "--tenant", A, B, "--wave-size", "1", "--to", broken, "--ready-timeout", "40", "--json"]);
     expect(r.code, r.stderr).toBe(3);

@@ -1,0 +1,66 @@
+import type { Ctx } from "../../cli/context.js";
+import { runBounded } from "../../core/backup/pool.js";
+import { execPsql } from "../../core/backup/commands.js";
+import { tenantLayout } from "../../core/tenant/layout.js";
+import { monthPeriod, parseUsage, USAGE_METRICS, usageSql } from "../../core/usage/usage.js";
+import type { Db } from "../../state/db.js";
+import type { ServerRow } from "../../state/servers.js";
+import type { TenantListRow } from "../../state/tenants.js";
+import { openServerSession, type ServerSession } from "../backup.js";
+
+// `btw usage collect`: for each tenant, one query in its own database (through the Docker API
+// over one SSH connection per server) — the month's executions by status, the published
+// workflows, the articles published — stored in the central `usage` table, replacing what an
+// earlier run of the same month stored (idempotent: run it daily, never doubles).
+
+export interface CollectItem {
+  tenant: string;
+  server: string;
+  ok: boolean;
+  values?: Record<string, number>;
+  error?: string;
+}
+
+export async function collectUsage(ctx: Ctx, db: Db, month: string | undefined, opts: { tenant?: string } = {}): Promise<{ period: string; results: CollectItem[] }> {
+  const { period, from, to } = monthPeriod(month);
+  const { listTenants } = await import("../../state/tenants.js");
+  const { listServers } = await import("../../state/servers.js");
+  const tenants = (await listTenants(db, { status: ["active", "suspended"] })).filter((t) => !opts.tenant || t.slug === opts.tenant);
+  const servers = new Map((await listServers(db)).map((s) => [s.name, s as ServerRow]));
+  const sessions = new Map<string, Promise<ServerSession>>();
+  const session = (name: string) => {
+    let s = sessions.get(name);
+    if (!s) {
+      s = openServerSession(ctx, servers.get(name)!);
+      s.catch(() => {});
+      sessions.set(name, s);
+    }
+    return s;
+  };
+  const sql = usageSql(from, to);
+  const settled = await runBounded(tenants, (t: TenantListRow) => t.serverName ?? "?", { total: 8, perGroup: 4 }, async (t) => {
+    const { execText } = await import("../../remote/backup-exec.js");
+    const s = await session(t.serverName!);
+    const out = await execText(s.docker, tenantLayout(t.slug).containers.postgres, execPsql(sql), "usage query");
+    const values = parseUsage(out);
+    if (!values) throw new Error(`unexpected answer from ${t.slug}'s database: ${out.trim().slice(0, 120)}`);
+    await db.transaction(async (tx) => {
+      for (const metric of USAGE_METRICS) {
+        await tx.query(
+          `insert into usage (period, tenant_id, tenant_slug, plan, metric, value) values ($1::date, $2, $3, $4, $5, $6)
+           on conflict (period, tenant_id, metric) do update set value = excluded.value, plan = excluded.plan, collected_at = now()`,
+          [period, t.id, t.slug, t.plan, metric, values[metric]],
+        );
+      }
+    });
+    return values;
+  });
+  return {
+    period,
+    results: settled.map((s) =>
+      s.ok
+        ? { tenant: s.item.slug, server: s.item.serverName ?? "?", ok: true, values: s.value }
+        : { tenant: s.item.slug, server: s.item.serverName ?? "?", ok: false, error: ((s.error as Error)?.message ?? String(s.error)).split("\n")[0]! },
+    ),
+  };
+}
