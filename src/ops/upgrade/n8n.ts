@@ -129,11 +129,12 @@ export async function upgradeTenantN8n(ctx: Ctx, db: Db, storage: BackupStorage,
         await phase("backed-up", { backup: b.id, published });
       }
       if (d.phase === "backed-up") {
-        o.step(`${slug}: maintenance page, n8n recreated on ${versionOf(target)}, waiting for its migrations`);
+        o.step(`${slug}: maintenance page`);
         await updateTenantStatus(db, tenant.id, "upgrading");
         await syncRoutes(session.host, db, ctx.config, srv);
         await phase("recreated");
       }
+      o.step(`${slug}: n8n recreated on ${versionOf(target)}, waiting for its migrations`);
       await timed("recreate", async () => {
         await session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: { ...images, n8n: target } }, secrets), "0600");
         await session.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: o.readyTimeoutSec }), { timeoutMs: (o.readyTimeoutSec + 60) * 1000 });
