@@ -11,6 +11,7 @@ import {
   pinnedFingerprintsArgs,
   type HostKeyFingerprint,
 } from "../core/commands/known-hosts.js";
+import { parseKnownHosts, type HostKey } from "../core/server/host-keys.js";
 import { OperationError } from "../errors.js";
 
 export type { HostKeyFingerprint } from "../core/commands/known-hosts.js";
@@ -37,6 +38,12 @@ export async function fingerprint(knownHostsFile: string, host: string, port: nu
   if (!existsSync(knownHostsFile)) return [];
   const r = await run(pinnedFingerprintsArgs(knownHostsFile, host, port));
   return r.exitCode === 0 ? parseFingerprints(r.stdout) : [];
+}
+
+/** The host keys the server presents now (ssh-keyscan); [] if it did not answer. */
+export async function scanHostKeys(host: string, port: number, timeoutSec = 5): Promise<HostKey[]> {
+  const scan = await run(keyscanArgs(host, port, timeoutSec));
+  return parseKnownHosts(scan.stdout, host, port);
 }
 
 /** The host keys the server presents now (ssh-keyscan), as fingerprints; [] if it did not answer. */

@@ -45,6 +45,8 @@ export interface SshClientOptions {
   identityFile?: string;
   /** btw-managed known_hosts (e.g. $BTW_HOME/known_hosts) */
   knownHostsFile: string;
+  /** the known_hosts file is rendered from the state's pins: refuse any key not in it */
+  strictHostKeys?: boolean;
   /** where ControlMaster sockets live; keep it short (see defaultControlDir) */
   controlDir: string;
   connectTimeoutSec?: number;
@@ -130,6 +132,7 @@ export class SshClient {
     this.controlPath = controlPathFor(opts.controlDir, this.target, opts);
     this.argsOpts = {
       knownHostsFile: opts.knownHostsFile,
+      ...(opts.strictHostKeys ? { strictHostKeys: true } : {}),
       controlPath: this.controlPath,
       ...(opts.identityFile === undefined ? {} : { identityFile: opts.identityFile }),
       ...(opts.connectTimeoutSec === undefined ? {} : { connectTimeoutSec: opts.connectTimeoutSec }),

@@ -4,7 +4,7 @@ import { expandPath } from "../../config/load.js";
 import { hostProblem } from "../../core/server/host.js";
 import { nameProblem, SERVER_NAME } from "../../core/names.js";
 import { ConflictError, UsageError } from "../../errors.js";
-import { knownHostsFile, sshFor } from "./shared.js";
+import { sshFor } from "./shared.js";
 
 // Registers a server. By default it connects first (pinning the host key on first contact)
 // and records its facts; a server that cannot be reached is not registered, and a key pinned
@@ -47,8 +47,8 @@ const handler: Handler = async (ctx, [name], opts) => {
   let facts: Record<string, unknown> | null = null;
   let status: "new" | "active" = "new";
   if (plan.verify) {
-    const { fingerprint, forgetHostKey } = await import("../../remote/known-hosts.js");
-    const knownBefore = (await fingerprint(knownHostsFile(ctx), host, port)).length > 0;
+    const { forgetHostKeys, listHostKeys } = await import("../../state/host-keys.js");
+    const knownBefore = (await listHostKeys(db, { host, port })).length > 0;
     const { probeServer } = await import("../../remote/probe-server.js");
     const { judgeServer } = await import("../../core/server/readiness.js");
     try {
@@ -58,7 +58,7 @@ const handler: Handler = async (ctx, [name], opts) => {
       status = verdict.status === "needs-bootstrap" ? "new" : "active";
       for (const p of verdict.problems) ctx.out.warn(p);
     } catch (e) {
-      if (!knownBefore) await forgetHostKey(knownHostsFile(ctx), host, port);
+      if (!knownBefore) await forgetHostKeys(db, host, port); // a server not added leaves no pin
       throw e;
     }
   }

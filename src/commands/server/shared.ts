@@ -7,16 +7,23 @@ import type { Queryable } from "../../state/db.js";
 import type { ServerRow, ServerStatus } from "../../state/servers.js";
 import type { SshClient } from "../../remote/ssh.js";
 
-export function knownHostsFile(ctx: Ctx): string {
-  return join(ctx.home, "known_hosts");
-}
-
-/** One SSH client per server for this command; its master connection closes with the command. */
+/**
+ * One SSH client per server for this command; its master connection closes with the command.
+ * Host keys come from the state: a first contact pins them there, then this process's
+ * known_hosts file is rendered from every pin and ssh accepts no other key.
+ */
 export async function sshFor(ctx: Ctx, s: Pick<ServerRow, "name" | "host" | "port" | "sshUser" | "sshKeyPath">): Promise<SshClient> {
   const { SshClient, defaultControlDir } = await import("../../remote/ssh.js");
   // A control directory per process: a master is never shared between two btw processes, so
   // one finishing (`ssh -O exit`) cannot cut another's sessions or tunnels.
   const controlDir = join(defaultControlDir(), String(process.pid));
+  const db = await ctx.db();
+  const { ensureHostPinned, renderKnownHostsFile } = await import("../../ops/host-keys.js");
+  const { ensurePrivateDir } = await import("../../remote/private-dir.js");
+  await ensureHostPinned(ctx, db, s);
+  ensurePrivateDir(controlDir);
+  const knownHostsFile = join(controlDir, "known_hosts");
+  await renderKnownHostsFile(db, knownHostsFile);
   const identityFile = s.sshKeyPath ?? ctx.config.ssh.identityFile;
   const client = new SshClient({
     name: s.name,
@@ -24,7 +31,8 @@ export async function sshFor(ctx: Ctx, s: Pick<ServerRow, "name" | "host" | "por
     port: s.port,
     user: s.sshUser,
     ...(identityFile ? { identityFile } : {}),
-    knownHostsFile: knownHostsFile(ctx),
+    knownHostsFile,
+    strictHostKeys: true,
     controlDir,
     connectTimeoutSec: ctx.config.ssh.connectTimeoutSec,
   });

@@ -13,6 +13,8 @@ export interface SshTarget {
 export interface SshArgsOptions {
   /** btw-managed known_hosts: first contact pins the key, a changed key refuses */
   knownHostsFile: string;
+  /** the file is rendered from pins in the state: accept no key that is not in it */
+  strictHostKeys?: boolean;
   /** the ControlMaster socket, see controlPathFor */
   controlPath: string;
   identityFile?: string;
@@ -37,7 +39,7 @@ export function sshArgs(target: SshTarget, opts: SshArgsOptions): string[] {
     ...o(`ServerAliveInterval=${opts.serverAliveIntervalSec ?? SSH_DEFAULTS.serverAliveIntervalSec}`),
     ...o("ServerAliveCountMax=3"),
     ...o(`UserKnownHostsFile=${opts.knownHostsFile}`),
-    ...o("StrictHostKeyChecking=accept-new"),
+    ...o(`StrictHostKeyChecking=${opts.strictHostKeys ? "yes" : "accept-new"}`),
     // One entry per host:port, readable by `btw server trust`; no second entry per IP.
     ...o("HashKnownHosts=no"),
     ...o("CheckHostIP=no"),
