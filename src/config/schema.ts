@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { monitoringSchema } from "./monitoring-schema.js";
+import { notificationsSchema } from "./notifications-schema.js";
 
 // The configuration file's schema. Raw YAML is untrusted input: every object is strict
 // (unknown keys are errors, so a typo never silently falls back to a default), and every
@@ -213,6 +214,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     monitoring: monitoringSchema.prefault({}).describe("alert thresholds and durations, Prometheus retention (see `btw monitoring`)"),
+    notifications: notificationsSchema.prefault({}).describe("email (SMTP), Slack, webhook: used by Alertmanager and by btw's scheduled jobs; secrets by env name only"),
     bootstrap: z
       .object({
         insecureRegistries: z
