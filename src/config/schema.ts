@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { monitoringSchema } from "./monitoring-schema.js";
 import { notificationsSchema } from "./notifications-schema.js";
+import { scheduleSchema } from "./schedule-schema.js";
 
 // The configuration file's schema. Raw YAML is untrusted input: every object is strict
 // (unknown keys are errors, so a typo never silently falls back to a default), and every
@@ -214,6 +215,7 @@ export const configSchema = z
       .strict()
       .prefault({}),
     monitoring: monitoringSchema.prefault({}).describe("alert thresholds and durations, Prometheus retention (see `btw monitoring`)"),
+    schedule: scheduleSchema.prefault({}).describe("the operator host's crontab (`btw schedule install`): when each job runs, jitter"),
     notifications: notificationsSchema.prefault({}).describe("email (SMTP), Slack, webhook: used by Alertmanager and by btw's scheduled jobs; secrets by env name only"),
     bootstrap: z
       .object({
