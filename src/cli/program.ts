@@ -319,6 +319,14 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     () => import("../commands/restore.js"),
   );
 
+  // state
+  const stateCmd = program.command("state").description("the central state's own backup: encrypted, in the backup storage");
+  on(mutation(stateCmd.command("backup").description("write an encrypted dump of the state to the backup storage (_state/)")), () => import("../commands/state/backup.js"));
+  on(
+    destructive(stateCmd.command("restore").description("bring the state back from the storage into a fresh state (newest unless --backup)")).option("--backup <id>", "this state backup (state-…)"),
+    () => import("../commands/state/restore.js"),
+  );
+
   // key
   const key = program.command("key").description("the master key: rotation, recovery copy, import");
   on(destructive(key.command("rotate").description("new master key, every tenant secret re-sealed; old keys kept read-only in the keyring")), () => import("../commands/key/rotate.js"));

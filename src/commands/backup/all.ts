@@ -45,7 +45,8 @@ const handler: Handler = async (ctx, _args, opts) => {
   const skippedTenants = report.results.filter((r) => !r.ok && r.skipped).map((r) => r.tenant);
   await ctx.audit("backup.all", server ?? "*", { total: report.total, succeeded: report.succeeded, failed: report.failed, skipped: report.skipped, failedTenants, skippedTenants });
   await (await import("../../ops/monitoring/publish.js")).publishFacts(ctx);
-  ctx.out.result(report, () => {
+  const stateBackup = await (await import("../../ops/state/backup.js")).stateBackupAfterAll(ctx, db, storage);
+  ctx.out.result({ ...report, stateBackup }, () => {
     const lines = [`${report.succeeded}/${report.total} tenant(s) backed up in ${report.seconds.toFixed(1)} s, ${formatBytes(report.bytes)}`];
     const failed = report.results.filter((r) => !r.ok && !r.skipped);
     if (failed.length) {
@@ -59,6 +60,7 @@ const handler: Handler = async (ctx, _args, opts) => {
     }
     return lines.join("\n");
   });
+  if (!stateBackup.ok && report.ok) return ExitCode.partial;
   if (!report.ok) {
     const parts = [report.failed ? `${report.failed} failed (${failedTenants.join(", ")})` : "", report.skipped ? `${report.skipped} skipped (${skippedTenants.join(", ")})` : ""].filter(Boolean);
     ctx.out.info(`${ctx.out.paint("error:", 31)} ${report.total - report.succeeded} of ${report.total} tenant(s) not backed up: ${parts.join("; ")}`);
