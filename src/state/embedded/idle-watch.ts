@@ -3,8 +3,12 @@
 // It ends when the server is gone, and stops the server (SIGTERM, PostgreSQL's smart
 // shutdown: a session that slipped in still finishes) once no client has been connected for
 // idleSeconds. A command arriving during that shutdown starts a new server.
+//
+// On Linux it counts the server's client backends from /proc (their titles read
+// "postgres: … [local] …"), which keeps pg out of this long-lived process (~16 MB less);
+// elsewhere it asks pg_stat_activity.
 
-import pg from "pg";
+import { readdirSync, readFileSync } from "node:fs";
 
 const [socketDir, portArg, pidArg, idleArg] = process.argv.slice(2);
 const pid = Number(pidArg);
@@ -20,7 +24,24 @@ function alive(): boolean {
   }
 }
 
-async function clients(): Promise<number> {
+function clientsFromProc(): number {
+  let n = 0;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      // "pid (comm) state ppid …": comm may hold spaces, so split after the last ")"
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid && readFileSync(`/proc/${d}/cmdline`, "utf8").includes("[local]")) n++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return n;
+}
+
+async function clientsFromServer(): Promise<number> {
+  const { default: pg } = await import("pg");
   const c = new pg.Client({ host: socketDir, port: Number(portArg), user: "postgres", database: "postgres", application_name: "btw:idle-watch" });
   c.on("error", () => {});
   try {
@@ -35,6 +56,8 @@ async function clients(): Promise<number> {
     await c.end().catch(() => {});
   }
 }
+
+const clients = process.platform === "linux" ? async () => clientsFromProc() : clientsFromServer;
 
 let idleSince = Date.now();
 while (alive()) {

@@ -102,12 +102,17 @@ describe("embedded state server", () => {
     expect(readServerStatus(storeLayout(dir)).pid).not.toBe(pid);
   });
 
-  it("the idle watcher stops a server nobody uses", async () => {
+  it("the idle watcher keeps a server in use running and stops it once nobody uses it", async () => {
     const dir = await newStore();
     const prev = process.env.BTW_DB_IDLE_TIMEOUT;
     process.env.BTW_DB_IDLE_TIMEOUT = "1";
     try {
-      await (await openDb({ dataDir: dir })).close();
+      const db = await openDb({ dataDir: dir });
+      await db.query("select 1");
+      await new Promise((r) => setTimeout(r, 3000)); // three idle periods, with a client connected
+      expect(readServerStatus(storeLayout(dir)).running).toBe(true);
+      await db.query("select 1");
+      await db.close();
     } finally {
       if (prev === undefined) delete process.env.BTW_DB_IDLE_TIMEOUT;
       else process.env.BTW_DB_IDLE_TIMEOUT = prev;
