@@ -159,6 +159,13 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     import("../commands/tenant/secrets-set.js"),
   );
   on(
+    mutation(tsecrets.command("rotate [name]").description("new Postgres/Redis passwords and n8n API key for a live tenant (or --due: those older than secrets.rotationDays)")).option(
+      "--due",
+      "every active tenant whose secrets are due",
+    ),
+    () => import("../commands/tenant/secrets-rotate.js"),
+  );
+  on(
     destructive(
       tenant
         .command("delete <name>")

@@ -217,6 +217,12 @@ export const configSchema = z
     monitoring: monitoringSchema.prefault({}).describe("alert thresholds and durations, Prometheus retention (see `btw monitoring`)"),
     schedule: scheduleSchema.prefault({}).describe("the operator host's crontab (`btw schedule install`): when each job runs, jitter"),
     notifications: notificationsSchema.prefault({}).describe("email (SMTP), Slack, webhook: used by Alertmanager and by btw's scheduled jobs; secrets by env name only"),
+    secrets: z
+      .object({
+        rotationDays: z.number().int().min(1).default(90).describe("`btw tenant secrets rotate --due` rotates tenants whose Postgres/Redis password or n8n API key is this many days old"),
+      })
+      .strict()
+      .prefault({}),
     bootstrap: z
       .object({
         insecureRegistries: z

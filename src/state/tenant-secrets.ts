@@ -62,6 +62,16 @@ export async function listAllTenantSecrets(q: Queryable): Promise<TenantSecretRo
   return r.rows;
 }
 
+/** Names and the age of each value (not of its sealing): `tenant show`, `secrets rotate --due`. */
+export async function listSecretAges(q: Queryable, tenantId: number): Promise<Array<{ name: string; valueSetAt: Date }>> {
+  const r = await q.query<{ name: string; valueSetAt: Date }>(`select name, value_set_at as "valueSetAt" from tenant_secrets where tenant_id = $1 order by name`, [tenantId]);
+  return r.rows;
+}
+
+export async function deleteTenantSecretsNamed(q: Queryable, tenantId: number, names: string[]): Promise<void> {
+  await q.query(`delete from tenant_secrets where tenant_id = $1 and name = any($2::text[])`, [tenantId, names]);
+}
+
 /** Names only — for `tenant show`, which must not load ciphertext it will not decrypt. */
 export async function listTenantSecretNames(q: Queryable, tenantId: number): Promise<string[]> {
   const r = await q.query<{ name: string }>(`select name from tenant_secrets where tenant_id = $1 order by name`, [tenantId]);
