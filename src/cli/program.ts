@@ -376,6 +376,20 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
       .option("--server <name>", "the monitoring server (default: the one with the monitoring role)"),
     () => import("../commands/monitoring/sync.js"),
   );
+
+  // schedule
+  const schedule = program.command("schedule").description("the operator host's crontab: nightly backups, weekly verify, prune, maintenance");
+  on(mutation(schedule.command("install").description("write btw's block into this host's crontab (flock per job, jitter; replaced, never duplicated)")), () =>
+    import("../commands/schedule/install.js"),
+  );
+  on(schedule.command("status").description("each job's schedule, last run, outcome, notification and next run"), () => import("../commands/schedule/status.js"));
+  on(
+    schedule
+      .command("run <job>")
+      .description("run one job now as cron does: recorded, metrics updated, failures notified (backup-all, backup-verify, backup-prune, secrets-rotate, maintenance)")
+      .option("--jitter <seconds>", "first sleep a random 0..seconds", intArg(0, 3600), 0),
+    () => import("../commands/schedule/run.js"),
+  );
   on(
     program
       .command("doctor")

@@ -1,5 +1,6 @@
 import type { Handler } from "../cli/program.js";
 import type { ContainerSummary } from "../remote/docker.js";
+import { ExitCode } from "../errors.js";
 
 // Fleet health: every server and every tenant on it, with ONE SSH connection per server
 // (the Docker socket forwarded over it; one container listing per server, not per tenant).
@@ -37,7 +38,14 @@ const handler: Handler = async (ctx) => {
     return { tenant: t.slug, server: t.serverName, plan: t.plan, status: t.status, containers: mine.length, running, health, unhealthy };
   });
   const serverRows = servers.map((s) => ({ server: s.name, status: s.status, reachable: byServer.get(s.name)!.reachable, error: byServer.get(s.name)!.error, tenants: s.tenantCount, capacity: `${s.usedCapacity}/${s.capacity}` }));
-  ctx.out.result({ servers: serverRows, tenants: tenantRows }, () =>
+  // Scheduled jobs whose last run failed, and notifications that never reached anyone.
+  const { lastRunPerJob, undeliveredNotifications } = await import("../state/job-runs.js");
+  const [lastRuns, undelivered] = await Promise.all([lastRunPerJob(db), undeliveredNotifications(db)]);
+  const failedJobs = lastRuns.filter((r) => r.exitCode !== null && r.exitCode !== 0).map((r) => ({ job: r.job, startedAt: r.startedAt, exitCode: r.exitCode }));
+  const notifications = undelivered.map((r) => ({ job: r.job, startedAt: r.startedAt, failed: r.notified.filter((d) => !d.ok) }));
+  const degraded =
+    serverRows.some((r) => !r.reachable) || tenantRows.some((r) => r.status === "active" && r.health !== "healthy") || failedJobs.length > 0 || notifications.length > 0;
+  ctx.out.result({ healthy: !degraded, servers: serverRows, tenants: tenantRows, failedJobs, undeliveredNotifications: notifications }, () =>
     [
       ctx.out.table(serverRows, [
         { header: "server", value: (r) => r.server },
@@ -56,7 +64,11 @@ const handler: Handler = async (ctx) => {
             { header: "containers", value: (r) => `${r.running}/${r.containers}`, align: "right" },
           ])
         : "no tenants",
+      ...failedJobs.map((j) => `job ${j.job} failed (exit ${j.exitCode}) at ${j.startedAt.toISOString()}: \`btw schedule status\``),
+      ...notifications.flatMap((n) => n.failed.map((d) => `NOT DELIVERED: the notice of ${n.job} at ${n.startedAt.toISOString()} by ${d.channel}: ${d.error ?? "unknown error"}`)),
     ].join("\n"),
   );
+  // for scripts: 0 all healthy, 3 degraded (1 — btw cannot tell — comes from an error)
+  return degraded ? ExitCode.partial : ExitCode.ok;
 };
 export default handler;

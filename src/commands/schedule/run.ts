@@ -1,0 +1,17 @@
+import type { Handler } from "../../cli/program.js";
+import { isJobName, JOB_NAMES, scheduledJobs } from "../../core/schedule/jobs.js";
+import { UsageError } from "../../errors.js";
+import { runJob } from "../../ops/schedule/run.js";
+
+// One run of a scheduled job, as the crontab starts it; exits with the job's exit code.
+const handler: Handler = async (ctx, [name], opts) => {
+  const job = String(name);
+  if (!isJobName(job)) throw new UsageError(`unknown job '${job}'`, { code: "unknown-job", hint: `one of: ${JOB_NAMES.join(", ")}` });
+  const def = scheduledJobs(ctx.config.schedule).find((j) => j.name === job)!;
+  const r = await runJob(ctx, def, { jitterSec: typeof opts.jitter === "number" ? opts.jitter : 0 });
+  ctx.out.result(r, () =>
+    [`${job}: exit ${r.exitCode}`, ...r.deliveries.map((d) => `  notified by ${d.channel}: ${d.ok ? "delivered" : `NOT delivered (${d.error})`}`)].join("\n"),
+  );
+  return r.exitCode;
+};
+export default handler;
