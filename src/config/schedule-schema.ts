@@ -25,7 +25,7 @@ export const scheduleSchema = z
       })
       .strict()
       .prefault({}),
-    secretsRotate: job("0 6 * * 1", false).describe("runs `btw tenant secrets rotate --due`; off until that command exists in this btw"),
+    secretsRotate: job("0 6 * * 1").describe("runs `btw tenant secrets rotate --due` (tenants whose secrets are older than secrets.rotationDays)"),
     maintenance: z
       .object({
         cron: cronExpr.default("0 4 * * *"),

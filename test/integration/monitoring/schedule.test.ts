@@ -79,7 +79,7 @@ describe("schedule run", () => {
     expect(jobs[0]).toMatchObject({ job: "backup-all", outcome: "partial", exitCode: 3, notified: [{ channel: "email", ok: true }, { channel: "webhook", ok: true }] });
     expect(new Date(jobs[0]!.nextRun as string).getTime()).toBeGreaterThan(Date.now());
     expect(jobs[1]).toMatchObject({ job: "backup-verify", lastRun: null, outcome: null });
-    expect(jobs[3]).toMatchObject({ job: "secrets-rotate", enabled: false, nextRun: null });
+    expect(jobs[3]).toMatchObject({ job: "secrets-rotate", enabled: true, lastRun: null });
   });
 
   it("rewrites btw's metrics: the job's exit code, the tenant never backed up (0)", () => {

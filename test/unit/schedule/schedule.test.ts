@@ -7,7 +7,7 @@ import { blockMarkers, removeCrontabBlock, renderCrontabBlock, replaceCrontabBlo
 import { pickVerifySample, scheduledJobs, worstExit } from "../../../src/core/schedule/jobs.js";
 import { diskUsage, parseDf, pruneBuildCache, pruneImages, reclaimed } from "../../../src/core/schedule/maintenance.js";
 
-const schedule = scheduleSchema.parse({});
+const schedule = scheduleSchema.parse({ secretsRotate: { enabled: false } });
 const input = { jobs: scheduledJobs(schedule), node: "/usr/bin/node", btw: "/opt/btw/bin/btw", configPath: "/etc/btw/btw.yml", home: "/var/lib/btw", jitterSec: 900 };
 
 describe("the crontab block", () => {
@@ -21,6 +21,7 @@ describe("the crontab block", () => {
     expect(block).toContain("30 5 * * * BTW_HOME=");
     expect(block).toContain("0 4 * * * BTW_HOME=/var/lib/btw flock -n /var/lib/btw/schedule/maintenance.lock");
     expect(block).toContain("# secrets-rotate: disabled in btw.yml (schedule)");
+    expect(renderCrontabBlock({ ...input, jobs: scheduledJobs(scheduleSchema.parse({})) })).toMatch(/^0 6 \* \* 1 BTW_HOME=\S+ flock -n \S+secrets-rotate.lock .* schedule run secrets-rotate /m);
     expect(block).not.toMatch(/^0 6 \* \* 1 /m);
     expect(block.startsWith("# BEGIN btw schedule /var/lib/btw\n")).toBe(true);
     expect(block.endsWith("# END btw schedule /var/lib/btw\n")).toBe(true);
