@@ -18,7 +18,8 @@ export interface BtwResult {
 export interface BtwHome {
   dir: string;
   env: Record<string, string>;
-  run(args: string[], opts?: { env?: Record<string, string>; input?: string; cwd?: string }): Promise<BtwResult>;
+  /** timeoutMs: default 120 s; a loaded 2-core machine needs more for a tenant create */
+  run(args: string[], opts?: { env?: Record<string, string>; input?: string; cwd?: string; timeoutMs?: number }): Promise<BtwResult>;
   cleanup(): void;
 }
 
@@ -49,7 +50,7 @@ export function tempHome(env: Record<string, string> = {}): BtwHome {
         reject: false,
         input: opts.input ?? "",
         cwd: opts.cwd ?? dir,
-        timeout: 120_000,
+        timeout: opts.timeoutMs ?? 120_000,
       });
       return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
     },
