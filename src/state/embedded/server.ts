@@ -8,7 +8,7 @@
 // postmaster.pid behind; the next start removes it when its pid is gone or is no postgres.
 
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, chownSync } from "node:fs";
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, OperationError } from "../../errors.js";
@@ -47,7 +47,7 @@ export function readServerStatus(l: StoreLayout): ServerStatus {
   const pid = Number(lines[0]);
   const started = Number(lines[2]);
   const state = lines[7]?.trim() || null;
-  const alive = Number.isInteger(pid) && pid > 0 && pidAlive(pid) && isPostgres(pid);
+  const alive = Number.isInteger(pid) && pid > 0 && pidAlive(pid) && isOurServer(pid, l.pgdata);
   return {
     ...base,
     running: alive && state === "ready",
@@ -58,13 +58,20 @@ export function readServerStatus(l: StoreLayout): ServerStatus {
   };
 }
 
-/** A pid reused by another program after a kill -9 (containers restart pids low) is not our server. */
-function isPostgres(pid: number): boolean {
+/**
+ * A pid reused after a kill -9 (containers restart pids low) by another program — or by the
+ * server of another store — is not our server: ours runs in our data directory.
+ */
+function isOurServer(pid: number, pgdata: string): boolean {
   if (process.platform !== "linux") return true;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("postgres");
+    return readlinkSync(`/proc/${pid}/cwd`) === realpathSync(pgdata);
   } catch {
-    return true; // cannot tell: assume it is, PostgreSQL's own check still guards the data
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("postgres");
+    } catch {
+      return true; // cannot tell: assume it is, PostgreSQL's own check still guards the data
+    }
   }
 }
 

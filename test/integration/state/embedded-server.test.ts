@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -88,6 +88,21 @@ describe("embedded state server", () => {
     const second = JSON.parse(again.stdout) as { serverPid: number };
     expect(second.serverPid).not.toBe(first.serverPid);
     expect(readServerStatus(storeLayout(dir)).running).toBe(true);
+  });
+
+  it("a postmaster.pid naming a live process that is not this store's server (a reused pid, even another store's postgres) is stale", async () => {
+    const [dir, other] = [await newStore(), await newStore()];
+    await (await openDb({ dataDir: dir })).close();
+    await stopServer(storeLayout(dir));
+    await (await openDb({ dataDir: other })).close();
+    const squatter = readServerStatus(storeLayout(other)).pid!;
+    const pidFile = path.join(storeLayout(dir).pgdata, "postmaster.pid");
+    writeFileSync(pidFile, `${squatter}\n${storeLayout(dir).pgdata}\n${Math.floor(Date.now() / 1000)}\n5432\n\n\n  0 0\nready   \n`);
+    expect(readServerStatus(storeLayout(dir))).toMatchObject({ running: false, alive: false });
+    const db = await openDb({ dataDir: dir });
+    await db.close();
+    expect(readServerStatus(storeLayout(dir)).pid).not.toBe(squatter);
+    expect(readServerStatus(storeLayout(other)).running).toBe(true); // the other store's server is untouched
   });
 
   it("stopServer stops it; the next open starts it again", async () => {
