@@ -1,0 +1,119 @@
+// Two guarantees about what several tenants (and several btw states) share on one server:
+// - recreating the server's proxy (a new images.caddy) keeps every tenant's route: the
+//   proxy's attachment to tenant networks is derived from the state on every convergence;
+// - a second btw state never adopts or overwrites a stack the first one owns: its `tenant
+//   create` of the same name on the same server is refused (exit 2) before it writes anything.
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { parse, stringify } from "yaml";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { errorLines, type BtwHome } from "../support/cli.js";
+import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { scrubTenant } from "../integration/backup/tenant-api.js";
+
+const TENANTS = ["px-alpha", "px-bravo", "px-charlie"];
+/** a loaded 2-core machine: a create or a proxy recreate can take minutes */
+const LONG = { timeoutMs: 600_000 };
+
+async function proxyContainer(vm: LabServer): Promise<{ id: string; image: string }> {
+  const r = await onVm(vm, ["docker", "inspect", "--format", "{{.Id}} {{.Config.Image}}", "btw-proxy"]);
+  expect(r.code, r.stderr).toBe(0);
+  const [id, image] = r.stdout.trim().split(" ");
+  return { id: id!, image: image! };
+}
+
+/** 200 through the proxy for each tenant (Caddy may need a moment after a recreate). */
+async function statuses(vm: LabServer, deadlineMs = 60_000): Promise<Record<string, number>> {
+  const t0 = Date.now();
+  for (;;) {
+    const out: Record<string, number> = {};
+    for (const t of TENANTS) out[t] = await viaProxy(vm, `${t}.${LAB_DOMAIN}`, "/healthz").then((r) => r.status, () => 0);
+    if (Object.values(out).every((s) => s === 200) || Date.now() - t0 > deadlineMs) return out;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function setCaddyImage(home: BtwHome, image: string): void {
+  const file = join(home.dir, "btw.yml");
+  const config = parse(readFileSync(file, "utf8")) as { images: Record<string, string> };
+  writeFileSync(file, stringify({ ...config, images: { ...config.images, caddy: image } }));
+}
+
+describe("one server's proxy and stacks, shared by several tenants and states", () => {
+  let lab: LabInfo;
+  let vm: LabServer;
+  let home: BtwHome;
+  let other: BtwHome | undefined;
+  let retag: string;
+
+  beforeAll(async () => {
+    lab = inject("lab") as LabInfo;
+    // lab-2: lab-1 holds the demo's tenant, whose route a proxy recreate by this state would drop
+    vm = lab.servers[1] ?? lab.servers[0]!;
+    for (const t of TENANTS) await scrubTenant(vm, t);
+    home = await labHome(lab, { servers: [vm.name] });
+    appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.241.0.0/16\n");
+    for (const t of TENANTS) {
+      const r = await home.run(["tenant", "create", t, "--plan", "starter", "--server", vm.name], LONG);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    // The same Caddy under a second tag: pulling it makes Compose recreate the container.
+    retag = `${lab.images.caddy}-retag`;
+    const pushSide = (img: string) => img.replace(lab.registry, "127.0.0.1:5000");
+    await execa("docker", ["pull", pushSide(lab.images.caddy)]);
+    await execa("docker", ["tag", pushSide(lab.images.caddy), pushSide(retag)]);
+    await execa("docker", ["push", pushSide(retag)]);
+  }, 900_000);
+
+  afterAll(async () => {
+    if (home) {
+      // leave the server's proxy on the lab's image, then remove the tenants
+      setCaddyImage(home, lab.images.caddy);
+      await home.run(["server", "bootstrap", vm.name], LONG);
+      for (const t of TENANTS) await home.run(["tenant", "delete", t, "--purge", "--yes"], LONG);
+      home.cleanup();
+    }
+    other?.cleanup();
+  });
+
+  it("all three tenants answer through the proxy", async () => {
+    expect(await statuses(vm)).toEqual(Object.fromEntries(TENANTS.map((t) => [t, 200])));
+  });
+
+  it("a new images.caddy recreates the proxy, and every tenant still answers 200", async () => {
+    const before = await proxyContainer(vm);
+    setCaddyImage(home, retag);
+    const t0 = Date.now();
+    const r = await home.run(["server", "bootstrap", vm.name], LONG);
+    expect(r.code, r.stderr).toBe(0);
+    const after = await proxyContainer(vm);
+    expect(after.id).not.toBe(before.id);
+    expect(after.image).toBe(retag);
+    expect(await statuses(vm)).toEqual(Object.fromEntries(TENANTS.map((t) => [t, 200])));
+    process.stderr.write(`proxy recreate e2e: bootstrap + re-attach ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  });
+
+  it("a second btw state creating the same name on the same server is refused; the first state's stack is untouched", async () => {
+    const t = TENANTS[0]!;
+    const inspect = async () =>
+      (await onVm(vm, ["sh", "-c", 'docker ps -a --filter "label=com.docker.compose.project=btw-$1" --format "{{.ID}}" | xargs docker inspect --format "{{.Name}} {{.Id}} {{.State.StartedAt}} {{index .Config.Labels \\"btw.state\\"}}" | sort; sha256sum /opt/btw/tenants/$1/.env', "sh", t])).stdout;
+    const before = await inspect();
+    expect(before).toMatch(/btw-px-alpha-n8n \S+ \S+ [0-9a-f-]{36}/);
+
+    other = await labHome(lab, { servers: [vm.name] });
+    appendFileSync(join(other.dir, "btw.yml"), "placement:\n  subnetPool: 10.243.0.0/16\n");
+    const r = await other.run(["tenant", "create", t, "--plan", "starter", "--server", vm.name], LONG);
+    expect(r.code, r.stderr).toBe(2);
+    const errors = errorLines(r.stderr);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(new RegExp(`server ${vm.name} already has a stack '${t}' owned by another btw state \\([0-9a-f-]{36}\\): containers btw-${t}-n8n, btw-${t}-postgres, btw-${t}-redis; volumes .*; networks .*; directory /opt/btw/tenants/${t}$`));
+    expect(r.stderr).toMatch(/hint: use another tenant name/);
+
+    // nothing changed: the same containers, started at the same time, the same .env; no row
+    expect(await inspect()).toBe(before);
+    const list = JSON.parse((await other.run(["tenant", "list", "--json"])).stdout) as { tenants: unknown[] };
+    expect(list.tenants).toEqual([]);
+    expect((await viaProxy(vm, `${t}.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+  });
+});
