@@ -242,7 +242,7 @@ describe.each(DRIVERS)("state aggregates on %s", (driver) => {
     });
 
     it("countTenants per status; total leaves out deleted", async () => {
-      expect(await countTenants(db)).toEqual({ provisioning: 1, active: 1, suspended: 0, failed: 1, deleting: 0, deleted: 1, total: 3 });
+      expect(await countTenants(db)).toEqual({ provisioning: 1, active: 1, suspended: 0, failed: 1, deleting: 0, deleted: 1, restoring: 0, migrating: 0, upgrading: 0, total: 3 });
       expect(await countTenants(db, { serverId: 2 })).toMatchObject({ provisioning: 1, total: 1 });
     });
 

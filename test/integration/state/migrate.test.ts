@@ -9,15 +9,18 @@ import { DRIVERS, driverFixture, type DriverFixture, type DriverName } from "./d
 
 const EXPECTED_TABLES = [
   "audit_log",
+  "backup_verifications",
   "backups",
   "btw_migrations",
   "host_keys",
+  "job_runs",
   "master_keys",
   "operations",
   "servers",
   "state_identity",
   "tenant_secrets",
   "tenants",
+  "usage",
   "workflow_deployments",
   "workflow_templates",
 ];
