@@ -311,6 +311,13 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
       .option("--server <server>", "where to run the scratch stack (default: the tenant's server)"),
     () => import("../commands/backup/verify.js"),
   );
+  on(
+    mutation(backup.command("import").description("rebuild the backup catalogue from the storage alone: objects not in the state are read, checked and recorded")).option(
+      "--tenant <name>",
+      "only this tenant's",
+    ),
+    () => import("../commands/backup/import.js"),
+  );
   on(mutation(backup.command("prune").description("delete backups beyond the retention (backup.retention)")), () => import("../commands/backup/prune.js"));
   on(
     destructive(

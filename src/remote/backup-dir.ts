@@ -84,6 +84,19 @@ export class DirStorage implements BackupStorage {
     await rm(this.path(key) + PARTIAL_SUFFIX, { force: true });
   }
 
+  async list(prefix = ""): Promise<string[]> {
+    const out: string[] = [];
+    const walk = async (dir: string) => {
+      for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (!e.name.endsWith(PARTIAL_SUFFIX)) out.push(relative(this.root, p).split(sep).join("/"));
+      }
+    };
+    await walk(this.root);
+    return out.filter((k) => k.startsWith(prefix)).sort();
+  }
+
   async listPartials(): Promise<string[]> {
     const out: string[] = [];
     const walk = async (dir: string) => {

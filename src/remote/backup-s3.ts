@@ -120,6 +120,21 @@ export class S3Storage implements BackupStorage {
     await this.delete(key);
   }
 
+  async list(prefix = ""): Promise<string[]> {
+    const out: string[] = [];
+    let token: string | undefined;
+    try {
+      for (;;) {
+        const r = await this.client.send(new this.sdk.ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token }));
+        for (const o of r.Contents ?? []) if (o.Key) out.push(o.Key.slice(this.prefix.length));
+        if (!r.IsTruncated || !r.NextContinuationToken) return out.sort();
+        token = r.NextContinuationToken;
+      }
+    } catch (e) {
+      throw this.wrap(e, `listing of ${this.location(prefix)}`);
+    }
+  }
+
   async listPartials(): Promise<string[]> {
     return (await this.multipartUploads(this.prefix)).map((u) => u.key.slice(this.prefix.length));
   }

@@ -19,6 +19,8 @@ export interface BackupStorage {
   delete(key: string): Promise<void>;
   /** removes what an interrupted put of this key left (temp file, multipart parts); idempotent */
   removePartial(key: string): Promise<void>;
+  /** keys of the complete objects under the root whose key starts with `prefix` (`backup import`) */
+  list(prefix?: string): Promise<string[]>;
   /** names of partial uploads under the root (for checks and tests) */
   listPartials(): Promise<string[]>;
   close(): Promise<void>;

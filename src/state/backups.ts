@@ -103,3 +103,16 @@ export async function listBackups(
   );
   return r.rows;
 }
+
+/** A completed backup found in the storage but not in the state (`backup import`). */
+export async function insertImportedBackup(
+  q: Queryable,
+  b: { id: string; tenantId: number | null; tenantSlug: string; location: string; sizeBytes: number; sha256: string; n8nVersion: string | null; manifest: Record<string, unknown>; createdAt: string; finishedAt: string },
+): Promise<boolean> {
+  const r = await q.query(
+    `insert into backups (id, tenant_id, tenant_slug, location, size_bytes, sha256, n8n_version, status, manifest, created_at, finished_at)
+     values ($1, $2, $3, $4, $5, $6, $7, 'done', $8::jsonb, $9, $10) on conflict (id) do nothing`,
+    [b.id, b.tenantId, b.tenantSlug, b.location, b.sizeBytes, b.sha256, b.n8nVersion, JSON.stringify(b.manifest), b.createdAt, b.finishedAt],
+  );
+  return r.rowCount > 0;
+}

@@ -49,6 +49,18 @@ function contract(name: string, make: () => Promise<{ storage: BackupStorage; pa
       expect(await s.partials()).toEqual([]);
     });
 
+    it("list gives the complete objects' keys under a prefix, never a partial one", async () => {
+      await s.storage.put("lst/a.btwb", Readable.from([Buffer.from("a")]));
+      await s.storage.put("lst/sub/b.btwb", Readable.from([Buffer.from("b")]));
+      await s.storage.put("lst2/c.btwb", Readable.from([Buffer.from("c")]));
+      await s.crashLeftover("lst/partial.btwb");
+      expect(await s.storage.list("lst/")).toEqual(["lst/a.btwb", "lst/sub/b.btwb"]);
+      expect(await s.storage.list()).toEqual(expect.arrayContaining(["lst/a.btwb", "lst/sub/b.btwb", "lst2/c.btwb"]));
+      expect(await s.storage.list()).not.toContain("lst/partial.btwb");
+      for (const k of ["lst/a.btwb", "lst/sub/b.btwb", "lst2/c.btwb"]) await s.storage.delete(k);
+      await s.storage.removePartial("lst/partial.btwb");
+    });
+
     it("a source that breaks mid-upload leaves no object and no partial", async () => {
       await expect(s.storage.put("acme/broken.btwb", source(30 * 1024 * 1024, { failAt: 12 * 1024 * 1024 }))).rejects.toThrow();
       await expect(s.storage.get("acme/broken.btwb").then(buffer)).rejects.toThrow();
