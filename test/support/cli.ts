@@ -2,6 +2,8 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import { storeLayout } from "../../src/state/embedded/layout.js";
+import { readServerStatus } from "../../src/state/embedded/server.js";
 
 // Drives the real, built CLI (bin/btw → dist/) as a child process: the same binary, argv
 // parsing, exit codes and stdout/stderr split that an operator and cron get.
@@ -55,9 +57,27 @@ export function tempHome(env: Record<string, string> = {}): BtwHome {
       return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
     },
     cleanup() {
+      stopEmbeddedServer(dir);
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A home on the embedded store has a PostgreSQL server running in the background (until its
+ * idle timeout); removing the home must not leave it running on a deleted directory.
+ */
+function stopEmbeddedServer(dir: string): void {
+  const layout = storeLayout(join(dir, "state"));
+  const st = readServerStatus(layout);
+  if (!st.alive || !st.pid) return;
+  try {
+    process.kill(st.pid, "SIGINT"); // fast shutdown
+  } catch {
+    return;
+  }
+  const tick = new Int32Array(new SharedArrayBuffer(4));
+  for (const until = Date.now() + 15_000; Date.now() < until && readServerStatus(layout).alive; ) Atomics.wait(tick, 0, 0, 50);
 }
 
 /** The lines of stderr that are errors (one per failure, by contract). */
