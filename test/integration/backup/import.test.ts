@@ -86,7 +86,7 @@ describe("backup import (pg state, dir storage)", () => {
   it("a damaged object is reported (exit 3) and not recorded; a bad --tenant is exit 2", async () => {
     const p = await writeBackup("gamma", "gamma-20260102T030405Z-aaaaaa", "dump of gamma");
     const bytes = readFileSync(p);
-    bytes[bytes.length - 40] ^= 0xff;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 40) ^ 0xff, bytes.length - 40);
     writeFileSync(p, bytes);
     const r = await home.run(["backup", "import", "--json"]);
     expect(r.code).toBe(3);
