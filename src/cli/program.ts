@@ -383,6 +383,11 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
       .option("--server <name>", "the monitoring server (default: the one with the monitoring role)"),
     () => import("../commands/monitoring/sync.js"),
   );
+  on(
+    mutation(monitoring.command("deploy").description("exporters on every server; Prometheus, Alertmanager, blackbox and Grafana on the monitoring server (idempotent)"))
+      .option("--server <name>", "the monitoring server (default: the one with the monitoring role)"),
+    () => import("../commands/monitoring/deploy.js"),
+  );
 
   // schedule
   const schedule = program.command("schedule").description("the operator host's crontab: nightly backups, weekly verify, prune, maintenance");

@@ -9,10 +9,33 @@ export const promDuration = z
   .string()
   .regex(/^(?!$)(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$/, "must be a Prometheus duration like 30s, 5m, 1h30m");
 
+// Pinned like images.* (schema.ts): a tag or a digest, never :latest.
+const pinnedImage = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._\/:@-]*$/i, "must be an image reference")
+  .refine((s) => (/:[\w][\w.-]{0,127}$/.test(s) || s.includes("@sha256:")) && !s.endsWith(":latest"), "must be pinned by a version tag or digest (not :latest)");
+
 const forOnly = (d: string) => z.object({ for: promDuration.default(d) }).strict().prefault({});
 
 export const monitoringSchema = z
   .object({
+    images: z
+      .object({
+        prometheus: pinnedImage.default("prom/prometheus:v3.5.0"),
+        alertmanager: pinnedImage.default("prom/alertmanager:v0.28.1"),
+        blackbox: pinnedImage.default("prom/blackbox-exporter:v0.27.0"),
+        grafana: pinnedImage.default("grafana/grafana:11.6.1"),
+        nodeExporter: pinnedImage.default("prom/node-exporter:v1.9.1"),
+        cadvisor: pinnedImage.default("gcr.io/cadvisor/cadvisor:v0.52.1"),
+      })
+      .strict()
+      .prefault({})
+      .describe("the monitoring stack's official images, pinned"),
+    grafanaAdminPasswordEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name")
+      .default("BTW_GRAFANA_ADMIN_PASSWORD")
+      .describe("the variable holding Grafana's admin password (`monitoring deploy` puts it in the stack's 0600 .env)"),
     retentionDays: z.number().int().min(1).max(3650).default(15).describe("how long Prometheus keeps samples"),
     scrapeInterval: promDuration.default("30s"),
     evaluationInterval: promDuration.default("30s"),

@@ -14,6 +14,8 @@ import { btwMetricsText, writeLocalMetrics } from "./publish.js";
 
 export interface SyncPlan {
   server: string;
+  /** btw's metrics as placed on the server (also written locally when applied) */
+  metrics: string;
   steps: SyncStep[];
   counts: { servers: number; tenants: number };
 }
@@ -42,7 +44,6 @@ export async function planSync(ctx: Ctx, db: Queryable, serverName?: string): Pr
   const [servers, tenants] = await Promise.all([listServers(db), listTenants(db)]);
   const m = ctx.config.monitoring;
   const metrics = await btwMetricsText(db);
-  await writeLocalMetrics(ctx.home, metrics);
   const steps = planMonitoringSync({
     targets: renderScrapeTargets({ servers, tenants, domain: ctx.config.domain, tls: ctx.config.proxy.tls, ports: m.ports }),
     rules: renderAlertRules(m),
@@ -56,11 +57,12 @@ export async function planSync(ctx: Ctx, db: Queryable, serverName?: string): Pr
     btwMetrics: metrics,
     textfileDir: m.textfileDir,
   });
-  return { server: server.name, steps, counts: { servers: servers.length, tenants: tenants.filter((t) => t.status === "active").length } };
+  return { server: server.name, metrics, steps, counts: { servers: servers.length, tenants: tenants.filter((t) => t.status === "active").length } };
 }
 
 export async function applySync(ctx: Ctx, db: Queryable, plan: SyncPlan): Promise<void> {
   const { requireServer, sshFor } = await import("../../commands/server/shared.js");
+  await writeLocalMetrics(ctx.home, plan.metrics);
   const ssh = await sshFor(ctx, await requireServer(db, plan.server));
   for (const step of plan.steps) {
     ctx.out.verbose(`${plan.server}: ${step.describe}`);

@@ -1,0 +1,92 @@
+// `btw monitoring deploy`: the exporters on every server, the stack on the monitoring
+// server, then everything `monitoring sync` places. Idempotent: files are rewritten whole
+// and `compose up -d` changes only what differs.
+
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import type { Ctx } from "../../cli/context.js";
+import { alertmanagerSecretSources, renderAlertmanagerConfig } from "../../core/monitoring/alertmanager-config.js";
+import { planExportersDeploy, planStackDeploy, type StackAssets } from "../../core/monitoring/deploy-plan.js";
+import type { SyncStep } from "../../core/monitoring/sync-plan.js";
+import { PRIVATE_IP_LABEL } from "../../core/monitoring/targets.js";
+import { ConfigError } from "../../errors.js";
+import { packageRoot } from "../../package-root.js";
+import type { Queryable } from "../../state/db.js";
+import type { ServerRow } from "../../state/servers.js";
+import { asset } from "../assets.js";
+import { monitoringServer, planSync } from "./sync.js";
+
+export interface DeployPlan {
+  server: string;
+  perServer: Array<{ server: string; steps: SyncStep[] }>;
+}
+
+function grafanaAssets(): Record<string, string> {
+  const root = join(packageRoot(), "templates", "monitoring", "grafana");
+  const out: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[relative(root, p)] = asset(join("templates", "monitoring", "grafana", relative(root, p)));
+    }
+  };
+  walk(root);
+  return out;
+}
+
+const bindAddress = (s: ServerRow) => s.labels[PRIVATE_IP_LABEL] ?? s.host;
+
+export async function planDeploy(ctx: Ctx, db: Queryable, serverName: string | undefined, opts: { revealSecrets: boolean }): Promise<DeployPlan> {
+  const mon = await monitoringServer(db, serverName);
+  const m = ctx.config.monitoring;
+  const n = ctx.config.notifications;
+  const need = [m.grafanaAdminPasswordEnv, ...alertmanagerSecretSources(n).map((s) => s.env)];
+  const missing = need.filter((v) => !ctx.env[v]);
+  if (missing.length && opts.revealSecrets) {
+    throw new ConfigError(`${missing.join(", ")} not set: the monitoring stack needs ${missing.length === 1 ? "it" : "them"}`, {
+      code: "monitoring-secrets",
+      hint: "export them (or put them in $BTW_HOME/schedule.env for cron) and re-run",
+    });
+  }
+  const secret = (name: string) => (opts.revealSecrets ? ctx.env[name]! : "[REDACTED]");
+  const assets: StackAssets = { compose: asset("templates/monitoring/compose.yml"), exporters: asset("templates/monitoring/exporters.yml"), grafana: grafanaAssets() };
+  const sync = await planSync(ctx, db, mon.name);
+  const { listServers } = await import("../../state/servers.js");
+  const servers = await listServers(db);
+  const stack = planStackDeploy({
+    monitoring: m,
+    assets,
+    bindAddress: bindAddress(mon),
+    grafanaAdminPassword: secret(m.grafanaAdminPasswordEnv),
+    // the official image (≥ 0.26) reads the webhook URL from a file too
+    alertmanagerConfig: renderAlertmanagerConfig({ notifications: n, secretsDir: "/etc/alertmanager/secrets", webhookUrl: { file: true } }),
+    alertmanagerSecrets: Object.fromEntries(alertmanagerSecretSources(n).map((s) => [s.file, secret(s.env)])),
+    syncSteps: sync.steps,
+  });
+  return {
+    server: mon.name,
+    perServer: servers.map((s) => ({
+      server: s.name,
+      steps: [...planExportersDeploy(m, assets, bindAddress(s)), ...(s.name === mon.name ? stack : [])],
+    })),
+  };
+}
+
+export async function applyDeploy(ctx: Ctx, db: Queryable, plan: DeployPlan): Promise<Array<{ server: string; ok: boolean; error?: string }>> {
+  const { requireServer, sshFor } = await import("../../commands/server/shared.js");
+  return Promise.all(
+    plan.perServer.map(async (p) => {
+      try {
+        const ssh = await sshFor(ctx, await requireServer(db, p.server));
+        for (const step of p.steps) {
+          ctx.out.verbose(`${p.server}: ${step.describe}`);
+          await ssh.run(step.argv, { ...(step.input === undefined ? {} : { input: step.input }), timeoutMs: 15 * 60_000 });
+        }
+        return { server: p.server, ok: true };
+      } catch (e) {
+        return { server: p.server, ok: false, error: (e as Error).message };
+      }
+    }),
+  );
+}
