@@ -8,7 +8,10 @@ import { TENANT_DB_NAME, tenantLayout } from "../../core/tenant/layout.js";
 import { ConflictError } from "../../errors.js";
 import type { Db } from "../../state/db.js";
 import { deleteTenantSecretsNamed, listSecretAges } from "../../state/tenant-secrets.js";
-import type { TenantRow } from "../../state/tenants.js";
+import type { BackupManifest } from "../../core/backup/manifest.js";
+import type { N8nClient } from "../../remote/n8n.js";
+import type { MasterKey } from "../../secrets/master-key.js";
+import type { Host } from "../host.js";
 import { API_KEY_LABEL, ownerEmail } from "../n8n-bootstrap.js";
 import { envFor } from "../tenant-create.js";
 import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer } from "../tenant-context.js";
@@ -62,11 +65,7 @@ export async function rotateTenantSecrets(ctx: Ctx, db: Db, slug: string, step: 
     step("database role: new password (SCRAM verifier on psql's stdin)");
     await host.run(dockerPsqlStdin(layout.containers.postgres, TENANT_DB_NAME), { input: alterRolePasswordSql(scramVerifier(next.get(PG)!, randomBytes(16))) });
     step("n8n: the Postgres credential gets the new password");
-    await withN8n(ctx, host, t, secrets.get(N8N_API_KEY), async (client) => {
-      const { syncCredentials } = await import("../workflows-deploy.js");
-      const { loadWorkflowSource } = await import("../workflows-source.js");
-      await syncCredentials(client, loadWorkflowSource().manifest, next);
-    });
+    await withN8n(host, t.slug, secrets.get(N8N_API_KEY), (client) => syncPostgresCredential(client, next));
 
     step(".env rewritten, stack recreated");
     const images = await adoptImages(ctx, db, t);
@@ -80,7 +79,7 @@ export async function rotateTenantSecrets(ctx: Ctx, db: Db, slug: string, step: 
     });
 
     step("n8n: a new API key replaces the old one");
-    await withN8n(ctx, host, t, undefined, async (client) => {
+    await withN8n(host, slug, undefined, async (client) => {
       await client.setupOwner({ email: ownerEmail(slug, ctx.config.domain), firstName: "btw", lastName: slug, password: next.get(GENERATED.ownerPassword)! });
       const raw = await client.createApiKey(API_KEY_LABEL, { replaceExisting: true });
       await storeSecrets(db, master, t.id, { [N8N_API_KEY]: raw });
@@ -94,23 +93,38 @@ export async function rotateTenantSecrets(ctx: Ctx, db: Db, slug: string, step: 
   }
 }
 
-async function withN8n<T>(
-  ctx: Ctx,
-  host: Awaited<ReturnType<typeof hostFor>>,
-  t: TenantRow,
-  apiKey: string | undefined,
-  fn: (client: import("../../remote/n8n.js").N8nClient) => Promise<T>,
-): Promise<T> {
+async function withN8n<T>(host: Host, slug: string, apiKey: string | undefined, fn: (client: N8nClient) => Promise<T>): Promise<T> {
   const { openN8nTunnel } = await import("../n8n-tunnel.js");
-  const tunnel = await openN8nTunnel(host, t.slug);
+  const tunnel = await openN8nTunnel(host, slug);
   try {
     const { N8nClient } = await import("../../remote/n8n.js");
-    const client = new N8nClient({ baseUrl: tunnel.baseUrl, label: `n8n of tenant '${t.slug}'`, ...(apiKey ? { apiKey } : {}) });
+    const client = new N8nClient({ baseUrl: tunnel.baseUrl, label: `n8n of tenant '${slug}'`, ...(apiKey ? { apiKey } : {}) });
     await client.waitReady(180_000);
     return await fn(client);
   } finally {
     await tunnel.close();
   }
+}
+
+/** n8n's Postgres credential (WF1–3 use it) set to the tenant's current database password. */
+async function syncPostgresCredential(client: N8nClient, secrets: Map<string, string>): Promise<void> {
+  const { syncCredentials } = await import("../workflows-deploy.js");
+  const { loadWorkflowSource } = await import("../workflows-source.js");
+  const manifest = loadWorkflowSource().manifest;
+  await syncCredentials(client, { ...manifest, credentials: manifest.credentials.filter((c) => c.type === "postgres") }, secrets);
+}
+
+/**
+ * After a restore in place of a backup older than a secrets rotation: the restored n8n's
+ * Postgres credential holds the password of the backup's time, but the database role keeps
+ * the current one (roles are not in the dump). Re-point the credential; a no-op otherwise.
+ */
+export async function repointRestoredCredential(host: Host, slug: string, master: MasterKey, manifest: BackupManifest, current: Map<string, string>): Promise<boolean> {
+  const { openEscrow } = await import("../restore.js");
+  const escrowed = openEscrow(master, manifest).get(GENERATED.postgresPassword);
+  if (escrowed === undefined || escrowed === current.get(GENERATED.postgresPassword)) return false;
+  await withN8n(host, slug, current.get(N8N_API_KEY), (client) => syncPostgresCredential(client, current));
+  return true;
 }
 
 export interface SecretAge {
