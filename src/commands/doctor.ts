@@ -56,6 +56,25 @@ const handler: Handler = async (ctx, _args, opts) => {
       }
       return `${r.rows.reduce((a, b) => a + b.n, 0)} sealed secret(s), all under keys this host holds`;
     });
+    await step(add, "rotations", async () => {
+      // an interrupted `key rotate` or `tenant secrets rotate` is finished by running it again
+      const { existsSync } = await import("node:fs");
+      const { masterKeyPath } = await import("../secrets/master-key.js");
+      const pending = await db!.query<{ slug: string }>(
+        `select distinct t.slug from tenant_secrets s join tenants t on t.id = s.tenant_id where s.name like '%\\_NEXT' order by 1`,
+      );
+      const problems = [
+        ...(existsSync(`${masterKeyPath(ctx.home)}.next`) ? ["a master key rotation was interrupted"] : []),
+        ...pending.rows.map((r) => `the secrets rotation of ${r.slug} was interrupted`),
+      ];
+      if (problems.length) {
+        throw Object.assign(new Error(problems.join("; ")), {
+          level: "warn",
+          hint: [...(problems[0]!.startsWith("a master") ? ["`btw key rotate --yes`"] : []), ...pending.rows.map((r) => `\`btw tenant secrets rotate ${r.slug}\``)].join(", then "),
+        });
+      }
+      return "none interrupted";
+    });
   }
 
   await step(add, "ssh", async () => {

@@ -174,6 +174,17 @@ describe("btw key (pg state)", () => {
     expect(readdirSync(join(a.dir, "keyring")).sort()).toHaveLength(3);
   });
 
+  it("doctor warns about an interrupted tenant secrets rotation and names the command that finishes it", async () => {
+    await stateSql(a, `insert into tenant_secrets (tenant_id, name, key_id, ciphertext) values ($1, 'POSTGRES_PASSWORD_NEXT', 'x', 'x')`, [tenantId]);
+    try {
+      const r = await a.run(["doctor", "--json"]);
+      const checks = (JSON.parse(r.stdout) as { checks: Array<{ check: string; level: string; detail: string; fix?: string }> }).checks;
+      expect(checks.find((c) => c.check === "rotations")).toMatchObject({ level: "warn", detail: "the secrets rotation of acme was interrupted", fix: "`btw tenant secrets rotate acme`" });
+    } finally {
+      await stateSql(a, `delete from tenant_secrets where name = 'POSTGRES_PASSWORD_NEXT'`);
+    }
+  });
+
   it("rotate refuses a key given in BTW_MASTER_KEY (exit 2, nothing changed)", async () => {
     const cur = readFileSync(join(a.dir, "master.key"), "utf8").trim();
     const r = await a.run(["key", "rotate", "--yes"], { env: { BTW_MASTER_KEY: cur } });
