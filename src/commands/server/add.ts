@@ -69,6 +69,7 @@ const handler: Handler = async (ctx, [name], opts) => {
     return inserted;
   });
   await ctx.audit("server.add", serverName, { host, port, user, capacity, status });
+  await (await import("../../ops/monitoring/refresh.js")).refreshMonitoring(ctx);
   ctx.out.result({ server: { ...row, status, facts } }, () => {
     ctx.out.success(`server ${serverName} registered (${status}${facts ? `, Docker ${String(facts.engineVersion ?? "missing")}` : ""})`);
     return "";

@@ -26,6 +26,7 @@ const handler: Handler = async (ctx, [name], opts) => {
     await lock.release();
   }
   await ctx.audit("server.remove", server.name, { host: server.host, port: server.port });
+  await (await import("../../ops/monitoring/refresh.js")).refreshMonitoring(ctx);
   ctx.out.result({ removed: server.name }, () => {
     ctx.out.success(`server ${server.name} unregistered`);
     return "";

@@ -28,6 +28,7 @@ const handler: Handler = async (ctx, [name], opts) => {
   const t0 = Date.now();
   const tenant = await executeCreate(ctx, db, plan);
   const url = `${ctx.config.proxy.tls === "off" ? "http" : "https"}://${tenant.slug}.${ctx.config.domain}/`;
+  await (await import("../../ops/monitoring/refresh.js")).refreshMonitoring(ctx);
   ctx.out.result({ tenant: { ...tenant, server: plan.server.name, url }, seconds: (Date.now() - t0) / 1000 }, () => {
     ctx.out.success(`tenant ${tenant.slug} is ${tenant.status} at ${url} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     return "";

@@ -17,6 +17,7 @@ const handler: Handler = async (ctx, [name], opts) => {
   if (opts.dryRun) return void ctx.out.result({ dryRun: true, tenant: t.slug, purge, finalBackup: purge && !noFinalBackup }, () => `would ${what}`);
   await ctx.confirm(`${what[0]!.toUpperCase()}${what.slice(1)}?`, opts.yes as boolean | undefined);
   const after = await deleteTenant(ctx, db, t.slug, { purge, noFinalBackup, onStep: (s) => ctx.out.info(`· ${s}`) });
+  await (await import("../../ops/monitoring/refresh.js")).refreshMonitoring(ctx);
   ctx.out.result({ tenant: after, purge, finalBackup: after.finalBackup ?? null }, () =>
     purge
       ? `${t.slug} purged${after.finalBackup ? `; its last data is in backup ${after.finalBackup} (\`btw restore ${t.slug}\`)` : " (no final backup)"}`

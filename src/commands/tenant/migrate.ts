@@ -37,6 +37,7 @@ const handler: Handler = async (ctx, [name], opts) => {
   }
   const storage = await storageFor(ctx);
   const r = opts.rollback ? await rollbackMigration(ctx, db, storage, slug, step) : await migrateTenant(ctx, db, storage, slug, String(opts.to), step);
+  await (await import("../../ops/monitoring/refresh.js")).refreshMonitoring(ctx);
   ctx.out.result({ migration: r }, () =>
     `${slug} ${opts.rollback ? "rolled back" : "migrated"} ${r.from} → ${r.to} in ${r.seconds.toFixed(1)} s (unavailable ${r.downtimeSeconds?.toFixed(1) ?? "?"} s)${opts.rollback ? "" : `; the source stack is kept: \`btw tenant migrate ${slug} --cleanup\` removes it, --rollback goes back`}`,
   );
