@@ -11,13 +11,14 @@ import {
   proxyConnectTenant,
   proxyDisconnectTenant,
 } from "../core/commands/proxy.js";
+import { privateAddress } from "../core/monitoring/targets.js";
 import { planProxyAttach } from "../core/proxy/attach.js";
 import { renderCaddyfile } from "../core/proxy/caddyfile.js";
 import { renderProxyEnv } from "../core/proxy/env.js";
 import { PROXY_LAYOUT } from "../core/proxy/layout.js";
 import { OperationError } from "../errors.js";
 import type { Db, Lock } from "../state/db.js";
-import { getServer } from "../state/servers.js";
+import { getServer, type ServerRow } from "../state/servers.js";
 import { listTenants } from "../state/tenants.js";
 import { asset } from "./assets.js";
 import type { Host } from "./host.js";
@@ -35,6 +36,13 @@ import type { Host } from "./host.js";
 // Compose hashes a service's networks into its config, so every tenant created or deleted
 // would recreate Caddy (a restart for every tenant of the server). Connecting is live.
 
+/** The metrics listener on the server's private address (none known: loopback, the template's default). */
+function metricsPublish(server: ServerRow, config: Config): { metricsPublish?: string } {
+  const a = privateAddress(server);
+  if (!a) return {};
+  return { metricsPublish: `${a.includes(":") ? `[${a}]` : a}:${config.monitoring.ports.n8nMetrics}` };
+}
+
 function proxyLock(db: Db, serverName: string): Promise<Lock> {
   return db.lock({ kind: "server", name: `${serverName}:proxy` }, { timeoutMs: 60_000 });
 }
@@ -48,6 +56,7 @@ async function caddyfileFor(db: Db, config: Config, serverId: number, alsoActive
     ...(config.acmeEmail ? { acmeEmail: config.acmeEmail } : {}),
     domain: config.domain,
     tenants: tenants.map((t) => ({ slug: t.slug, status: t.status as "active" | "suspended" })),
+    metricsPort: PROXY_LAYOUT.metricsPort,
   });
 }
 
@@ -60,7 +69,7 @@ export async function ensureProxy(host: Host, db: Db, config: Config, serverId: 
     await host.mkdir(PROXY_LAYOUT.confDir);
     await Promise.all([
       host.writeFile(PROXY_LAYOUT.composeFile, asset("templates/proxy/compose.yml")),
-      host.writeFile(PROXY_LAYOUT.envFile, renderProxyEnv({ caddyImage: config.images.caddy }), "0600"),
+      host.writeFile(PROXY_LAYOUT.envFile, renderProxyEnv({ caddyImage: config.images.caddy, ...metricsPublish(server, config) }), "0600"),
     ]);
     // The live Caddyfile is only ever replaced after validation; a first start needs one.
     const exists = await host.run(["test", "-f", PROXY_LAYOUT.caddyfile], { allowFailure: true });

@@ -8,6 +8,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   const db = await ctx.db();
   const server = typeof opts.server === "string" ? opts.server : undefined;
   const plan = await planDeploy(ctx, db, server, { revealSecrets: !opts.dryRun });
+  for (const s of plan.skipped) ctx.out.warn(`${s}: known only by a public address; no exporters there (label it btw-private-ip to watch it)`);
   if (opts.dryRun) {
     const doc = { dryRun: true, monitoringServer: plan.server, servers: plan.perServer.map((p) => ({ server: p.server, steps: p.steps.map((s) => s.describe) })) };
     return void ctx.out.result(doc, () => doc.servers.map((s) => [`${s.server}:`, ...s.steps.map((x) => `  ${x}`)].join("\n")).join("\n"));

@@ -52,25 +52,38 @@ export function tenantMetricsPath(slug: string): string {
   return `/tenants/${slug}/metrics`;
 }
 
-function privateAddress(s: TargetServer): string {
-  const a = s.labels[PRIVATE_IP_LABEL] ?? s.host;
-  return a.includes(":") ? `[${a}]` : a;
+const PRIVATE_V4 = /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.)/;
+
+/**
+ * The address metrics are served and scraped on: the private address infra apply recorded,
+ * or the host itself when it is a private (RFC 1918 / CGNAT) or unique-local address; null
+ * for a server known only by a public address — nothing is published there (internal
+ * endpoints are never on a public listener), and it is not scraped.
+ */
+export function privateAddress(s: Pick<TargetServer, "host" | "labels">): string | null {
+  const label = s.labels[PRIVATE_IP_LABEL];
+  if (label) return label;
+  return PRIVATE_V4.test(s.host) || /^f[cd][0-9a-f]{2}:/i.test(s.host) ? s.host : null;
 }
 
+const hostPort = (a: string, port: number) => (a.includes(":") ? `[${a}]:${port}` : `${a}:${port}`);
+
 export function renderScrapeTargets(input: TargetsInput): TargetFiles {
-  const servers = [...input.servers].sort((a, b) => a.name.localeCompare(b.name));
+  const servers = [...input.servers].filter((s) => privateAddress(s) !== null).sort((a, b) => a.name.localeCompare(b.name));
   const byName = new Map(servers.map((s) => [s.name, s]));
+  const known = new Set(input.servers.map((s) => s.name));
   const serverLabels = (s: TargetServer) => ({ server: s.name, role: s.labels[ROLE_LABEL] ?? "tenants" });
   // Tenants whose n8n should be up: an active tenant on a known server.
   const live = [...input.tenants]
-    .filter((t) => t.status === "active" && t.serverName && byName.has(t.serverName))
+    .filter((t) => t.status === "active" && t.serverName && known.has(t.serverName))
     .sort((a, b) => a.slug.localeCompare(b.slug));
   const scheme = input.tls === "auto" ? "https" : "http";
   return {
-    [TARGET_FILES[JOBS.node]]: servers.map((s) => ({ targets: [`${privateAddress(s)}:${input.ports.nodeExporter}`], labels: serverLabels(s) })),
-    [TARGET_FILES[JOBS.cadvisor]]: servers.map((s) => ({ targets: [`${privateAddress(s)}:${input.ports.cadvisor}`], labels: serverLabels(s) })),
-    [TARGET_FILES[JOBS.n8n]]: live.map((t) => ({
-      targets: [`${privateAddress(byName.get(t.serverName!)!)}:${input.ports.n8nMetrics}`],
+    [TARGET_FILES[JOBS.node]]: servers.map((s) => ({ targets: [hostPort(privateAddress(s)!, input.ports.nodeExporter)], labels: serverLabels(s) })),
+    [TARGET_FILES[JOBS.cadvisor]]: servers.map((s) => ({ targets: [hostPort(privateAddress(s)!, input.ports.cadvisor)], labels: serverLabels(s) })),
+    // n8n through its server's private metrics listener: not on a server without a private address
+    [TARGET_FILES[JOBS.n8n]]: live.filter((t) => byName.has(t.serverName!)).map((t) => ({
+      targets: [hostPort(privateAddress(byName.get(t.serverName!)!)!, input.ports.n8nMetrics)],
       labels: { tenant: t.slug, server: t.serverName!, __metrics_path__: tenantMetricsPath(t.slug) },
     })),
     [TARGET_FILES[JOBS.readiness]]: live.map((t) => ({

@@ -15,6 +15,12 @@ export interface CaddyfileInput {
   acmeEmail?: string;
   domain: string;
   tenants: ReadonlyArray<{ slug: string; status: ProxyTenantStatus }>;
+  /**
+   * A plain-HTTP listener on this port serving each active tenant's n8n /metrics at
+   * /tenants/<name>/metrics, for Prometheus. The proxy's compose file publishes it on the
+   * server's private address only; no public site serves /metrics.
+   */
+  metricsPort?: number;
 }
 
 /** Seconds a suspended tenant's visitors are told to wait (Retry-After). */
@@ -45,6 +51,22 @@ function activeSite(slug: string, input: CaddyfileInput): string[] {
     "\t\ttransport http {",
     "\t\t\tdial_timeout 3s",
     "\t\t}",
+    "\t}",
+    "}",
+  ];
+}
+
+function metricsSite(port: number, slugs: readonly string[]): string[] {
+  return [
+    `http://:${port} {`,
+    ...slugs.flatMap((slug) => [
+      `\thandle /tenants/${slug}/metrics {`,
+      "\t\trewrite * /metrics",
+      `\t\treverse_proxy ${tenantLayout(slug).edgeAlias}:${N8N_PORT}`,
+      "\t}",
+    ]),
+    "\thandle {",
+    '\t\trespond "Not found" 404',
     "\t}",
     "}",
   ];
@@ -93,6 +115,9 @@ export function renderCaddyfile(input: CaddyfileInput): string {
       "}",
     ],
     ...tenants.map((t) => (t.status === "active" ? activeSite(t.slug, input) : suspendedSite(t.slug, input))),
+    ...(input.metricsPort === undefined
+      ? []
+      : [["# Tenants' n8n metrics for Prometheus (published on the private address only).", ...metricsSite(input.metricsPort, tenants.filter((t) => t.status === "active").map((t) => t.slug))]]),
     // Any other host on port 80. (With tls auto, Caddy puts the tenants' HTTP→HTTPS
     // redirects before this; an unknown host on 443 gets no certificate and no answer.)
     ["# Unknown hosts.", "http:// {", '\trespond "Not found" 404', "}"],

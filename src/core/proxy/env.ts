@@ -7,6 +7,8 @@ import { renderEnvFile } from "../tenant/dotenv.js";
 export interface ProxyEnvInput {
   caddyImage: string;
   limits?: { cpus: number; memoryMb: number; pids: number };
+  /** host address:port publishing the metrics listener — the server's private address */
+  metricsPublish?: string;
 }
 
 /** Caddy in front of dozens of n8n instances stays far below these; they bound a runaway. */
@@ -27,6 +29,9 @@ export function renderProxyEnv(input: ProxyEnvInput): string {
           ["CADDY_PIDS", String(limits.pids)],
         ],
       },
+      ...(input.metricsPublish
+        ? [{ comment: "Tenants' n8n metrics for Prometheus: the server's private address only", entries: [["METRICS_PUBLISH", input.metricsPublish] as const] }]
+        : []),
     ],
   );
 }

@@ -12,6 +12,8 @@ export const PROXY_LAYOUT = {
   /** where a candidate Caddyfile is written and validated before it replaces the live one */
   caddyfileNext: `${PROXY_DIR}/conf/Caddyfile.next`,
   project: "btw-proxy",
+  /** the private listener serving /tenants/<name>/metrics (published on the private address only) */
+  metricsPort: 9180,
   container: "btw-proxy",
   network: "btw-proxy",
   volumes: { data: "btw-proxy-data", config: "btw-proxy-config" },

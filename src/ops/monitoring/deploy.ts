@@ -8,17 +8,18 @@ import type { Ctx } from "../../cli/context.js";
 import { alertmanagerSecretSources, renderAlertmanagerConfig } from "../../core/monitoring/alertmanager-config.js";
 import { planExportersDeploy, planStackDeploy, type StackAssets } from "../../core/monitoring/deploy-plan.js";
 import type { SyncStep } from "../../core/monitoring/sync-plan.js";
-import { PRIVATE_IP_LABEL } from "../../core/monitoring/targets.js";
+import { privateAddress } from "../../core/monitoring/targets.js";
 import { ConfigError } from "../../errors.js";
 import { packageRoot } from "../../package-root.js";
 import type { Queryable } from "../../state/db.js";
-import type { ServerRow } from "../../state/servers.js";
 import { asset } from "../assets.js";
 import { monitoringServer, planSync } from "./sync.js";
 
 export interface DeployPlan {
   server: string;
   perServer: Array<{ server: string; steps: SyncStep[] }>;
+  /** servers known only by a public address: nothing is published there */
+  skipped: string[];
 }
 
 function grafanaAssets(): Record<string, string> {
@@ -35,10 +36,16 @@ function grafanaAssets(): Record<string, string> {
   return out;
 }
 
-const bindAddress = (s: ServerRow) => s.labels[PRIVATE_IP_LABEL] ?? s.host;
 
 export async function planDeploy(ctx: Ctx, db: Queryable, serverName: string | undefined, opts: { revealSecrets: boolean }): Promise<DeployPlan> {
   const mon = await monitoringServer(db, serverName);
+  const monAddress = privateAddress(mon);
+  if (!monAddress) {
+    throw new ConfigError(`${mon.name} has no private address: the monitoring stack is never published on a public one`, {
+      code: "monitoring-private-address",
+      hint: `register it by its private address, or label it btw-private-ip (infra apply does)`,
+    });
+  }
   const m = ctx.config.monitoring;
   const n = ctx.config.notifications;
   const need = [m.grafanaAdminPasswordEnv, ...alertmanagerSecretSources(n).map((s) => s.env)];
@@ -57,19 +64,21 @@ export async function planDeploy(ctx: Ctx, db: Queryable, serverName: string | u
   const stack = planStackDeploy({
     monitoring: m,
     assets,
-    bindAddress: bindAddress(mon),
+    bindAddress: monAddress,
     grafanaAdminPassword: secret(m.grafanaAdminPasswordEnv),
     // the official image (≥ 0.26) reads the webhook URL from a file too
     alertmanagerConfig: renderAlertmanagerConfig({ notifications: n, secretsDir: "/etc/alertmanager/secrets", webhookUrl: { file: true } }),
     alertmanagerSecrets: Object.fromEntries(alertmanagerSecretSources(n).map((s) => [s.file, secret(s.env)])),
     syncSteps: sync.steps,
   });
+  const reachable = servers.filter((s) => privateAddress(s) !== null);
   return {
     server: mon.name,
-    perServer: servers.map((s) => ({
+    perServer: reachable.map((s) => ({
       server: s.name,
-      steps: [...planExportersDeploy(m, assets, bindAddress(s)), ...(s.name === mon.name ? stack : [])],
+      steps: [...planExportersDeploy(m, assets, privateAddress(s)!), ...(s.name === mon.name ? stack : [])],
     })),
+    skipped: servers.filter((s) => privateAddress(s) === null).map((s) => s.name),
   };
 }
 

@@ -11,7 +11,7 @@ import { monitoringSchema } from "../../../src/config/monitoring-schema.js";
 import { imageVersion, renderBtwMetrics } from "../../../src/core/monitoring/btw-metrics.js";
 import { renderPrometheusConfig } from "../../../src/core/monitoring/prometheus-config.js";
 import { renderAlertRules } from "../../../src/core/monitoring/rules.js";
-import { renderScrapeTargets, type TargetsInput } from "../../../src/core/monitoring/targets.js";
+import { privateAddress, renderScrapeTargets, type TargetsInput } from "../../../src/core/monitoring/targets.js";
 import { ensurePromtool, promtool } from "../../support/promtool.js";
 
 const monitoring = monitoringSchema.parse({});
@@ -21,7 +21,8 @@ const input: TargetsInput = {
   ports: monitoring.ports,
   servers: [
     { name: "s-2", host: "203.0.113.2", status: "active", labels: { "btw-private-ip": "10.0.1.2" } },
-    { name: "s-1", host: "203.0.113.1", status: "active", labels: {} },
+    { name: "s-1", host: "10.0.1.1", status: "active", labels: {} },
+    { name: "public", host: "203.0.113.7", status: "active", labels: {} },
     { name: "mon", host: "203.0.113.9", status: "active", labels: { "btw-role": "monitoring", "btw-private-ip": "10.0.1.9" } },
   ],
   tenants: [
@@ -30,6 +31,7 @@ const input: TargetsInput = {
     { slug: "gone", serverName: "s-1", status: "deleted" },
     { slug: "paused", serverName: "s-1", status: "suspended" },
     { slug: "lost", serverName: "nowhere", status: "active" },
+    { slug: "open", serverName: "public", status: "active" },
   ],
 };
 
@@ -39,15 +41,15 @@ describe("renderScrapeTargets", () => {
   it("lists every server's node exporter and cAdvisor on its private address, labelled with its name and role", () => {
     expect(files["node.json"]).toEqual([
       { targets: ["10.0.1.9:9100"], labels: { server: "mon", role: "monitoring" } },
-      { targets: ["203.0.113.1:9100"], labels: { server: "s-1", role: "tenants" } },
+      { targets: ["10.0.1.1:9100"], labels: { server: "s-1", role: "tenants" } },
       { targets: ["10.0.1.2:9100"], labels: { server: "s-2", role: "tenants" } },
     ]);
-    expect(files["cadvisor.json"]!.map((g) => g.targets[0])).toEqual(["10.0.1.9:8080", "203.0.113.1:8080", "10.0.1.2:8080"]);
+    expect(files["cadvisor.json"]!.map((g) => g.targets[0])).toEqual(["10.0.1.9:8080", "10.0.1.1:8080", "10.0.1.2:8080"]);
   });
 
   it("scrapes each active tenant's n8n through its server's private metrics listener, with tenant and server labels", () => {
     expect(files["n8n.json"]).toEqual([
-      { targets: ["203.0.113.1:9180"], labels: { tenant: "acme", server: "s-1", __metrics_path__: "/tenants/acme/metrics" } },
+      { targets: ["10.0.1.1:9180"], labels: { tenant: "acme", server: "s-1", __metrics_path__: "/tenants/acme/metrics" } },
       { targets: ["10.0.1.2:9180"], labels: { tenant: "beta", server: "s-2", __metrics_path__: "/tenants/beta/metrics" } },
     ]);
   });
@@ -56,9 +58,25 @@ describe("renderScrapeTargets", () => {
     expect(files["readiness.json"]).toEqual([
       { targets: ["https://acme.example.com/healthz/readiness"], labels: { tenant: "acme", server: "s-1" } },
       { targets: ["https://beta.example.com/healthz/readiness"], labels: { tenant: "beta", server: "s-2" } },
+      { targets: ["https://open.example.com/healthz/readiness"], labels: { tenant: "open", server: "public" } },
     ]);
     const plain = renderScrapeTargets({ ...input, tls: "off" });
     expect(plain["readiness.json"]![0]!.targets).toEqual(["http://acme.example.com/healthz/readiness"]);
+  });
+});
+
+describe("privateAddress", () => {
+  it("is the recorded private address, else a private host, else none: a public-only server publishes and is scraped on nothing", () => {
+    expect(privateAddress({ host: "203.0.113.1", labels: { "btw-private-ip": "10.0.1.5" } })).toBe("10.0.1.5");
+    for (const h of ["10.1.2.3", "172.16.0.1", "172.31.255.1", "192.168.1.1", "100.64.0.1", "fd12:3456::1"]) expect(privateAddress({ host: h, labels: {} }), h).toBe(h);
+    for (const h of ["203.0.113.1", "172.32.0.1", "100.128.0.1", "2001:db8::1", "lab-1.example.com"]) expect(privateAddress({ host: h, labels: {} }), h).toBeNull();
+  });
+
+  it("leaves a public-only server out of node, cAdvisor and n8n targets but still probes its tenants", () => {
+    const files = renderScrapeTargets(input);
+    expect(JSON.stringify(files["node.json"])).not.toContain("public");
+    expect(JSON.stringify(files["n8n.json"])).not.toContain("open");
+    expect(JSON.stringify(files["readiness.json"])).toContain("open.example.com");
   });
 });
 

@@ -31,6 +31,33 @@ const tenants: CaddyfileInput["tenants"] = [
   { slug: "beta", status: "suspended" },
 ];
 
+describe("renderCaddyfile: the metrics listener", () => {
+  it("serves each active tenant's n8n /metrics at /tenants/<name>/metrics on its own port, 404 for the rest; suspended tenants not at all", () => {
+    const text = renderCaddyfile({ tls: "auto", domain: "example.com", metricsPort: 9180, tenants: [{ slug: "beta", status: "suspended" }, { slug: "acme", status: "active" }] });
+    expect(text).toContain(
+      [
+        "# Tenants' n8n metrics for Prometheus (published on the private address only).",
+        "http://:9180 {",
+        "\thandle /tenants/acme/metrics {",
+        "\t\trewrite * /metrics",
+        "\t\treverse_proxy n8n-acme:5678",
+        "\t}",
+        "\thandle {",
+        '\t\trespond "Not found" 404',
+        "\t}",
+        "}",
+      ].join("\n"),
+    );
+    expect(text).not.toContain("/tenants/beta/");
+    // no public site serves /metrics
+    expect(text.split("http://:9180 {")[0]).not.toContain("metrics {");
+  });
+
+  it("is absent unless asked for", () => {
+    expect(renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [{ slug: "acme", status: "active" }] })).not.toContain(":9180");
+  });
+});
+
 describe("renderCaddyfile", () => {
   it("tls auto: bare host sites (automatic HTTPS), the ACME email, sorted by tenant", () => {
     expect(renderCaddyfile({ tls: "auto", acmeEmail: "ops@example.com", domain: "example.com", tenants })).toBe(

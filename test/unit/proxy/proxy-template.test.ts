@@ -29,7 +29,8 @@ describe("templates/proxy/compose.yml", () => {
   it("is one container named as the layout says, publishing only 80 and 443", () => {
     expect(Object.keys(doc.services)).toEqual(["caddy"]);
     expect(caddy.container_name).toBe(PROXY_LAYOUT.container);
-    expect(caddy.ports).toEqual(["80:80", "443:443", "443:443/udp"]);
+    // + the metrics listener, on the address .env gives (the private one), loopback by default
+    expect(caddy.ports).toEqual(["80:80", "443:443", "443:443/udp", "${METRICS_PUBLISH:-127.0.0.1:9180}:9180"]);
   });
 
   it("mounts the conf directory read-only (a single-file mount would miss atomic renames)", () => {
@@ -75,7 +76,12 @@ describe("proxy compose.yml through real Compose", () => {
       "80:80/tcp",
       "443:443/tcp",
       "443:443/udp",
+      "9180:9180/tcp",
     ]);
+    expect(svc.ports.at(-1).host_ip).toBe("127.0.0.1");
+    writeFileSync(join(dir, ".env"), renderProxyEnv({ caddyImage: "caddy:2.10.2", metricsPublish: "10.0.1.2:9180" }));
+    const priv = run([...(compose as string[]), "-p", "btw-proxy", "--project-directory", dir, "-f", join(dir, "compose.yml"), "--env-file", join(dir, ".env"), "config", "--format", "json"]);
+    expect(JSON.parse(priv.stdout).services.caddy.ports.at(-1)).toMatchObject({ host_ip: "10.0.1.2", published: "9180", target: 9180 });
     expect(svc.volumes[0]).toMatchObject({ type: "bind", source: join(dir, "conf"), target: "/etc/caddy", read_only: true });
     expect(svc.deploy.resources.limits).toEqual({ cpus: 1, memory: String(512 * 1024 * 1024), pids: 512 });
   });
@@ -94,6 +100,7 @@ describe("rendered Caddyfile through real Caddy", () => {
   const inputs: Record<string, CaddyfileInput> = {
     auto: { tls: "auto", acmeEmail: "ops@example.com", domain: "example.com", tenants },
     off: { tls: "off", domain: "lab.test", tenants },
+    metrics: { tls: "auto", acmeEmail: "ops@example.com", domain: "example.com", tenants, metricsPort: 9180 },
     empty: { tls: "off", domain: "lab.test", tenants: [] },
   };
 
