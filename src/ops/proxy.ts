@@ -56,7 +56,7 @@ async function caddyfileFor(db: Db, config: Config, serverId: number, alsoActive
     ...(config.acmeEmail ? { acmeEmail: config.acmeEmail } : {}),
     domain: config.domain,
     tenants: tenants.map((t) => ({ slug: t.slug, status: t.status as "active" | "suspended" })),
-    metricsPort: PROXY_LAYOUT.metricsPort,
+    metrics: { port: PROXY_LAYOUT.metricsPort, denyFrom: [config.placement.subnetPool] },
   });
 }
 

@@ -18,9 +18,11 @@ export interface CaddyfileInput {
   /**
    * A plain-HTTP listener on this port serving each active tenant's n8n /metrics at
    * /tenants/<name>/metrics, for Prometheus. The proxy's compose file publishes it on the
-   * server's private address only; no public site serves /metrics.
+   * server's private address only; no public site serves /metrics. The proxy also sits on
+   * every tenant's edge network: requests from `denyFrom` (the tenants' subnet pool) are
+   * refused, so no tenant's n8n reads another's metrics.
    */
-  metricsPort?: number;
+  metrics?: { port: number; denyFrom: readonly string[] };
 }
 
 /** Seconds a suspended tenant's visitors are told to wait (Retry-After). */
@@ -56,16 +58,23 @@ function activeSite(slug: string, input: CaddyfileInput): string[] {
   ];
 }
 
-function metricsSite(port: number, slugs: readonly string[]): string[] {
+const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-f:]+\/\d{1,3}$/i;
+
+function metricsSite(m: NonNullable<CaddyfileInput["metrics"]>, slugs: readonly string[]): string[] {
+  for (const c of m.denyFrom) if (!CIDR.test(c)) throw new UsageError(`invalid CIDR ${JSON.stringify(c)}`, { code: "invalid-cidr" });
+  if (!Number.isInteger(m.port) || m.port < 1 || m.port > 65535) throw new UsageError(`invalid metrics port ${m.port}`, { code: "invalid-port" });
+  // `route` keeps this order as written (Caddy would otherwise sort `handle` before `respond`).
   return [
-    `http://:${port} {`,
+    `http://:${m.port} {`,
+    ...(m.denyFrom.length ? [`\t@tenants remote_ip ${m.denyFrom.join(" ")}`] : []),
+    "\troute {",
+    ...(m.denyFrom.length ? ['\t\trespond @tenants "Forbidden" 403'] : []),
     ...slugs.flatMap((slug) => [
-      `\thandle /tenants/${slug}/metrics {`,
-      "\t\trewrite * /metrics",
-      `\t\treverse_proxy ${tenantLayout(slug).edgeAlias}:${N8N_PORT}`,
-      "\t}",
+      `\t\thandle /tenants/${slug}/metrics {`,
+      "\t\t\trewrite * /metrics",
+      `\t\t\treverse_proxy ${tenantLayout(slug).edgeAlias}:${N8N_PORT}`,
+      "\t\t}",
     ]),
-    "\thandle {",
     '\t\trespond "Not found" 404',
     "\t}",
     "}",
@@ -115,9 +124,9 @@ export function renderCaddyfile(input: CaddyfileInput): string {
       "}",
     ],
     ...tenants.map((t) => (t.status === "active" ? activeSite(t.slug, input) : suspendedSite(t.slug, input))),
-    ...(input.metricsPort === undefined
+    ...(input.metrics === undefined
       ? []
-      : [["# Tenants' n8n metrics for Prometheus (published on the private address only).", ...metricsSite(input.metricsPort, tenants.filter((t) => t.status === "active").map((t) => t.slug))]]),
+      : [["# Tenants' n8n metrics for Prometheus (published on the private address only).", ...metricsSite(input.metrics, tenants.filter((t) => t.status === "active").map((t) => t.slug))]]),
     // Any other host on port 80. (With tls auto, Caddy puts the tenants' HTTP→HTTPS
     // redirects before this; an unknown host on 443 gets no certificate and no answer.)
     ["# Unknown hosts.", "http:// {", '\trespond "Not found" 404', "}"],

@@ -33,16 +33,21 @@ const tenants: CaddyfileInput["tenants"] = [
 
 describe("renderCaddyfile: the metrics listener", () => {
   it("serves each active tenant's n8n /metrics at /tenants/<name>/metrics on its own port, 404 for the rest; suspended tenants not at all", () => {
-    const text = renderCaddyfile({ tls: "auto", domain: "example.com", metricsPort: 9180, tenants: [{ slug: "beta", status: "suspended" }, { slug: "acme", status: "active" }] });
+    const text = renderCaddyfile({ tls: "auto", domain: "example.com", metrics: { port: 9180, denyFrom: ["10.220.0.0/16"] }, tenants: [{ slug: "beta", status: "suspended" }, { slug: "acme", status: "active" }] });
     expect(text).toContain(
       [
         "# Tenants' n8n metrics for Prometheus (published on the private address only).",
         "http://:9180 {",
-        "\thandle /tenants/acme/metrics {",
-        "\t\trewrite * /metrics",
-        "\t\treverse_proxy n8n-acme:5678",
-        "\t}",
-        "\thandle {",
+        // the proxy is on every tenant's edge network: tenants may not read each other's metrics
+        "\t@tenants remote_ip 10.220.0.0/16",
+        // route: in this order (Caddy sorts handle before respond otherwise); checked against Caddy 2.6.2:
+        // 403 from a denied address, proxied for /tenants/acme/metrics, 404 for anything else
+        "\troute {",
+        '\t\trespond @tenants "Forbidden" 403',
+        "\t\thandle /tenants/acme/metrics {",
+        "\t\t\trewrite * /metrics",
+        "\t\t\treverse_proxy n8n-acme:5678",
+        "\t\t}",
         '\t\trespond "Not found" 404',
         "\t}",
         "}",
@@ -51,6 +56,10 @@ describe("renderCaddyfile: the metrics listener", () => {
     expect(text).not.toContain("/tenants/beta/");
     // no public site serves /metrics
     expect(text.split("http://:9180 {")[0]).not.toContain("metrics {");
+  });
+
+  it("refuses a deny list that is not CIDRs (it is spliced into the file)", () => {
+    expect(() => renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [], metrics: { port: 9180, denyFrom: ["10.0.0.0/8 }"] } })).toThrow(UsageError);
   });
 
   it("is absent unless asked for", () => {

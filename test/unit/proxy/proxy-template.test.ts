@@ -100,7 +100,7 @@ describe("rendered Caddyfile through real Caddy", () => {
   const inputs: Record<string, CaddyfileInput> = {
     auto: { tls: "auto", acmeEmail: "ops@example.com", domain: "example.com", tenants },
     off: { tls: "off", domain: "lab.test", tenants },
-    metrics: { tls: "auto", acmeEmail: "ops@example.com", domain: "example.com", tenants, metricsPort: 9180 },
+    metrics: { tls: "auto", acmeEmail: "ops@example.com", domain: "example.com", tenants, metrics: { port: 9180, denyFrom: ["10.220.0.0/16"] } },
     empty: { tls: "off", domain: "lab.test", tenants: [] },
   };
 
