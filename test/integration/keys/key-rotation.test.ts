@@ -158,6 +158,15 @@ describe("btw key (pg state)", () => {
     // the backup sealed by the old key opens through the keyring, and not without it
     expect(await readBackup(a, storage, key, id)).toBe("the database dump of before");
     await expect(decryptedStream(storage, key, { id: now.id, key: now.key, source: "file" }, id).then((s) => s.toArray())).rejects.toThrow(/neither the current master key/);
+    // tenant show: each secret's age is its value's, which a key rotation does not reset
+    await stateSql(a, `update tenant_secrets set value_set_at = now() - interval '40 days' where name = 'POSTGRES_PASSWORD'`);
+    const show = await a.run(["tenant", "show", "acme", "--json"]);
+    expect(show.code, show.stderr).toBe(0);
+    expect((JSON.parse(show.stdout) as { secretAges: unknown[] }).secretAges).toEqual([
+      expect.objectContaining({ name: "N8N_ENCRYPTION_KEY", ageDays: 0 }),
+      expect.objectContaining({ name: "POSTGRES_PASSWORD", ageDays: 40 }),
+    ]);
+    expect(show.stdout).not.toContain("pg-secret-1");
     const audit = (await stateSql(a, `select details from audit_log where action = 'key.rotate'`)) as Array<{ details: Record<string, unknown> }>;
     expect(JSON.stringify(audit)).not.toContain(now.key.toString("base64"));
   });
