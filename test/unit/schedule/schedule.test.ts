@@ -106,3 +106,18 @@ describe("maintenance", () => {
     expect(reclaimed("")).toBeNull();
   });
 });
+
+describe("schedule.env", () => {
+  it("reads KEY=VALUE lines, quotes and export, skips comments, and refuses anything else", async () => {
+    const { parseEnvFile } = await import("../../../src/core/schedule/env-file.js");
+    expect(parseEnvFile("# secrets for cron\nBTW_WEBHOOK_URL=https://h/x?a=b#c\nexport BTW_SMTP_PASSWORD='p w'\nEMPTY=\nQ=\"x=y\"\n\n")).toEqual({
+      BTW_WEBHOOK_URL: "https://h/x?a=b#c",
+      BTW_SMTP_PASSWORD: "p w",
+      EMPTY: "",
+      Q: "x=y",
+    });
+    expect(() => parseEnvFile("not a line")).toThrow(/line 1/);
+    // the error names the line, never its content (it may hold a secret)
+    expect(() => parseEnvFile("A=1\nsecret-value-here")).toThrow(/^schedule.env: a line is not KEY=VALUE \(line 2\)$/);
+  });
+});
