@@ -304,6 +304,7 @@ async function inPlace(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan,
     if (p.mode === "rollback" && !p.backup) {
       step("the interrupted restore had not replaced anything yet: start the stack as it is");
       await session.host.run(composeUp(p.target, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
+      await checkN8n(session.host, p.target, undefined);
     } else {
       if (p.mode !== "rollback" && details.safetyBackup === null) {
         step("safety backup of the current data (kept for --rollback)");

@@ -283,7 +283,11 @@ async function runMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: stri
 async function undoBeforeSwitch(ctx: Ctx, db: Db, src: ServerSession, dst: ServerSession, slug: string, plan: Plan, prior: TenantStatus, tenantId: number): Promise<void> {
   const { updateTenantStatus } = await import("../state/tenants.js");
   await removeStack(dst, slug).catch(() => {});
-  if (prior !== "suspended") await src.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
+  if (prior !== "suspended") {
+    await src.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
+    // answering as before: n8n's API mounts a few seconds after its readiness
+    await checkN8n(src.host, slug, undefined);
+  }
   await updateTenantStatus(db, tenantId, prior);
   await syncRoutes(src.host, db, ctx.config, src.server);
 }
