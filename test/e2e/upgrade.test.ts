@@ -42,7 +42,7 @@ describe("n8n upgrades across the fleet (lab)", () => {
   let oldImage: string;
   let newImage: string;
   let broken: string;
-  const data = new Map<string, Snap>();
+  const data = new Map<string, Snap & { published: string[] }>();
   const serverOf = (slug: string) => (slug === B ? vm2 : vm1);
 
   const setN8nImage = (image: string) => {
@@ -53,7 +53,17 @@ describe("n8n upgrades across the fleet (lab)", () => {
   };
   const imageOf = async (slug: string) => ((await stateSql(home, "select n8n_image from tenants where slug = $1 and status <> 'deleted'", [slug])) as Array<{ n8n_image: string }>)[0]!.n8n_image;
   const envImage = async (slug: string) => (await onVm(serverOf(slug), ["grep", "^N8N_IMAGE=", `/opt/btw/tenants/${slug}/.env`])).stdout.trim().replace(/^N8N_IMAGE=/, "");
-  const dataOf = async (slug: string) => {
+  const dataOf = async (slug: string, attempt = 0): Promise<Snap & { published: string[] }> => {
+    try {
+      return await dataOnce(slug);
+    } catch (e) {
+      // n8n mounts /rest a few seconds after its readiness
+      if (attempt >= 20 || !/HTTP 404|HTTP 503|ECONNREFUSED|socket hang up/.test(String(e))) throw e;
+      await new Promise((r) => setTimeout(r, 3000));
+      return dataOf(slug, attempt + 1);
+    }
+  };
+  const dataOnce = async (slug: string) => {
     const api = await tenantApi(home, serverOf(slug), slug, LAB_DOMAIN);
     try {
       const snap = await snapshot(api);
@@ -84,17 +94,20 @@ describe("n8n upgrades across the fleet (lab)", () => {
     c.placement = { ...c.placement, subnetPool: "10.240.0.0/16" };
     writeFileSync(file, stringify(c));
     setN8nImage(oldImage); // new tenants get the older n8n
-    for (const slug of [A, B, C]) {
-      const r = await long(home, ["tenant", "create", slug, "--plan", "starter", "--server", serverOf(slug).name]);
-      expect(r.code, r.stderr).toBe(0);
-      const api = await tenantApi(home, serverOf(slug), slug, LAB_DOMAIN);
-      try {
-        await makeExecutions(api, 1);
-      } finally {
-        api.close();
-      }
-      data.set(slug, await dataOf(slug));
-    }
+    // all three at once: the state admits several btw processes
+    await Promise.all(
+      [A, B, C].map(async (slug) => {
+        const r = await long(home, ["tenant", "create", slug, "--plan", "starter", "--server", serverOf(slug).name]);
+        expect(r.code, r.stderr).toBe(0);
+        const api = await tenantApi(home, serverOf(slug), slug, LAB_DOMAIN);
+        try {
+          await makeExecutions(api, 1);
+        } finally {
+          api.close();
+        }
+        data.set(slug, await dataOf(slug));
+      }),
+    );
   });
   afterAll(async () => {
     for (const t of [A, B, C]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
