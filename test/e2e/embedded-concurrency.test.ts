@@ -1,0 +1,84 @@
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import type { BtwHome, BtwResult } from "../support/cli.js";
+import { labHome, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { scrubTenant } from "../integration/backup/tenant-api.js";
+
+// The embedded default (no database.url) with several btw processes at once on real servers:
+// while `backup all` runs over several tenants, five other commands all succeed (none exits
+// 75); two creates of the same tenant still give one winner and one exit 75; the store server
+// killed with -9 between two commands is recovered by the next.
+describe("many btw at once on the embedded store (lab)", () => {
+  let lab: LabInfo;
+  let home: BtwHome;
+  let vm1: LabServer;
+  let vm2: LabServer;
+  const ON_VM1 = ["ec-a", "ec-b", "ec-c"];
+  const ON_VM2 = ["ec-d", "ec-twin"];
+  const btw = (args: string[]) => home.run(args);
+  const ok = (r: BtwResult, what: string) => expect(r.code, `${what}: ${r.stderr}`).toBe(0);
+
+  beforeAll(async () => {
+    lab = inject("lab") as LabInfo;
+    [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
+    for (const s of lab.servers) for (const t of [...ON_VM1, ...ON_VM2]) await scrubTenant(s, t);
+    home = await labHome(lab);
+    // a pool of its own: the lab VMs are shared with other test files
+    appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.233.0.0/16\n");
+    for (const t of ON_VM1) ok(await btw(["tenant", "create", t, "--plan", "starter", "--server", vm1.name]), `create ${t}`);
+  });
+  afterAll(async () => {
+    for (const t of [...ON_VM1, ...ON_VM2]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
+    await home?.run(["db", "stop", "--force"]);
+    home?.cleanup();
+  });
+
+  it("while backup all runs, five other commands (reads and a create on the other server) all succeed", async () => {
+    const timed = async (args: string[]) => {
+      const r = await btw(args);
+      return { ...r, at: Date.now() };
+    };
+    const backup = timed(["backup", "all", "--json"]);
+    await new Promise((r) => setTimeout(r, 1500)); // let it take its locks first
+    const others = await Promise.all([
+      timed(["tenant", "list", "--json"]),
+      timed(["server", "list", "--json"]),
+      timed(["tenant", "show", "ec-a", "--json"]),
+      timed(["db", "status", "--json"]),
+      timed(["tenant", "create", "ec-d", "--plan", "starter", "--server", vm2.name, "--json"]),
+    ]);
+    const b = await backup;
+    ok(b, "backup all");
+    const names = ["tenant list", "server list", "tenant show", "db status", "tenant create ec-d"];
+    others.forEach((r, i) => {
+      expect(r.code, `${names[i]}: ${r.stderr}`).not.toBe(75);
+      ok(r, names[i]!);
+    });
+    // the reads ran while the backup did, not after it
+    for (const r of others.slice(0, 4)) expect(r.at).toBeLessThan(b.at);
+    const results = (JSON.parse(b.stdout) as { results: { tenant: string; ok: boolean }[] }).results;
+    for (const t of ON_VM1) expect(results.find((r) => r.tenant === t), `${t} in ${b.stdout}`).toMatchObject({ ok: true });
+  });
+
+  it("two tenant create of the same tenant: exactly one winner, one exit 75", async () => {
+    const rs = await Promise.all([
+      btw(["tenant", "create", "ec-twin", "--plan", "starter", "--server", vm2.name]),
+      btw(["tenant", "create", "ec-twin", "--plan", "starter", "--server", vm2.name]),
+    ]);
+    expect(rs.map((r) => r.code).sort()).toEqual([0, 75]);
+    expect(rs.find((r) => r.code === 75)!.stderr).toMatch(/ec-twin/);
+  });
+
+  it("the store server killed with -9 between two commands: the next command works", async () => {
+    const s = await btw(["db", "status", "--json"]);
+    ok(s, "db status");
+    const pid = (JSON.parse(s.stdout) as { server: { pid: number } }).server.pid;
+    process.kill(pid, "SIGKILL");
+    const r = await btw(["tenant", "list", "--json"]);
+    ok(r, "tenant list after kill -9");
+    expect((JSON.parse(r.stdout) as { tenants: { slug: string }[] }).tenants.map((t) => t.slug)).toEqual(
+      expect.arrayContaining([...ON_VM1, ...ON_VM2]),
+    );
+  });
+});
