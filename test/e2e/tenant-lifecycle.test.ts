@@ -86,7 +86,12 @@ describe("tenant lifecycle on the lab", () => {
     for (const s of secrets) expect(ps).not.toContain(s);
     // …nor in anything btw printed, nor in plaintext in the embedded state store
     for (const o of outputs) for (const s of secrets) expect(o.stdout + o.stderr).not.toContain(s);
-    const stateFiles = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? stateFiles(join(dir, f)) : [join(dir, f)]));
+    // regular files only: the embedded server's data directory also holds its Unix socket
+    const stateFiles = (dir: string): string[] =>
+      readdirSync(dir).flatMap((f) => {
+        const st = statSync(join(dir, f));
+        return st.isDirectory() ? stateFiles(join(dir, f)) : st.isFile() ? [join(dir, f)] : [];
+      });
     for (const f of stateFiles(join(home.dir, "state"))) {
       const bytes = readFileSync(f);
       for (const s of secrets) expect(bytes.includes(Buffer.from(s)), `${s.slice(0, 4)}… in ${f}`).toBe(false);
