@@ -55,6 +55,9 @@ export async function resumeTenant(ctx: Ctx, db: Db, slug: string): Promise<Tena
     const host = await hostFor(ctx, server);
     const plan = requirePlan(ctx, t.plan);
     await host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
+    // routed only once it answers: n8n mounts its API a few seconds after its readiness
+    const { checkN8n } = await import("./restore.js");
+    await checkN8n(host, slug, undefined);
     await syncRoutes(host, db, ctx.config, server, [slug]);
     const { updateTenantStatus, getTenant } = await import("../state/tenants.js");
     await updateTenantStatus(db, t.id, "active");

@@ -113,7 +113,17 @@ describe("tenant lifecycle on the lab", () => {
 
   it("WF3 follows the plan: pro runs 8 times a week; set-plan starter brings it to Monday and Thursday 08:00 in the tenant's zone, no drift", async () => {
     const { tenantApi } = await import("../integration/backup/tenant-api.js");
-    const wf3 = async () => {
+    const wf3 = async (attempt = 0): Promise<{ crons: string[]; timezone: string | undefined }> => {
+      try {
+        return await wf3Once();
+      } catch (e) {
+        // n8n mounts /rest a few seconds after its readiness (the suspend/resume test just ran)
+        if (attempt >= 20 || !/HTTP 404|HTTP 503|ECONNREFUSED|socket hang up/.test(String(e))) throw e;
+        await new Promise((r) => setTimeout(r, 3000));
+        return wf3(attempt + 1);
+      }
+    };
+    const wf3Once = async () => {
       const api = await tenantApi(home, vm, "orbit", LAB_DOMAIN);
       try {
         const list = await api.api<{ data: Array<{ name: string; nodes: Array<{ type: string; parameters: { rule?: { interval?: Array<{ expression: string }> } } }>; settings: { timezone?: string } }> }>("GET", "/api/v1/workflows?limit=50");
