@@ -26,7 +26,9 @@ describe("many btw at once on the embedded store (lab)", () => {
     home = await labHome(lab);
     // a pool of its own: the lab VMs are shared with other test files
     appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.233.0.0/16\n");
-    for (const t of ON_VM1) ok(await btw(["tenant", "create", t, "--plan", "starter", "--server", vm1.name]), `create ${t}`);
+    // at once: the state admits several btw processes
+    const created = await Promise.all(ON_VM1.map((t) => btw(["tenant", "create", t, "--plan", "starter", "--server", vm1.name])));
+    created.forEach((r, i) => ok(r, `create ${ON_VM1[i]}`));
   });
   afterAll(async () => {
     for (const t of [...ON_VM1, ...ON_VM2]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);

@@ -54,10 +54,9 @@ describe("one server's proxy and stacks, shared by several tenants and states", 
     for (const t of TENANTS) await scrubTenant(vm, t);
     home = await labHome(lab, { servers: [vm.name] });
     appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.241.0.0/16\n");
-    for (const t of TENANTS) {
-      const r = await home.run(["tenant", "create", t, "--plan", "starter", "--server", vm.name], LONG);
-      expect(r.code, r.stderr).toBe(0);
-    }
+    // at once: the state admits several btw processes
+    const created = await Promise.all(TENANTS.map((t) => home.run(["tenant", "create", t, "--plan", "starter", "--server", vm.name], LONG)));
+    for (const r of created) expect(r.code, r.stderr).toBe(0);
     // The same Caddy under a second tag: pulling it makes Compose recreate the container.
     retag = `${lab.images.caddy}-retag`;
     const pushSide = (img: string) => img.replace(lab.registry, "127.0.0.1:5000");

@@ -340,7 +340,8 @@ describe("workflows on the lab", () => {
   });
 
   it("deploy --all --wave-size 2 over 4 tenants: one n8n stopped halts the rollout, exit 3, per-tenant report with seconds", async () => {
-    for (const t of [B, C, D]) await createTenant(t);
+    // at once: the state admits several btw processes (two of them on the same server)
+    await Promise.all([B, C, D].map((t) => createTenant(t)));
     const v3 = changedTemplates("3", "v3: rollout");
     // the plan first: waves and what each tenant would get; nothing changes
     const dry = await btw(["workflows", "deploy", "--all", "--wave-size", "2", "--workflows-dir", v3, "--dry-run"]);
