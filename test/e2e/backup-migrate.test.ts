@@ -96,7 +96,11 @@ describe("tenant migrate on the lab", () => {
     const again = await btw(["tenant", "migrate", T, "--to", vm2.name]);
     expect(again.code, again.stderr).toBe(0);
     expect(await volumes(vm1)).not.toBe("");
-    const r = await btw(["tenant", "migrate", T, "--cleanup"]);
+    // destructive: refused without --yes (nothing removed), done with it
+    const refused = await btw(["tenant", "migrate", T, "--cleanup"]);
+    expect(refused.code).toBe(2);
+    expect(await volumes(vm1)).not.toBe("");
+    const r = await btw(["tenant", "migrate", T, "--cleanup", "--yes"]);
     expect(r.code, r.stderr).toBe(0);
     expect(await volumes(vm1)).toBe("");
     expect((await onVm(vm1, ["test", "-e", `/opt/btw/tenants/${T}`])).code).not.toBe(0);
