@@ -34,7 +34,9 @@ describe("key and secret rotation (lab)", () => {
     }
   };
   const psqlWith = (password: string) =>
-    onVm(vm, ["docker", "exec", "-i", `btw-${T}-postgres`, "sh", "-c", 'PGPASSWORD="$(cat)" psql -h 127.0.0.1 -U n8n -d n8n -Atc "select 1"'], password);
+    // through the container's network address, as n8n connects: the official image (and the
+    // lab's) trusts 127.0.0.1 inside the container, which would accept any password
+    onVm(vm, ["docker", "exec", "-i", `btw-${T}-postgres`, "sh", "-c", 'PGPASSWORD="$(cat)" psql -h "$(hostname -i | cut -d " " -f1)" -U n8n -d n8n -Atc "select 1"'], password);
 
   beforeAll(async () => {
     lab = inject("lab") as LabInfo;

@@ -127,6 +127,7 @@ describe("tenant lifecycle on the lab", () => {
       const api = await tenantApi(home, vm, "orbit", LAB_DOMAIN);
       try {
         const list = await api.api<{ data: Array<{ name: string; nodes: Array<{ type: string; parameters: { rule?: { interval?: Array<{ expression: string }> } } }>; settings: { timezone?: string } }> }>("GET", "/api/v1/workflows?limit=50");
+        if (list.status !== 200) throw new Error(`list workflows: HTTP ${list.status}`);
         const w = list.json.data.find((x) => x.name === "WF3 Article generation")!;
         return { crons: w.nodes.find((n) => n.type === "n8n-nodes-base.scheduleTrigger")!.parameters.rule!.interval!.map((i) => i.expression), timezone: w.settings.timezone };
       } finally {
