@@ -187,6 +187,21 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     () => import("../commands/tenant/migrate.js"),
   );
   on(tenant.command("show <name>").description("one tenant: plan, server, URL, secrets (names), workflows, journal"), () => import("../commands/tenant/show.js"));
+  on(
+    tenant
+      .command("export <name>")
+      .description("the customer's archive (tar.gz): workflows, credentials' names and types, executions' metadata, content; no secret")
+      .option("--out <file>", "where to write it (default: ./<name>-export-<time>.tar.gz; never overwritten)"),
+    () => import("../commands/tenant/export.js"),
+  );
+  const tcontent = tenant.command("content").description("the tenant's content schema (keywords, clusters, articles)");
+  on(
+    mutation(tcontent.command("prune [name]").description("delete content keywords and clusters older than the plan's contentRetentionDays (articles kept)")).option(
+      "--all",
+      "every active or suspended tenant",
+    ),
+    () => import("../commands/tenant/content-prune.js"),
+  );
 
   // workflows
   const workflows = program.command("workflows").description("WF1/WF2/WF3: the n8n workflows every tenant runs");

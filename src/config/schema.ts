@@ -39,6 +39,14 @@ export const planSchema = z
     articlesPerWeek: z.number().int().positive().nullable().default(null).describe("WF3 runs this often a week (null: the template's own schedule)"),
     executionRetentionDays: z.number().int().positive().default(90).describe("GDPR: n8n deletes execution data older than this (EXECUTIONS_DATA_MAX_AGE)"),
     executionRetentionCount: z.number().int().positive().default(10_000).describe("n8n keeps at most this many executions (EXECUTIONS_DATA_PRUNE_MAX_COUNT)"),
+    contentRetentionDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(36_500)
+      .nullable()
+      .default(180)
+      .describe("GDPR: `tenant content prune` deletes content keywords and clusters older than this (articles are kept); null = keep"),
     support: z.enum(["email", "priority", "chat", "dedicated"]),
     weight: z.number().positive().describe("capacity units this plan uses on a server"),
     queueMode: z.boolean().default(false).describe("n8n queue mode: Redis queue + a worker container"),

@@ -3,7 +3,7 @@
 
 import type { ScheduleConfig } from "../../config/schedule-schema.js";
 
-export type JobName = "backup-all" | "backup-verify" | "backup-prune" | "secrets-rotate" | "maintenance";
+export type JobName = "backup-all" | "backup-verify" | "backup-prune" | "secrets-rotate" | "maintenance" | "content-prune";
 
 export interface JobDef {
   name: JobName;
@@ -17,7 +17,7 @@ export interface JobDef {
   argv: string[] | null;
 }
 
-export const JOB_NAMES: readonly JobName[] = ["backup-all", "backup-verify", "backup-prune", "secrets-rotate", "maintenance"];
+export const JOB_NAMES: readonly JobName[] = ["backup-all", "backup-verify", "backup-prune", "secrets-rotate", "maintenance", "content-prune"];
 
 export function scheduledJobs(s: ScheduleConfig): JobDef[] {
   return [
@@ -25,6 +25,7 @@ export function scheduledJobs(s: ScheduleConfig): JobDef[] {
     { name: "backup-verify", cron: s.backupVerify.cron, enabled: s.backupVerify.enabled, description: `verify the newest backup of ${s.backupVerify.sample} tenant(s), least recently verified first`, argv: null },
     { name: "backup-prune", cron: s.backupPrune.cron, enabled: s.backupPrune.enabled, description: "delete backups beyond the retention", argv: ["backup", "prune", "--json"] },
     { name: "secrets-rotate", cron: s.secretsRotate.cron, enabled: s.secretsRotate.enabled, description: "rotate tenant secrets that are due", argv: ["tenant", "secrets", "rotate", "--due", "--json"] },
+    { name: "content-prune", cron: s.contentPrune.cron, enabled: s.contentPrune.enabled, description: "delete tenants' content keywords and clusters beyond their plan's retention", argv: ["tenant", "content", "prune", "--all", "--json"] },
     { name: "maintenance", cron: s.maintenance.cron, enabled: s.maintenance.enabled, description: "prune unused images and build cache on every server, check disks", argv: null },
   ];
 }
