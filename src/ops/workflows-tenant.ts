@@ -6,7 +6,8 @@ import type { ServerRow } from "../state/servers.js";
 import type { TenantRow } from "../state/tenants.js";
 import type { Host } from "./host.js";
 import { hostFor, lockTenant, tenantServer } from "./tenant-context.js";
-import { N8N_API_KEY, readAllSecrets } from "./tenant-secrets.js";
+import { GENERATED, N8N_API_KEY, readAllSecrets } from "./tenant-secrets.js";
+import { ownerEmail } from "./n8n-bootstrap.js";
 
 // Reaching one tenant's n8n for the workflows verbs: its server's SSH connection (one per
 // server for the whole command, shared by every tenant there), a tunnel to its n8n, its
@@ -66,6 +67,8 @@ export async function withTenantN8n<T>(ctx: Ctx, db: Db, hosts: HostPool, tenant
     try {
       const { N8nClient } = await import("../remote/n8n.js");
       const api = new N8nClient({ baseUrl: tunnel.baseUrl, apiKey, label: `n8n of tenant '${tenant.slug}'` });
+      const ownerPassword = secrets.get(GENERATED.ownerPassword);
+      if (ownerPassword) api.withOwnerLogin(ownerEmail(tenant.slug, ctx.config.domain), ownerPassword);
       await api.waitReady(opts.readyTimeoutMs ?? 30_000);
       return await fn({ tenant, server, api, secrets });
     } finally {

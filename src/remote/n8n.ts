@@ -50,9 +50,18 @@ const FINISHED: ReadonlySet<N8nExecutionStatus> = new Set(["success", "error", "
 
 export class N8nClient {
   private readonly http: N8nHttp;
+  /** the owner's login, for the few reads an older n8n offers only on its internal API */
+  private owner: { email: string; password: string } | undefined;
 
   constructor(opts: N8nClientOptions | N8nHttp) {
     this.http = opts instanceof N8nHttp ? opts : new N8nHttp(opts);
+  }
+
+  /** Lets the client log in as the owner when (and only when) it needs the internal API. */
+  withOwnerLogin(email: string, password: string): this {
+    this.http.secrets.add(password);
+    this.owner = { email, password };
+    return this;
   }
 
   get baseUrl(): string {
@@ -66,7 +75,9 @@ export class N8nClient {
 
   /** A client for the same instance using this API key (keeps the session cookie). */
   withApiKey(apiKey: string): N8nClient {
-    return new N8nClient(this.http.withApiKey(apiKey));
+    const c = new N8nClient(this.http.withApiKey(apiKey));
+    c.owner = this.owner;
+    return c;
   }
 
   // ---- readiness, owner, session, API key (internal REST API) ----
@@ -207,8 +218,21 @@ export class N8nClient {
 
   // ---- credentials (public API) ----
 
+  /**
+   * The public API lists credentials only since n8n 2.8 (GET /api/v1/credentials answers 405
+   * before: create/update/delete existed, listing did not). On an older n8n, with a session
+   * (owner login), the internal REST API's list is used instead: same fields, no data.
+   */
   async listCredentials(): Promise<N8nCredential[]> {
-    return (await this.http.paginate("/api/v1/credentials", {}, "list credentials")).map(toCredential);
+    try {
+      return (await this.http.paginate("/api/v1/credentials", {}, "list credentials")).map(toCredential);
+    } catch (e) {
+      if (!(e instanceof OperationError) || e.details?.status !== 405) throw e;
+      if (!this.http.cookie && this.owner) await this.login(this.owner.email, this.owner.password);
+      if (!this.http.cookie) throw e;
+      const r = await this.http.request({ method: "GET", path: "/rest/credentials", api: "rest", what: "list credentials" });
+      return (unwrap(r.json) as unknown[]).map(toCredential);
+    }
   }
 
   async findCredentialByName(name: string, type?: string): Promise<N8nCredential | null> {

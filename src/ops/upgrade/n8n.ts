@@ -230,12 +230,13 @@ async function checkUpgraded(ctx: Ctx, session: ServerSession, slug: string, sec
     await n8n.waitReady(180_000);
     const apiKey = secrets.get(N8N_API_KEY);
     if (!apiKey) throw new OperationError(`${slug} has no n8n API key in the state`, { code: "secret-missing" });
+    // a session first: the credential checks read through the internal API
+    await n8n.login(ownerEmail(slug, ctx.config.domain), secrets.get(GENERATED.ownerPassword)!);
     const api = n8n.withApiKey(apiKey);
     const now = (await api.listWorkflows({ active: true })).map((w) => w.id).sort();
     const lost = publishedBefore.filter((id) => !now.includes(id));
     if (lost.length) throw new OperationError(`workflows no longer published after the upgrade: ${lost.join(", ")}`, { code: "upgrade-unpublished" });
-    await n8n.login(ownerEmail(slug, ctx.config.domain), secrets.get(GENERATED.ownerPassword)!);
-    for (const c of await n8n.listCredentials()) {
+    for (const c of await api.listCredentials()) {
       if (!(await n8n.credentialDecrypts(c.id))) throw new OperationError(`credential ${c.name} (${c.id}) does not decrypt after the upgrade`, { code: "upgrade-credentials" });
     }
     const wf = await api.createWorkflow({
