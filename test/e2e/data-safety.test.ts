@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { BTW, stateSql, type BtwHome } from "../support/cli.js";
+import { BTW, stateSql, type BtwHome, runLong, killDuring } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
@@ -16,27 +16,6 @@ import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from
 const R = "ds-rst"; // restores, then the purge
 const M = "ds-mig"; // migrations lab-1 → lab-2, then the frozen server
 type Snap = Awaited<ReturnType<typeof snapshot>>;
-
-/** Runs btw with the home's env, SIGKILLs it once `title` shows on stderr; resolves when it is dead. */
-async function killDuring(home: BtwHome, args: string[], title: string): Promise<string> {
-  const child = spawn(process.execPath, [BTW, ...args], { env: home.env, stdio: ["ignore", "ignore", "pipe"] });
-  let seen = "";
-  return new Promise<string>((resolve, reject) => {
-    child.stderr!.on("data", (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes(title) && child.exitCode === null) child.kill("SIGKILL");
-    });
-    child.on("exit", (code, signal) => (signal === "SIGKILL" ? resolve(seen) : reject(new Error(`\`btw ${args.join(" ")}\` ended (${code}) before '${title}':\n${seen}`))));
-  });
-}
-
-/** btw with a longer deadline than home.run's (a restore under load takes minutes). */
-async function long(home: BtwHome, args: string[]): Promise<{ code: number; stdout: string; stderr: string; seconds: number }> {
-  const t0 = Date.now();
-  const { execa } = await import("execa");
-  const r = await execa(process.execPath, [BTW, ...args], { env: home.env, extendEnv: false, reject: false, input: "", cwd: home.dir, timeout: 600_000 });
-  return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr, seconds: (Date.now() - t0) / 1000 };
-}
 
 describe("no path loses a tenant's data (fault matrix on the lab)", () => {
   let lab: LabInfo;
@@ -77,7 +56,7 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
   /** After a kill: `backup all` skips the half-done tenant (exit 3) and records no backup of it. */
   const backupAllSkips = async (slug: string) => {
     const before = (await stateSql(home, "select count(*)::int as n from backups where tenant_slug = $1 and status = 'done'", [slug])) as Array<{ n: number }>;
-    const r = await long(home, ["backup", "all", "--json"]);
+    const r = await runLong(home, ["backup", "all", "--json"]);
     expect(r.code, r.stderr).toBe(3);
     const report = JSON.parse(r.stdout) as { results: Array<{ tenant: string; ok: boolean; skipped?: boolean; status?: string }> };
     expect(report.results.find((x) => x.tenant === slug)).toMatchObject({ ok: false, skipped: true });
@@ -98,10 +77,10 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
     config.backup = { ...config.backup, tenantTimeoutSec: 30 };
     writeFileSync(file, stringify(config));
     // both at once: the state admits several btw processes
-    const created = await Promise.all([R, M].map((slug) => long(home, ["tenant", "create", slug, "--plan", "starter", "--server", vm1.name])));
+    const created = await Promise.all([R, M].map((slug) => runLong(home, ["tenant", "create", slug, "--plan", "starter", "--server", vm1.name])));
     for (const r of created) expect(r.code, r.stderr).toBe(0);
     await addData(R, vm1);
-    const b = await long(home, ["backup", "tenant", R, "--json"]);
+    const b = await runLong(home, ["backup", "tenant", R, "--json"]);
     expect(b.code, b.stderr).toBe(0);
     b1 = (JSON.parse(b.stdout) as { backup: { id: string } }).backup.id;
     atB1 = await dataOf(R, vm1);
@@ -119,7 +98,7 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
     expect(await status(R)).toBe("restoring");
     expect((await viaProxy(vm1, `${R}.${LAB_DOMAIN}`, "/healthz")).status).toBe(503); // maintenance page
     await backupAllSkips(R);
-    const r = await long(home, ["restore", R, "--rollback", "--yes"]);
+    const r = await runLong(home, ["restore", R, "--rollback", "--yes"]);
     expect(r.code, r.stderr).toBe(0);
     expect(await status(R)).toBe("active");
     expect(await dataOf(R, vm1)).toEqual(now);
@@ -130,7 +109,7 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
     await killDuring(home, ["restore", R, "--backup", b1, "--yes"], "stream the backup in");
     expect(await status(R)).toBe("restoring");
     await backupAllSkips(R);
-    const r = await long(home, ["restore", R, "--yes", "--json"]);
+    const r = await runLong(home, ["restore", R, "--yes", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ restore: { mode: "resume", backup: b1, status: "active" } });
     expect(await dataOf(R, vm1)).toEqual(atB1);
@@ -145,22 +124,22 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
     // a plain restore never picks the safety copy the restore itself took
     const list = (await stateSql(home, "select reason from backups where tenant_slug = $1 and status = 'done' order by created_at desc limit 1", [R])) as Array<{ reason: string }>;
     expect(list[0]!.reason).toBe("pre-restore");
-    const dry = await long(home, ["restore", R, "--dry-run", "--json"]);
+    const dry = await runLong(home, ["restore", R, "--dry-run", "--json"]);
     expect((JSON.parse(dry.stdout) as { plan: { backup: string } }).plan.backup).toBe(b1);
   });
 
   it("restore of a suspended tenant killed while the restored stack starts: --rollback puts the safety backup back, and the tenant is suspended again", async () => {
     const now = await addData(R, vm1);
-    expect((await long(home, ["tenant", "suspend", R])).code).toBe(0);
+    expect((await runLong(home, ["tenant", "suspend", R])).code).toBe(0);
     await killDuring(home, ["restore", R, "--backup", b1, "--yes"], "start the stack and wait until healthy");
     expect(await status(R)).toBe("restoring");
-    const r = await long(home, ["restore", R, "--rollback", "--yes", "--json"]);
+    const r = await runLong(home, ["restore", R, "--rollback", "--yes", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ restore: { mode: "rollback", status: "suspended" } });
     expect(await status(R)).toBe("suspended");
     expect((await viaProxy(vm1, `${R}.${LAB_DOMAIN}`, "/healthz")).status).toBe(503);
     expect((await onVm(vm1, ["docker", "inspect", "--format", "{{.State.Running}}", `btw-${R}-n8n`])).stdout.trim()).toBe("false");
-    expect((await long(home, ["tenant", "resume", R])).code).toBe(0);
+    expect((await runLong(home, ["tenant", "resume", R])).code).toBe(0);
     expect(await dataOf(R, vm1)).toEqual(now);
   });
 
@@ -178,7 +157,7 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
     await new Promise((r) => child.on("exit", r));
     const done = (s: Array<{ status: string; n: number }>) => s.find((x) => x.status === "done")?.n ?? 0;
     expect(done(await count())).toBe(done(before));
-    const next = await long(home, ["backup", "tenant", R]);
+    const next = await runLong(home, ["backup", "tenant", R]);
     expect(next.code, next.stderr).toBe(0);
     const after = await count();
     expect(after.find((x) => x.status === "running")).toBeUndefined();
@@ -190,22 +169,22 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
     await killDuring(home, ["tenant", "migrate", M, "--to", vm2.name, "--yes"], "final backup of the quiet database");
     expect(await status(M)).toBe("migrating");
     await backupAllSkips(M);
-    const r = await long(home, ["tenant", "migrate", M, "--to", vm2.name, "--yes", "--json"]);
+    const r = await runLong(home, ["tenant", "migrate", M, "--to", vm2.name, "--yes", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(await status(M)).toBe("active");
     expect(await serverOf(M)).toBe(vm2.name);
     expect((await viaProxy(vm2, `${M}.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
     expect(await dataOf(M, vm2)).toEqual(before);
     // the kept source on lab-1 goes (asked with --yes) before the next move
-    expect((await long(home, ["tenant", "migrate", M, "--cleanup"])).code).toBe(2);
-    expect((await long(home, ["tenant", "migrate", M, "--cleanup", "--yes"])).code).toBe(0);
+    expect((await runLong(home, ["tenant", "migrate", M, "--cleanup"])).code).toBe(2);
+    expect((await runLong(home, ["tenant", "migrate", M, "--cleanup", "--yes"])).code).toBe(0);
   });
 
   it("migrate killed during the restore on the target: --rollback keeps it on its source (lab-2), the target (lab-1) holds nothing", async () => {
     const before = await dataOf(M, vm2);
     await killDuring(home, ["tenant", "migrate", M, "--to", vm1.name, "--yes"], `restore on ${vm1.name}`);
     expect(await status(M)).toBe("migrating");
-    const r = await long(home, ["tenant", "migrate", M, "--rollback", "--yes"]);
+    const r = await runLong(home, ["tenant", "migrate", M, "--rollback", "--yes"]);
     expect(r.code, r.stderr).toBe(0);
     expect(await status(M)).toBe("active");
     expect(await serverOf(M)).toBe(vm2.name);
@@ -217,9 +196,9 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
   it("a frozen Docker engine (SIGSTOP of lab-2's dockerd): backup all ends within the deadline, exit 3, names lab-2's tenant; lab-1's is backed up; the locks are free afterwards", async () => {
     expect(await serverOf(M)).toBe(vm2.name);
     await onVm(vm2, ["pkill", "-STOP", "-x", "dockerd"]);
-    let r: Awaited<ReturnType<typeof long>>;
+    let r: Awaited<ReturnType<typeof runLong>>;
     try {
-      r = await long(home, ["backup", "all", "--json"]);
+      r = await runLong(home, ["backup", "all", "--json"]);
     } finally {
       await onVm(vm2, ["pkill", "-CONT", "-x", "dockerd"]);
     }
@@ -230,24 +209,24 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
     expect(report.results.find((x) => x.tenant === M)).toMatchObject({ ok: false });
     expect(report.results.find((x) => x.tenant === M)!.error).toMatch(/deadline/);
     expect(report.results.find((x) => x.tenant === R)).toMatchObject({ ok: true });
-    const next = await long(home, ["backup", "tenant", M]);
+    const next = await runLong(home, ["backup", "tenant", M]);
     expect(next.code, next.stderr).toBe(0);
   });
 
   it("delete --purge takes a final backup first, and that backup restores the tenant with its workflows recorded", async () => {
     const before = await dataOf(R, vm1);
-    const del = await long(home, ["tenant", "delete", R, "--purge", "--yes", "--json"]);
+    const del = await runLong(home, ["tenant", "delete", R, "--purge", "--yes", "--json"]);
     expect(del.code, del.stderr).toBe(0);
     const finalId = (JSON.parse(del.stdout) as { finalBackup: string }).finalBackup;
     expect(finalId).toMatch(new RegExp(`^${R}-`));
     const reason = (await stateSql(home, "select reason from backups where id = $1", [finalId])) as Array<{ reason: string }>;
     expect(reason[0]!.reason).toBe("final");
-    const back = await long(home, ["restore", R, "--yes", "--json"]);
+    const back = await runLong(home, ["restore", R, "--yes", "--json"]);
     expect(back.code, back.stderr).toBe(0);
     expect(JSON.parse(back.stdout)).toMatchObject({ restore: { backup: finalId, status: "active" } });
     expect(await dataOf(R, vm1)).toEqual(before);
     // the state says what the restored n8n runs
-    const wf = await long(home, ["workflows", "status", "--tenant", R, "--json"]);
+    const wf = await runLong(home, ["workflows", "status", "--tenant", R, "--json"]);
     expect(wf.code, wf.stderr).toBe(0);
     expect(wf.stdout).not.toMatch(/not-deployed/);
   });

@@ -1,9 +1,8 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { BTW, type BtwHome } from "../support/cli.js";
+import { type BtwHome, runLong } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { startFakeS3, type FakeS3 } from "../integration/backup/fake-s3.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
@@ -15,11 +14,6 @@ import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from
 
 const T = "dr-a";
 const PASS = "a passphrase for the drill";
-
-async function long(home: BtwHome, args: string[], env: Record<string, string>, input = ""): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = await execa(process.execPath, [BTW, ...args], { env: { ...home.env, ...env }, extendEnv: false, reject: false, input, cwd: home.dir, timeout: 900_000 });
-  return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe("disaster recovery drill (lab, S3)", () => {
   let lab: LabInfo;
@@ -57,7 +51,7 @@ describe("disaster recovery drill (lab, S3)", () => {
     writeFileSync(fragment, stringify(settings));
     const c = parse(readFileSync(join(home.dir, "btw.yml"), "utf8")) as Record<string, unknown>;
     writeFileSync(join(home.dir, "btw.yml"), stringify({ ...c, placement: settings.placement, backup: settings.backup }));
-    const r = await long(home, ["tenant", "create", T, "--plan", "starter", "--server", vm.name], env);
+    const r = await runLong(home, ["tenant", "create", T, "--plan", "starter", "--server", vm.name], { env });
     expect(r.code, r.stderr).toBe(0);
   });
   afterAll(async () => {
@@ -76,10 +70,10 @@ describe("disaster recovery drill (lab, S3)", () => {
       api.close();
     }
     backedUp = await data();
-    const all = await long(home, ["backup", "all", "--json"], env);
+    const all = await runLong(home, ["backup", "all", "--json"], { env });
     expect(all.code, all.stderr).toBe(0);
     expect(JSON.parse(all.stdout)).toMatchObject({ succeeded: 1, stateBackup: { ok: true } });
-    const exp = await long(home, ["key", "export", "--recovery", "--out", join(home.dir, "key.recovery")], env, `${PASS}\n`);
+    const exp = await runLong(home, ["key", "export", "--recovery", "--out", join(home.dir, "key.recovery")], { env, input: `${PASS}\n` });
     expect(exp.code, exp.stderr).toBe(0);
     // after the backup the tenant moves on: the restore must bring back the backup's data
     const api2 = await tenantApi(home, vm, T, LAB_DOMAIN);
@@ -90,21 +84,21 @@ describe("disaster recovery drill (lab, S3)", () => {
     }
 
     // the machine is lost: only the recovery file stays
-    await long(home, ["db", "stop", "--force"], env);
+    await runLong(home, ["db", "stop", "--force"], { env });
     for (const f of readdirSync(home.dir)) if (f !== "key.recovery") rmSync(join(home.dir, f), { recursive: true, force: true });
 
-    const init = await long(home, ["init", "--domain", LAB_DOMAIN, "--tls", "off", "--timezone", "Europe/Paris", "--merge", fragment], env);
+    const init = await runLong(home, ["init", "--domain", LAB_DOMAIN, "--tls", "off", "--timezone", "Europe/Paris", "--merge", fragment], { env });
     expect(init.code, init.stderr).toBe(0);
-    const imp = await long(home, ["key", "import", "key.recovery", "--yes"], env, `${PASS}\n`);
+    const imp = await runLong(home, ["key", "import", "key.recovery", "--yes"], { env, input: `${PASS}\n` });
     expect(imp.code, imp.stderr).toBe(0);
-    const st = await long(home, ["state", "restore", "--yes", "--json"], env);
+    const st = await runLong(home, ["state", "restore", "--yes", "--json"], { env });
     expect(st.code, st.stderr).toBe(0);
-    const list = await long(home, ["backup", "list", "--tenant", T, "--json"], env);
+    const list = await runLong(home, ["backup", "list", "--tenant", T, "--json"], { env });
     expect((JSON.parse(list.stdout) as { backups: unknown[] }).backups.length).toBeGreaterThanOrEqual(1);
-    const check = await long(home, ["server", "check", vm.name], env);
+    const check = await runLong(home, ["server", "check", vm.name], { env });
     expect(check.code, check.stderr).toBe(0);
 
-    const r = await long(home, ["restore", T, "--yes", "--json"], env);
+    const r = await runLong(home, ["restore", T, "--yes", "--json"], { env });
     expect(r.code, r.stderr).toBe(0);
     expect(await data()).toEqual(backedUp);
   });

@@ -1,6 +1,5 @@
-import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { BTW, stateSql, type BtwHome } from "../support/cli.js";
+import { stateSql, type BtwHome, runLong } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi, tenantSecrets } from "../integration/backup/tenant-api.js";
 
@@ -10,11 +9,6 @@ import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi, tenan
 // executions stay — with an execution before and after.
 
 const T = "rot-a";
-
-async function long(home: BtwHome, args: string[], input = ""): Promise<{ code: number; stdout: string; stderr: string }> {
-  const r = await execa(process.execPath, [BTW, ...args], { env: home.env, extendEnv: false, reject: false, input, cwd: home.dir, timeout: 900_000 });
-  return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
 
 describe("key and secret rotation (lab)", () => {
   let lab: LabInfo;
@@ -43,7 +37,7 @@ describe("key and secret rotation (lab)", () => {
     vm = lab.servers[0]!;
     await scrubTenant(vm, T);
     home = await labHome(lab, { servers: [vm.name] });
-    const r = await long(home, ["tenant", "create", T, "--plan", "starter", "--server", vm.name]);
+    const r = await runLong(home, ["tenant", "create", T, "--plan", "starter", "--server", vm.name]);
     expect(r.code, r.stderr).toBe(0);
     const api = await tenantApi(home, vm, T, LAB_DOMAIN);
     try {
@@ -60,18 +54,18 @@ describe("key and secret rotation (lab)", () => {
   });
 
   it("key rotate, then restore of a backup taken before the rotation: same workflows, credentials decrypt", async () => {
-    const b = await long(home, ["backup", "tenant", T, "--json"]);
+    const b = await runLong(home, ["backup", "tenant", T, "--json"]);
     expect(b.code, b.stderr).toBe(0);
-    const rot = await long(home, ["key", "rotate", "--yes", "--json"]);
+    const rot = await runLong(home, ["key", "rotate", "--yes", "--json"]);
     expect(rot.code, rot.stderr).toBe(0);
-    const r = await long(home, ["restore", T, "--yes"]);
+    const r = await runLong(home, ["restore", T, "--yes"]);
     expect(r.code, r.stderr).toBe(0);
     expect(await data()).toEqual(before);
   });
 
   it("secrets rotate on the live tenant: new Postgres/Redis passwords and API key, the old ones refused, data and executions kept", async () => {
     const old = await tenantSecrets(home, T);
-    const r = await long(home, ["tenant", "secrets", "rotate", T, "--json"]);
+    const r = await runLong(home, ["tenant", "secrets", "rotate", T, "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ rotated: [T] });
     const now = await tenantSecrets(home, T);
@@ -96,13 +90,13 @@ describe("key and secret rotation (lab)", () => {
     const after = await data();
     expect(after.executions.length).toBe(before.executions.length + 1);
 
-    const show = JSON.parse((await long(home, ["tenant", "show", T, "--json"])).stdout) as { secretAges: Array<{ name: string; ageDays: number }> };
+    const show = JSON.parse((await runLong(home, ["tenant", "show", T, "--json"])).stdout) as { secretAges: Array<{ name: string; ageDays: number }> };
     expect(show.secretAges.find((s) => s.name === "POSTGRES_PASSWORD")).toMatchObject({ ageDays: 0 });
   });
 
   it("restore in place of the backup from before the rotation: the backup's data, the current passwords, the Postgres credential re-pointed", async () => {
     const current = await tenantSecrets(home, T);
-    const r = await long(home, ["restore", T, "--yes"]);
+    const r = await runLong(home, ["restore", T, "--yes"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/Postgres credential re-pointed at the current database password/);
     expect(await data()).toEqual(before);
@@ -111,12 +105,12 @@ describe("key and secret rotation (lab)", () => {
   });
 
   it("--due picks tenants whose secrets are secrets.rotationDays old", async () => {
-    const none = await long(home, ["tenant", "secrets", "rotate", "--due", "--dry-run", "--json"]);
+    const none = await runLong(home, ["tenant", "secrets", "rotate", "--due", "--dry-run", "--json"]);
     expect(JSON.parse(none.stdout)).toMatchObject({ tenants: [] });
     await stateSql(home, `update tenant_secrets set value_set_at = now() - interval '100 days' where name = 'N8N_API_KEY'`);
-    const due = await long(home, ["tenant", "secrets", "rotate", "--due", "--dry-run", "--json"]);
+    const due = await runLong(home, ["tenant", "secrets", "rotate", "--due", "--dry-run", "--json"]);
     expect(JSON.parse(due.stdout)).toMatchObject({ tenants: [T], rotationDays: 90 });
-    const bad = await long(home, ["tenant", "secrets", "rotate", T, "--due"]);
+    const bad = await runLong(home, ["tenant", "secrets", "rotate", T, "--due"]);
     expect(bad.code).toBe(2);
   });
 });

@@ -1,21 +1,7 @@
-import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { BTW, stateSql, type BtwHome } from "../support/cli.js";
+import { stateSql, type BtwHome, killDuring } from "../support/cli.js";
 import { labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
-
-/** Starts `btw tenant create`, SIGKILLs it as soon as `step` starts; resolves once it is dead. */
-async function killDuring(home: BtwHome, args: string[], stepTitle: string): Promise<void> {
-  const child = spawn(process.execPath, [BTW, ...args], { env: home.env, stdio: ["ignore", "ignore", "pipe"] });
-  let seen = "";
-  await new Promise<void>((resolve, reject) => {
-    child.stderr!.on("data", (d: Buffer) => {
-      seen += d.toString();
-      if (seen.includes(stepTitle) && child.exitCode === null) child.kill("SIGKILL");
-    });
-    child.on("exit", (code, signal) => (signal === "SIGKILL" ? resolve() : reject(new Error(`create ended (${code}) before '${stepTitle}':\n${seen}`))));
-  });
-}
 
 const containersOf = async (vm: LabServer, slug: string) =>
   (await onVm(vm, ["docker", "ps", "-a", "--filter", `label=btw.tenant=${slug}`, "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).sort();

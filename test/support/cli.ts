@@ -95,3 +95,31 @@ export async function stateSql(home: BtwHome, sql: string, params: unknown[] = [
     await db.close();
   }
 }
+
+/** btw with a long deadline (a create, restore or upgrade under load takes minutes); `seconds` is its wall time. */
+export async function runLong(
+  home: BtwHome,
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {},
+): Promise<BtwResult & { seconds: number }> {
+  const t0 = Date.now();
+  const r = await home.run(args, { env: opts.env, input: opts.input ?? "", timeoutMs: opts.timeoutMs ?? 900_000 });
+  return { ...r, seconds: (Date.now() - t0) / 1000 };
+}
+
+/**
+ * Runs btw with the home's env and SIGKILLs it the moment `title` (a step's title) shows on
+ * its stderr; resolves with what it printed once it is dead, rejects if it ended by itself.
+ */
+export async function killDuring(home: BtwHome, args: string[], title: string): Promise<string> {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, [BTW, ...args], { env: home.env, cwd: home.dir, stdio: ["ignore", "ignore", "pipe"] });
+  let seen = "";
+  return new Promise<string>((resolve, reject) => {
+    child.stderr!.on("data", (d: Buffer) => {
+      seen += d.toString();
+      if (seen.includes(title) && child.exitCode === null) child.kill("SIGKILL");
+    });
+    child.on("exit", (code, signal) => (signal === "SIGKILL" ? resolve(seen) : reject(new Error(`\`btw ${args.join(" ")}\` ended (${code}) before '${title}':\n${seen}`))));
+  });
+}
