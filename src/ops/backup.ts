@@ -2,26 +2,27 @@ import { createHash, randomBytes } from "node:crypto";
 import { Readable, Transform, type TransformCallback } from "node:stream";
 import type Dockerode from "dockerode";
 import type { Ctx } from "../cli/context.js";
-import { writeBundle, type PartSource } from "../core/backup/bundle.js";
+import { ageEncryptStream } from "../core/backup/age.js";
+import type { PartSource } from "../core/backup/bundle.js";
 import { COUNTS_SQL, N8N_DATA_DIR, execN8nPackageJson, execPgDump, execPsql, parseCounts, parseN8nVersion } from "../core/backup/commands.js";
-import { encryptStream } from "../core/backup/crypto-stream.js";
 import {
   BACKUP_FORMAT,
   PART_DATABASE,
   PART_N8N_DATA,
   backupId,
   backupKey,
-  dataKeyContext,
   escrowContext,
   type BackupCounts,
   type BackupManifest,
   type BackupStart,
 } from "../core/backup/manifest.js";
+import { secretsEnv, writeTarBundle } from "../core/backup/tar-bundle.js";
 import { tenantLayout } from "../core/tenant/layout.js";
 import { ConflictError, OperationError } from "../errors.js";
 import type { BackupStorage } from "../remote/backup-storage.js";
 import { seal } from "../secrets/envelope.js";
 import type { MasterKey } from "../secrets/master-key.js";
+import { backupRecipients } from "../secrets/recovery-identity.js";
 import type { BackupReason } from "../state/backups.js";
 import type { Db, Lock } from "../state/db.js";
 import type { ServerRow } from "../state/servers.js";
@@ -31,9 +32,12 @@ import { hostFor, lockTenant } from "./tenant-context.js";
 import { GENERATED, readAllSecrets } from "./tenant-secrets.js";
 
 // One backup of one tenant: pg_dump (custom format) streamed out of its Postgres container
-// and the n8n data directory streamed as tar, both through the Docker API over SSH, bundled
-// with a manifest, encrypted here (AES-256-GCM, chunked) and streamed to the storage. No file
-// is written on the server; memory stays bounded by the chunk and upload part sizes.
+// and the n8n data directory streamed as tar, both through the Docker API over SSH, put in a
+// tar with a manifest (src/core/backup/tar-bundle.ts), encrypted here in the age format to
+// the master key's recipient and the recovery identity (so standard tools open it: README,
+// "Restoring a tenant without btw") and streamed to the storage. No file is written on the
+// server; memory stays bounded by the tar piece and upload part sizes. Backups of older btw
+// (the "btwb" container) stay readable: the reader goes by the object's first bytes.
 //
 // The state row is inserted `running` before anything is uploaded and becomes `done` only
 // after the storage confirmed the whole object. Its runner holds an advisory lock named after
@@ -225,6 +229,8 @@ async function backupLocked(
     workflows: deployed.map((d) => ({ key: d.workflowKey, version: d.version, n8nId: d.n8nId, checksum: d.checksum, templateSha256: d.templateSha256 })),
   };
   const escrow = { keyId: master.id, sealed: seal(master, escrowContext(id), JSON.stringify(Object.fromEntries(secrets))), names: [...secrets.keys()].sort() };
+  const { recipients, createdRecovery } = backupRecipients(master, ctx.home, ctx.env);
+  if (createdRecovery) ctx.out.warn(`created the backup recovery identity ${ctx.home}/recovery-identity.txt: keep a copy offline (\`btw key export --recovery\`)`);
 
   mark("facts, version, counts, secrets");
   const { insertBackup, completeBackup, failBackup } = await import("../state/backups.js");
@@ -258,16 +264,11 @@ async function backupLocked(
     let manifest: BackupManifest | null = null;
     const bundle = Readable.from(
       (async function* () {
-        for await (const chunk of writeBundle(start, parts, async (p) => (manifest = await finish(p)))) yield chunk;
+        for await (const chunk of writeTarBundle(start, secretsEnv(secrets), parts, async (p) => (manifest = await finish(p)))) yield chunk;
       })(),
       { objectMode: false, highWaterMark: 1024 * 1024 },
     );
-    const encrypt = encryptStream({
-      backupId: id,
-      tenant: tenant.slug,
-      keyId: master.id,
-      wrapKey: (dataKey) => seal(master, dataKeyContext(id), dataKey),
-    });
+    const encrypt = ageEncryptStream(recipients);
     const meter = new Meter(opts.onProgress);
     bundle.on("error", (e) => encrypt.destroy(e));
     encrypt.on("error", (e) => meter.destroy(e));

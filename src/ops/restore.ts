@@ -1,9 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { PassThrough, type Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import type Dockerode from "dockerode";
 import type { Ctx } from "../cli/context.js";
 import type { Plan } from "../config/schema.js";
-import { readBundle, type PartSink } from "../core/backup/bundle.js";
+import { ageDecryptStream } from "../core/backup/age.js";
+import { readBundle, type PartSink, type ReadBundleHandlers } from "../core/backup/bundle.js";
+import { SNIFF_BYTES, detectContainer, type BackupContainer } from "../core/backup/container.js";
+import { readTarBundle } from "../core/backup/tar-bundle.js";
 import {
   COUNTS_SQL,
   N8N_DATA_PARENT,
@@ -29,6 +32,7 @@ import { ConflictError, NotFoundError, OperationError, UsageError } from "../err
 import type { BackupStorage } from "../remote/backup-storage.js";
 import { open } from "../secrets/envelope.js";
 import { keyById, type MasterKey } from "../secrets/master-key.js";
+import { backupIdentities } from "../secrets/recovery-identity.js";
 import type { BackupRow } from "../state/backups.js";
 import type { Db } from "../state/db.js";
 import type { ServerRow } from "../state/servers.js";
@@ -67,9 +71,12 @@ export async function openBackupRow(db: Db, storage: BackupStorage, row: BackupR
   return key;
 }
 
-/** The stored object, decrypted as a stream (fails with BackupIntegrityError on damage). */
+/** A btwb object (btw's own container, before age) decrypted as a stream (BackupIntegrityError on damage). */
 export async function decryptedStream(storage: BackupStorage, key: string, master: MasterKey, expectId: string): Promise<Readable> {
-  const raw = await storage.get(key);
+  return decryptBtwb(await storage.get(key), key, master, expectId);
+}
+
+function decryptBtwb(raw: Readable, key: string, master: MasterKey, expectId: string): Readable {
   const dec = decryptStream({
     onHeader: (h) => {
       if (h.backupId !== expectId) throw new BackupIntegrityError(`the object at ${key} holds backup ${h.backupId}, not ${expectId}`);
@@ -89,9 +96,67 @@ export async function decryptedStream(storage: BackupStorage, key: string, maste
   return raw.pipe(dec);
 }
 
+/**
+ * Reads a stored backup end to end whatever its container — age + tar (btw now) or btwb +
+ * bundle (older btw), told apart by the first bytes — routing each part to its sink; returns
+ * the manifest once every part checked out.
+ */
+export async function readBackupObject(storage: BackupStorage, key: string, master: MasterKey, expectId: string, onPart: ReadBundleHandlers["onPart"]): Promise<BackupManifest> {
+  const { format, stream } = await sniffBackup(await storage.get(key));
+  if (format === "btwb") return readBundle(decryptBtwb(stream, key, master, expectId), { onPart });
+  if (format !== "age") throw new BackupIntegrityError(`the object at ${key} is neither an age file nor a btw backup`);
+  const held = backupIdentities(master);
+  const dec = ageDecryptStream({
+    identities: held,
+    noKey: () =>
+      new BackupIntegrityError(
+        `backup ${expectId} opens with none of the ${held.length} master key(s) held (current ${master.id} and the keyring)`,
+        "use the original master key, or `btw key import` a recovery file that holds it",
+      ),
+  });
+  stream.on("error", (e) => dec.destroy(e));
+  return readTarBundle(stream.pipe(dec), {
+    onStart: (s) => {
+      if (s.id !== expectId) throw new BackupIntegrityError(`the object at ${key} holds backup ${s.id}, not ${expectId}`);
+    },
+    onPart,
+  });
+}
+
+/** Reads a stored backup's first bytes to tell its container; the stream returned replays them. */
+export async function sniffBackup(raw: Readable): Promise<{ format: BackupContainer | null; stream: Readable }> {
+  const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const head: Buffer[] = [];
+  let len = 0;
+  let done = false;
+  while (len < SNIFF_BYTES) {
+    const r = await it.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    head.push(r.value);
+    len += r.value.length;
+  }
+  const first = Buffer.concat(head);
+  const stream = Readable.from(
+    (async function* () {
+      if (first.length > 0) yield first;
+      if (done) return;
+      for (;;) {
+        const r = await it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+    })(),
+    { objectMode: false },
+  );
+  return { format: detectContainer(first), stream };
+}
+
 /** Reads the whole object, checking everything; returns the manifest. Changes nothing. */
 export async function checkBackup(storage: BackupStorage, key: string, master: MasterKey, expectId: string): Promise<BackupManifest> {
-  const m = await readBundle(await decryptedStream(storage, key, master, expectId), { onPart: () => null });
+  const m = await readBackupObject(storage, key, master, expectId, () => null);
   if (m.id !== expectId) throw new BackupIntegrityError(`backup content names ${m.id}, not ${expectId}`);
   return m;
 }
@@ -158,7 +223,7 @@ export async function restoreData(o: RestoreDataOptions): Promise<BackupManifest
     }
     return null; // a part a newer btw added: checked, not used
   };
-  const manifest = await readBundle(await decryptedStream(o.storage, o.key, o.master, o.backupId), { onPart: sinkFor });
+  const manifest = await readBackupObject(o.storage, o.key, o.master, o.backupId, sinkFor);
   await o.beforeStart?.();
 
   step("start the stack and wait until healthy");
