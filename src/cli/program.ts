@@ -255,7 +255,8 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
         .command("collect")
         .description("per tenant, the month's executions by status, published workflows, articles published → the usage table (idempotent)")
         .option("--month <YYYY-MM>", "which month (default: the current one, UTC)")
-        .option("--tenant <name>", "only this tenant"),
+        .option("--tenant <name>", "only this tenant")
+        .option("--no-notify", "do not send quota notices (80 % / 100 %, once per threshold per month)"),
     ),
     () => import("../commands/usage/collect.js"),
   );
@@ -265,7 +266,9 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
       .description("collected usage against each plan's quotas; 80 % and 100 % flagged")
       .option("--month <YYYY-MM>", "which month (default: the current one, UTC)")
       .option("--tenant <name>", "only this tenant")
-      .option("--csv", "CSV on stdout"),
+      .option("--csv", "CSV on stdout")
+      .option("--enforce", "unpublish customer workflows over the active-workflow quota (newest first; WF1–WF3 kept), each audited")
+      .option("--dry-run", "with --enforce: say what would be unpublished; change nothing"),
     () => import("../commands/usage/report.js"),
   );
   on(program.command("cost").description("monthly cost per server, per tenant and per plan; margin per plan; the seed's 3 € per tenant"), () => import("../commands/cost.js"));

@@ -25,6 +25,7 @@ export const scheduleSchema = z
       })
       .strict()
       .prefault({}),
+    usageCollect: job("5 */6 * * *").describe("runs `btw usage collect` (the month's usage → the usage table; quota notices at 80 % and 100 %)"),
     contentPrune: job("45 4 * * *").describe("runs `btw tenant content prune --all` (keywords and clusters older than each plan's contentRetentionDays)"),
     secretsRotate: job("0 6 * * 1").describe("runs `btw tenant secrets rotate --due` (tenants whose secrets are older than secrets.rotationDays)"),
     maintenance: z

@@ -1,32 +1,19 @@
 import type { Handler } from "../../cli/program.js";
-import { monthPeriod, quotaFlags, USAGE_METRICS, weeksIn, type UsageMetric } from "../../core/usage/usage.js";
+import { ExitCode, UsageError } from "../../errors.js";
+import { USAGE_METRICS } from "../../core/usage/usage.js";
+import { usageOf } from "../../ops/usage/flags.js";
 
-// `btw usage [--month YYYY-MM] [--tenant T] [--json|--csv]`: what `usage collect` stored,
-// against each plan's quotas; tenants at 80 % and 100 % are flagged.
+// `btw usage [--month YYYY-MM] [--tenant T] [--json|--csv] [--enforce [--dry-run]]`: what
+// `usage collect` stored, against each plan's quotas; tenants at 80 % and 100 % are flagged.
+// --enforce unpublishes the customer workflows over the active-workflow quota (see
+// core/usage/enforce.ts for the rule), each in the audit log.
 
 const handler: Handler = async (ctx, _args, opts) => {
+  if (opts.dryRun && !opts.enforce) throw new UsageError("--dry-run goes with --enforce (the report alone changes nothing)", { code: "dry-run-without-enforce" });
+  if (opts.enforce && opts.csv) throw new UsageError("--enforce prints its own report: drop --csv", { code: "enforce-csv" });
   const db = await ctx.db();
-  const { period, from, to } = monthPeriod(typeof opts.month === "string" ? opts.month : undefined);
-  const rows = (
-    await db.query<{ tenant: string; plan: string; metric: UsageMetric; value: number; collected: Date }>(
-      `select tenant_slug as tenant, plan, metric, value, collected_at as collected from usage
-        where period = $1::date and ($2::text is null or tenant_slug = $2) order by tenant_slug, metric`,
-      [period, typeof opts.tenant === "string" ? opts.tenant : null],
-    )
-  ).rows;
-  const byTenant = new Map<string, { tenant: string; plan: string; usage: Partial<Record<UsageMetric, number>>; collectedAt: string }>();
-  for (const r of rows) {
-    const t = byTenant.get(r.tenant) ?? { tenant: r.tenant, plan: r.plan, usage: {}, collectedAt: new Date(r.collected).toISOString() };
-    t.usage[r.metric] = Number(r.value);
-    byTenant.set(r.tenant, t);
-  }
-  const weeks = weeksIn(from, to);
-  const tenants = [...byTenant.values()].map((t) => {
-    const p = ctx.config.plans[t.plan];
-    const quotas = { executionsPerMonth: p?.executionsPerMonth ?? null, activeWorkflows: p?.activeWorkflows ?? null, articlesPerWeek: p?.articlesPerWeek ?? null };
-    return { ...t, quotas, flags: quotaFlags(t.usage, quotas, weeks) };
-  });
-  const data = { period: period.slice(0, 7), tenants };
+  const { period, tenants } = await usageOf(db, ctx.config, typeof opts.month === "string" ? opts.month : undefined, typeof opts.tenant === "string" ? opts.tenant : undefined);
+  const data = { period: period.slice(0, 7), tenants: tenants.map(({ tenantId: _id, ...t }) => t) };
   if (opts.csv) {
     const lines = ["period,tenant,plan,metric,value,quota,flag"];
     for (const t of tenants) {
@@ -37,6 +24,26 @@ const handler: Handler = async (ctx, _args, opts) => {
       }
     }
     ctx.io.stdout.write(lines.join("\n") + "\n");
+    return;
+  }
+  if (opts.enforce) {
+    const { enforceWorkflowQuota } = await import("../../ops/usage/enforce.js");
+    const results = await enforceWorkflowQuota(ctx, db, tenants, { dryRun: opts.dryRun === true });
+    ctx.out.result({ ...data, dryRun: opts.dryRun === true, enforce: results }, () =>
+      results.length === 0
+        ? `no tenant over its active-workflow quota in ${data.period}`
+        : results
+            .map((r) =>
+              !r.ok
+                ? `  ✗ ${r.tenant}: ${r.error}`
+                : [
+                    r.skipped ? `  - ${r.tenant}: skipped (${r.skipped})` : `  ${r.tenant}: ${r.published} published, quota ${r.quota}${r.unpublished.length ? `; ${opts.dryRun ? "would unpublish" : "unpublished"} ${r.unpublished.map((w) => `'${w.name}' (${w.id})`).join(", ")}` : ""}`,
+                    ...(r.unmet ? [`    ${r.unmet} over the quota are btw's own WF1–WF3, kept published`] : []),
+                  ].join("\n"),
+            )
+            .join("\n"),
+    );
+    if (results.some((r) => !r.ok)) return ExitCode.partial;
     return;
   }
   ctx.out.result(data, () =>

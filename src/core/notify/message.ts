@@ -13,7 +13,7 @@ export interface JobOutcome {
 }
 
 export interface Notice {
-  event: "job.failed" | "job.partial";
+  event: "job.failed" | "job.partial" | "quota.80" | "quota.100";
   job: string;
   exitCode: number;
   subject: string;

@@ -3,7 +3,7 @@
 
 import type { ScheduleConfig } from "../../config/schedule-schema.js";
 
-export type JobName = "backup-all" | "backup-verify" | "backup-prune" | "secrets-rotate" | "maintenance" | "content-prune";
+export type JobName = "backup-all" | "backup-verify" | "backup-prune" | "secrets-rotate" | "maintenance" | "content-prune" | "usage-collect";
 
 export interface JobDef {
   name: JobName;
@@ -17,7 +17,7 @@ export interface JobDef {
   argv: string[] | null;
 }
 
-export const JOB_NAMES: readonly JobName[] = ["backup-all", "backup-verify", "backup-prune", "secrets-rotate", "maintenance", "content-prune"];
+export const JOB_NAMES: readonly JobName[] = ["backup-all", "backup-verify", "backup-prune", "secrets-rotate", "maintenance", "content-prune", "usage-collect"];
 
 export function scheduledJobs(s: ScheduleConfig): JobDef[] {
   return [
@@ -26,6 +26,7 @@ export function scheduledJobs(s: ScheduleConfig): JobDef[] {
     { name: "backup-prune", cron: s.backupPrune.cron, enabled: s.backupPrune.enabled, description: "delete backups beyond the retention", argv: ["backup", "prune", "--json"] },
     { name: "secrets-rotate", cron: s.secretsRotate.cron, enabled: s.secretsRotate.enabled, description: "rotate tenant secrets that are due", argv: ["tenant", "secrets", "rotate", "--due", "--json"] },
     { name: "content-prune", cron: s.contentPrune.cron, enabled: s.contentPrune.enabled, description: "delete tenants' content keywords and clusters beyond their plan's retention", argv: ["tenant", "content", "prune", "--all", "--json"] },
+    { name: "usage-collect", cron: s.usageCollect.cron, enabled: s.usageCollect.enabled, description: "meter the month's usage; notify tenants at 80 % and 100 % of a quota", argv: ["usage", "collect", "--json"] },
     { name: "maintenance", cron: s.maintenance.cron, enabled: s.maintenance.enabled, description: "prune unused images and build cache on every server, check disks", argv: null },
   ];
 }
