@@ -2,7 +2,24 @@ import { LocalBackend, TerraformBackend, TerraformOutput, TerraformStack, type T
 import type { Construct } from "constructs";
 import { serverOutputName, type PlatformSpec } from "../src/core/infra/spec.js";
 import type { Backend } from "../src/core/infra/terraform.js";
-import { Firewall, FirewallAttachment, HcloudProvider, Network, NetworkSubnet, PlacementGroup, Server, SshKey } from "./hcloud/index.js";
+import type { EdgeSpec } from "../src/core/infra/edge.js";
+import {
+  Firewall,
+  FirewallAttachment,
+  HcloudProvider,
+  LoadBalancer,
+  LoadBalancerNetwork,
+  LoadBalancerService,
+  LoadBalancerTarget,
+  ManagedCertificate,
+  Network,
+  NetworkSubnet,
+  PlacementGroup,
+  Server,
+  SshKey,
+  Zone,
+  ZoneRrset,
+} from "./hcloud/index.js";
 
 // The platform: tenant servers (and an optional monitoring server) on a private network,
 // spread over placement groups, reachable only as the firewall allows. Everything is
@@ -87,6 +104,60 @@ export class PlatformStack extends TerraformStack {
         description: `${s.role} server ${s.name}`,
       }).overrideLogicalId(serverOutputName(s.name));
     }
+    if (spec.edge) this.edge(spec.edge, subnet, spec.protection);
+  }
+
+  /**
+   * proxy.mode edge: the load balancer on the private network, HTTPS with the managed
+   * certificate forwarded as HTTP to the edge servers' private addresses (selected by
+   * label), and `*.<domain>` (+ the apex) pointing at it in Hetzner DNS (hcloud_zone_rrset).
+   */
+  private edge(e: EdgeSpec, subnet: NetworkSubnet, protection: boolean): void {
+    const lb = new LoadBalancer(this, e.loadBalancer.id, {
+      name: e.loadBalancer.name,
+      loadBalancerType: e.loadBalancer.type,
+      location: e.loadBalancer.location,
+      labels: e.loadBalancer.labels,
+      deleteProtection: protection,
+    });
+    const lbNetwork = new LoadBalancerNetwork(this, e.network.id, {
+      loadBalancerId: lb.idNumber,
+      subnetId: subnet.idString,
+      ip: e.network.ip,
+      enablePublicInterface: e.network.enablePublicInterface,
+    });
+    const certificate = new ManagedCertificate(this, e.certificate.id, {
+      name: e.certificate.name,
+      domainNames: e.certificate.domainNames,
+      labels: e.certificate.labels,
+      // the provider's advice: the service moves to the new certificate before the old goes
+      lifecycle: { createBeforeDestroy: true },
+    });
+    const hc = e.service.healthCheck;
+    new LoadBalancerService(this, e.service.id, {
+      loadBalancerId: lb.idNumber,
+      protocol: e.service.protocol,
+      listenPort: e.service.listenPort,
+      destinationPort: e.service.destinationPort,
+      http: { certificates: [certificate.idNumber], redirectHttp: e.service.redirectHttp },
+      healthCheck: { protocol: hc.protocol, port: hc.port, interval: hc.interval, timeout: hc.timeout, retries: hc.retries, http: { path: hc.path, statusCodes: hc.statusCodes } },
+    });
+    new LoadBalancerTarget(this, e.target.id, {
+      type: "label_selector",
+      loadBalancerId: lb.idNumber,
+      labelSelector: e.target.labelSelector,
+      usePrivateIp: e.target.usePrivateIp,
+      // private targets need the load balancer on the network first
+      dependsOn: [lbNetwork],
+    });
+    const zone = e.dns.manageZone ? new Zone(this, e.dns.zoneId, { name: e.dns.zone, mode: "primary", labels: e.dns.labels, deleteProtection: protection }).zoneName : e.dns.zone;
+    for (const r of e.dns.records) {
+      new ZoneRrset(this, r.id, { zone, name: r.name, type: r.type, ttl: r.ttl, labels: e.dns.labels, records: [{ value: r.target === "ipv4" ? lb.ipv4 : lb.ipv6, comment: "btw edge load balancer" }] });
+    }
+    new TerraformOutput(this, "output_edge", {
+      value: { name: e.loadBalancer.name, id: lb.idString, ipv4: lb.ipv4, ipv6: lb.ipv6, private_ip: e.network.ip },
+      description: "the edge load balancer",
+    }).overrideLogicalId("edge_load_balancer");
   }
 }
 

@@ -109,6 +109,30 @@ const s3 = z
   .strict();
 const dir = z.object({ type: z.literal("dir"), path: z.string().min(1).describe("~ and $BTW_HOME expand") }).strict();
 
+// proxy.mode edge: `*.<domain>` → a Hetzner Load Balancer (managed certificate) → edge
+// proxies → the tenant's server over the private network. Ignored in direct mode.
+const edgeSchema = z
+  .object({
+    servers: z.number().int().min(1).max(7).default(2).describe("edge proxies behind the load balancer (private addresses .3–.9 of hetzner.subnetRange)"),
+    serverType: z.string().default("cx33"),
+    loadBalancerType: z.string().regex(/^lb\d+$/, "must be a Hetzner load balancer type like lb11").default("lb11"),
+    location: z.enum(["fsn1", "nbg1", "hel1", "ash", "hil", "sin"]).optional().describe("the load balancer's location (default: hetzner.location)"),
+    certificateDomains: z
+      .array(z.string().regex(/^(\*\.)?(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "must be a DNS name, optionally *.-prefixed"))
+      .default([])
+      .describe("names of the managed certificate (default: <domain> and *.<domain>); Hetzner issues it only for zones in Hetzner DNS"),
+    dns: z
+      .object({
+        zone: dnsName.optional().describe("the Hetzner DNS zone holding <domain> (default: <domain> itself)"),
+        manageZone: z.boolean().default(false).describe("true: the stack creates the zone (hcloud_zone); false: the zone already exists in Hetzner DNS"),
+        apex: z.boolean().default(true).describe("also point <domain> itself at the load balancer"),
+        ttl: z.number().int().min(60).max(86400).default(300),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     domain: dnsName.describe("base domain: tenant acme is served at acme.<domain>"),
@@ -136,9 +160,16 @@ export const configSchema = z
       .strict()
       .prefault({}),
     proxy: z
-      .object({ tls: z.enum(["auto", "off"]).default("auto").describe("auto: Let's Encrypt per tenant host; off: plain HTTP (labs)") })
+      .object({
+        tls: z.enum(["auto", "off"]).default("auto").describe("auto: Let's Encrypt per tenant host; off: plain HTTP (labs). Direct mode only: behind the edge, servers serve plain HTTP on the private network"),
+        mode: z
+          .enum(["direct", "edge"])
+          .default("direct")
+          .describe("direct: each server's proxy terminates TLS for its tenants (one-server installs); edge: a load balancer + edge proxies in front of the fleet (see `edge`)"),
+      })
       .strict()
       .prefault({}),
+    edge: edgeSchema.prefault({}).describe("the edge tier of proxy.mode edge: load balancer, managed certificate, DNS records, edge proxies"),
     defaults: z
       .object({ timezone: z.string().default("Europe/Paris"), plan: z.string().default("starter") })
       .strict()

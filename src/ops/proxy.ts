@@ -14,6 +14,7 @@ import {
 import { privateAddress } from "../core/monitoring/targets.js";
 import { planProxyAttach } from "../core/proxy/attach.js";
 import { renderCaddyfile } from "../core/proxy/caddyfile.js";
+import { serverProxyTls } from "../core/edge/mode.js";
 import { renderProxyEnv } from "../core/proxy/env.js";
 import { PROXY_LAYOUT } from "../core/proxy/layout.js";
 import { OperationError } from "../errors.js";
@@ -52,8 +53,7 @@ async function caddyfileFor(db: Db, config: Config, serverId: number, alsoActive
   const rows = (await listTenants(db, { serverId, status: ["active", "suspended", "restoring", "migrating", "upgrading"] })).map((t) => ({ slug: t.slug, status: t.status === "active" ? ("active" as const) : ("suspended" as const) }));
   const tenants = [...rows.filter((t) => !alsoActive.includes(t.slug)), ...alsoActive.map((slug) => ({ slug, status: "active" as const }))];
   return renderCaddyfile({
-    tls: config.proxy.tls,
-    ...(config.acmeEmail ? { acmeEmail: config.acmeEmail } : {}),
+    ...serverProxyTls(config),
     domain: config.domain,
     tenants: tenants.map((t) => ({ slug: t.slug, status: t.status as "active" | "suspended" })),
     metrics: { port: PROXY_LAYOUT.metricsPort, denyFrom: [config.placement.subnetPool] },
@@ -133,17 +133,27 @@ export async function syncRoutes(host: Host, db: Db, config: Config, server: { i
   try {
     await attachTenantNetworks(host, db, server.id);
     const text = await caddyfileFor(db, config, server.id, alsoActive);
-    await host.writeFile(PROXY_LAYOUT.caddyfileNext, text);
-    const valid = await host.run(caddyValidate(), { allowFailure: true });
-    if (valid.exitCode !== 0) {
-      throw new OperationError(`the rendered Caddyfile for ${server.name} does not validate: ${valid.stderr.trim().split("\n").pop()}`, {
-        code: "proxy-config-invalid",
-        hint: "the running proxy keeps its previous routes; please report this",
-      });
-    }
-    await host.writeFile(PROXY_LAYOUT.caddyfile, text);
-    await host.run(caddyReload(), { timeoutMs: 60_000 });
+    await installCaddyfile(host, server.name, text);
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * Candidate → `caddy validate` → live file → graceful `caddy reload`, in the btw-proxy
+ * container of a tenant server or of an edge server (the same layout on both). A candidate
+ * that does not validate leaves the running proxy on its previous routes. Call under the
+ * proxy's lock.
+ */
+export async function installCaddyfile(host: Host, serverName: string, text: string): Promise<void> {
+  await host.writeFile(PROXY_LAYOUT.caddyfileNext, text);
+  const valid = await host.run(caddyValidate(), { allowFailure: true });
+  if (valid.exitCode !== 0) {
+    throw new OperationError(`the rendered Caddyfile for ${serverName} does not validate: ${valid.stderr.trim().split("\n").pop()}`, {
+      code: "proxy-config-invalid",
+      hint: "the running proxy keeps its previous routes; please report this",
+    });
+  }
+  await host.writeFile(PROXY_LAYOUT.caddyfile, text);
+  await host.run(caddyReload(), { timeoutMs: 60_000 });
 }

@@ -8,3 +8,16 @@ export { SshKey, type SshKeyConfig } from "./ssh-key.js";
 export { Firewall, FirewallAttachment, type FirewallApplyTo, type FirewallAttachmentConfig, type FirewallConfig, type FirewallRuleBlock } from "./firewall.js";
 export { Network, NetworkSubnet, type NetworkConfig, type NetworkSubnetConfig, type NetworkZone, type SubnetType } from "./network.js";
 export { PlacementGroup, type PlacementGroupConfig } from "./placement-group.js";
+export {
+  LoadBalancer,
+  LoadBalancerNetwork,
+  LoadBalancerService,
+  LoadBalancerTarget,
+  type LoadBalancerConfig,
+  type LoadBalancerHealthCheck,
+  type LoadBalancerNetworkConfig,
+  type LoadBalancerServiceConfig,
+  type LoadBalancerTargetConfig,
+} from "./load-balancer.js";
+export { ManagedCertificate, type ManagedCertificateConfig } from "./managed-certificate.js";
+export { Zone, ZoneRrset, type ZoneConfig, type ZoneRrsetConfig } from "./zone.js";

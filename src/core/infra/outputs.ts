@@ -33,7 +33,7 @@ export function parseServerOutputs(outputJson: string): ServerOutput[] {
       ipv4: String(v.ipv4 ?? ""),
       ipv6: String(v.ipv6 ?? ""),
       privateIp: String(v.private_ip ?? ""),
-      role: v.role === "monitoring" ? "monitoring" : "tenant",
+      role: v.role === "monitoring" || v.role === "edge" ? v.role : "tenant",
       serverType: String(v.server_type ?? ""),
     });
   }

@@ -12,6 +12,9 @@ import { blockSize, cidrContains, cidrProblem, formatIpv4, parseCidr } from "../
 import { bootstrapScriptArgs } from "./bootstrap.js";
 import { renderUserData, USER_DATA_MAX_BYTES, userDataBytes } from "./cloud-init.js";
 import { firewallRules, type FirewallRule } from "./firewall.js";
+import { edgeProblems, edgeServerIp, edgeSpec, type EdgeSpec } from "./edge.js";
+import { renderEdgeCaddyfile } from "../edge/caddyfile.js";
+import { serverProxyTls } from "../edge/mode.js";
 
 export const HCLOUD_PROVIDER_SOURCE = "hetznercloud/hcloud";
 
@@ -21,7 +24,7 @@ export const SPREAD_GROUP_MAX = 10;
 /** Private addresses: the monitoring server gets .10 of the subnet, tenant server n gets .(10+n). */
 export const PRIVATE_IP_BASE_OFFSET = 10;
 
-export type ServerRole = "tenant" | "monitoring";
+export type ServerRole = "tenant" | "monitoring" | "edge";
 
 export interface ServerSpec {
   /** Terraform resource name (also the construct id) */
@@ -52,6 +55,8 @@ export interface PlatformSpec {
   attachment: { id: "firewall_attachment"; labelSelector: string };
   protection: boolean;
   servers: ServerSpec[];
+  /** proxy.mode edge: the load balancer, its certificate and the DNS records (none in direct mode) */
+  edge?: EdgeSpec;
 }
 
 export interface SpecAssets {
@@ -69,6 +74,7 @@ export function plannedServerNames(config: Config): Array<{ name: string; role: 
   return [
     ...Array.from({ length: h.servers }, (_, i) => ({ name: `${h.namePrefix}-${i + 1}`, role: "tenant" as const })),
     ...(h.monitoring ? [{ name: `${h.namePrefix}-monitoring`, role: "monitoring" as const }] : []),
+    ...(config.proxy.mode === "edge" ? Array.from({ length: config.edge.servers }, (_, i) => ({ name: `${h.namePrefix}-edge-${i + 1}`, role: "edge" as const })) : []),
   ];
 }
 
@@ -96,6 +102,7 @@ export function specProblems(config: Config): string[] {
     const needed = PRIVATE_IP_BASE_OFFSET + h.servers + 1;
     if (needed > blockSize(subnet.prefix) - 1) problems.push(`hetzner.subnetRange ${h.subnetRange} is too small for ${h.servers} servers (needs ${needed + 1} addresses)`);
   }
+  problems.push(...edgeProblems(config));
   return problems;
 }
 
@@ -123,14 +130,30 @@ export function platformSpec(config: Config, assets: SpecAssets): PlatformSpec {
       { path: PROXY_LAYOUT.envFile, content: renderProxyEnv({ caddyImage: config.images.caddy }), permissions: "0600" },
       {
         path: PROXY_LAYOUT.caddyfile,
-        content: renderCaddyfile({ tls: config.proxy.tls, ...(config.acmeEmail ? { acmeEmail: config.acmeEmail } : {}), domain: config.domain, tenants: [] }),
+        content: renderCaddyfile({ ...serverProxyTls(config), domain: config.domain, tenants: [] }),
         permissions: "0644",
       },
     ],
     commands: [proxyComposeUp({ wait: true })],
   });
   const monitoringUserData = renderUserData({ base: assets.cloudConfig, script: assets.bootstrapScript, scriptArgs: bootstrapScriptArgs(config.bootstrap) });
-  for (const [role, text] of [["tenant", tenantUserData], ["monitoring", monitoringUserData]] as const) {
+  // An edge server: the same proxy container, with the edge's Caddyfile (no routes until
+  // btw syncs them from the state; the load balancer's health check answers at once).
+  const edgeUserData =
+    config.proxy.mode === "edge"
+      ? renderUserData({
+          base: assets.cloudConfig,
+          script: assets.bootstrapScript,
+          scriptArgs: bootstrapScriptArgs(config.bootstrap),
+          files: [
+            { path: PROXY_LAYOUT.composeFile, content: assets.proxyCompose, permissions: "0644" },
+            { path: PROXY_LAYOUT.envFile, content: renderProxyEnv({ caddyImage: config.images.caddy }), permissions: "0600" },
+            { path: PROXY_LAYOUT.caddyfile, content: renderEdgeCaddyfile({ domain: config.domain, routes: [], trustedProxies: [h.networkRange] }), permissions: "0644" },
+          ],
+          commands: [proxyComposeUp({ wait: true })],
+        })
+      : "";
+  for (const [role, text] of [["tenant", tenantUserData], ["monitoring", monitoringUserData], ["edge", edgeUserData]] as const) {
     const bytes = userDataBytes(text);
     if (bytes > USER_DATA_MAX_BYTES) throw new ConfigError(`the ${role} servers' user data is ${bytes} bytes: over Hetzner's limit of ${USER_DATA_MAX_BYTES}`);
   }
@@ -144,20 +167,22 @@ export function platformSpec(config: Config, assets: SpecAssets): PlatformSpec {
     labels: common,
   }));
   let tenantIndex = 0;
+  let edgeIndex = 0;
   const servers = planned.map((p, i): ServerSpec => {
     const tenant = p.role === "tenant";
     if (tenant) tenantIndex++;
+    if (p.role === "edge") edgeIndex++;
     return {
       id: resourceName(`server_${p.name}`),
       name: p.name,
       role: p.role,
-      serverType: tenant ? h.serverType : h.monitoringServerType,
+      serverType: tenant ? h.serverType : p.role === "edge" ? config.edge.serverType : h.monitoringServerType,
       location: h.location,
       image: h.image,
       labels: { ...common, [ROLE_LABEL]: p.role },
-      privateIp: privateIp(PRIVATE_IP_BASE_OFFSET + (tenant ? tenantIndex : 0)),
+      privateIp: p.role === "edge" ? edgeServerIp(h.subnetRange, edgeIndex) : privateIp(PRIVATE_IP_BASE_OFFSET + (tenant ? tenantIndex : 0)),
       placementGroup: placementGroups[Math.floor(i / SPREAD_GROUP_MAX)]!.id,
-      userData: tenant ? tenantUserData : monitoringUserData,
+      userData: tenant ? tenantUserData : p.role === "edge" ? edgeUserData : monitoringUserData,
     };
   });
 
@@ -172,12 +197,13 @@ export function platformSpec(config: Config, assets: SpecAssets): PlatformSpec {
     firewall: {
       id: "firewall",
       name: `${h.namePrefix}-platform`,
-      rules: firewallRules({ adminCidrs: h.adminCidrs, networkRange: h.networkRange, metricsPorts: h.metricsPorts }),
+      rules: firewallRules({ adminCidrs: h.adminCidrs, networkRange: h.networkRange, metricsPorts: h.metricsPorts, mode: config.proxy.mode }),
       labels: common,
     },
     attachment: { id: "firewall_attachment", labelSelector: `${STACK_LABEL}=${stack}` },
     protection: h.protection,
     servers,
+    ...(config.proxy.mode === "edge" ? { edge: edgeSpec(config, common, { stack, stackLabel: STACK_LABEL, roleLabel: ROLE_LABEL }) } : {}),
   };
 }
 

@@ -23,6 +23,34 @@ export interface CaddyfileInput {
    * refused, so no tenant's n8n reads another's metrics.
    */
   metrics?: { port: number; denyFrom: readonly string[] };
+  /**
+   * Behind the edge: the addresses whose X-Forwarded-* headers Caddy keeps (the private
+   * network), so n8n sees the visitor's address and `https` instead of the edge's hop.
+   */
+  trustedProxies?: readonly string[];
+}
+
+/**
+ * n8n's internal endpoints, refused on every public site (the direct-mode proxy and the
+ * edge): `/metrics` (N8N_METRICS: workflow counts, versions, process facts) is for the
+ * private metrics listener only. `/healthz` and `/healthz/readiness` stay public: they
+ * answer a bare status, and uptime probes from outside use them.
+ */
+export const N8N_INTERNAL_PATHS = ["/metrics", "/metrics/*"] as const;
+
+/** The lines that refuse N8N_INTERNAL_PATHS in a site block (`respond` runs before `reverse_proxy`). */
+export function refuseInternalPaths(indent = "\t"): string[] {
+  return [`${indent}@internal path ${N8N_INTERNAL_PATHS.join(" ")}`, `${indent}respond @internal "Not found" 404`];
+}
+
+/**
+ * `reverse_proxy`'s own `trusted_proxies` line (Caddy ≥ 2.5; the global `servers` option of
+ * later versions is unknown to the lab's 2.6.2), after validating the ranges.
+ */
+export function trustedProxiesLine(ranges: readonly string[], indent = "\t\t"): string[] {
+  if (ranges.length === 0) return [];
+  for (const c of ranges) requireCidr(c);
+  return [`${indent}trusted_proxies ${ranges.join(" ")}`];
 }
 
 /** Seconds a suspended tenant's visitors are told to wait (Retry-After). */
@@ -45,10 +73,12 @@ function siteAddress(slug: string, input: CaddyfileInput): string {
 function activeSite(slug: string, input: CaddyfileInput): string[] {
   return [
     `${siteAddress(slug, input)} {`,
+    ...refuseInternalPaths(),
     // Caddy passes X-Forwarded-For/-Proto/-Host (N8N_PROXY_HOPS=1 trusts one hop) and
     // upgrades websockets by itself. Retrying the dial for a few seconds hides n8n
     // restarts (set-plan, upgrades) behind a slower answer instead of a 502.
     `\treverse_proxy ${tenantLayout(slug).edgeAlias}:${N8N_PORT} {`,
+    ...trustedProxiesLine(input.trustedProxies ?? []),
     "\t\tlb_try_duration 5s",
     "\t\ttransport http {",
     "\t\t\tdial_timeout 3s",
@@ -60,8 +90,13 @@ function activeSite(slug: string, input: CaddyfileInput): string[] {
 
 const CIDR = /^(\d{1,3}\.){3}\d{1,3}\/\d{1,2}$|^[0-9a-f:]+\/\d{1,3}$/i;
 
+/** Throws UsageError unless `c` is a CIDR (it is spliced into the file). */
+export function requireCidr(c: string): void {
+  if (!CIDR.test(c)) throw new UsageError(`invalid CIDR ${JSON.stringify(c)}`, { code: "invalid-cidr" });
+}
+
 function metricsSite(m: NonNullable<CaddyfileInput["metrics"]>, slugs: readonly string[]): string[] {
-  for (const c of m.denyFrom) if (!CIDR.test(c)) throw new UsageError(`invalid CIDR ${JSON.stringify(c)}`, { code: "invalid-cidr" });
+  for (const c of m.denyFrom) requireCidr(c);
   if (!Number.isInteger(m.port) || m.port < 1 || m.port > 65535) throw new UsageError(`invalid metrics port ${m.port}`, { code: "invalid-port" });
   // `route` keeps this order as written (Caddy would otherwise sort `handle` before `respond`).
   return [
@@ -92,6 +127,7 @@ export function renderCaddyfile(input: CaddyfileInput): string {
   if (input.acmeEmail !== undefined && !EMAIL.test(input.acmeEmail)) {
     throw new UsageError(`acmeEmail ${JSON.stringify(input.acmeEmail)} is not an email address`, { code: "invalid-acme-email" });
   }
+  for (const c of input.trustedProxies ?? []) requireCidr(c);
   const seen = new Set<string>();
   for (const t of input.tenants) {
     requireTenantSlug(t.slug);

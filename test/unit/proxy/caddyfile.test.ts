@@ -16,6 +16,9 @@ const CATCH_ALL = ["# Unknown hosts.", "http:// {", '\trespond "Not found" 404',
 const active = (address: string, slug: string): string =>
   [
     `${address} {`,
+    // n8n's internal endpoints are refused on the public site (respond runs before reverse_proxy)
+    "\t@internal path /metrics /metrics/*",
+    '\trespond @internal "Not found" 404',
     `\treverse_proxy n8n-${slug}:5678 {`,
     "\t\tlb_try_duration 5s",
     "\t\ttransport http {",
@@ -64,6 +67,29 @@ describe("renderCaddyfile: the metrics listener", () => {
 
   it("is absent unless asked for", () => {
     expect(renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [{ slug: "acme", status: "active" }] })).not.toContain(":9180");
+  });
+});
+
+describe("renderCaddyfile: nothing internal on a public site", () => {
+  it("every active tenant's site refuses /metrics and below; /healthz stays routed", () => {
+    const text = renderCaddyfile({ tls: "auto", domain: "example.com", tenants: [{ slug: "acme", status: "active" }, { slug: "zeta", status: "active" }] });
+    const sites = text.split("\n\n").filter((b) => /^(acme|zeta)\.example\.com \{/.test(b));
+    expect(sites).toHaveLength(2);
+    for (const site of sites) {
+      expect(site).toContain('\t@internal path /metrics /metrics/*\n\trespond @internal "Not found" 404\n\treverse_proxy');
+      expect(site).not.toContain("healthz");
+    }
+  });
+
+  it("behind the edge: plain HTTP sites that trust the private network's X-Forwarded-* headers", () => {
+    const text = renderCaddyfile({ tls: "off", domain: "example.com", tenants: [{ slug: "acme", status: "active" }], trustedProxies: ["10.0.0.0/16"] });
+    expect(text).toContain(["{", "\tadmin localhost:2019", "\tauto_https off", "}"].join("\n"));
+    expect(text).toContain("\treverse_proxy n8n-acme:5678 {\n\t\ttrusted_proxies 10.0.0.0/16\n\t\tlb_try_duration 5s");
+    expect(text).toContain("http://acme.example.com {");
+  });
+
+  it("refuses trusted proxies that are not CIDRs (spliced into the file)", () => {
+    expect(() => renderCaddyfile({ tls: "off", domain: "example.com", tenants: [], trustedProxies: ["10.0.0.0/16 }"] })).toThrow(UsageError);
   });
 });
 
