@@ -11,5 +11,17 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 
+# age: the integration test of the README's "Restoring a tenant without btw" decrypts a backup
+# with Debian's age, as someone without btw would.
+if ! command -v age >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "age missing: installing Debian's age with apt-get"
+    apt-get install -y -qq --no-install-recommends age >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq --no-install-recommends age >/dev/null; }
+  else
+    say "age missing and cannot be installed here (needs root and apt-get): install it (e.g. apt-get install age)"
+  fi
+fi
+
 say "compiling TypeScript (npm run build)"
 npm run --silent build

@@ -1,8 +1,6 @@
-import { createHash, randomBytes } from "node:crypto";
-import { Readable, Transform, type TransformCallback } from "node:stream";
+import { randomBytes } from "node:crypto";
 import type Dockerode from "dockerode";
 import type { Ctx } from "../cli/context.js";
-import { ageEncryptStream } from "../core/backup/age.js";
 import type { PartSource } from "../core/backup/bundle.js";
 import { COUNTS_SQL, N8N_DATA_DIR, execN8nPackageJson, execPgDump, execPsql, parseCounts, parseN8nVersion } from "../core/backup/commands.js";
 import {
@@ -16,7 +14,6 @@ import {
   type BackupManifest,
   type BackupStart,
 } from "../core/backup/manifest.js";
-import { secretsEnv, writeTarBundle } from "../core/backup/tar-bundle.js";
 import { tenantLayout } from "../core/tenant/layout.js";
 import { ConflictError, OperationError } from "../errors.js";
 import type { BackupStorage } from "../remote/backup-storage.js";
@@ -77,21 +74,6 @@ export interface BackupResult {
 }
 
 export const runnerLock = (id: string) => ({ kind: "bulk" as const, name: `backup-run:${id}` });
-
-/** Counts the bytes and hashes them on the way to the storage. */
-class Meter extends Transform {
-  readonly hash = createHash("sha256");
-  bytes = 0;
-  constructor(private readonly onProgress?: (bytes: number) => void) {
-    super();
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    this.onProgress?.(this.bytes);
-    cb(null, chunk);
-  }
-}
 
 async function countRows(docker: Dockerode, container: string): Promise<{ serverVersionNum: number; workflows: number; credentials: number; executions: number } | null> {
   const { execText } = await import("../remote/backup-exec.js");
@@ -261,32 +243,15 @@ async function backupLocked(
       const same = (k: "workflows" | "credentials" | "executions") => (before && counted && before[k] === counted[k] ? before[k] : null);
       return { ...start, finishedAt: new Date().toISOString(), parts: done, counts: { workflows: same("workflows"), credentials: same("credentials"), executions: same("executions") }, escrow };
     };
-    let manifest: BackupManifest | null = null;
-    const bundle = Readable.from(
-      (async function* () {
-        for await (const chunk of writeTarBundle(start, secretsEnv(secrets), parts, async (p) => (manifest = await finish(p)))) yield chunk;
-      })(),
-      { objectMode: false, highWaterMark: 1024 * 1024 },
-    );
-    const encrypt = ageEncryptStream(recipients);
-    const meter = new Meter(opts.onProgress);
-    bundle.on("error", (e) => encrypt.destroy(e));
-    encrypt.on("error", (e) => meter.destroy(e));
-    try {
-      await storage.put(key, bundle.pipe(encrypt).pipe(meter), opts.signal ? { signal: opts.signal } : {});
-    } finally {
-      // whatever happened, stop the producers (pg_dump, the archive) rather than leave them blocked
-      for (const s of [bundle, encrypt, meter]) if (!s.readableEnded) s.destroy();
-    }
-    if (!manifest) throw new OperationError(`backup ${id}: the stream ended without a manifest`, { code: "backup-incomplete" });
+    const { writeBackupObject } = await import("./backup/object.js");
+    const written = await writeBackupObject({ storage, key, start, secrets, parts, finish, recipients, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
     mark("stored");
-    const sha256 = meter.hash.digest("hex");
-    const m = manifest as BackupManifest;
+    const { sha256, sizeBytes, manifest: m } = written;
     // a backup whose protection lapsed (its state connection died) might hold a stack that
     // was changed under it: never record it done
     await tenantLock.check();
-    await completeBackup(db, id, { sizeBytes: meter.bytes, sha256, manifest: m as unknown as Record<string, unknown> });
-    return { id, tenant: tenant.slug, server: server.name, location, sizeBytes: meter.bytes, sha256, seconds: (Date.now() - t0) / 1000, counts: m.counts, n8nVersion };
+    await completeBackup(db, id, { sizeBytes, sha256, manifest: m as unknown as Record<string, unknown> });
+    return { id, tenant: tenant.slug, server: server.name, location, sizeBytes, sha256, seconds: (Date.now() - t0) / 1000, counts: m.counts, n8nVersion };
   } catch (e) {
     const message = describeFailure(e, opts.signal);
     await storage.removePartial(key).catch(() => {});
