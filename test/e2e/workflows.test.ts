@@ -5,7 +5,8 @@
 // shown node by node; rollback restores the previous version; and a rollout over four tenants
 // in waves of two halts, exit 3, when one tenant's n8n is stopped.
 
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { gunzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -263,6 +264,54 @@ describe("workflows on the lab", () => {
     } finally {
       await n8n.close();
     }
+  });
+
+  it("tenant export: the archive lists the workflows, credentials (names, types), executions and content, and holds none of the tenant's secrets", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "btw-export-"));
+    scratch.push(dir);
+    const file = join(dir, `${A}.tar.gz`);
+    const r = await btw(["tenant", "export", A, "--out", file, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const files = Object.fromEntries(json<{ manifest: { files: { path: string; rows: number }[] } }>(r).manifest.files.map((f) => [f.path, f.rows]));
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // GNU tar reads it: the layout
+    const listed = (await execa("tar", ["-tzf", file])).stdout.trim().split("\n");
+    expect(listed).toEqual(["manifest.json", "workflows.json", "credentials.json", "executions.json", "content/seeds.json", "content/keywords.json", "content/clusters.json", "content/articles.json"].map((f) => `${A}-export/${f}`));
+    const { tarUnpack } = await import("../../src/core/export/tar.js");
+    const tar = gunzipSync(readFileSync(file));
+    const part = (name: string) => JSON.parse(tarUnpack(tar).find((e) => e.name === `${A}-export/${name}`)!.data.toString("utf8")) as Record<string, unknown>[];
+    const ids = (await status(A)).map((x) => x.n8nId);
+    expect(part("workflows.json").map((w) => w.id).sort()).toEqual([...ids].sort());
+    expect(part("workflows.json").map((w) => w.name).sort()).toEqual(["WF1 Seed expansion", "WF2 Clustering", "WF3 Article generation"]);
+    const creds = part("credentials.json");
+    expect(creds.length).toBeGreaterThan(0);
+    for (const c of creds) expect(Object.keys(c).sort()).toEqual(["createdAt", "id", "name", "type", "updatedAt"]);
+    // the chain's runs: metadata only
+    const runs = part("executions.json");
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    for (const e of runs) expect(Object.keys(e).sort()).toEqual(["id", "mode", "startedAt", "status", "stoppedAt", "workflowId", "workflowName"]);
+    expect(files["content/keywords.json"]).toBeGreaterThanOrEqual(200);
+    expect(files["content/clusters.json"]).toBe(60);
+    expect(part("content/articles.json").map((a) => a.url)).toEqual([wp.posts[0]!.link]);
+    expect(part("content/seeds.json").map((x) => x.keyword)).toEqual([SEED]);
+    // none of the tenant's sealed secrets (as btw opens them) is anywhere in the archive
+    const [{ openDb }, { loadMasterKey }, { readAllSecrets }, { getTenant }, { secretValues }] = await Promise.all([
+      import("../../src/state/db.js"),
+      import("../../src/secrets/master-key.js"),
+      import("../../src/ops/tenant-secrets.js"),
+      import("../../src/state/tenants.js"),
+      import("../../src/core/export/archive.js"),
+    ]);
+    const db = await openDb({ dataDir: join(home.dir, "state"), command: "e2e test" });
+    let secrets: string[];
+    try {
+      secrets = secretValues(await readAllSecrets(db, loadMasterKey(home.dir, home.env), (await getTenant(db, A))!.id));
+    } finally {
+      await db.close();
+    }
+    expect(secrets.length).toBeGreaterThanOrEqual(7);
+    for (const s of [...secrets, OPENAI_KEY, WP_PASSWORD]) expect(tar.includes(Buffer.from(s, "utf8")), `a secret of ${s.length} characters is in the archive`).toBe(false);
+    expect(await stateSql(home, "select target, details->>'file' as file from audit_log where action = 'tenant.export'")).toEqual([{ target: A, file }]);
   });
 
   it("a changed template is updated in place; an edit through the tenant's API is drift, shown node by node; rollback restores the previous version", async () => {
