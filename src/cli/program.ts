@@ -93,6 +93,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
         .option("--user <user>", "SSH user")
         .option("--ssh-key <path>", "private key file (default: agent / ~/.ssh/config)")
         .option("--capacity <units>", "capacity in plan weight units (default: placement.defaultCapacity)", intArg(0, 100_000))
+        .addOption(new Option("--role <role>", "what else it does: monitoring = it runs the monitoring stack (`btw monitoring deploy`)").choices(["monitoring"]))
         .option("--no-verify", "register without connecting (host not up yet)"),
     ),
     () => import("../commands/server/add.js"),

@@ -31,6 +31,23 @@ export const monitoringSchema = z
       .strict()
       .prefault({})
       .describe("the monitoring stack's official images, pinned"),
+    grafana: z.boolean().default(true).describe("run Grafana in the stack (off: dashboards elsewhere, or none)"),
+    cadvisor: z.boolean().default(true).describe("run cAdvisor on every server for per-container metrics (off: none are scraped)"),
+    readinessProbe: z
+      .enum(["public", "server"])
+      .default("public")
+      .describe(
+        "how the blackbox exporter reaches each tenant's /healthz/readiness: `public` by its public name, as users do; " +
+          "`server` at its server's private address with the public name as Host (no public DNS, or the edge not yet in front)",
+      ),
+    alertmanager: z
+      .object({
+        groupWait: promDuration.default("30s").describe("how long a new alert group waits for more alerts before the first notification"),
+        groupInterval: promDuration.default("5m").describe("how long before a group's changes (new alerts, resolutions) are sent"),
+        repeatInterval: promDuration.default("4h").describe("how long before a still-firing alert is sent again"),
+      })
+      .strict()
+      .prefault({}),
     grafanaAdminPasswordEnv: z
       .string()
       .regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name")

@@ -22,9 +22,34 @@ export const SERVICE_IMAGES: readonly ServiceImage[] = ["n8n", "postgres", "redi
  */
 export const N8N_PREVIOUS = "2.6.4";
 
-/** What the lab pushes to its registry: the service images plus the older n8n. */
-export type PushedImage = ServiceImage | "n8nPrevious";
-export const PUSHED_IMAGES: readonly PushedImage[] = [...SERVICE_IMAGES, "n8nPrevious"];
+/**
+ * The monitoring stack's images (issue 15), keyed as btw.yml's `monitoring.images`, with the
+ * upstream versions Debian trixie ships. Grafana and cAdvisor are not packaged: the lab's
+ * fragment turns them off.
+ */
+export const MONITORING_VERSIONS = {
+  prometheus: "2.53.3",
+  alertmanager: "0.28.1",
+  blackbox: "0.26.0",
+  nodeExporter: "1.9.0",
+} as const;
+
+export type MonitoringImage = keyof typeof MONITORING_VERSIONS;
+export const MONITORING_IMAGES: readonly MonitoringImage[] = ["prometheus", "alertmanager", "blackbox", "nodeExporter"];
+
+/** Repository names of the monitoring images (btw/<repo>:<version>). */
+const MONITORING_REPOS: Record<MonitoringImage, string> = {
+  prometheus: "prometheus",
+  alertmanager: "alertmanager",
+  blackbox: "blackbox-exporter",
+  nodeExporter: "node-exporter",
+};
+
+export const isMonitoringImage = (name: string): name is MonitoringImage => name in MONITORING_VERSIONS;
+
+/** What the lab pushes to its registry: the service images, the older n8n, the monitoring images. */
+export type PushedImage = ServiceImage | "n8nPrevious" | MonitoringImage;
+export const PUSHED_IMAGES: readonly PushedImage[] = [...SERVICE_IMAGES, "n8nPrevious", ...MONITORING_IMAGES];
 
 /** The n8n version a pushed image carries, for the n8n images. */
 export const n8nVersionOf = (name: PushedImage): string | undefined =>
@@ -87,7 +112,9 @@ export const labPaths = (cfg: LabConfig) => ({
 
 /** Local tag of a pushed image, e.g. btw/n8n:2.8.4 (n8nPrevious: btw/n8n:2.6.4). */
 export const serviceTag = (name: PushedImage): string =>
-  name === "n8nPrevious" ? `btw/n8n:${N8N_PREVIOUS}` : `btw/${name}:${VERSIONS[name]}`;
+  name === "n8nPrevious" ? `btw/n8n:${N8N_PREVIOUS}`
+  : isMonitoringImage(name) ? `btw/${MONITORING_REPOS[name]}:${MONITORING_VERSIONS[name]}`
+  : `btw/${name}:${VERSIONS[name]}`;
 
 /** Helper images that never leave the host engine. */
 export const BASE_TAG = "btw-lab/debian:trixie";

@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ROOTFS_TWEAKS, ensureRootfsTar, importBase } from "./base-image.js";
 import type { LabConfig, PushedImage } from "./config.js";
-import { BARE_TAG, BASE_TAG, N8N_PREVIOUS, VERSIONS, VM_TAG, n8nVersionOf, serviceTag } from "./config.js";
+import { BARE_TAG, BASE_TAG, MONITORING_IMAGES, MONITORING_VERSIONS, N8N_PREVIOUS, VERSIONS, VM_TAG, n8nVersionOf, serviceTag, type MonitoringImage } from "./config.js";
 import { LabError } from "./errors.js";
 import { say, timed } from "./log.js";
 import { bundleRecipe, ensureN8nBundle } from "./n8n-bundle.js";
@@ -15,16 +15,31 @@ const RECIPE_LABEL = "btw-lab.recipe";
 const N8N_RUNTIME_TAG = "btw-lab/n8n-runtime:trixie";
 
 export type ImageName = "base" | "vm" | "bare" | PushedImage;
-export const ALL_IMAGES: readonly ImageName[] = ["base", "vm", "bare", "postgres", "redis", "caddy", "n8n", "n8nPrevious"];
+export const ALL_IMAGES: readonly ImageName[] = ["base", "vm", "bare", "postgres", "redis", "caddy", "n8n", "n8nPrevious", ...MONITORING_IMAGES];
 
 interface Spec {
   tag: string;
   /** Folder under images/ holding the Dockerfile and files it copies. */
   dir: string;
   dockerfile: string;
+  /** A stage of a multi-stage Dockerfile (`--target`): images sharing one recipe folder. */
+  target?: string;
   /** Argv run in the image whose output must contain `expect` (the upstream version). */
   versionCheck?: { argv: string[]; expect: string };
 }
+
+/** The monitoring images: stages of one Dockerfile (images/monitoring), one apt run for all. */
+const MONITORING_SPECS = {
+  prometheus: { target: "prometheus", argv: ["prometheus", "--version"] },
+  alertmanager: { target: "alertmanager", argv: ["prometheus-alertmanager", "--version"] },
+  blackbox: { target: "blackbox", argv: ["prometheus-blackbox-exporter", "--version"] },
+  nodeExporter: { target: "node-exporter", argv: ["prometheus-node-exporter", "--version"] },
+} satisfies Record<MonitoringImage, { target: string; argv: string[] }>;
+
+const monitoringSpec = (name: MonitoringImage): Spec => ({
+  tag: serviceTag(name), dir: "monitoring", dockerfile: "Dockerfile", target: MONITORING_SPECS[name].target,
+  versionCheck: { argv: MONITORING_SPECS[name].argv, expect: `version ${MONITORING_VERSIONS[name]}` },
+});
 
 const SPECS: Record<Exclude<ImageName, "base">, Spec> = {
   vm: { tag: VM_TAG, dir: "vm", dockerfile: "Dockerfile", versionCheck: { argv: ["docker", "compose", "version"], expect: "Docker Compose version 2." } },
@@ -50,6 +65,7 @@ const SPECS: Record<Exclude<ImageName, "base">, Spec> = {
     tag: serviceTag("n8nPrevious"), dir: "n8n", dockerfile: "Dockerfile",
     versionCheck: { argv: ["n8n", "--version"], expect: N8N_PREVIOUS },
   },
+  ...(Object.fromEntries(MONITORING_IMAGES.map((n) => [n, monitoringSpec(n)])) as Record<MonitoringImage, Spec>),
 };
 
 /** The n8n version an image carries (n8n, n8nPrevious), else undefined. */
@@ -95,6 +111,8 @@ async function recipeOf(name: ImageName, cfg: LabConfig): Promise<string> {
     const spec = SPECS[name];
     const version = n8nVersion(name);
     h.update(`${spec.dockerfile}\0${(await imageId(BASE_TAG)) ?? "no-base"}\0${version ? bundleRecipe(version) : ""}\0`);
+    // (only when set: the other images' recipes, hence their builds, stay as they were)
+    if (spec.target) h.update(`target\0${spec.target}\0`);
     hashDir(join(IMAGES_DIR, spec.dir), spec.dockerfile, h);
   }
   return h.digest("hex").slice(0, 16);
@@ -113,7 +131,8 @@ async function verifyVersion(name: ImageName, tag: string): Promise<void> {
   if (!check) return;
   const [cmd, ...args] = check.argv;
   const r = await tryRun("docker", ["run", "--rm", "--entrypoint", cmd!, tag, ...args], { timeoutMs: 120_000 });
-  if (!r.ok || !r.stdout.includes(check.expect)) {
+  // kingpin-based binaries (the Prometheus family) print their version on stderr
+  if (!r.ok || !`${r.stdout}\n${r.stderr}`.includes(check.expect)) {
     // Untag it so the next run does not take the bad image for a finished one.
     await tryRun("docker", ["image", "rm", tag]);
     throw new LabError(
@@ -148,7 +167,8 @@ async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, rec
   const common = ["build", "--force-rm", ...noCache, "--label", `${RECIPE_LABEL}=${recipe}`, "-t", tag];
   const version = n8nVersion(name);
   if (!version) {
-    await dockerBuild(cfg, name, [...common, "-f", join(context, spec.dockerfile), context], opts);
+    const target = spec.target ? ["--target", spec.target] : [];
+    await dockerBuild(cfg, name, [...common, ...target, "-f", join(context, spec.dockerfile), context], opts);
     return;
   }
   // n8n: build the runtime, then copy the cached npm install into a container made from

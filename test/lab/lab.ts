@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { Document, type Scalar } from "yaml";
-import type { LabConfig, ServiceImage } from "./config.js";
-import { N8N_PREVIOUS, PUSHED_IMAGES, SERVICE_IMAGES, labPaths } from "./config.js";
+import type { LabConfig, MonitoringImage, ServiceImage } from "./config.js";
+import { MONITORING_IMAGES, N8N_PREVIOUS, PUSHED_IMAGES, SERVICE_IMAGES, labPaths } from "./config.js";
 import { ensureHostDocker } from "./host-docker.js";
 import { ensureHostPackages } from "./host-packages.js";
 import { buildImages, imageTag, pruneLabImages } from "./images.js";
@@ -27,7 +27,12 @@ export interface LabInfo {
    * of the fragment: btw's config schema rejects unknown keys.
    */
   n8nPrevious: { version: string; image: string };
-  /** A btw.yml fragment: `images` (registry refs) and `proxy.tls: "off"`. */
+  /** The monitoring stack's images from Debian's packages, keyed as btw.yml's `monitoring.images` (issue 15). */
+  monitoringImages: Record<MonitoringImage, string>;
+  /**
+   * A btw.yml fragment: `images` (registry refs), `proxy.tls: "off"`, and `monitoring`: its
+   * images, with Grafana and cAdvisor off (Debian packages neither).
+   */
   config: string;
 }
 
@@ -46,10 +51,17 @@ export interface UpOptions {
 
 const imageRefs = (cfg: LabConfig) =>
   Object.fromEntries(SERVICE_IMAGES.map((n) => [n, registryRef(cfg, n)])) as Record<ServiceImage, string>;
+const monitoringRefs = (cfg: LabConfig) =>
+  Object.fromEntries(MONITORING_IMAGES.map((n) => [n, registryRef(cfg, n)])) as Record<MonitoringImage, string>;
 
 function writeFragment(cfg: LabConfig): string {
   // bootstrap.insecureRegistries: a server bootstrapped by btw (lab-bare) pulls from the lab registry.
-  const doc = new Document({ images: imageRefs(cfg), proxy: { tls: "off" }, bootstrap: { insecureRegistries: [cfg.registry] } });
+  const doc = new Document({
+    images: imageRefs(cfg),
+    proxy: { tls: "off" },
+    bootstrap: { insecureRegistries: [cfg.registry] },
+    monitoring: { images: monitoringRefs(cfg), grafana: false, cadvisor: false },
+  });
   // Quoted: a YAML 1.1 reader would take a bare `off` for false.
   (doc.getIn(["proxy", "tls"], true) as Scalar).type = "QUOTE_DOUBLE";
   const path = labPaths(cfg).fragment;
@@ -123,6 +135,7 @@ async function up(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
     registry: cfg.registry,
     images: imageRefs(cfg),
     n8nPrevious: { version: N8N_PREVIOUS, image: registryRef(cfg, "n8nPrevious") },
+    monitoringImages: monitoringRefs(cfg),
     config: writeFragment(cfg),
   };
   writeFileSync(labPaths(cfg).labJson, `${JSON.stringify(info, null, 2)}\n`);

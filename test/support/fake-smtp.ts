@@ -28,6 +28,8 @@ export interface FakeSmtpOptions {
   tls?: { key: string; cert: string };
   /** the only password AUTH PLAIN accepts (default: any) */
   password?: string;
+  /** the address to listen on (default 127.0.0.1; e2e: the lab bridge's, where the VMs reach it) */
+  host?: string;
 }
 
 export async function startFakeSmtp(opts: FakeSmtpOptions = {}): Promise<FakeSmtp> {
@@ -115,7 +117,7 @@ export async function startFakeSmtp(opts: FakeSmtpOptions = {}): Promise<FakeSmt
     raw.on("error", () => undefined);
     say("220 fake-smtp ESMTP (a test fake)");
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, opts.host ?? "127.0.0.1", resolve));
   return {
     port: (server.address() as AddressInfo).port,
     received,

@@ -20,7 +20,9 @@ export interface FakeWebhook {
   close(): Promise<void>;
 }
 
-export async function startFakeWebhook(): Promise<FakeWebhook> {
+/** `host`: the address to listen on (default 127.0.0.1; e2e: the lab bridge's, where the VMs reach it). */
+export async function startFakeWebhook(opts: { host?: string } = {}): Promise<FakeWebhook> {
+  const host = opts.host ?? "127.0.0.1";
   const received: ReceivedRequest[] = [];
   let status = 200;
   const server: Server = createServer((req, res) => {
@@ -38,10 +40,10 @@ export async function startFakeWebhook(): Promise<FakeWebhook> {
       res.writeHead(status, { "content-type": "text/plain" }).end(status < 300 ? "ok" : "no");
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     received,
     respondWith: (s) => void (status = s),
     close: () => new Promise((resolve) => server.close(() => resolve())),

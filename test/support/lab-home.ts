@@ -19,6 +19,7 @@ export interface LabInfo {
   images: Record<"n8n" | "postgres" | "redis" | "caddy", string>;
   /** an older n8n whose database images.n8n migrates forward (test/lab/lab.ts) */
   n8nPrevious: { version: string; image: string };
+  monitoringImages: Record<"prometheus" | "alertmanager" | "blackbox" | "nodeExporter", string>;
   config: string;
 }
 

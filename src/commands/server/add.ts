@@ -1,6 +1,7 @@
 import { accessSync, constants } from "node:fs";
 import type { Handler } from "../../cli/program.js";
 import { expandPath } from "../../config/load.js";
+import { ROLE_LABEL } from "../../core/monitoring/targets.js";
 import { hostProblem } from "../../core/server/host.js";
 import { nameProblem, SERVER_NAME } from "../../core/names.js";
 import { ConflictError, UsageError } from "../../errors.js";
@@ -36,7 +37,9 @@ const handler: Handler = async (ctx, [name], opts) => {
   const same = (await servers.listServers(db)).find((s) => s.host === host && s.port === port);
   if (same) throw new ConflictError(`${host}:${port} is already registered as server '${same.name}'`, { code: "server-exists" });
 
-  const plan = { name: serverName, host, port, sshUser: user, sshKeyPath, capacity, verify: opts.verify !== false };
+  // the role infra apply records for the servers it makes (btw-role), for servers added by hand
+  const labels: Record<string, string> = typeof opts.role === "string" ? { [ROLE_LABEL]: opts.role } : {};
+  const plan = { name: serverName, host, port, sshUser: user, sshKeyPath, capacity, labels, verify: opts.verify !== false };
   if (opts.dryRun) {
     ctx.out.result({ dryRun: true, server: plan }, () =>
       `would register server ${serverName} (${user}@${host}:${port}, capacity ${capacity})` + (plan.verify ? ", after connecting and pinning its host key" : ", without connecting"),
@@ -64,7 +67,7 @@ const handler: Handler = async (ctx, [name], opts) => {
   }
 
   const row = await db.transaction(async (tx) => {
-    const inserted = await servers.insertServer(tx, { name: serverName, host, port, sshUser: user, sshKeyPath, capacity, status });
+    const inserted = await servers.insertServer(tx, { name: serverName, host, port, sshUser: user, sshKeyPath, capacity, labels, status });
     if (facts) await servers.updateServerFacts(tx, inserted.id, facts);
     return inserted;
   });

@@ -20,7 +20,8 @@ export interface AlertmanagerInput {
   secretsDir: string;
   /** `file` (Alertmanager ≥ 0.26) or the URL itself (older; the file is then secret) */
   webhookUrl: { file: true } | { inline: string };
-  repeatInterval?: string;
+  /** monitoring.alertmanager (defaults: 30s, 5m, 4h) */
+  timing?: { groupWait: string; groupInterval: string; repeatInterval: string };
 }
 
 const SUMMARY = '{{ range .Alerts }}[{{ .Status }}] {{ .Annotations.summary }}\n{{ end }}';
@@ -67,9 +68,9 @@ export function renderAlertmanagerConfig(i: AlertmanagerInput): string {
     route: {
       receiver: "btw",
       group_by: ["alertname", "tenant", "server"],
-      group_wait: "30s",
-      group_interval: "5m",
-      repeat_interval: i.repeatInterval ?? "4h",
+      group_wait: i.timing?.groupWait ?? "30s",
+      group_interval: i.timing?.groupInterval ?? "5m",
+      repeat_interval: i.timing?.repeatInterval ?? "4h",
     },
     // a server that is down explains its tenants being unreachable: one page, not fifty
     inhibit_rules: [{ source_matchers: ['alertname="TargetDown"', 'job="node"'], target_matchers: ['alertname="TenantNotReady"'], equal: ["server"] }],

@@ -22,9 +22,17 @@ export interface StackAssets {
   grafana: Record<string, string>;
 }
 
-function composeArgv(project: string, dir: string): string[] {
-  return ["docker", "compose", "-p", project, "--project-directory", dir, "-f", `${dir}/compose.yml`, "--env-file", `${dir}/.env`, "up", "-d", "--remove-orphans"];
+/** Optional services (Grafana, cAdvisor) are Compose profiles, switched on by config. */
+function composeArgv(project: string, dir: string, profiles: readonly string[]): string[] {
+  return [
+    "docker", "compose", "-p", project, "--project-directory", dir, "-f", `${dir}/compose.yml`, "--env-file", `${dir}/.env`,
+    ...profiles.flatMap((p) => ["--profile", p]),
+    "up", "-d", "--remove-orphans",
+  ];
 }
+
+export const exportersProfiles = (m: MonitoringConfig): string[] => (m.cadvisor ? ["cadvisor"] : []);
+export const stackProfiles = (m: MonitoringConfig): string[] => (m.grafana ? ["grafana"] : []);
 
 const write = (path: string, content: string, mode: string, describe?: string): SyncStep => ({
   argv: writeFileAtomic(path, mode),
@@ -60,7 +68,7 @@ export function planExportersDeploy(m: MonitoringConfig, assets: StackAssets, bi
     { argv: mkdirP(m.textfileDir, "0755"), describe: `mkdir -p ${m.textfileDir}` },
     write(`${d}/compose.yml`, assets.exporters, "0644"),
     write(`${d}/.env`, exportersEnv(m, bindAddress), "0644"),
-    { argv: composeArgv(EXPORTERS_LAYOUT.project, d), describe: `docker compose -p ${EXPORTERS_LAYOUT.project} up -d` },
+    { argv: composeArgv(EXPORTERS_LAYOUT.project, d, exportersProfiles(m)), describe: `docker compose -p ${EXPORTERS_LAYOUT.project} up -d` },
   ];
 }
 
@@ -92,7 +100,7 @@ export function planStackDeploy(i: StackDeployInput): SyncStep[] {
     { argv: ["chown", "-R", `${ALERTMANAGER_UID}:${ALERTMANAGER_UID}`, "--", `${d}/alertmanager/secrets`], describe: `chown the secrets to Alertmanager's user (${ALERTMANAGER_UID})` },
     ...Object.entries(i.assets.grafana).map(([rel, content]) => write(`${d}/grafana/${rel}`, content, "0644")),
     ...i.syncSteps.filter((s) => !s.argv.includes(MONITORING_LAYOUT.prometheusContainer)),
-    { argv: composeArgv(STACK_PROJECT, d), describe: `docker compose -p ${STACK_PROJECT} up -d` },
+    { argv: composeArgv(STACK_PROJECT, d, stackProfiles(i.monitoring)), describe: `docker compose -p ${STACK_PROJECT} up -d` },
     // a running Prometheus re-reads rules and prometheus.yml
     ...i.syncSteps.filter((s) => s.argv.includes(MONITORING_LAYOUT.prometheusContainer)),
   ];

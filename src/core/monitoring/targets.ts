@@ -31,6 +31,10 @@ export interface TargetsInput {
   domain: string;
   tls: "auto" | "off";
   ports: MonitoringConfig["ports"];
+  /** monitoring.cadvisor: without it, no cAdvisor targets (default true) */
+  cadvisor?: boolean;
+  /** monitoring.readinessProbe (default public) */
+  readinessProbe?: MonitoringConfig["readinessProbe"];
 }
 
 /** Label a server registered with its private address (infra apply); the host otherwise. */
@@ -80,15 +84,22 @@ export function renderScrapeTargets(input: TargetsInput): TargetFiles {
   const scheme = input.tls === "auto" ? "https" : "http";
   return {
     [TARGET_FILES[JOBS.node]]: servers.map((s) => ({ targets: [hostPort(privateAddress(s)!, input.ports.nodeExporter)], labels: serverLabels(s) })),
-    [TARGET_FILES[JOBS.cadvisor]]: servers.map((s) => ({ targets: [hostPort(privateAddress(s)!, input.ports.cadvisor)], labels: serverLabels(s) })),
+    [TARGET_FILES[JOBS.cadvisor]]: (input.cadvisor === false ? [] : servers).map((s) => ({ targets: [hostPort(privateAddress(s)!, input.ports.cadvisor)], labels: serverLabels(s) })),
     // n8n through its server's private metrics listener: not on a server without a private address
     [TARGET_FILES[JOBS.n8n]]: live.filter((t) => byName.has(t.serverName!)).map((t) => ({
       targets: [hostPort(privateAddress(byName.get(t.serverName!)!)!, input.ports.n8nMetrics)],
       labels: { tenant: t.slug, server: t.serverName!, __metrics_path__: tenantMetricsPath(t.slug) },
     })),
-    [TARGET_FILES[JOBS.readiness]]: live.map((t) => ({
-      targets: [`${scheme}://${t.slug}.${input.domain}/healthz/readiness`],
-      labels: { tenant: t.slug, server: t.serverName! },
-    })),
+    [TARGET_FILES[JOBS.readiness]]: input.readinessProbe === "server"
+      // at the server's proxy, named as users name it: the exporter's `hostname` parameter
+      // sets the Host header (and the TLS server name)
+      ? live.filter((t) => byName.has(t.serverName!)).map((t) => ({
+          targets: [`${scheme}://${hostPort(privateAddress(byName.get(t.serverName!)!)!, scheme === "https" ? 443 : 80)}/healthz/readiness`],
+          labels: { tenant: t.slug, server: t.serverName!, __param_hostname: `${t.slug}.${input.domain}` },
+        }))
+      : live.map((t) => ({
+          targets: [`${scheme}://${t.slug}.${input.domain}/healthz/readiness`],
+          labels: { tenant: t.slug, server: t.serverName! },
+        })),
   };
 }

@@ -48,7 +48,7 @@ export async function planDeploy(ctx: Ctx, db: Queryable, serverName: string | u
   }
   const m = ctx.config.monitoring;
   const n = ctx.config.notifications;
-  const need = [m.grafanaAdminPasswordEnv, ...alertmanagerSecretSources(n).map((s) => s.env)];
+  const need = [...(m.grafana ? [m.grafanaAdminPasswordEnv] : []), ...alertmanagerSecretSources(n).map((s) => s.env)];
   const missing = need.filter((v) => !ctx.env[v]);
   if (missing.length && opts.revealSecrets) {
     throw new ConfigError(`${missing.join(", ")} not set: the monitoring stack needs ${missing.length === 1 ? "it" : "them"}`, {
@@ -65,9 +65,10 @@ export async function planDeploy(ctx: Ctx, db: Queryable, serverName: string | u
     monitoring: m,
     assets,
     bindAddress: monAddress,
-    grafanaAdminPassword: secret(m.grafanaAdminPasswordEnv),
+    // without Grafana the compose file still wants the variable (it is interpolated whole)
+    grafanaAdminPassword: m.grafana ? secret(m.grafanaAdminPasswordEnv) : "unused",
     // the official image (≥ 0.26) reads the webhook URL from a file too
-    alertmanagerConfig: renderAlertmanagerConfig({ notifications: n, secretsDir: "/etc/alertmanager/secrets", webhookUrl: { file: true } }),
+    alertmanagerConfig: renderAlertmanagerConfig({ notifications: n, secretsDir: "/etc/alertmanager/secrets", webhookUrl: { file: true }, timing: m.alertmanager }),
     alertmanagerSecrets: Object.fromEntries(alertmanagerSecretSources(n).map((s) => [s.file, secret(s.env)])),
     syncSteps: sync.steps,
   });

@@ -5,7 +5,10 @@
 import { mkdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Ctx } from "../../cli/context.js";
+import { mkdirP, writeFileAtomic } from "../../core/commands/files.js";
 import { renderBtwMetrics } from "../../core/monitoring/btw-metrics.js";
+import { MONITORING_LAYOUT } from "../../core/monitoring/sync-plan.js";
+import { ROLE_LABEL } from "../../core/monitoring/targets.js";
 import type { Queryable } from "../../state/db.js";
 
 export function localMetricsFile(home: string): string {
@@ -31,14 +34,38 @@ export async function writeLocalMetrics(home: string, text: string): Promise<str
 }
 
 /**
- * Called at the end of commands that change a fact (backup all/tenant/verify, schedule run).
- * Never fails the command: the facts are refreshed by the next one, and a stale file is
- * itself alerted on (BtwMetricsStale).
+ * The textfile placed in the monitoring server's node exporter directory, when a server has
+ * the monitoring role: without this, the backup times Prometheus sees would only move on
+ * `monitoring sync`, and the dead man's switch would fire after every nightly backup.
+ */
+async function pushToMonitoringServer(ctx: Ctx, db: Queryable, text: string): Promise<void> {
+  const { listServers } = await import("../../state/servers.js");
+  const mon = (await listServers(db)).filter((s) => s.labels[ROLE_LABEL] === "monitoring");
+  if (mon.length !== 1) return; // none (no stack to tell) or ambiguous (`monitoring sync --server` says which)
+  const { requireServer, sshFor } = await import("../../commands/server/shared.js");
+  const ssh = await sshFor(ctx, await requireServer(db, mon[0]!.name));
+  const dir = ctx.config.monitoring.textfileDir;
+  await ssh.run(mkdirP(dir, "0755"), { timeoutMs: 60_000 });
+  await ssh.run(writeFileAtomic(`${dir}/${MONITORING_LAYOUT.textfile}`, "0644"), { input: text, timeoutMs: 60_000 });
+}
+
+/**
+ * Called at the end of commands that change a fact (backup all/tenant/verify, schedule run):
+ * the local textfile, and the monitoring server's copy. Never fails the command: the facts
+ * are refreshed by the next one, and a stale file is itself alerted on (BtwMetricsStale).
  */
 export async function publishFacts(ctx: Ctx): Promise<void> {
+  let text: string;
+  const db = await ctx.db();
   try {
-    await writeLocalMetrics(ctx.home, await btwMetricsText(await ctx.db()));
+    text = await btwMetricsText(db);
+    await writeLocalMetrics(ctx.home, text);
   } catch (e) {
-    ctx.out.warn(`btw's metrics were not updated: ${(e as Error).message}`);
+    return void ctx.out.warn(`btw's metrics were not updated: ${(e as Error).message}`);
+  }
+  try {
+    await pushToMonitoringServer(ctx, db, text);
+  } catch (e) {
+    ctx.out.warn(`btw's metrics were not placed on the monitoring server (${(e as Error).message}); run \`btw monitoring sync\``);
   }
 }

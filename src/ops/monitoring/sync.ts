@@ -45,7 +45,7 @@ export async function planSync(ctx: Ctx, db: Queryable, serverName?: string): Pr
   const m = ctx.config.monitoring;
   const metrics = await btwMetricsText(db);
   const steps = planMonitoringSync({
-    targets: renderScrapeTargets({ servers, tenants, domain: ctx.config.domain, tls: ctx.config.proxy.tls, ports: m.ports }),
+    targets: renderScrapeTargets({ servers, tenants, domain: ctx.config.domain, tls: ctx.config.proxy.tls, ports: m.ports, cadvisor: m.cadvisor, readinessProbe: m.readinessProbe }),
     rules: renderAlertRules(m),
     prometheusConfig: renderPrometheusConfig({
       monitoring: m,

@@ -36,6 +36,15 @@ describe("renderAlertmanagerConfig", () => {
     expect(none.status, none.output).toBe(0);
   });
 
+  it("takes its grouping timings from monitoring.alertmanager (the lab's are seconds)", () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const cfg = parse(renderAlertmanagerConfig({ notifications: all, secretsDir: "/s", webhookUrl: { file: true }, timing: { groupWait: "5s", groupInterval: "10s", repeatInterval: "1h" } })) as any;
+    expect(cfg.route).toMatchObject({ group_wait: "5s", group_interval: "10s", repeat_interval: "1h" });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const byDefault = parse(renderAlertmanagerConfig({ notifications: all, secretsDir: "/s", webhookUrl: { file: true } })) as any;
+    expect(byDefault.route).toMatchObject({ group_wait: "30s", group_interval: "5m", repeat_interval: "4h" });
+  });
+
   it("reads every secret from a file, never holds one", () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const cfg = parse(renderAlertmanagerConfig({ notifications: all, secretsDir: "/etc/alertmanager/secrets", webhookUrl: { file: true } })) as any;

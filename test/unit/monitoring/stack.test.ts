@@ -65,8 +65,15 @@ describe("templates/monitoring/compose.yml", () => {
       dirs.push(d);
       writeFileSync(join(d, "compose.yml"), read(file));
       writeFileSync(join(d, ".env"), env ?? `NODE_EXPORTER_IMAGE=${monitoring.images.nodeExporter}\nCADVISOR_IMAGE=${monitoring.images.cadvisor}\nBIND_ADDRESS=10.0.1.9\nTEXTFILE_DIR=/var/lib/prometheus/node-exporter\n`);
-      const r = run([...compose!, "--project-directory", d, "-f", join(d, "compose.yml"), "--env-file", join(d, ".env"), "config", "--format", "json"], { env: CLEAN_ENV });
+      // with the optional services' profiles on, as btw passes them by default
+      const profile = file === "compose.yml" ? "grafana" : "cadvisor";
+      const r = run([...compose!, "--project-directory", d, "-f", join(d, "compose.yml"), "--env-file", join(d, ".env"), "--profile", profile, "config", "--format", "json"], { env: CLEAN_ENV });
       expect(r.status, r.stderr).toBe(0);
+      expect(Object.keys(JSON.parse(r.stdout).services).sort()).toEqual(file === "compose.yml" ? ["alertmanager", "blackbox", "grafana", "prometheus"] : ["cadvisor", "node-exporter"]);
+      // without it (monitoring.grafana / monitoring.cadvisor false) the service is left out
+      const off = run([...compose!, "--project-directory", d, "-f", join(d, "compose.yml"), "--env-file", join(d, ".env"), "config", "--services"], { env: CLEAN_ENV });
+      expect(off.status, off.stderr).toBe(0);
+      expect(off.stdout.split("\n")).not.toContain(profile);
       // `config` prints $ as $$ (its output is a compose file again): the value is pw'"$x
       if (file === "compose.yml") expect(JSON.parse(r.stdout).services.grafana.environment.GF_SECURITY_ADMIN_PASSWORD).toBe("pw'\"$$x");
     }
@@ -126,9 +133,19 @@ describe("monitoring deploy's plan", () => {
       ["mkdir", "-p", "-m", "0755", "--", "/var/lib/prometheus/node-exporter"],
       ["sh", "-c", WRITE_FILE_ATOMIC_SCRIPT, "sh", "/opt/btw/exporters/compose.yml", "0644"],
       ["sh", "-c", WRITE_FILE_ATOMIC_SCRIPT, "sh", "/opt/btw/exporters/.env", "0644"],
-      ["docker", "compose", "-p", "btw-exporters", "--project-directory", "/opt/btw/exporters", "-f", "/opt/btw/exporters/compose.yml", "--env-file", "/opt/btw/exporters/.env", "up", "-d", "--remove-orphans"],
+      ["docker", "compose", "-p", "btw-exporters", "--project-directory", "/opt/btw/exporters", "-f", "/opt/btw/exporters/compose.yml", "--env-file", "/opt/btw/exporters/.env", "--profile", "cadvisor", "up", "-d", "--remove-orphans"],
     ]);
     expect(steps[3]!.input).toContain("BIND_ADDRESS=10.0.1.2\n");
+  });
+
+  it("leaves cAdvisor and Grafana out when the config turns them off (their Compose profiles not passed)", () => {
+    const off = monitoringSchema.parse({ grafana: false, cadvisor: false });
+    const up = (steps: { argv: string[] }[]) => steps.find((s) => s.argv.includes("compose"))!.argv;
+    expect(up(planExportersDeploy(off, assets, "10.0.1.2"))).not.toContain("--profile");
+    const stack = planStackDeploy({ monitoring: off, assets, bindAddress: "10.0.1.9", grafanaAdminPassword: "unused", alertmanagerConfig: "am", alertmanagerSecrets: {}, syncSteps: sync });
+    expect(up(stack)).not.toContain("--profile");
+    const on = planStackDeploy({ monitoring, assets, bindAddress: "10.0.1.9", grafanaAdminPassword: "g", alertmanagerConfig: "am", alertmanagerSecrets: {}, syncSteps: sync });
+    expect(up(on).join(" ")).toContain("--profile grafana up -d");
   });
 
   it("writes secrets on stdin into 0600 files owned by Alertmanager's user, starts the stack, then reloads Prometheus", () => {

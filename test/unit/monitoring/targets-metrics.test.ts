@@ -63,6 +63,19 @@ describe("renderScrapeTargets", () => {
     const plain = renderScrapeTargets({ ...input, tls: "off" });
     expect(plain["readiness.json"]![0]!.targets).toEqual(["http://acme.example.com/healthz/readiness"]);
   });
+
+  it("readinessProbe server: probes at the server's proxy on its private address, the public name passed as the exporter's hostname", () => {
+    const files = renderScrapeTargets({ ...input, tls: "off", readinessProbe: "server" });
+    expect(files["readiness.json"]).toEqual([
+      { targets: ["http://10.0.1.1:80/healthz/readiness"], labels: { tenant: "acme", server: "s-1", __param_hostname: "acme.example.com" } },
+      { targets: ["http://10.0.1.2:80/healthz/readiness"], labels: { tenant: "beta", server: "s-2", __param_hostname: "beta.example.com" } },
+    ]);
+    expect(renderScrapeTargets({ ...input, readinessProbe: "server" })["readiness.json"]![0]!.targets).toEqual(["https://10.0.1.1:443/healthz/readiness"]);
+  });
+
+  it("has no cAdvisor targets when monitoring.cadvisor is off", () => {
+    expect(renderScrapeTargets({ ...input, cadvisor: false })["cadvisor.json"]).toEqual([]);
+  });
 });
 
 describe("privateAddress", () => {
