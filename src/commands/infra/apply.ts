@@ -110,6 +110,8 @@ async function converge(ctx: Ctx, db: Db, server: ServerRow, added: boolean): Pr
       const boot = await waitForFirstBoot(host, server.sshUser, ctx.config.hetzner.cloudInitTimeoutSec * 1000);
       if (boot !== "done") ctx.out.warn(`${server.name}: cloud-init ${boot === "no-cloud-init" ? "is missing" : "reported errors"}; bootstrapping over SSH`);
       changed = (await runBootstrap(host, ctx.config, server.sshUser)).changed;
+      const { ensureIsolation } = await import("../../ops/server/isolation.js");
+      if ((await ensureIsolation(host, db, ctx.config, server.id)).changed) changed.push("isolation");
       await ensureProxy(host, db, ctx.config, server.id);
     }
     const check = await checkAndRecord(ctx, db, server);

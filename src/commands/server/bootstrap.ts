@@ -16,13 +16,18 @@ const handler: Handler = async (ctx, [name], opts) => {
         dryRun: true,
         server: server.name,
         remote: { argv, stdin: "templates/cloud-init/bootstrap.sh" },
-        then: ["install or converge the btw proxy (/opt/btw/proxy)", "server check (records facts, status)"],
+        then: [
+          "install and apply the tenant isolation rules (/opt/btw/isolation/apply.sh; btw-isolation.service re-applies them at boot and on Docker restarts)",
+          "install or converge the btw proxy (/opt/btw/proxy)",
+          "server check (records facts, status)",
+        ],
       },
       () =>
         [
           `would bootstrap ${server.name} (${server.sshUser}@${server.host}:${server.port}):`,
           `  run \`${argv.join(" ")}\` with templates/cloud-init/bootstrap.sh on stdin`,
           `    (Docker Engine + Compose v2, unattended security upgrades, fail2ban, key-only SSH, container log rotation, /opt/btw)`,
+          `  install the tenant isolation rules: tenants (${ctx.config.placement.subnetPool}) cannot reach the host, ${ctx.config.hetzner.networkRange}, the other servers or 169.254.169.254`,
           `  install the btw proxy (${ctx.config.images.caddy}) if it is not running`,
           "  check the server and record its facts",
         ].join("\n"),
@@ -36,21 +41,24 @@ const handler: Handler = async (ctx, [name], opts) => {
     const { Host } = await import("../../ops/host.js");
     const { runBootstrap, proxyRunning } = await import("../../ops/bootstrap.js");
     const { ensureProxy } = await import("../../ops/proxy.js");
+    const { ensureIsolation } = await import("../../ops/server/isolation.js");
     const host = new Host(server.name, await sshFor(ctx, server));
     ctx.out.info(`bootstrapping ${server.name} (${server.host})…`);
     const report = await runBootstrap(host, ctx.config, server.sshUser);
     for (const s of report.steps) ctx.out.verbose(`  ${s.step}: ${s.status}${s.detail ? ` (${s.detail})` : ""}`);
 
+    const isolation = await ensureIsolation(host, db, ctx.config, server.id);
+    if (!isolation.persistent) ctx.out.warn(`${server.name} has no systemd: the tenant isolation rules are applied but not re-applied at boot; re-run \`btw server bootstrap ${server.name}\` after a reboot`);
     const proxyWasRunning = await proxyRunning(host);
     await ensureProxy(host, db, ctx.config, server.id);
-    const changed = [...report.changed, ...(proxyWasRunning ? [] : ["proxy"])];
+    const changed = [...report.changed, ...(isolation.changed ? ["isolation"] : []), ...(proxyWasRunning ? [] : ["proxy"])];
 
     const check = await checkAndRecord(ctx, db, server);
     if (check.error) throw check.cause;
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     await ctx.audit("server.bootstrap", server.name, { changed, status: check.status });
     ctx.out.result(
-      { server: server.name, changed, steps: [...report.steps, { step: "proxy", status: proxyWasRunning ? "ok" : "changed", detail: "" }], status: check.status, facts: check.facts, seconds },
+      { server: server.name, changed, steps: [...report.steps, { step: "isolation", status: isolation.changed ? "changed" : "ok", detail: isolation.persistent ? "" : "no systemd: not re-applied at boot" }, { step: "proxy", status: proxyWasRunning ? "ok" : "changed", detail: "" }], status: check.status, facts: check.facts, seconds },
       () => {
         for (const p of check.verdict?.problems ?? []) ctx.out.warn(p);
         ctx.out.success(

@@ -1,0 +1,56 @@
+import type { Config } from "../../config/schema.js";
+import { privateAddress } from "../../core/monitoring/targets.js";
+import {
+  ISOLATION_LAYOUT,
+  isolationApply,
+  isolationEnableUnit,
+  isolationScript,
+  renderIsolationUnit,
+  systemdRunning,
+  type IsolationInput,
+} from "../../core/server/isolation.js";
+import { OperationError } from "../../errors.js";
+import type { Db } from "../../state/db.js";
+import { listServers } from "../../state/servers.js";
+import type { Host } from "../host.js";
+
+// Installs and applies the tenant isolation rules on one server (src/core/server/isolation.ts):
+// the script and, where the host runs systemd, the unit that re-applies them at boot and on
+// every Docker restart. Idempotent: `server bootstrap` (and `infra apply`) run it every time,
+// which is also how a server learns about servers added since (their addresses are in the
+// rules; the private network's range covers their private side already).
+
+/** The rules' inputs from the config and the state: every other server's addresses. */
+export async function isolationInputFor(db: Db, config: Config, serverId: number): Promise<IsolationInput> {
+  const others = (await listServers(db)).filter((s) => s.id !== serverId);
+  const addresses = others.flatMap((s) => [s.host, privateAddress(s)].filter((a): a is string => a !== null));
+  return { tenantSources: [config.placement.subnetPool], privateRanges: [config.hetzner.networkRange], otherServers: addresses };
+}
+
+export interface IsolationResult {
+  /** the script (so the rules) differed from what the host had */
+  changed: boolean;
+  /** false on hosts without systemd (the lab's Docker-in-Docker servers): applied now, not at boot */
+  persistent: boolean;
+}
+
+export async function ensureIsolation(host: Host, db: Db, config: Config, serverId: number): Promise<IsolationResult> {
+  const script = isolationScript(await isolationInputFor(db, config, serverId));
+  const before = await host.run(["cat", ISOLATION_LAYOUT.script], { allowFailure: true });
+  const changed = before.exitCode !== 0 || before.stdout !== script;
+  await host.mkdir(ISOLATION_LAYOUT.dir);
+  await host.writeFile(ISOLATION_LAYOUT.script, script, "0755");
+  const persistent = (await host.run(systemdRunning(), { allowFailure: true })).exitCode === 0;
+  if (persistent) {
+    await host.writeFile(ISOLATION_LAYOUT.unitFile, renderIsolationUnit());
+    for (const argv of isolationEnableUnit()) await host.run(argv, { timeoutMs: 60_000 });
+  }
+  const r = await host.run(isolationApply(), { allowFailure: true, timeoutMs: 60_000 });
+  if (r.exitCode !== 0) {
+    throw new OperationError(`cannot apply the tenant isolation rules on ${host.name}: ${r.stderr.trim().split("\n").pop() ?? `exit ${r.exitCode}`}`, {
+      code: "isolation-failed",
+      hint: `the rules are in ${ISOLATION_LAYOUT.script} on ${host.name}; fix the cause (iptables missing?) and re-run \`btw server bootstrap ${host.name}\``,
+    });
+  }
+  return { changed, persistent };
+}
