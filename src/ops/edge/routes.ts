@@ -1,0 +1,36 @@
+import type { Config } from "../../config/schema.js";
+import { EDGE_ROUTED_STATUSES, edgeRoutes, renderEdgeCaddyfile } from "../../core/edge/caddyfile.js";
+import { privateAddress } from "../../core/monitoring/targets.js";
+import type { Db } from "../../state/db.js";
+import { listServers } from "../../state/servers.js";
+import { listTenants } from "../../state/tenants.js";
+import type { Host } from "../host.js";
+import { installCaddyfile } from "../proxy.js";
+
+// An edge proxy's routing table, rendered from the state (every routed tenant → its server's
+// private address) and installed like a server's: candidate, `caddy validate`, atomic
+// replace, graceful `caddy reload`. An edge server runs the same btw-proxy container
+// (templates/proxy/compose.yml, written by its cloud-init); only the Caddyfile differs.
+// Migration cutover is this re-render after the tenant's row points at its new server.
+
+/** The edge Caddyfile for the current state, and the tenants it cannot route (no private address known). */
+export async function edgeCaddyfileFor(db: Db, config: Config): Promise<{ text: string; routes: number; unroutable: string[] }> {
+  const [tenants, servers] = await Promise.all([listTenants(db, { status: [...EDGE_ROUTED_STATUSES] }), listServers(db)]);
+  const { routes, unroutable } = edgeRoutes(
+    tenants.map((t) => ({ slug: t.slug, status: t.status, serverId: t.serverId })),
+    servers.map((s) => ({ id: s.id, name: s.name, privateAddress: privateAddress(s) })),
+  );
+  return { text: renderEdgeCaddyfile({ domain: config.domain, routes, trustedProxies: [config.hetzner.networkRange] }), routes: routes.length, unroutable };
+}
+
+/** Re-renders and reloads one edge proxy, under its proxy lock. */
+export async function syncEdgeRoutes(host: Host, db: Db, config: Config): Promise<{ routes: number; unroutable: string[] }> {
+  const lock = await db.lock({ kind: "server", name: `${host.name}:proxy` }, { timeoutMs: 60_000 });
+  try {
+    const { text, routes, unroutable } = await edgeCaddyfileFor(db, config);
+    await installCaddyfile(host, host.name, text);
+    return { routes, unroutable };
+  } finally {
+    await lock.release();
+  }
+}
