@@ -300,6 +300,23 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     ),
     () => import("../commands/upgrade/n8n.js"),
   );
+  on(
+    destructive(
+      upgrade
+        .command("postgres")
+        .description("upgrade tenants' Postgres major: per tenant backup, dump, new data volume, restore, readiness; rollback to the old volume on failure; halts the rollout (exit 3)")
+        .option("--to <major-or-image>", "target Postgres major (e.g. 17, on images.postgres's repository) or a full image (default: images.postgres)")
+        .option("--tenant <name...>", "these tenants")
+        .option("--all", "every tenant")
+        .option("--server <server>", "the tenants of one server")
+        .option("--wave-size <n>", "tenants per wave (default 5)")
+        .option("--max-failures <k>", "failures tolerated before the rollout halts (default 0)")
+        .option("--ready-timeout <seconds>", "how long each service may take to become ready (default 300)")
+        .option("--rollback", "undo an interrupted upgrade: the old image on the old volume")
+        .option("--cleanup", "remove the old data volume(s) and dump an upgrade kept (with --tenant; asks, or --yes)"),
+    ),
+    () => import("../commands/upgrade/postgres.js"),
+  );
 
   // backup
   const backup = program.command("backup").description("encrypted backups of tenants: database, n8n data, escrowed keys");

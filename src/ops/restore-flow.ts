@@ -213,6 +213,9 @@ async function putData(ctx: Ctx, db: Db, storage: BackupStorage, session: Server
   // the backup's n8n version starts (its database is at that version's migrations); the
   // tenant's row records it — an upgrade is a separate, explicit step
   const { setTenantImages } = await import("../state/tenants.js");
+  // in place: the tenant's own Postgres image and volume (a dump restores into a newer
+  // major); a re-created stack: the backup's image on the layout's first volume
+  images = { ...images, pgdataVolume: images.pgdataVolume ?? tenantLayout(p.target).volumes.pgdata };
   await setTenantImages(db, tenant.id, images);
   if (images.n8n !== ctx.config.images.n8n) step(`n8n runs the backup's version ${images.n8n}; \`btw upgrade n8n --tenant ${p.target}\` brings it to ${ctx.config.images.n8n}`);
   const secrets = await readAllSecrets(db, master, tenant.id);

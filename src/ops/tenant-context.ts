@@ -4,6 +4,7 @@ import { NotFoundError, UsageError } from "../errors.js";
 import type { Db } from "../state/db.js";
 import type { ServerRow } from "../state/servers.js";
 import type { TenantImages, TenantRow } from "../state/tenants.js";
+import { tenantLayout } from "../core/tenant/layout.js";
 import { Host } from "./host.js";
 
 // What every tenant verb needs: its row, its server, a connection to that server.
@@ -49,18 +50,20 @@ export async function lockTenant(db: Db, slug: string, opts: { shared?: boolean 
  * version for new tenants and the default upgrade target — except for a row older than the
  * versions migration, which takes them once (and the caller records them).
  */
-export function imagesOf(ctx: Ctx, t: Pick<TenantRow, "n8nImage" | "postgresImage" | "redisImage">): TenantImages {
+export function imagesOf(ctx: Ctx, t: Pick<TenantRow, "slug" | "n8nImage" | "postgresImage" | "redisImage"> & { pgdataVolume?: string | null }): Required<TenantImages> {
   return {
     n8n: t.n8nImage ?? ctx.config.images.n8n,
     postgres: t.postgresImage ?? ctx.config.images.postgres,
     redis: t.redisImage ?? ctx.config.images.redis,
+    // the volume goes with the Postgres image: every .env rewrite keeps the one it opens
+    pgdataVolume: t.pgdataVolume ?? tenantLayout(t.slug).volumes.pgdata,
   };
 }
 
 /** Records the images on a row that predates the versions migration (no-op otherwise). */
-export async function adoptImages(ctx: Ctx, db: Db, t: TenantRow): Promise<TenantImages> {
+export async function adoptImages(ctx: Ctx, db: Db, t: TenantRow): Promise<Required<TenantImages>> {
   const images = imagesOf(ctx, t);
-  if (!t.n8nImage || !t.postgresImage || !t.redisImage) {
+  if (!t.n8nImage || !t.postgresImage || !t.redisImage || !t.pgdataVolume) {
     const { setTenantImages } = await import("../state/tenants.js");
     await setTenantImages(db, t.id, images);
   }

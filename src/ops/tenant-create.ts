@@ -231,6 +231,7 @@ export function envFor(ctx: Ctx, p: Pick<CreatePlan, "slug" | "plan" | "timezone
     domain: ctx.config.domain,
     plan: p.plan,
     images: p.images,
+    ...(p.images.pgdataVolume ? { pgdataVolume: p.images.pgdataVolume } : {}),
     timezone: p.timezone,
     // GDPR: the plan's execution retention (the seed: 90 days)
     pruning: { maxAgeHours: p.plan.executionRetentionDays * 24, maxCount: p.plan.executionRetentionCount },

@@ -24,6 +24,8 @@ export interface TenantRow {
   n8nImage: string | null;
   postgresImage: string | null;
   redisImage: string | null;
+  /** the Docker volume its Postgres runs on; null: the layout's btw-<slug>-pgdata (migration 013) */
+  pgdataVolume: string | null;
   /** set only while status is 'failed' */
   failedStep: string | null;
   error: string | null;
@@ -50,10 +52,15 @@ export interface TenantImages {
   n8n: string;
   postgres: string;
   redis: string;
+  /**
+   * The data volume the Postgres image opens (a new major gets a new one). Absent: the
+   * layout's btw-<slug>-pgdata. Travels with the images so every .env rewrite keeps it.
+   */
+  pgdataVolume?: string;
 }
 
 const COLUMNS = `t.id, t.slug, t.plan, t.weight, t.server_id as "serverId", t.status, t.subnet::text as subnet,
-  t.timezone, t.n8n_image as "n8nImage", t.postgres_image as "postgresImage", t.redis_image as "redisImage", t.failed_step as "failedStep", t.error, t.created_at as "createdAt", t.updated_at as "updatedAt"`;
+  t.timezone, t.n8n_image as "n8nImage", t.postgres_image as "postgresImage", t.redis_image as "redisImage", t.pgdata_volume as "pgdataVolume", t.failed_step as "failedStep", t.error, t.created_at as "createdAt", t.updated_at as "updatedAt"`;
 
 function conflict(e: unknown, slug: string, subnet: string | null | undefined): unknown {
   if (isUniqueViolation(e, "tenants_slug_live")) {
@@ -185,7 +192,8 @@ export async function usedSubnets(q: Queryable, serverId: number): Promise<strin
 /** Records the images a tenant runs (create, upgrade, restore to another version). */
 export async function setTenantImages(q: Queryable, id: number, images: Partial<TenantImages>): Promise<void> {
   await q.query(
-    `update tenants set n8n_image = coalesce($2, n8n_image), postgres_image = coalesce($3, postgres_image), redis_image = coalesce($4, redis_image) where id = $1`,
-    [id, images.n8n ?? null, images.postgres ?? null, images.redis ?? null],
+    `update tenants set n8n_image = coalesce($2, n8n_image), postgres_image = coalesce($3, postgres_image), redis_image = coalesce($4, redis_image),
+       pgdata_volume = coalesce($5, pgdata_volume) where id = $1`,
+    [id, images.n8n ?? null, images.postgres ?? null, images.redis ?? null, images.pgdataVolume ?? null],
   );
 }

@@ -55,6 +55,8 @@ export interface ComposeUpOptions {
   wait?: boolean | number;
   /** `--pull never`: fail rather than fetch an image that is not already on the server */
   pullNever?: boolean;
+  /** only these services (and what they depend on); default all */
+  services?: readonly TenantService[];
 }
 
 /** Create or converge the stack; containers of services no longer defined are removed. */
@@ -65,7 +67,7 @@ export function composeUp(slug: string, opts: ComposeUpOptions): string[] {
     argv.push("--wait");
     if (typeof opts.wait === "number") argv.push("--wait-timeout", String(positiveInt("wait timeout", opts.wait)));
   }
-  return argv;
+  return [...argv, ...(opts.services ?? []).map(requireService)];
 }
 
 /** Pull the stack's images (quietly) before `up`, e.g. to time or retry it separately. */

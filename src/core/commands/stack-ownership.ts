@@ -2,7 +2,7 @@
 // (src/ops/stack-ownership.ts). Pure argv builders and parsers; the slug is always its own
 // argv word (or "$1" of the constant script), never spliced into shell text.
 
-import { tenantLayout } from "../tenant/layout.js";
+import { isPgdataVolumeOf, tenantLayout } from "../tenant/layout.js";
 
 /** Containers of the tenant's Compose project, running or not: `name|btw.state label`. */
 export function stackContainers(slug: string): string[] {
@@ -48,10 +48,10 @@ export function parseStackDir(stdout: string): { exists: boolean; state: string 
   return { exists: true, state: (lines[1] ?? "").replace(/^['"]|['"]$/g, "") };
 }
 
-/** The tenant's layout names among a server's volume or network names. */
+/** The tenant's layout names among a server's volume names (with the data volumes Postgres upgrades made). */
 export function tenantVolumesIn(slug: string, names: readonly string[]): string[] {
   const mine = new Set(Object.values(tenantLayout(slug).volumes));
-  return names.filter((n) => mine.has(n)).sort();
+  return names.filter((n) => mine.has(n) || isPgdataVolumeOf(slug, n)).sort();
 }
 
 export function tenantNetworksIn(slug: string, names: readonly string[]): string[] {

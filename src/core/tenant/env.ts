@@ -6,7 +6,7 @@ import type { Plan } from "../../config/schema.js";
 import { UsageError } from "../../errors.js";
 import { formatCidr, parseCidr, splitCidr } from "../subnets.js";
 import { renderEnvFile, type EnvSection } from "./dotenv.js";
-import { requireTenantSlug, tenantHost, tenantLayout } from "./layout.js";
+import { isPgdataVolumeOf, requireTenantSlug, tenantHost, tenantLayout } from "./layout.js";
 import { TENANT_SECRET_PATTERN, type TenantSecrets } from "./secrets.js";
 
 export type TenantEnvSecrets = Pick<TenantSecrets, "postgresPassword" | "redisPassword" | "encryptionKey">;
@@ -17,6 +17,8 @@ export interface TenantEnvInput {
   domain: string;
   plan: Plan;
   images: { n8n: string; postgres: string; redis: string };
+  /** the volume Postgres runs on (a major upgrade makes a new one); default the layout's */
+  pgdataVolume?: string;
   /** IANA zone, e.g. Europe/Paris */
   timezone: string;
   /** the tenant's block from the pool, e.g. 10.220.0.64/26 (split into internal and edge) */
@@ -75,6 +77,7 @@ export const TENANT_ENV_SECTIONS = {
   "Compose project (also lets an operator run plain `docker compose` in this directory)": ["COMPOSE_PROJECT_NAME", "COMPOSE_PROFILES"],
   "Identity and addressing": ["TENANT", "TENANT_SUBNET", "INTERNAL_SUBNET", "EDGE_SUBNET"],
   Images: ["N8N_IMAGE", "POSTGRES_IMAGE", "REDIS_IMAGE"],
+  "Postgres data volume (a new major gets a new one: btw upgrade postgres)": ["PGDATA_VOLUME"],
   n8n: [
     "N8N_HOST",
     "N8N_PROTOCOL",
@@ -159,6 +162,12 @@ function positiveInt(name: string, n: number): string {
   return String(n);
 }
 
+function pgdataVolume(slug: string, volume: string | undefined): string {
+  if (volume === undefined) return tenantLayout(slug).volumes.pgdata;
+  if (!isPgdataVolumeOf(slug, volume)) throw new UsageError(`${JSON.stringify(volume)} is not a Postgres data volume of ${slug}`, { code: "invalid-volume" });
+  return volume;
+}
+
 /** All .env values for one tenant, keyed in file order. Throws UsageError on bad input. */
 export function tenantEnvValues(input: TenantEnvInput): TenantEnv {
   const { slug, plan, tls } = input;
@@ -189,6 +198,7 @@ export function tenantEnvValues(input: TenantEnvInput): TenantEnv {
     N8N_IMAGE: input.images.n8n,
     POSTGRES_IMAGE: input.images.postgres,
     REDIS_IMAGE: input.images.redis,
+    PGDATA_VOLUME: pgdataVolume(slug, input.pgdataVolume),
     N8N_HOST: host,
     N8N_PROTOCOL: protocol,
     N8N_EDITOR_BASE_URL: url,

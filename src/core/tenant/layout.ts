@@ -68,6 +68,21 @@ export function tenantLayout(slug: string): TenantLayout {
   };
 }
 
+/**
+ * The data volume a Postgres major upgrade restores into: `btw-<slug>-pgdata-pg<major>`. The
+ * first one is the layout's `btw-<slug>-pgdata`; no other tenant's layout name has this shape.
+ */
+export function pgdataVolumeFor(slug: string, major: string): string {
+  if (!/^\d{1,3}$/.test(major)) throw new UsageError(`invalid Postgres major '${major}'`, { code: "invalid-postgres-major" });
+  return `${tenantLayout(slug).volumes.pgdata}-pg${major}`;
+}
+
+/** Is `name` one of the tenant's Postgres data volumes (the first, or one an upgrade made)? */
+export function isPgdataVolumeOf(slug: string, name: string): boolean {
+  const first = tenantLayout(slug).volumes.pgdata;
+  return name === first || (name.startsWith(`${first}-pg`) && /^\d{1,3}$/.test(name.slice(first.length + 3)));
+}
+
 /** The public host of a tenant: `<slug>.<domain>`. */
 export function tenantHost(slug: string, domain: string): string {
   return `${requireTenantSlug(slug)}.${domain}`;

@@ -179,7 +179,7 @@ export async function upgradeTenantN8n(ctx: Ctx, db: Db, storage: BackupStorage,
   }
 }
 
-async function finishTo(ctx: Ctx, db: Db, session: ServerSession, tenant: TenantRow, prior: TenantStatus, queueMode: boolean): Promise<void> {
+export async function finishTo(ctx: Ctx, db: Db, session: ServerSession, tenant: TenantRow, prior: TenantStatus, queueMode: boolean): Promise<void> {
   const { updateTenantStatus } = await import("../../state/tenants.js");
   if (prior === "suspended") {
     const { composeStop } = await import("../../core/commands/compose.js");
@@ -189,7 +189,7 @@ async function finishTo(ctx: Ctx, db: Db, session: ServerSession, tenant: Tenant
   await syncRoutes(session.host, db, ctx.config, session.server);
 }
 
-async function pull(session: ServerSession, image: string): Promise<void> {
+export async function pull(session: ServerSession, image: string): Promise<void> {
   const has = await session.host.run(["docker", "image", "inspect", "--format", "{{.Id}}", image], { allowFailure: true });
   if (has.exitCode === 0) return;
   const r = await session.host.run(["docker", "pull", "--quiet", image], { allowFailure: true, timeoutMs: 900_000 });
@@ -213,7 +213,7 @@ async function publishedWorkflows(session: ServerSession, slug: string, apiKey: 
   }
 }
 
-async function waitApi(session: ServerSession, slug: string, apiKey: string | undefined): Promise<void> {
+export async function waitApi(session: ServerSession, slug: string, apiKey: string | undefined): Promise<void> {
   const { tunnel, n8n } = await client(session, slug);
   try {
     await n8n.waitReady(180_000);

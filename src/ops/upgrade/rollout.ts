@@ -18,6 +18,8 @@ export interface FleetUpgradeOptions {
   maxFailures: number;
   readyTimeoutSec: number;
   step: (s: string) => void;
+  /** what upgrading one tenant means (default: its n8n to `target`; `upgrade postgres` passes its own) */
+  upgradeOne?: (slug: string) => Promise<TenantUpgradeResult>;
 }
 
 export interface FleetUpgradeReport {
@@ -38,7 +40,8 @@ export async function upgradeFleet(ctx: Ctx, db: Db, storage: BackupStorage, o: 
   let halted = false;
   for (const [gi, g] of groups.entries()) {
     o.step(`${g.name}: ${g.tenants.map((t) => t.slug).join(", ")}`);
-    const done = await Promise.all(g.tenants.map((t) => upgradeTenantN8n(ctx, db, storage, t.slug, o.target, { readyTimeoutSec: o.readyTimeoutSec, step: o.step })));
+    const one = o.upgradeOne ?? ((slug: string) => upgradeTenantN8n(ctx, db, storage, slug, o.target, { readyTimeoutSec: o.readyTimeoutSec, step: o.step }));
+    const done = await Promise.all(g.tenants.map((t) => one(t.slug)));
     for (const r of done) results.push({ ...r, wave: g.name });
     failures += done.filter((r) => !r.ok).length;
     if (g.name === "canary" && failures === 0 && o.canaryWatchSec > 0 && gi < groups.length - 1) {

@@ -64,7 +64,8 @@ describe("templates/tenant/compose.yml", () => {
     for (const name of TENANT_SERVICES) expect(asAcme(services[name].container_name)).toBe(l.containers[name]);
     expect(asAcme(doc.networks.internal.name)).toBe(l.networks.internal);
     expect(asAcme(doc.networks.edge.name)).toBe(l.networks.edge);
-    expect(asAcme(doc.volumes.pgdata.name)).toBe(l.volumes.pgdata);
+    // PGDATA_VOLUME (the state's, after a Postgres upgrade) or, for older .env files, the layout's
+    expect(asAcme(doc.volumes.pgdata.name)).toBe(`\${PGDATA_VOLUME:-${l.volumes.pgdata}}`);
     expect(asAcme(doc.volumes.n8ndata.name)).toBe(l.volumes.n8ndata);
     expect(asAcme(doc.volumes.redisdata.name)).toBe(l.volumes.redisdata);
     expect(services.n8n.networks.edge.aliases.map(asAcme)).toEqual([l.edgeAlias]);
