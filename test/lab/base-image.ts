@@ -16,14 +16,14 @@ export const ROOTFS_TWEAKS: Record<string, string> = {
 };
 
 /** The debootstrap minbase rootfs as a tarball, cached in the lab home (~25 s to make). */
-export async function ensureRootfsTar(cfg: LabConfig, rebuild: boolean): Promise<string> {
-  const tar = labPaths(cfg).rootfsTar;
+export async function ensureRootfsTar(cfg: LabConfig, rebuild: boolean, suite: string = cfg.suite): Promise<string> {
+  const tar = labPaths(cfg).rootfsTarOf(suite);
   if (existsSync(tar) && !rebuild) return tar;
   mkdirSync(labPaths(cfg).cacheDir, { recursive: true });
   const dir = mkdtempSync(join(labPaths(cfg).cacheDir, "rootfs-"));
   try {
-    await timed(`debootstrap ${cfg.suite} minbase`, () =>
-      run("debootstrap", ["--variant=minbase", cfg.suite, dir, cfg.debianMirror], { timeoutMs: 600_000 }),
+    await timed(`debootstrap ${suite} minbase`, () =>
+      run("debootstrap", ["--variant=minbase", suite, dir, cfg.debianMirror], { timeoutMs: 600_000 }),
     );
     for (const [rel, text] of Object.entries(ROOTFS_TWEAKS)) {
       mkdirSync(dirname(join(dir, rel)), { recursive: true });

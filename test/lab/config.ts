@@ -23,6 +23,14 @@ export const SERVICE_IMAGES: readonly ServiceImage[] = ["n8n", "postgres", "redi
 export const N8N_PREVIOUS = "2.6.4";
 
 /**
+ * An older PostgreSQL major (Postgres upgrade tests, issue 11): Debian bookworm's
+ * `postgresql-15`, built on a bookworm base with the same entrypoint as btw/postgres:17.
+ * `up` describes it as LabInfo.postgresPrevious.
+ */
+export const POSTGRES_PREVIOUS = "15";
+export const POSTGRES_PREVIOUS_SUITE = "bookworm";
+
+/**
  * The monitoring stack's images (issue 15), keyed as btw.yml's `monitoring.images`, with the
  * upstream versions Debian trixie ships. Grafana and cAdvisor are not packaged: the lab's
  * fragment turns them off.
@@ -48,8 +56,8 @@ const MONITORING_REPOS: Record<MonitoringImage, string> = {
 export const isMonitoringImage = (name: string): name is MonitoringImage => name in MONITORING_VERSIONS;
 
 /** What the lab pushes to its registry: the service images, the older n8n, the monitoring images. */
-export type PushedImage = ServiceImage | "n8nPrevious" | MonitoringImage;
-export const PUSHED_IMAGES: readonly PushedImage[] = [...SERVICE_IMAGES, "n8nPrevious", ...MONITORING_IMAGES];
+export type PushedImage = ServiceImage | "n8nPrevious" | "postgresPrevious" | MonitoringImage;
+export const PUSHED_IMAGES: readonly PushedImage[] = [...SERVICE_IMAGES, "n8nPrevious", "postgresPrevious", ...MONITORING_IMAGES];
 
 /** The n8n version a pushed image carries, for the n8n images. */
 export const n8nVersionOf = (name: PushedImage): string | undefined =>
@@ -100,6 +108,7 @@ export const labPaths = (cfg: LabConfig) => ({
   knownHosts: join(cfg.home, "ssh", "known_hosts"),
   cacheDir: join(cfg.home, "cache"),
   rootfsTar: join(cfg.home, "cache", `debian-${cfg.suite}-minbase.tar`),
+  rootfsTarOf: (suite: string) => join(cfg.home, "cache", `debian-${suite}-minbase.tar`),
   /** The cached npm install of VERSIONS.n8n (test/support/n8n.ts runs it on the host). */
   n8nDir: join(cfg.home, "cache", `n8n-${VERSIONS.n8n}`),
   /** The cached npm install of any n8n version. */
@@ -113,10 +122,13 @@ export const labPaths = (cfg: LabConfig) => ({
 /** Local tag of a pushed image, e.g. btw/n8n:2.8.4 (n8nPrevious: btw/n8n:2.6.4). */
 export const serviceTag = (name: PushedImage): string =>
   name === "n8nPrevious" ? `btw/n8n:${N8N_PREVIOUS}`
+  : name === "postgresPrevious" ? `btw/postgres:${POSTGRES_PREVIOUS}`
   : isMonitoringImage(name) ? `btw/${MONITORING_REPOS[name]}:${MONITORING_VERSIONS[name]}`
   : `btw/${name}:${VERSIONS[name]}`;
 
 /** Helper images that never leave the host engine. */
 export const BASE_TAG = "btw-lab/debian:trixie";
+/** The bookworm base of btw/postgres:15 only. */
+export const BASE_PREVIOUS_TAG = `btw-lab/debian:${POSTGRES_PREVIOUS_SUITE}`;
 export const VM_TAG = "btw-lab/vm:trixie";
 export const BARE_TAG = "btw-lab/bare:trixie";

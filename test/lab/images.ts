@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ROOTFS_TWEAKS, ensureRootfsTar, importBase } from "./base-image.js";
 import type { LabConfig, PushedImage } from "./config.js";
-import { BARE_TAG, BASE_TAG, MONITORING_IMAGES, MONITORING_VERSIONS, N8N_PREVIOUS, VERSIONS, VM_TAG, n8nVersionOf, serviceTag, type MonitoringImage } from "./config.js";
+import { BARE_TAG, BASE_PREVIOUS_TAG, BASE_TAG, MONITORING_IMAGES, MONITORING_VERSIONS, N8N_PREVIOUS, POSTGRES_PREVIOUS, POSTGRES_PREVIOUS_SUITE, VERSIONS, VM_TAG, n8nVersionOf, serviceTag, type MonitoringImage } from "./config.js";
 import { LabError } from "./errors.js";
 import { say, timed } from "./log.js";
 import { bundleRecipe, ensureN8nBundle } from "./n8n-bundle.js";
@@ -14,8 +14,11 @@ const IMAGES_DIR = join(dirname(fileURLToPath(import.meta.url)), "images");
 const RECIPE_LABEL = "btw-lab.recipe";
 const N8N_RUNTIME_TAG = "btw-lab/n8n-runtime:trixie";
 
-export type ImageName = "base" | "vm" | "bare" | PushedImage;
-export const ALL_IMAGES: readonly ImageName[] = ["base", "vm", "bare", "postgres", "redis", "caddy", "n8n", "n8nPrevious", ...MONITORING_IMAGES];
+export type ImageName = "base" | "basePrevious" | "vm" | "bare" | PushedImage;
+export const ALL_IMAGES: readonly ImageName[] = ["base", "basePrevious", "vm", "bare", "postgres", "postgresPrevious", "redis", "caddy", "n8n", "n8nPrevious", ...MONITORING_IMAGES];
+
+/** Rootfs-imported bases (no Dockerfile): the suite each is debootstrapped from. */
+const isBase = (name: ImageName): name is "base" | "basePrevious" => name === "base" || name === "basePrevious";
 
 interface Spec {
   tag: string;
@@ -24,6 +27,8 @@ interface Spec {
   dockerfile: string;
   /** A stage of a multi-stage Dockerfile (`--target`): images sharing one recipe folder. */
   target?: string;
+  /** The base it starts FROM, when not trixie's (its id is part of the recipe). */
+  parent?: string;
   /** Argv run in the image whose output must contain `expect` (the upstream version). */
   versionCheck?: { argv: string[]; expect: string };
 }
@@ -41,12 +46,17 @@ const monitoringSpec = (name: MonitoringImage): Spec => ({
   versionCheck: { argv: MONITORING_SPECS[name].argv, expect: `version ${MONITORING_VERSIONS[name]}` },
 });
 
-const SPECS: Record<Exclude<ImageName, "base">, Spec> = {
+const SPECS: Record<Exclude<ImageName, "base" | "basePrevious">, Spec> = {
   vm: { tag: VM_TAG, dir: "vm", dockerfile: "Dockerfile", versionCheck: { argv: ["docker", "compose", "version"], expect: "Docker Compose version 2." } },
   bare: { tag: BARE_TAG, dir: "vm", dockerfile: "Dockerfile.bare" },
   postgres: {
     tag: serviceTag("postgres"), dir: "postgres", dockerfile: "Dockerfile",
     versionCheck: { argv: ["postgres", "--version"], expect: `(PostgreSQL) ${VERSIONS.postgres}.` },
+  },
+  // The older major (Postgres upgrade tests): bookworm's postgresql-15, the same entrypoint.
+  postgresPrevious: {
+    tag: serviceTag("postgresPrevious"), dir: "postgres", dockerfile: `Dockerfile.${POSTGRES_PREVIOUS}`, parent: BASE_PREVIOUS_TAG,
+    versionCheck: { argv: ["postgres", "--version"], expect: `(PostgreSQL) ${POSTGRES_PREVIOUS}.` },
   },
   redis: {
     tag: serviceTag("redis"), dir: "redis", dockerfile: "Dockerfile",
@@ -70,9 +80,9 @@ const SPECS: Record<Exclude<ImageName, "base">, Spec> = {
 
 /** The n8n version an image carries (n8n, n8nPrevious), else undefined. */
 const n8nVersion = (name: ImageName): string | undefined =>
-  name === "base" || name === "vm" || name === "bare" ? undefined : n8nVersionOf(name);
+  isBase(name) || name === "vm" || name === "bare" ? undefined : n8nVersionOf(name);
 
-export const imageTag = (name: ImageName): string => (name === "base" ? BASE_TAG : SPECS[name].tag);
+export const imageTag = (name: ImageName): string => (name === "base" ? BASE_TAG : name === "basePrevious" ? BASE_PREVIOUS_TAG : SPECS[name].tag);
 
 /**
  * Hash of the files in an image folder that a build can use: a changed Dockerfile or script
@@ -105,12 +115,12 @@ async function imageRecipe(tag: string): Promise<string | undefined> {
 /** A recipe is the image folder plus its parent's id: rebuilding the base rebuilds the rest. */
 async function recipeOf(name: ImageName, cfg: LabConfig): Promise<string> {
   const h = createHash("sha256");
-  if (name === "base") {
-    h.update(`${cfg.suite}\0${cfg.debianMirror}\0${JSON.stringify(ROOTFS_TWEAKS)}`);
+  if (isBase(name)) {
+    h.update(`${name === "base" ? cfg.suite : POSTGRES_PREVIOUS_SUITE}\0${cfg.debianMirror}\0${JSON.stringify(ROOTFS_TWEAKS)}`);
   } else {
     const spec = SPECS[name];
     const version = n8nVersion(name);
-    h.update(`${spec.dockerfile}\0${(await imageId(BASE_TAG)) ?? "no-base"}\0${version ? bundleRecipe(version) : ""}\0`);
+    h.update(`${spec.dockerfile}\0${(await imageId(spec.parent ?? BASE_TAG)) ?? "no-base"}\0${version ? bundleRecipe(version) : ""}\0`);
     // (only when set: the other images' recipes, hence their builds, stay as they were)
     if (spec.target) h.update(`target\0${spec.target}\0`);
     hashDir(join(IMAGES_DIR, spec.dir), spec.dockerfile, h);
@@ -127,7 +137,7 @@ export interface BuildOptions {
 }
 
 async function verifyVersion(name: ImageName, tag: string): Promise<void> {
-  const check = name === "base" ? undefined : SPECS[name].versionCheck;
+  const check = isBase(name) ? undefined : SPECS[name].versionCheck;
   if (!check) return;
   const [cmd, ...args] = check.argv;
   const r = await tryRun("docker", ["run", "--rm", "--entrypoint", cmd!, tag, ...args], { timeoutMs: 120_000 });
@@ -155,8 +165,8 @@ async function dockerBuild(cfg: LabConfig, name: ImageName, args: string[], opts
 
 async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, recipe: string, bundles: Map<string, Promise<string>>): Promise<void> {
   const tag = imageTag(name);
-  if (name === "base") {
-    const tar = await ensureRootfsTar(cfg, opts.refreshCaches);
+  if (isBase(name)) {
+    const tar = await ensureRootfsTar(cfg, opts.refreshCaches, name === "base" ? cfg.suite : POSTGRES_PREVIOUS_SUITE);
     await importBase(tar, tag, recipe);
     return;
   }
@@ -217,7 +227,7 @@ export async function buildImages(cfg: LabConfig, opts: BuildOptions, names: rea
   }
   let built = false;
   for (const name of ALL_IMAGES) {
-    if (!wanted.has(name) && name !== "base") continue;
+    if (!wanted.has(name) && name !== "base" && !(name === "basePrevious" && wanted.has("postgresPrevious"))) continue;
     const tag = imageTag(name);
     const recipe = await recipeOf(name, cfg);
     const forced = opts.rebuild && wanted.has(name);

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { Document, type Scalar } from "yaml";
 import type { LabConfig, MonitoringImage, ServiceImage } from "./config.js";
-import { MONITORING_IMAGES, N8N_PREVIOUS, PUSHED_IMAGES, SERVICE_IMAGES, labPaths } from "./config.js";
+import { MONITORING_IMAGES, N8N_PREVIOUS, POSTGRES_PREVIOUS, PUSHED_IMAGES, SERVICE_IMAGES, labPaths } from "./config.js";
 import { ensureHostDocker } from "./host-docker.js";
 import { ensureHostPackages } from "./host-packages.js";
 import { buildImages, imageTag, pruneLabImages } from "./images.js";
@@ -27,6 +27,11 @@ export interface LabInfo {
    * of the fragment: btw's config schema rejects unknown keys.
    */
   n8nPrevious: { version: string; image: string };
+  /**
+   * An older PostgreSQL major, from Debian bookworm (Postgres upgrade tests, issue 11), e.g.
+   * `{major: "15", image: "172.29.0.1:5000/btw/postgres:15"}`; like n8nPrevious, not in `images`.
+   */
+  postgresPrevious: { major: string; image: string };
   /** The monitoring stack's images from Debian's packages, keyed as btw.yml's `monitoring.images` (issue 15). */
   monitoringImages: Record<MonitoringImage, string>;
   /**
@@ -135,6 +140,7 @@ async function up(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
     registry: cfg.registry,
     images: imageRefs(cfg),
     n8nPrevious: { version: N8N_PREVIOUS, image: registryRef(cfg, "n8nPrevious") },
+    postgresPrevious: { major: POSTGRES_PREVIOUS, image: registryRef(cfg, "postgresPrevious") },
     monitoringImages: monitoringRefs(cfg),
     config: writeFragment(cfg),
   };

@@ -9,6 +9,7 @@ export function renderInfo(info: LabInfo): string {
     `registry  ${info.registry}`,
     ...Object.entries(info.images).map(([k, v]) => `image     ${k.padEnd(8)} ${v}`),
     `image     ${"n8n (previous)".padEnd(8)} ${info.n8nPrevious.image}`,
+    `image     ${"postgres (previous)".padEnd(8)} ${info.postgresPrevious.image}`,
     ...Object.entries(info.monitoringImages).map(([k, v]) => `image     ${k.padEnd(8)} ${v}`),
     `config    ${info.config}`,
   ].join("\n");
