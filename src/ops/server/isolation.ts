@@ -35,7 +35,12 @@ export interface IsolationResult {
 }
 
 export async function ensureIsolation(host: Host, db: Db, config: Config, serverId: number): Promise<IsolationResult> {
-  const script = isolationScript(await isolationInputFor(db, config, serverId));
+  return installIsolation(host, await isolationInputFor(db, config, serverId));
+}
+
+/** Writes the script (and the unit, under systemd) and applies it. */
+export async function installIsolation(host: Host, input: IsolationInput): Promise<IsolationResult> {
+  const script = isolationScript(input);
   const before = await host.run(["cat", ISOLATION_LAYOUT.script], { allowFailure: true });
   const changed = before.exitCode !== 0 || before.stdout !== script;
   await host.mkdir(ISOLATION_LAYOUT.dir);
