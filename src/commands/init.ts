@@ -54,6 +54,16 @@ const handler: Handler = async (ctx, _args, opts) => {
     steps.push({ step: "master-key", status: "created", detail: `${masterKeyPath(ctx.home)} (back it up: without it no tenant secret can be decrypted)` });
   }
   const master = dryRun && !ctx.env.BTW_MASTER_KEY && !existsSync(masterKeyPath(ctx.home)) ? null : await ctx.master();
+  // the backup recovery identity beside it: what opens every backup with `age` alone
+  const { ensureRecoveryIdentity, recoveryIdentityPath } = await import("../secrets/recovery-identity.js");
+  const recoveryPath = recoveryIdentityPath(ctx.home);
+  if (existsSync(recoveryPath)) steps.push({ step: "recovery-identity", status: "exists", detail: recoveryPath });
+  else if (dryRun) steps.push({ step: "recovery-identity", status: "would-create", detail: recoveryPath });
+  else {
+    mkdirSync(ctx.home, { recursive: true, mode: 0o700 });
+    ensureRecoveryIdentity(ctx.home);
+    steps.push({ step: "recovery-identity", status: "created", detail: `${recoveryPath} (opens every backup with \`age -d -i\`: keep a copy offline, see README "Restoring a tenant without btw")` });
+  }
 
   // 3. state schema
   if (!dryRun || configExists) {

@@ -22,6 +22,7 @@ const handler: Handler = async (ctx, _args, opts) => {
     [
       `master key ${r.from} → ${r.to}: ${r.resealed} secret(s) re-sealed${r.resumed ? " (finished an interrupted rotation)" : ""}`,
       `${r.from} is kept read-only in ${ctx.home}/keyring: backups taken before still open`,
+      `new backup recovery identity ${r.recoveryRecipient} in ${ctx.home}/recovery-identity.txt (the old one is kept in the keyring)`,
       "next: `btw key export --recovery --out <file>` and store it offline; other hosts need `btw key import <file>`",
     ].join("\n"),
   );

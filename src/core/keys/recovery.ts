@@ -34,6 +34,11 @@ export interface RecoveryFile extends RecoveryHeader {
 export interface KeySet {
   current: Buffer;
   retired: Buffer[];
+  /**
+   * The backup recovery identities (age, AGE-SECRET-KEY-1…), current first: carried inside
+   * the sealed data only, so files written before them still open (absent there).
+   */
+  recovery?: string[];
 }
 
 function derive(passphrase: string, salt: Buffer, kdf: { N: number; r: number; p: number }): Promise<Buffer> {
@@ -68,7 +73,9 @@ export async function sealRecovery(keys: KeySet, passphrase: string, idOf: (k: B
   const k = await derive(passphrase, salt, kdf);
   const cipher = createCipheriv("aes-256-gcm", k, iv);
   cipher.setAAD(aad(header));
-  const plain = Buffer.from(JSON.stringify({ current: keys.current.toString("base64"), retired: keys.retired.map((r) => r.toString("base64")) }));
+  const plain = Buffer.from(
+    JSON.stringify({ current: keys.current.toString("base64"), retired: keys.retired.map((r) => r.toString("base64")), ...(keys.recovery?.length ? { recovery: keys.recovery } : {}) }),
+  );
   const data = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
   plain.fill(0);
   k.fill(0);
@@ -115,9 +122,10 @@ export async function openRecovery(f: RecoveryFile, passphrase: string, idOf: (k
   } finally {
     k.fill(0);
   }
-  const parsed = JSON.parse(plain.toString("utf8")) as { current: string; retired: string[] };
+  const parsed = JSON.parse(plain.toString("utf8")) as { current: string; retired: string[]; recovery?: unknown };
   plain.fill(0);
   const keys: KeySet = { current: Buffer.from(parsed.current, "base64"), retired: parsed.retired.map((r) => Buffer.from(r, "base64")) };
+  if (Array.isArray(parsed.recovery) && parsed.recovery.every((r) => typeof r === "string")) keys.recovery = parsed.recovery as string[];
   const ids = [keys.current, ...keys.retired].map(idOf);
   if (ids[0] !== f.current || ids.join(",") !== f.keys.join(",") || [keys.current, ...keys.retired].some((x) => x.length !== 32)) {
     throw new UsageError("the recovery file's keys do not match its header: the file was altered", { code: "recovery-invalid" });

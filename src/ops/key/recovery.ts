@@ -11,7 +11,12 @@ import { addToKeyring, keyId, loadKeyring, masterKeyPath, readKeyFile, replaceMa
 export async function exportRecovery(ctx: Ctx, passphrase: string): Promise<RecoveryFile> {
   const master = await ctx.master();
   const retired = [...(master.ring ?? new Map<string, Buffer>()).entries()].filter(([id]) => id !== master.id).map(([, k]) => k);
-  return sealRecovery({ current: master.key, retired }, passphrase, keyId);
+  // the backup recovery identities travel too: current (created now if this home predates it) first
+  const { formatIdentity } = await import("../../core/backup/age.js");
+  const { ensureRecoveryIdentity, loadRecoveryIdentity, loadRetiredRecoveryIdentities } = await import("../../secrets/recovery-identity.js");
+  ensureRecoveryIdentity(ctx.home);
+  const recovery = [loadRecoveryIdentity(ctx.home)!, ...loadRetiredRecoveryIdentities(ctx.home)].map(formatIdentity);
+  return sealRecovery({ current: master.key, retired, recovery }, passphrase, keyId);
 }
 
 export function readRecoveryFile(path: string): RecoveryFile {
@@ -51,6 +56,13 @@ export async function importRecovery(ctx: Ctx, f: RecoveryFile, passphrase: stri
     }
   } else {
     writeExclusive(path, keys.current, 0o600);
+  }
+  if (keys.recovery?.length) {
+    const { parseIdentity } = await import("../../core/backup/age.js");
+    const { installRecoveryIdentity, retireRecoveryIdentity } = await import("../../secrets/recovery-identity.js");
+    const [current, ...retired] = keys.recovery.map((t) => parseIdentity(t)).filter((i) => i !== null);
+    for (const r of retired) retireRecoveryIdentity(ctx.home, r);
+    if (current) installRecoveryIdentity(ctx.home, current);
   }
   return { keyring: [...loadKeyring(ctx.home).keys()] };
 }

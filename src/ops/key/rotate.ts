@@ -18,7 +18,9 @@ import { listAllTenantSecrets } from "../../state/tenant-secrets.js";
 import { resealSecret } from "../tenant-secrets.js";
 
 // `btw key rotate`: a new master key, every tenant secret re-sealed under it, the old key
-// kept read-only in $BTW_HOME/keyring so backups taken before still open. Order matters, so
+// kept read-only in $BTW_HOME/keyring so backups taken before still open (age backups too:
+// the master key's age identity is derived from it). A new backup recovery identity as well,
+// the old one kept in the keyring. Order matters, so
 // that a crash at any point loses nothing and a re-run finishes:
 //   1. the new key is written to master.key.next (kept across a crash: a re-run reuses it)
 //      and both keys to the keyring — from here every secret opens whatever happens;
@@ -35,6 +37,8 @@ export interface RotatePlan {
 export interface RotateResult extends RotatePlan {
   to: string;
   resealed: number;
+  /** the new backup recovery identity's recipient (the old identity stays in the keyring) */
+  recoveryRecipient: string;
 }
 
 const pendingPath = (home: string) => `${masterKeyPath(home)}.next`;
@@ -87,8 +91,11 @@ export async function rotateMasterKey(ctx: Ctx, db: Db): Promise<RotateResult> {
       await makeCurrent(tx, next.id);
     });
     replaceMasterKeyFile(ctx.home, nextKey);
+    // a new backup recovery identity with the new key; the old one opens older backups from the keyring
+    const { rotateRecoveryIdentity } = await import("../../secrets/recovery-identity.js");
+    const recoveryRecipient = rotateRecoveryIdentity(ctx.home);
     unlinkSync(pending);
-    return { from: old.id, to: next.id, secrets: total, resealed, resumed };
+    return { from: old.id, to: next.id, secrets: total, resealed, resumed, recoveryRecipient };
   } finally {
     await lock.release();
   }

@@ -4,12 +4,16 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encryptStream } from "../../../src/core/backup/crypto-stream.js";
-import { dataKeyContext } from "../../../src/core/backup/manifest.js";
+import { buffer } from "node:stream/consumers";
+import { ageDecryptStream } from "../../../src/core/backup/age.js";
+import { BACKUP_FORMAT, dataKeyContext, type BackupManifest, type BackupStart } from "../../../src/core/backup/manifest.js";
+import { writeBackupObject } from "../../../src/ops/backup/object.js";
 import { readAllSecrets, storeSecrets } from "../../../src/ops/tenant-secrets.js";
-import { decryptedStream } from "../../../src/ops/restore.js";
+import { checkBackup, decryptedStream } from "../../../src/ops/restore.js";
 import { DirStorage } from "../../../src/remote/backup-dir.js";
 import { seal } from "../../../src/secrets/envelope.js";
 import { loadMasterKey } from "../../../src/secrets/master-key.js";
+import { backupRecipients, loadRecoveryIdentity, loadRetiredRecoveryIdentities } from "../../../src/secrets/recovery-identity.js";
 import { errorLines, stateSql, tempHome, type BtwHome } from "../../support/cli.js";
 import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
 
@@ -33,6 +37,22 @@ async function writeOldBackup(home: BtwHome, storage: DirStorage, id: string, bo
   const key = `acme/${id}.btwb`;
   const enc = encryptStream({ backupId: id, tenant: "acme", keyId: master.id, wrapKey: (k) => seal(master, dataKeyContext(id), k) });
   await storage.put(key, Readable.from([Buffer.from(body)]).pipe(enc));
+  return key;
+}
+
+async function writeAgeBackup(home: BtwHome, storage: DirStorage, id: string, body: string): Promise<string> {
+  const master = loadMasterKey(home.dir, {});
+  const key = `acme/${id}.btwb`;
+  const start: BackupStart = { format: BACKUP_FORMAT, id, tenant: "acme", createdAt: "2026-01-01T00:00:00.000Z", server: "s", plan: "starter", timezone: "UTC", n8nVersion: null, images: { n8n: null, postgres: null, redis: null } };
+  await writeBackupObject({
+    storage,
+    key,
+    start,
+    secrets: new Map([["N8N_ENCRYPTION_KEY", "enc-secret-1"]]),
+    parts: [{ name: "postgres.dump", open: async () => Readable.from([Buffer.from(body)]) }],
+    finish: (parts): BackupManifest => ({ ...start, finishedAt: start.createdAt, parts, counts: { workflows: null, credentials: null, executions: null }, escrow: { keyId: master.id, sealed: "x", names: [] } }),
+    recipients: backupRecipients(master, home.dir, {}).recipients,
+  });
   return key;
 }
 
@@ -113,6 +133,8 @@ describe("btw key (pg state)", () => {
       const imp = await b.run(["key", "import", out], { input: `${PASS}\n` });
       expect(imp.code, imp.stderr).toBe(0);
       expect(loadMasterKey(b.dir, {}).id).toBe(loadMasterKey(a.dir, {}).id);
+      // the backup recovery identity travels with the keys
+      expect(loadRecoveryIdentity(b.dir)?.recipient).toBe(loadRecoveryIdentity(a.dir)?.recipient);
       const init = await b.run(["init", "--domain", "example.com", "--tls", "off"]);
       expect(init.code, init.stderr).toBe(0);
     } finally {
@@ -126,6 +148,9 @@ describe("btw key (pg state)", () => {
     const id = "acme-20260101T000000Z-0001";
     const key = await writeOldBackup(a, storage, id, "the database dump of before");
     const old = loadMasterKey(a.dir, {});
+    const ageId = "acme-20260101T000000Z-0002";
+    const ageKey = await writeAgeBackup(a, storage, ageId, "the age dump of before");
+    const recoveryBefore = loadRecoveryIdentity(a.dir)!;
     const agesBefore = await stateSql(a, `select name, value_set_at from tenant_secrets order by name`);
 
     const dry = await a.run(["key", "rotate", "--dry-run", "--json"]);
@@ -158,6 +183,14 @@ describe("btw key (pg state)", () => {
     // the backup sealed by the old key opens through the keyring, and not without it
     expect(await readBackup(a, storage, key, id)).toBe("the database dump of before");
     await expect(decryptedStream(storage, key, { id: now.id, key: now.key, source: "file" }, id).then((s) => s.toArray())).rejects.toThrow(/neither the current master key/);
+    // so does an age backup of before: the old key's identity is derived from it in the keyring
+    expect((await checkBackup(storage, ageKey, now, ageId)).parts).toEqual([expect.objectContaining({ name: "postgres.dump", size: 22 })]);
+    await expect(checkBackup(storage, ageKey, { id: now.id, key: now.key, source: "file" }, ageId)).rejects.toThrow(/none of the 1 master key/);
+    // a new recovery identity; the old one, kept in the keyring, still opens the backup of before
+    expect(loadRecoveryIdentity(a.dir)!.recipient).not.toBe(recoveryBefore.recipient);
+    expect(loadRetiredRecoveryIdentities(a.dir).map((i) => i.recipient)).toContain(recoveryBefore.recipient);
+    const opened = await buffer((await storage.get(ageKey)).pipe(ageDecryptStream({ identities: loadRetiredRecoveryIdentities(a.dir) })));
+    expect(opened.subarray(0, 512).toString("latin1")).toMatch(/^backup\.json\0/);
     // tenant show: each secret's age is its value's, which a key rotation does not reset
     await stateSql(a, `update tenant_secrets set value_set_at = now() - interval '40 days' where name = 'POSTGRES_PASSWORD'`);
     const show = await a.run(["tenant", "show", "acme", "--json"]);
@@ -180,7 +213,10 @@ describe("btw key (pg state)", () => {
     const out = JSON.parse(r.stdout) as { from: string; to: string; resumed: boolean };
     expect(out).toMatchObject({ from: before.id, resumed: true });
     expect(loadMasterKey(a.dir, {}).key.equals(pending)).toBe(true);
-    expect(readdirSync(join(a.dir, "keyring")).sort()).toHaveLength(3);
+    const ring = readdirSync(join(a.dir, "keyring")).sort();
+    expect(ring.filter((f) => f.endsWith(".key"))).toHaveLength(3);
+    // each rotation kept the recovery identity it replaced
+    expect(ring.filter((f) => /^recovery-[0-9a-f]{12}\.txt$/.test(f))).toHaveLength(2);
   });
 
   it("doctor warns about an interrupted tenant secrets rotation and names the command that finishes it", async () => {
