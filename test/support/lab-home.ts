@@ -19,6 +19,8 @@ export interface LabInfo {
   images: Record<"n8n" | "postgres" | "redis" | "caddy", string>;
   /** an older n8n whose database images.n8n migrates forward (test/lab/lab.ts) */
   n8nPrevious: { version: string; image: string };
+  /** an older Postgres major, Debian bookworm's (test/lab/lab.ts) */
+  postgresPrevious: { major: string; image: string };
   monitoringImages: Record<"prometheus" | "alertmanager" | "blackbox" | "nodeExporter", string>;
   config: string;
 }
