@@ -4,6 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { contentPruneSql, parsePruneCounts, prunePlan } from "../../../src/core/content/retention.js";
 import { configSchema } from "../../../src/config/schema.js";
+import { scheduleSchema } from "../../../src/config/schedule-schema.js";
+import { scheduledJobs } from "../../../src/core/schedule/jobs.js";
 
 describe("content retention", () => {
   it("deletes keywords, and clusters without an article, older than the horizon; counts both", () => {
@@ -39,5 +41,12 @@ describe("content retention", () => {
   it("defaults every plan to 180 days", () => {
     const c = configSchema.parse({ domain: "example.com" });
     expect(Object.values(c.plans).map((p) => p.contentRetentionDays)).toEqual([180, 180, 180, 180]);
+  });
+
+  it("is a scheduled job, daily, as is usage collection (which sends the quota notices)", () => {
+    const jobs = scheduledJobs(scheduleSchema.parse({}));
+    expect(jobs.find((j) => j.name === "content-prune")).toMatchObject({ cron: "45 4 * * *", enabled: true, argv: ["tenant", "content", "prune", "--all", "--json"] });
+    expect(jobs.find((j) => j.name === "usage-collect")).toMatchObject({ cron: "5 */6 * * *", enabled: true, argv: ["usage", "collect", "--json"] });
+    expect(scheduledJobs(scheduleSchema.parse({ contentPrune: { enabled: false } })).find((j) => j.name === "content-prune")!.enabled).toBe(false);
   });
 });
