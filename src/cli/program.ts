@@ -317,6 +317,22 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     ),
     () => import("../commands/upgrade/postgres.js"),
   );
+  on(
+    mutation(
+      upgrade
+        .command("redis")
+        .description("upgrade tenants' Redis within its major: per tenant backup, recreate, readiness; the old image back on failure; halts the rollout (exit 3)")
+        .option("--to <version-or-image>", "target Redis version (e.g. 8.0.3, on images.redis's repository) or a full image (default: images.redis)")
+        .option("--tenant <name...>", "these tenants")
+        .option("--all", "every tenant")
+        .option("--server <server>", "the tenants of one server")
+        .option("--wave-size <n>", "tenants per wave (default 5)")
+        .option("--max-failures <k>", "failures tolerated before the rollout halts (default 0)")
+        .option("--ready-timeout <seconds>", "how long the stack may take to become ready (default 300)")
+        .option("--rollback", "undo an interrupted upgrade: the old image"),
+    ),
+    () => import("../commands/upgrade/redis.js"),
+  );
 
   // backup
   const backup = program.command("backup").description("encrypted backups of tenants: database, n8n data, escrowed keys");
