@@ -6,7 +6,7 @@
 // steps as a server's proxy (src/ops/proxy.ts `installCaddyfile`).
 
 import { UsageError } from "../../errors.js";
-import { refuseInternalPaths, trustedProxiesLine } from "../proxy/caddyfile.js";
+import { behindProxyLines, refuseInternalPaths } from "../proxy/caddyfile.js";
 import { requireTenantSlug, tenantHost } from "../tenant/layout.js";
 
 /** The path the load balancer's health check asks every edge proxy for. */
@@ -50,7 +50,7 @@ function site(hosts: readonly string[], upstream: string, trusted: readonly stri
     // by it. A short retry hides a server proxy's reload behind a slower answer.
     `\treverse_proxy ${upstream} {`,
     // keep the load balancer's X-Forwarded-For/-Proto (https) instead of replacing them
-    ...trustedProxiesLine(trusted),
+    ...behindProxyLines(trusted),
     "\t\tlb_try_duration 5s",
     "\t\ttransport http {",
     "\t\t\tdial_timeout 3s",
@@ -63,7 +63,7 @@ function site(hosts: readonly string[], upstream: string, trusted: readonly stri
 /** The Caddyfile text of an edge proxy. Throws UsageError on input that could break it. */
 export function renderEdgeCaddyfile(input: EdgeCaddyfileInput): string {
   if (!DNS_NAME.test(input.domain)) throw new UsageError(`domain ${JSON.stringify(input.domain)} is not a DNS name like example.com`, { code: "invalid-domain" });
-  trustedProxiesLine(input.trustedProxies);
+  behindProxyLines(input.trustedProxies);
   const owner = new Map<string, string>();
   const routes = [...input.routes].sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
   const blocks: string[][] = [];

@@ -44,13 +44,17 @@ export function refuseInternalPaths(indent = "\t"): string[] {
 }
 
 /**
- * `reverse_proxy`'s own `trusted_proxies` line (Caddy ≥ 2.5; the global `servers` option of
- * later versions is unknown to the lab's 2.6.2), after validating the ranges.
+ * Lines inside `reverse_proxy` for a proxy behind other proxies (the edge). `trusted_proxies`
+ * (the reverse_proxy option of Caddy ≥ 2.5; the global `servers` one of later versions is
+ * unknown to the lab's 2.6.2) keeps the incoming X-Forwarded-Proto (https at the load
+ * balancer). X-Forwarded-For is passed on as it came instead of gaining one entry per hop:
+ * n8n trusts one hop (N8N_PROXY_HOPS=1), so the entry the load balancer added — the
+ * visitor — stays the last one in every mode.
  */
-export function trustedProxiesLine(ranges: readonly string[], indent = "\t\t"): string[] {
+export function behindProxyLines(ranges: readonly string[], indent = "\t\t"): string[] {
   if (ranges.length === 0) return [];
   for (const c of ranges) requireCidr(c);
-  return [`${indent}trusted_proxies ${ranges.join(" ")}`];
+  return [`${indent}trusted_proxies ${ranges.join(" ")}`, `${indent}header_up X-Forwarded-For {http.request.header.X-Forwarded-For}`];
 }
 
 /** Seconds a suspended tenant's visitors are told to wait (Retry-After). */
@@ -78,7 +82,7 @@ function activeSite(slug: string, input: CaddyfileInput): string[] {
     // upgrades websockets by itself. Retrying the dial for a few seconds hides n8n
     // restarts (set-plan, upgrades) behind a slower answer instead of a 502.
     `\treverse_proxy ${tenantLayout(slug).edgeAlias}:${N8N_PORT} {`,
-    ...trustedProxiesLine(input.trustedProxies ?? []),
+    ...behindProxyLines(input.trustedProxies ?? []),
     "\t\tlb_try_duration 5s",
     "\t\ttransport http {",
     "\t\t\tdial_timeout 3s",

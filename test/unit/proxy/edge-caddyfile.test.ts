@@ -13,6 +13,7 @@ const site = (hosts: string, upstream: string): string =>
     '\trespond @internal "Not found" 404',
     `\treverse_proxy ${upstream} {`,
     "\t\ttrusted_proxies 10.0.0.0/16",
+    "\t\theader_up X-Forwarded-For {http.request.header.X-Forwarded-For}",
     "\t\tlb_try_duration 5s",
     "\t\ttransport http {",
     "\t\t\tdial_timeout 3s",
