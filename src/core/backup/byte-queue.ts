@@ -30,6 +30,27 @@ export class ByteQueue {
     return out;
   }
 
+  /** Consumes the first n bytes as the buffers they arrived in (sliced, never copied). */
+  takeList(n: number): Buffer[] {
+    if (n > this.len) throw new RangeError(`takeList(${n}) beyond ${this.len} bytes`);
+    const out: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const head = this.parts[0]!;
+      if (head.length <= left) {
+        out.push(head);
+        this.parts.shift();
+        left -= head.length;
+      } else {
+        out.push(head.subarray(0, left));
+        this.parts[0] = head.subarray(left);
+        left = 0;
+      }
+    }
+    this.len -= n;
+    return out;
+  }
+
   skip(n: number): void {
     let left = n;
     while (left > 0) {

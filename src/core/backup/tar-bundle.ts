@@ -54,10 +54,13 @@ export function tarHeader(name: string, size: number, mode: number, mtime: numbe
 
 const padding = (size: number) => Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
 
-function* entry(name: string, data: Buffer, mode: number, mtime: number): Generator<Buffer> {
-  yield tarHeader(name, data.length, mode, mtime);
-  yield data;
-  yield padding(data.length);
+function* entry(name: string, data: Buffer | Buffer[], mode: number, mtime: number): Generator<Buffer> {
+  const list = Array.isArray(data) ? data : [data];
+  const size = list.reduce((n, b) => n + b.length, 0);
+  yield tarHeader(name, size, mode, mtime);
+  yield* list; // a piece goes out as the buffers it arrived in: no 8 MiB copy
+  const pad = padding(size);
+  if (pad.length > 0) yield pad;
 }
 
 /** KEY=value lines, sorted; values are single-line by construction (generated secrets). */
@@ -91,11 +94,11 @@ export async function* writeTarBundle(
       hash.update(chunk);
       size += chunk.length;
       q.push(chunk);
-      while (q.length >= piece) yield* entry(pieceName(part.name, n++), q.take(piece), 0o644, mtime);
+      while (q.length >= piece) yield* entry(pieceName(part.name, n++), q.takeList(piece), 0o644, mtime);
     }
     await part.finished?.();
     // an empty part still gets one (empty) piece: `cat part/*` then finds a file
-    if (q.length > 0 || n === 0) yield* entry(pieceName(part.name, n++), q.length > 0 ? q.take(q.length) : Buffer.alloc(0), 0o644, mtime);
+    if (q.length > 0 || n === 0) yield* entry(pieceName(part.name, n++), q.takeList(q.length), 0o644, mtime);
     done.push({ name: part.name, size, sha256: hash.digest("hex") });
   }
   const manifest = await finish(done);
