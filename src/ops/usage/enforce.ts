@@ -47,7 +47,7 @@ export async function enforceWorkflowQuota(ctx: Ctx, db: Db, tenants: readonly T
         hosts,
         tenant,
         async ({ api }) => {
-          const published = await api.listWorkflows({ active: true });
+          const published = (await api.listWorkflows({ active: true })).filter((w) => w.active);
           const pick = selectToUnpublish(
             published.map((w) => ({ id: w.id, name: w.name, createdAt: typeof w.createdAt === "string" ? w.createdAt : undefined })),
             own,
