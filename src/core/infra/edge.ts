@@ -44,6 +44,9 @@ export interface EdgeSpec {
   dns: { zone: string; manageZone: boolean; zoneId: "dns_zone"; labels: Record<string, string>; records: EdgeDnsRecord[] };
 }
 
+/** Hetzner's locations by network zone (a load balancer joins networks of its own zone only). */
+export const NETWORK_ZONE_OF: Readonly<Record<string, string>> = { fsn1: "eu-central", nbg1: "eu-central", hel1: "eu-central", ash: "us-east", hil: "us-west", sin: "ap-southeast" };
+
 /** `domain` relative to `zone` ("@" when equal), or null when the domain is not in the zone. */
 export function relativeName(domain: string, zone: string): string | null {
   if (domain === zone) return "@";
@@ -55,6 +58,10 @@ export function edgeProblems(config: Config): string[] {
   if (config.proxy.mode !== "edge") return [];
   const zone = config.edge.dns.zone ?? config.domain;
   const problems: string[] = [];
+  const location = config.edge.location ?? config.hetzner.location;
+  if (NETWORK_ZONE_OF[location] !== config.hetzner.networkZone) {
+    problems.push(`edge.location ${location} is in ${NETWORK_ZONE_OF[location]}, not hetzner.networkZone ${config.hetzner.networkZone}: the load balancer could not join the private network`);
+  }
   if (relativeName(config.domain, zone) === null) problems.push(`edge.dns.zone ${zone} does not contain domain ${config.domain}`);
   for (const d of config.edge.certificateDomains) {
     const bare = d.startsWith("*.") ? d.slice(2) : d;

@@ -220,6 +220,13 @@ describe("edge config checks", () => {
     expect(edgeProblems(infraConfig({ domain: "example.org", edge: { dns: { zone: "example.com" } } }))).toEqual([]);
   });
 
+  it("the load balancer must be in the private network's zone", () => {
+    expect(edgeProblems(infraConfig({ proxy: { mode: "edge" }, edge: { location: "ash" } }))).toEqual([
+      "edge.location ash is in us-east, not hetzner.networkZone eu-central: the load balancer could not join the private network",
+    ]);
+    expect(edgeProblems(infraConfig({ proxy: { mode: "edge" }, edge: { location: "hel1" } }))).toEqual([]);
+  });
+
   it("edge servers are planned in edge mode only, and `infra apply` never registers them for tenants", () => {
     expect(plannedServerNames(edgeConfig({ servers: 2 }, { servers: 1 }))).toEqual([
       { name: "btw-1", role: "tenant" },
