@@ -299,7 +299,7 @@ export function ageDecryptStream(opts: AgeDecryptOptions): Transform {
 
   const open = (t: Transform, sealed: Buffer, last: boolean): Error | null => {
     const plain = aeadOpen(payloadKey!, chunkNonce(index, last), sealed);
-    if (!plain) return fail(`age chunk ${index} failed authentication: the backup is damaged, truncated or was tampered with`);
+    if (!plain) return fail(`age chunk ${index} failed authentication: the backup is damaged or was tampered with (or cut short)`);
     if (last && plain.length === 0 && index > 0) return fail("age file ends with an empty chunk");
     index++;
     if (plain.length > 0) t.push(plain);
