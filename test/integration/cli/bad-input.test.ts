@@ -41,6 +41,10 @@ describe("bad input", () => {
     ["duplicate server name", ["server", "add", "s1", "--host", "192.0.2.12", "--no-verify"], /server 's1' already exists/],
     ["unknown server", ["server", "show", "nope"], /server 'nope' does not exist/],
     ["unreadable ssh key", ["server", "add", "s4", "--host", "192.0.2.13", "--ssh-key", "/nonexistent/key"], /not a readable file/],
+    ["upgrade postgres to no major", ["upgrade", "postgres", "--all", "--to", "seventeen"], /is not a Postgres major \(e\.g\. 17\) or an image/],
+    ["upgrade postgres --cleanup of no one tenant", ["upgrade", "postgres", "--cleanup", "--all", "--yes"], /--cleanup takes exactly one --tenant/],
+    ["upgrade postgres of an unknown tenant", ["upgrade", "postgres", "--tenant", "nope", "--to", "17"], /unknown tenant\(s\): nope/],
+    ["upgrade redis to a major", ["upgrade", "redis", "--all", "--to", "8"], /is not a Redis version/],
   ])("%s exits 2 with one error line", async (_name, args, message) => {
     const r = await home.run(args);
     expect(r.code).toBe(2);
