@@ -416,6 +416,12 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
   on(destructive(infra.command("destroy").description("delete the whole platform (refused while a server holds tenants)")), () => import("../commands/infra/destroy.js"));
   on(infra.command("output").description("the servers the stack made: name, id, IPv4, IPv6, private IP"), () => import("../commands/infra/output.js"));
 
+  // edge
+  const edge = program.command("edge").description("the edge of proxy.mode edge: load balancer → edge proxies → servers");
+  on(mutation(edge.command("sync").description("re-render every server's routes and every edge proxy's table from the state (validated, reloaded gracefully)")), () =>
+    import("../commands/edge/sync.js"),
+  );
+
   // audit, doctor
   on(
     program
