@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { formatIdentity, generateIdentity, identityFromMasterKey, parseIdentity, recipientKey, type AgeIdentity } from "../core/backup/age.js";
 import { ConfigError } from "../errors.js";
@@ -47,22 +47,30 @@ export function loadRetiredRecoveryIdentities(home: string): AgeIdentity[] {
     .map((n) => readIdentity(join(dir, n)));
 }
 
+/**
+ * Creates `path` with this content, or returns false when it exists. Written aside and then
+ * hard-linked into place, so a concurrent reader (two backups of one `backup all` on a home
+ * that predates the recovery identity) never sees a half-written file.
+ */
 function writeNew(path: string, text: string, mode: number): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, "wx", mode);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw e;
-  }
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const fd = openSync(tmp, "wx", mode);
   try {
     writeSync(fd, text);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  chmodSync(path, mode);
-  return true;
+  try {
+    chmodSync(tmp, mode);
+    linkSync(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw e;
+  } finally {
+    unlinkSync(tmp);
+  }
 }
 
 /** Creates the recovery identity unless it exists; returns its recipient and whether it was made now. */
@@ -88,8 +96,8 @@ export function installRecoveryIdentity(home: string, id: AgeIdentity): void {
   if (current) retireRecoveryIdentity(home, current);
   mkdirSync(home, { recursive: true, mode: 0o700 });
   const path = recoveryIdentityPath(home);
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeNew(tmp, identityText(id), 0o600);
+  const tmp = `${path}.next-${process.pid}`;
+  if (!writeNew(tmp, identityText(id), 0o600)) throw new Error(`${tmp} exists`);
   renameSync(tmp, path);
 }
 
