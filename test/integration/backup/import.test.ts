@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { writeBundle } from "../../../src/core/backup/bundle.js";
 import { encryptStream } from "../../../src/core/backup/crypto-stream.js";
 import { BACKUP_FORMAT, dataKeyContext, escrowContext, type BackupManifest, type BackupStart } from "../../../src/core/backup/manifest.js";
+import { writeBackupObject } from "../../../src/ops/backup/object.js";
 import { DirStorage } from "../../../src/remote/backup-dir.js";
+import { backupRecipients } from "../../../src/secrets/recovery-identity.js";
 import { seal } from "../../../src/secrets/envelope.js";
 import { loadMasterKey } from "../../../src/secrets/master-key.js";
 import { stateSql, tempHome, type BtwHome } from "../../support/cli.js";
@@ -81,6 +83,31 @@ describe("backup import (pg state, dir storage)", () => {
     expect(JSON.parse(again.stdout)).toMatchObject({ imported: [], known: 2 });
     const list = await home.run(["backup", "list", "--json"]);
     expect((JSON.parse(list.stdout) as { backups: unknown[] }).backups).toHaveLength(2);
+  });
+
+  it("an age object (what btw writes now) is imported like an older one: the rows from its manifest", async () => {
+    const master = loadMasterKey(home.dir, {});
+    const id = "delta-20260103T030405Z-b1b2b3";
+    const start: BackupStart = { format: BACKUP_FORMAT, id, tenant: "delta", createdAt: "2026-01-03T03:04:05.000Z", server: "fsn1-1", plan: "pro", timezone: "UTC", n8nVersion: "2.8.4", images: { n8n: "n8n:2.8.4", postgres: "postgres:17", redis: "redis:7" } };
+    await writeBackupObject({
+      storage: new DirStorage(dir),
+      key: `delta/${id}.btwb`,
+      start,
+      secrets: new Map([["N8N_ENCRYPTION_KEY", "k"]]),
+      parts: [{ name: "postgres.dump", open: async () => Readable.from([Buffer.from("dump of delta")]) }],
+      finish: (parts): BackupManifest => ({ ...start, finishedAt: "2026-01-03T03:05:00.000Z", parts, counts: { workflows: 4, credentials: 1, executions: 0 }, escrow: { keyId: master.id, sealed: seal(master, escrowContext(id), JSON.stringify({ N8N_ENCRYPTION_KEY: "k" })), names: ["N8N_ENCRYPTION_KEY"] } }),
+      recipients: backupRecipients(master, home.dir, {}).recipients,
+    });
+    const raw = readFileSync(join(dir, "delta", `${id}.btwb`));
+    expect(raw.subarray(0, 22).toString()).toBe("age-encryption.org/v1\n");
+    const r = await home.run(["backup", "import", "--tenant", "delta", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ imported: [{ id, tenant: "delta" }], failed: [] });
+    const row = ((await stateSql(home, "select size_bytes, sha256, n8n_version, created_at, manifest from backups where id = $1", [id])) as Array<Record<string, unknown>>)[0]!;
+    expect(Number(row.size_bytes)).toBe(raw.length);
+    expect(row.sha256).toBe(createHash("sha256").update(raw).digest("hex"));
+    expect(new Date(row.created_at as string).toISOString()).toBe("2026-01-03T03:04:05.000Z");
+    expect((row.manifest as { counts: unknown; escrow: { names: string[] } })).toMatchObject({ counts: { workflows: 4, credentials: 1, executions: 0 }, escrow: { names: ["N8N_ENCRYPTION_KEY"] } });
   });
 
   it("a damaged object is reported (exit 3) and not recorded; a bad --tenant is exit 2", async () => {
