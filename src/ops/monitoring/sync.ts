@@ -33,7 +33,7 @@ export async function monitoringServer(db: Queryable, name?: string): Promise<Se
   if (mon.length === 1) return mon[0]!;
   throw new UsageError(mon.length === 0 ? "no server has the monitoring role" : `${mon.length} servers have the monitoring role: say which`, {
     code: "monitoring-server",
-    hint: "pass --server <name> (or set hetzner.monitoring: true and run `btw infra apply`)",
+    hint: "pass --server <name> (or give one the role: `btw server add … --role monitoring`, or hetzner.monitoring: true and `btw infra apply`)",
   });
 }
 
