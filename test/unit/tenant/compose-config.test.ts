@@ -57,6 +57,19 @@ describe("tenant compose.yml through real Compose", () => {
     expect(Object.keys(resolved(envInput({ plan: plan("business") }), []).services).sort()).toEqual(["n8n", "postgres", "redis", "worker"]);
   });
 
+  it("Postgres's data volume: the recorded one (after a major upgrade), else btw-<slug>-pgdata, also for an .env older than PGDATA_VOLUME", () => {
+    expect(resolved(envInput(), []).volumes.pgdata.name).toBe("btw-acme-pgdata");
+    expect(resolved(envInput({ pgdataVolume: "btw-acme-pgdata-pg17" }), []).volumes.pgdata.name).toBe("btw-acme-pgdata-pg17");
+    const old = renderTenantEnv(envInput()).split("\n").filter((l) => !l.startsWith("PGDATA_VOLUME=")).join("\n");
+    const dir = mkdtempSync(join(tmpdir(), "btw-compose-"));
+    dirs.push(dir);
+    copyFileSync(TEMPLATE, join(dir, "compose.yml"));
+    writeFileSync(join(dir, ".env"), old, { mode: 0o600 });
+    const r = run([...(compose as string[]), "-p", "btw-acme", "--project-directory", dir, "-f", join(dir, "compose.yml"), "--env-file", join(dir, ".env"), "config", "--format", "json"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).volumes.pgdata.name).toBe("btw-acme-pgdata");
+  });
+
   it("business (queue mode): the worker's own limits, command and environment", () => {
     const input = envInput({ plan: plan("business") });
     const cfg = resolved(input, ["queue"]);
