@@ -141,12 +141,17 @@ export async function sniffBackup(raw: Readable): Promise<{ format: BackupContai
   const first = Buffer.concat(head);
   const stream = Readable.from(
     (async function* () {
-      if (first.length > 0) yield first;
-      if (done) return;
-      for (;;) {
-        const r = await it.next();
-        if (r.done) return;
-        yield r.value;
+      try {
+        if (first.length > 0) yield first;
+        if (done) return;
+        for (;;) {
+          const r = await it.next();
+          if (r.done) return;
+          yield r.value;
+        }
+      } finally {
+        // a reader that stops early (a damaged backup) must not leave the download open
+        if (!done) await it.return?.();
       }
     })(),
     { objectMode: false },
