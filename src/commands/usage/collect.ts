@@ -1,4 +1,6 @@
+import type { Ctx } from "../../cli/context.js";
 import type { Handler } from "../../cli/program.js";
+import type { Db } from "../../state/db.js";
 import { ExitCode } from "../../errors.js";
 import { collectUsage } from "../../ops/usage/collect.js";
 
@@ -25,7 +27,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   );
   if (r.results.some((x) => !x.ok)) return ExitCode.partial;
 };
-async function notifyCollected(ctx: Parameters<Handler>[0], db: Awaited<ReturnType<Parameters<Handler>[0]["db"]>>, period: string, tenant: string | undefined) {
+async function notifyCollected(ctx: Ctx, db: Db, period: string, tenant: string | undefined) {
   const { usageOf } = await import("../../ops/usage/flags.js");
   const { notifyQuotas } = await import("../../ops/usage/quota-notify.js");
   const u = await usageOf(db, ctx.config, period.slice(0, 7), tenant);
