@@ -20,6 +20,11 @@ import { detectContainer } from "../../../src/core/backup/container.js";
 import { encryptStream } from "../../../src/core/backup/crypto-stream.js";
 import { BACKUP_FORMAT, type BackupManifest, type BackupStart } from "../../../src/core/backup/manifest.js";
 import { readTarBundle, secretsEnv, writeTarBundle } from "../../../src/core/backup/tar-bundle.js";
+import { writeBundle } from "../../../src/core/backup/bundle.js";
+import { dataKeyContext } from "../../../src/core/backup/manifest.js";
+import { writeBackupObject } from "../../../src/ops/backup/object.js";
+import { readBackupObject } from "../../../src/ops/restore.js";
+import type { BackupStorage } from "../../../src/remote/backup-storage.js";
 import { seal } from "../../../src/secrets/envelope.js";
 import { keyId, type MasterKey } from "../../../src/secrets/master-key.js";
 import { backupIdentities, backupRecipients, ensureRecoveryIdentity, loadRecoveryIdentity, loadRetiredRecoveryIdentities, rotateRecoveryIdentity } from "../../../src/secrets/recovery-identity.js";
@@ -208,3 +213,51 @@ describe("tar bundle", () => {
     await expect(readTarBundle(Readable.from([flipped]), { onPart: () => null })).rejects.toThrow(/checksum|inconsistent/);
   });
 });
+
+/** Objects in memory, handed out in small chunks (as a download would). */
+function memoryStorage(): BackupStorage & { objects: Map<string, Buffer> } {
+  const objects = new Map<string, Buffer>();
+  return {
+    objects,
+    kind: "dir",
+    root: "mem:",
+    location: (k) => `mem:${k}`,
+    keyOf: (l) => l.slice(4),
+    put: async (k, body) => void objects.set(k, await buffer(body)),
+    get: async (k) => Readable.from(chunksOf(objects.get(k)!, 5)),
+    delete: async (k) => void objects.delete(k),
+    removePartial: async () => {},
+    list: async () => [...objects.keys()],
+    listPartials: async () => [],
+    close: async () => {},
+  };
+}
+
+describe("reading a stored backup object, whatever its container", () => {
+  it("reads an age object and an older btwb object alike, by their first bytes; refuses anything else", async () => {
+    const h = home();
+    const m = mk();
+    const storage = memoryStorage();
+    const parts = (data: Buffer) => [{ name: "postgres.dump", open: async () => Readable.from(chunksOf(data, 1000)) }];
+    const dumpA = randomBytes(20_000);
+    const dumpB = randomBytes(30_000);
+    const sA = { ...start, id: "acme-20260101T020000Z-aaaa" };
+    const sB = { ...start, id: "acme-20260101T020000Z-bbbb" };
+    await writeBackupObject({ storage, key: "acme/a.btwb", start: sA, secrets: new Map(), parts: parts(dumpA), finish: (p) => ({ ...manifestOf(p), id: sA.id }), recipients: backupRecipients(m, h, {}).recipients });
+    await storage.put("acme/b.btwb", Readable.from(writeBundle(sB, parts(dumpB), (p) => ({ ...manifestOf(p), id: sB.id }))).pipe(encryptStream({ backupId: sB.id, tenant: "acme", keyId: m.id, wrapKey: (k) => seal(m, dataKeyContext(sB.id), k) })));
+    expect(detectContainer(storage.objects.get("acme/a.btwb")!)).toBe("age");
+    expect(detectContainer(storage.objects.get("acme/b.btwb")!)).toBe("btwb");
+    for (const [key, s, data] of [["acme/a.btwb", sA, dumpA], ["acme/b.btwb", sB, dumpB]] as const) {
+      const sink = collector();
+      const got = await readBackupObject(storage, key, m, s.id, (name) => (name === "postgres.dump" ? sink : null));
+      expect(got.id).toBe(s.id);
+      expect(sink.data().equals(data), key).toBe(true);
+    }
+    // an object holding another backup than the row says is refused, in either container
+    await expect(readBackupObject(storage, "acme/a.btwb", m, sB.id, () => null)).rejects.toThrow(/holds backup/);
+    await expect(readBackupObject(storage, "acme/b.btwb", m, sA.id, () => null)).rejects.toThrow(/holds backup/);
+    storage.objects.set("acme/c.btwb", Buffer.from("PGDMP plain dump, not encrypted"));
+    await expect(readBackupObject(storage, "acme/c.btwb", m, "x", () => null)).rejects.toThrow(/neither an age file nor a btw backup/);
+  });
+});
+
