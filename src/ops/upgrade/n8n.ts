@@ -251,8 +251,8 @@ async function checkUpgraded(ctx: Ctx, session: ServerSession, slug: string, sec
     // the smoke test leaves nothing in the customer's instance: its execution and workflow go
     let executionId: string | null = null;
     try {
-      executionId = await n8n.runWorkflow(wf.id, "Start");
-      const ex = await n8n.waitForExecution(executionId, 60_000);
+      executionId = await api.runWorkflow(wf.id, "Start");
+      const ex = await api.waitForExecution(executionId, 60_000);
       if (ex.status !== "success") throw new OperationError(`the smoke execution ended ${ex.status}`, { code: "upgrade-smoke" });
     } finally {
       if (executionId) await api.deleteExecution(executionId).catch(() => {});
