@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { formatIdentity, generateIdentity } from "../../../src/core/backup/age.js";
 import { openRecovery, parseRecovery, sealRecovery } from "../../../src/core/keys/recovery.js";
 import { open, seal } from "../../../src/secrets/envelope.js";
 import { keyId } from "../../../src/secrets/master-key.js";
@@ -21,6 +22,15 @@ describe("recovery file", () => {
     const back = await openRecovery(parseRecovery(text, "f"), PASS, keyId);
     expect(back.current.equals(current)).toBe(true);
     expect(back.retired.map((k) => k.toString("hex"))).toEqual(retired.map((k) => k.toString("hex")));
+  });
+
+  it("carries the backup recovery identities (sealed, current first); a file without them still opens", async () => {
+    const recovery = [formatIdentity(generateIdentity()), formatIdentity(generateIdentity())];
+    const f = await sealRecovery({ current: randomBytes(32), retired: [], recovery }, PASS, keyId, FAST);
+    for (const r of recovery) expect(JSON.stringify(f)).not.toContain(r);
+    expect((await openRecovery(f, PASS, keyId)).recovery).toEqual(recovery);
+    const older = await sealRecovery({ current: randomBytes(32), retired: [] }, PASS, keyId, FAST);
+    expect((await openRecovery(older, PASS, keyId)).recovery).toBeUndefined();
   });
 
   it("a wrong passphrase, an edited header (cheaper KDF, other key id) or a short passphrase are refused as usage errors", async () => {
