@@ -3,6 +3,7 @@ import { composeDown, composeStop, composeUp, tenantProfiles } from "../core/com
 import { purgeByLabel } from "../core/commands/tenant-purge.js";
 import { allocateSubnet } from "../core/subnets.js";
 import { tenantLayout } from "../core/tenant/layout.js";
+import { unavailabilityWindow, type UnavailabilityWindow } from "../core/tenant/migration-window.js";
 import type { Plan } from "../config/schema.js";
 import { ConflictError, LockLostError, OperationError, UsageError } from "../errors.js";
 import type { BackupStorage } from "../remote/backup-storage.js";
@@ -13,6 +14,7 @@ import type { TenantRow, TenantStatus } from "../state/tenants.js";
 import { asset } from "./assets.js";
 import { backupTenant, openServerSession, type ServerSession } from "./backup.js";
 import { connectTenant, disconnectTenant, ensureProxy, syncRoutes } from "./proxy.js";
+import type { EdgeTarget } from "./edge/switch.js";
 import { checkN8n, restoreData } from "./restore.js";
 import { envFor } from "./tenant-create.js";
 import { adoptImages, imagesOf, lockTenant, requirePlan, requireTenant, tenantServer } from "./tenant-context.js";
@@ -46,6 +48,9 @@ export interface MigrationDetails {
   priorStatus?: TenantStatus;
   /** when the maintenance page went up (the unavailability window starts) */
   downSince?: string;
+  /** edge mode: when every edge proxy took the route to the target, and which proxies */
+  edgeSwitchedAt?: string;
+  edgeProxies?: string[];
 }
 
 export interface MigrateResult {
@@ -56,6 +61,10 @@ export interface MigrateResult {
   finalBackup: string | null;
   seconds: number;
   downtimeSeconds: number | null;
+  /** from the source stopping to the new route live with the target answering */
+  unavailable: UnavailabilityWindow | null;
+  /** edge mode: the edge proxies whose tables were switched; null in direct mode */
+  edgeProxies: string[] | null;
 }
 
 type Step = (title: string) => void;
@@ -203,6 +212,8 @@ async function runMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: stri
   const target = (await getServer(db, d.toServerId))!;
   const plan = requirePlan(ctx, tenant.plan);
   const [src, dst] = await Promise.all([openServerSession(ctx, source), openServerSession(ctx, target)]);
+  // the edge proxies are looked up now, outside the unavailability window
+  const edges = await edgeTargetsFor(ctx);
   const phase = async (p: MigrationPhase, extra: Partial<MigrationDetails> = {}) => {
     await lock.check();
     Object.assign(d, extra, { phase: p });
@@ -252,14 +263,30 @@ async function runMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: stri
     await connectTenant(dst.host, slug);
     await updateTenantStatus(db, tenant.id, prior);
     await syncRoutes(dst.host, db, ctx.config, target);
-    const downtime = down !== null ? (Date.now() - down) / 1000 : null;
+    // Edge mode: the cutover is the edge proxies' tables re-rendered from the state (the row
+    // now names the target). Until then they send the host to the source's maintenance page.
+    // Re-run on every resume after the switch: the same state renders the same table.
+    if (edges !== null) {
+      step(`switch the edge route to ${target.name} on ${edges.length} edge ${edges.length === 1 ? "proxy" : "proxies"}`);
+      const { switchEdgeRoutes } = await import("./edge/switch.js");
+      await switchEdgeRoutes(ctx, db, edges);
+      const at = new Date().toISOString();
+      await updateStepDetails(db, op.id, { edgeSwitchedAt: at, edgeProxies: edges.map((e) => e.name) });
+      Object.assign(d, { edgeSwitchedAt: at, edgeProxies: edges.map((e) => e.name) });
+    }
+    const liveAt = Date.now();
+    const window = unavailabilityWindow(d.downSince, liveAt);
+    const downtime = window?.seconds ?? (down !== null ? (liveAt - down) / 1000 : null);
     await syncRoutes(src.host, db, ctx.config, source);
     step(`take the source stack down on ${source.name} (volumes and files kept for --rollback)`);
     await disconnectTenantQuiet(src, slug);
     await src.host.run(composeDown(slug, { volumes: false }), { timeoutMs: 180_000 });
     await finishStep(db, op.id, { ...d, phase: "switched" });
-    await ctx.audit("tenant.migrate", slug, { ...d, downtimeSeconds: downtime });
-    return { tenant: (await getTenant(db, slug))!.slug, from: source.name, to: target.name, backup: d.backup ?? null, finalBackup: d.finalBackup ?? null, seconds: (Date.now() - t0) / 1000, downtimeSeconds: downtime };
+    await ctx.audit("tenant.migrate", slug, { ...d, downtimeSeconds: downtime, unavailable: window });
+    return {
+      tenant: (await getTenant(db, slug))!.slug, from: source.name, to: target.name, backup: d.backup ?? null, finalBackup: d.finalBackup ?? null,
+      seconds: (Date.now() - t0) / 1000, downtimeSeconds: downtime, unavailable: window, edgeProxies: edges === null ? null : edges.map((e) => e.name),
+    };
   } catch (e) {
     const message = (e as Error).message.split("\n")[0]!.slice(0, 500);
     const switched = reached(d, "switched");
@@ -310,7 +337,7 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
       await updateStepDetails(db, unfinished.id, { phase: "rolled-back" });
       if (unfinished.status === "running") await failStep(db, unfinished.id, "interrupted; rolled back").catch(() => {});
       await ctx.audit("tenant.migrate.rollback", slug, { from: target.name, to: source.name, phase: d.phase });
-      return { tenant: slug, from: target.name, to: source.name, backup: null, finalBackup: null, seconds: (Date.now() - t0) / 1000, downtimeSeconds: null };
+      return { tenant: slug, from: target.name, to: source.name, backup: null, finalBackup: null, seconds: (Date.now() - t0) / 1000, downtimeSeconds: null, unavailable: null, edgeProxies: null };
     }
     if (unfinished) {
       // switched but not finished: finish it first, then go back like after any migration
@@ -325,6 +352,7 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
     if (!source) throw new ConflictError(`the source server of ${slug}'s migration is no longer registered`, { code: "migrate-source-gone" });
     const plan = requirePlan(ctx, tenant.plan);
     const [src, dst] = await Promise.all([openServerSession(ctx, source), openServerSession(ctx, current)]);
+    const edges = await edgeTargetsFor(ctx);
     const layout = tenantLayout(slug);
     const kept = await src.host.run(["test", "-f", layout.composeFile], { allowFailure: true });
     if (kept.exitCode !== 0) throw new ConflictError(`the source stack of ${slug} is gone from ${source.name}`, { code: "migrate-source-gone" });
@@ -356,13 +384,21 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
       switched = true;
       await connectTenant(src.host, slug);
       await syncRoutes(src.host, db, ctx.config, source, tenant.status === "suspended" ? [] : [slug]);
+      if (edges !== null) {
+        step(`switch the edge route back to ${source.name}`);
+        const { switchEdgeRoutes } = await import("./edge/switch.js");
+        await switchEdgeRoutes(ctx, db, edges);
+      }
       const downtime = (Date.now() - down) / 1000;
       await syncRoutes(dst.host, db, ctx.config, current);
       step(`remove the stack on ${current.name} (its data is in backup ${safety.id})`);
       await removeStack(dst, slug);
       await finishStep(db, op.id, { safetyBackup: safety.id });
       await ctx.audit("tenant.migrate.rollback", slug, { from: current.name, to: source.name, safetyBackup: safety.id });
-      return { tenant: (await getTenant(db, slug))!.slug, from: current.name, to: source.name, backup: safety.id, finalBackup: null, seconds: (Date.now() - t0) / 1000, downtimeSeconds: downtime };
+      return {
+        tenant: (await getTenant(db, slug))!.slug, from: current.name, to: source.name, backup: safety.id, finalBackup: null, seconds: (Date.now() - t0) / 1000, downtimeSeconds: downtime,
+        unavailable: unavailabilityWindow(new Date(down).toISOString(), Date.now()), edgeProxies: edges === null ? null : edges.map((e) => e.name),
+      };
     } catch (e) {
       const message = (e as Error).message.split("\n")[0]!.slice(0, 500);
       if (!switched) {
@@ -377,6 +413,13 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
   } finally {
     await lock.release();
   }
+}
+
+/** Edge mode: the edge proxies to switch; direct mode: null (the servers' proxies are the route). */
+async function edgeTargetsFor(ctx: Ctx): Promise<EdgeTarget[] | null> {
+  if (ctx.config.proxy.mode !== "edge") return null;
+  const { edgeTargets } = await import("./edge/switch.js");
+  return edgeTargets(ctx);
 }
 
 /** A purge's last step for a migrated tenant: the source stack kept on the old server goes too. */

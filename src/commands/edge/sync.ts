@@ -28,19 +28,13 @@ const handler: Handler = async (ctx, _args, opts) => {
     return;
   }
 
-  const { infraSetup, prepare, tf } = await import("../infra/shared.js");
-  const { outputArgs } = await import("../../core/infra/terraform.js");
-  const { parseServerOutputs } = await import("../../core/infra/outputs.js");
   const { Host } = await import("../../ops/host.js");
   const { syncRoutes } = await import("../../ops/proxy.js");
-  const { syncEdgeRoutes } = await import("../../ops/edge/routes.js");
+  const { edgeTargets, syncEdgeTarget } = await import("../../ops/edge/switch.js");
   const { sshFor } = await import("../server/shared.js");
-  const { PartialFailureError, OperationError } = await import("../../errors.js");
+  const { PartialFailureError } = await import("../../errors.js");
 
-  const setup = infraSetup(ctx);
-  await prepare(ctx, setup);
-  const edges = parseServerOutputs((await tf(ctx, setup, outputArgs())).stdout).filter((o) => o.role === "edge");
-  if (edges.length === 0) throw new OperationError("no edge servers in the Terraform state", { code: "no-edge", hint: "run `btw infra plan` and `btw infra apply` with proxy.mode: edge" });
+  const edges = await edgeTargets(ctx);
 
   const results: Array<{ target: string; kind: "server" | "edge"; ok: boolean; routes?: number; error?: string }> = [];
   for (const s of servers) {
@@ -53,8 +47,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   }
   for (const e of edges) {
     try {
-      const ssh = await sshFor(ctx, { name: e.name, host: e.ipv4, port: ctx.config.ssh.port, sshUser: ctx.config.ssh.user, sshKeyPath: null });
-      const r = await syncEdgeRoutes(new Host(e.name, ssh), db, ctx.config);
+      const r = await syncEdgeTarget(ctx, db, e);
       results.push({ target: e.name, kind: "edge", ok: true, routes: r.routes });
     } catch (err) {
       results.push({ target: e.name, kind: "edge", ok: false, error: (err as Error).message });

@@ -1,4 +1,5 @@
 import type { Handler } from "../../cli/program.js";
+import { describeWindow } from "../../core/tenant/migration-window.js";
 import { UsageError } from "../../errors.js";
 import { storageFor } from "../../ops/backup.js";
 import { cleanupMigration, currentMigration, migrateTenant, preflightMigrate, rollbackMigration } from "../../ops/tenant-migrate.js";
@@ -18,7 +19,7 @@ const handler: Handler = async (ctx, [name], opts) => {
         [
           `would migrate ${slug} from ${pre.source.name} to ${pre.target.name}:`,
           "  fresh backup; maintenance page and n8n stopped on the source; final backup;",
-          "  restore on the target; wait for n8n; switch the route; source stack down (kept for --rollback)",
+          `  restore on the target; wait for n8n; switch the route${ctx.config.proxy.mode === "edge" ? " (every edge proxy's table)" : ""}; source stack down (kept for --rollback)`,
           ...pre.problems.map((p) => `  problem: ${p}`),
         ].join("\n"),
       );
@@ -39,7 +40,7 @@ const handler: Handler = async (ctx, [name], opts) => {
   const r = opts.rollback ? await rollbackMigration(ctx, db, storage, slug, step) : await migrateTenant(ctx, db, storage, slug, String(opts.to), step);
   await (await import("../../ops/monitoring/refresh.js")).refreshMonitoring(ctx);
   ctx.out.result({ migration: r }, () =>
-    `${slug} ${opts.rollback ? "rolled back" : "migrated"} ${r.from} → ${r.to} in ${r.seconds.toFixed(1)} s (unavailable ${r.downtimeSeconds?.toFixed(1) ?? "?"} s)${opts.rollback ? "" : `; the source stack is kept: \`btw tenant migrate ${slug} --cleanup\` removes it, --rollback goes back`}`,
+    `${slug} ${opts.rollback ? "rolled back" : "migrated"} ${r.from} → ${r.to} in ${r.seconds.toFixed(1)} s (${describeWindow(r.unavailable, r.edgeProxies)})${opts.rollback ? "" : `; the source stack is kept: \`btw tenant migrate ${slug} --cleanup\` removes it, --rollback goes back`}`,
   );
 };
 export default handler;
