@@ -82,6 +82,30 @@ export const defaultPlans: Record<string, z.input<typeof planSchema>> = {
   },
 };
 
+/**
+ * `plans` in btw.yml overlays the seed's table: an entry named like a default plan is merged
+ * key by key over it, a new name stands alone, a null removes the default of that name.
+ */
+function overDefaultPlans(value: unknown): unknown {
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = { ...defaultPlans };
+  for (const [name, plan] of Object.entries(value)) {
+    if (plan === null) delete out[name];
+    else out[name] = isPlainObject(plan) && defaultPlans[name] ? mergeOver(defaultPlans[name] as Record<string, unknown>, plan) : plan;
+  }
+  return out;
+}
+
+function mergeOver(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = isPlainObject(v) && isPlainObject(base[k]) ? mergeOver(base[k] as Record<string, unknown>, v) : v;
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
 const serverType = z
   .object({ vcpus: z.number().int().positive(), memoryGb: z.number().positive(), diskGb: z.number().positive(), priceEurMonth: z.number().nonnegative(), capacity: z.number().positive() })
   .strict();
@@ -174,7 +198,10 @@ export const configSchema = z
       .object({ timezone: z.string().default("Europe/Paris"), plan: z.string().default("starter") })
       .strict()
       .prefault({}),
-    plans: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), planSchema).prefault(defaultPlans),
+    plans: z
+      .preprocess(overDefaultPlans, z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), planSchema))
+      .prefault(defaultPlans)
+      .describe("the plan table: a plan named like a default one changes only the keys given (`starter: {n8n: {cpus: 1}}`); a new name needs every key; `name: null` removes a default plan"),
     placement: z
       .object({
         subnetPool: cidr.default("10.220.0.0/16").describe("per-tenant subnets are carved from this pool"),

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { BtwHome, BtwResult } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { LAB_N8N_CPUS } from "../lab/lab.js";
 
 // The main job on real servers: `btw tenant create` on a lab VM and everything around it.
 describe("tenant lifecycle on the lab", () => {
@@ -146,11 +147,12 @@ describe("tenant lifecycle on the lab", () => {
   it("set-plan changes the running containers' limits in place", async () => {
     const limits = async () => (await onVm(vm, ["docker", "inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}", "btw-orbit-n8n"])).stdout.trim();
     const started = (await onVm(vm, ["docker", "inspect", "--format", "{{.State.StartedAt}}", "btw-orbit-n8n"])).stdout.trim();
-    expect(await limits()).toBe(`${1536 * 1024 * 1024} 1000000000 512`);
+    // memory and pids as the default plans; CPUs as the lab's btw.lab.yml sets them for n8n
+    expect(await limits()).toBe(`${1536 * 1024 * 1024} ${LAB_N8N_CPUS * 1e9} 512`);
     const r = await btw(["tenant", "set-plan", "orbit", "starter", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ from: "pro", to: "starter", applied: "in-place" });
-    expect(await limits()).toBe(`${768 * 1024 * 1024} 500000000 256`);
+    expect(await limits()).toBe(`${768 * 1024 * 1024} ${LAB_N8N_CPUS * 1e9} 256`);
     expect((await onVm(vm, ["docker", "inspect", "--format", "{{.State.StartedAt}}", "btw-orbit-n8n"])).stdout.trim()).toBe(started);
     const env = (await onVm(vm, ["cat", "/opt/btw/tenants/orbit/.env"])).stdout;
     expect(env).toMatch(/^N8N_MEMORY=768m$/m);

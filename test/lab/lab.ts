@@ -59,6 +59,10 @@ const imageRefs = (cfg: LabConfig) =>
 const monitoringRefs = (cfg: LabConfig) =>
   Object.fromEntries(MONITORING_IMAGES.map((n) => [n, registryRef(cfg, n)])) as Record<MonitoringImage, string>;
 
+/** n8n's CPU cap in the lab's plans (btw.lab.yml), above the production defaults. */
+export const LAB_N8N_CPUS = 2;
+const LAB_N8N_CPUS_PLANS = ["starter", "pro"];
+
 function writeFragment(cfg: LabConfig): string {
   // bootstrap.insecureRegistries: a server bootstrapped by btw (lab-bare) pulls from the lab registry.
   const doc = new Document({
@@ -66,6 +70,9 @@ function writeFragment(cfg: LabConfig): string {
     proxy: { tls: "off" },
     bootstrap: { insecureRegistries: [cfg.registry] },
     monitoring: { images: monitoringRefs(cfg), grafana: false, cadvisor: false },
+    // The lab's VMs share this machine's cores: n8n's first start (its migrations, loading its
+    // nodes) at the plans' 0.5–1 CPU took ~45 s; the cap is config, the code path the same.
+    plans: Object.fromEntries(LAB_N8N_CPUS_PLANS.map((p) => [p, { n8n: { cpus: LAB_N8N_CPUS } }])),
   });
   // Quoted: a YAML 1.1 reader would take a bare `off` for false.
   (doc.getIn(["proxy", "tls"], true) as Scalar).type = "QUOTE_DOUBLE";

@@ -26,6 +26,16 @@ describe("parseConfigText", () => {
     expect(config.hetzner.serverType).toBe("cpx32");
   });
 
+  it("plans overlay the default table: a partial entry changes only its keys, a new name stands alone, null removes one", () => {
+    const text = "domain: example.com\nplans:\n  starter:\n    n8n: {cpus: 2}\n  enterprise: null\n  solo:\n    priceEurMonth: 9\n    executionsPerMonth: 100\n    activeWorkflows: 1\n    articlesPerWeek: 1\n    support: email\n    weight: 1\n    n8n: {cpus: 0.25, memoryMb: 512, pids: 128}\n    postgres: {cpus: 0.25, memoryMb: 128, pids: 100}\n    redis: {cpus: 0.1, memoryMb: 64, pids: 32}\n";
+    const { config } = parseConfigText(text, "btw.yml", { BTW_HOME: "/h" });
+    expect(config.plans.starter).toMatchObject({ priceEurMonth: 49, n8n: { cpus: 2, memoryMb: 768, pids: 256 }, postgres: { cpus: 0.5 } });
+    expect(config.plans.pro!.n8n.cpus).toBe(1);
+    expect(config.plans.enterprise).toBeUndefined();
+    expect(config.plans.solo!.weight).toBe(1);
+    expect(() => parseConfigText("domain: example.com\nplans:\n  solo:\n    weight: 1\n", "btw.yml", { BTW_HOME: "/h" })).toThrow(/plans/);
+  });
+
   it("applies env overrides, the more specific BTW_DATABASE_URL winning", () => {
     const { config, overrides } = parseConfigText("domain: example.com\ndatabase:\n  url: postgres://file/db\n", "btw.yml", {
       DATABASE_URL: "postgres://generic/db",
