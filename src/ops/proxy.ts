@@ -50,12 +50,21 @@ function proxyLock(db: Db, serverName: string): Promise<Lock> {
 
 async function caddyfileFor(db: Db, config: Config, serverId: number, alsoActive: readonly string[] = []): Promise<string> {
   // A tenant mid-restore or mid-migration serves the maintenance page, like a suspended one.
-  const rows = (await listTenants(db, { serverId, status: ["active", "suspended", "restoring", "migrating", "upgrading"] })).map((t) => ({ slug: t.slug, status: t.status === "active" ? ("active" as const) : ("suspended" as const) }));
+  const live = await listTenants(db, { serverId, status: ["active", "suspended", "restoring", "migrating", "upgrading"] });
+  const rows = live.map((t) => ({ slug: t.slug, status: t.status === "active" ? ("active" as const) : ("suspended" as const) }));
   const tenants = [...rows.filter((t) => !alsoActive.includes(t.slug)), ...alsoActive.map((slug) => ({ slug, status: "active" as const }))];
+  // custom domains (tenant domain add): the same site answers for them, in both proxy modes
+  // (behind the edge, the Host header reaches this proxy unchanged)
+  const { domainsByTenant } = await import("../state/tenant-domains.js");
+  const domains = await domainsByTenant(db, live.map((t) => t.id));
+  const idOf = new Map(live.map((t) => [t.slug, t.id]));
   return renderCaddyfile({
     ...serverProxyTls(config),
     domain: config.domain,
-    tenants: tenants.map((t) => ({ slug: t.slug, status: t.status as "active" | "suspended" })),
+    tenants: tenants.map((t) => {
+      const extra = domains.get(idOf.get(t.slug) ?? -1) ?? [];
+      return { slug: t.slug, status: t.status as "active" | "suspended", ...(extra.length ? { extraHosts: extra } : {}) };
+    }),
     metrics: { port: PROXY_LAYOUT.metricsPort, denyFrom: [config.placement.subnetPool] },
   });
 }

@@ -25,6 +25,7 @@ import { backupImages, checkBackup, checkN8n, liveCounts, openBackupRow, openEsc
 import { envFor } from "./tenant-create.js";
 import { imagesOf, lockTenant, requirePlan } from "./tenant-context.js";
 import { GENERATED, N8N_API_KEY, readAllSecrets, storeSecrets } from "./tenant-secrets.js";
+import { webhookHostOf } from "../state/tenant-domains.js";
 
 // `btw restore`: a backup back into a tenant stack — the same tenant in place, a purged or
 // failed tenant's name, or a new name (--as).
@@ -223,7 +224,7 @@ async function putData(ctx: Ctx, db: Db, storage: BackupStorage, session: Server
   step("ship compose file and .env");
   await session.host.mkdir(layout.dir, "0700");
   await session.host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml"));
-  await session.host.writeFile(layout.envFile, envFor(ctx, { slug: p.target, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images }, secrets), "0600");
+  await session.host.writeFile(layout.envFile, envFor(ctx, { slug: p.target, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images, webhookHost: await webhookHostOf(db, tenant.id) }, secrets), "0600");
   const renamed = p.target !== backup.tenantSlug;
   const manifest = await restoreData({
     session, slug: p.target, plan, storage, key: p.key!, master, backupId: backup.id, onStep: step,

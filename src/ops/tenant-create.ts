@@ -220,7 +220,11 @@ function journaled(db: Db, tenant: TenantRow, step: Step, done: Set<string>): Pr
 
 /** The tenant's .env, labelled with this state's identity (ctx.stateId); `scratch` marks a scratch stack. */
 /** The tenant's .env: always with the images given (the tenant's own: versions are state). */
-export function envFor(ctx: Ctx, p: Pick<CreatePlan, "slug" | "plan" | "timezone" | "subnet" | "images"> & { scratch?: ScratchMarks }, secrets: Map<string, string>): string {
+export function envFor(
+  ctx: Ctx,
+  p: Pick<CreatePlan, "slug" | "plan" | "timezone" | "subnet" | "images"> & { scratch?: ScratchMarks; webhookHost?: string | null },
+  secrets: Map<string, string>,
+): string {
   const need = (k: string) => {
     const v = secrets.get(k);
     if (!v) throw new OperationError(`secret ${k} of ${p.slug} is missing from the state`, { code: "secret-missing" });
@@ -239,6 +243,8 @@ export function envFor(ctx: Ctx, p: Pick<CreatePlan, "slug" | "plan" | "timezone
     tls: ctx.config.proxy.tls,
     stateId: ctx.stateId,
     ...(p.scratch ? { scratch: p.scratch } : {}),
+    // a custom domain chosen for webhooks (state: tenant_domains), kept by every .env rewrite
+    ...(p.webhookHost ? { webhookHost: p.webhookHost } : {}),
     secrets: { postgresPassword: need(GENERATED.postgresPassword), redisPassword: need(GENERATED.redisPassword), encryptionKey: need(GENERATED.encryptionKey) },
   });
 }

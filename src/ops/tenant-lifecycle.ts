@@ -10,6 +10,7 @@ import { envFor } from "./tenant-create.js";
 import { disconnectTenant, syncRoutes } from "./proxy.js";
 import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer } from "./tenant-context.js";
 import { readAllSecrets } from "./tenant-secrets.js";
+import { webhookHostOf } from "../state/tenant-domains.js";
 
 // suspend, resume, set-plan, delete: each under the tenant's lock, each audited, each safe to
 // re-run after an interruption (it converges on the target state rather than replaying).
@@ -99,7 +100,8 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
     const layout = tenantLayout(slug);
     // the tenant's own versions, never config's current ones (versions are state)
     const images = await adoptImages(ctx, db, t);
-    await host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: t.timezone, subnet: t.subnet!, images }, secrets), "0600");
+    const webhookHost = await webhookHostOf(db, t.id);
+    await host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: t.timezone, subnet: t.subnet!, images, webhookHost }, secrets), "0600");
     let applied: SetPlanResult["applied"];
     if (oldPlan.queueMode !== plan.queueMode) {
       if (t.status === "active") await host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });

@@ -19,6 +19,7 @@ import { checkN8n, restoreData } from "./restore.js";
 import { envFor } from "./tenant-create.js";
 import { adoptImages, imagesOf, lockTenant, requirePlan, requireTenant, tenantServer } from "./tenant-context.js";
 import { N8N_API_KEY, readAllSecrets } from "./tenant-secrets.js";
+import { webhookHostOf } from "../state/tenant-domains.js";
 
 // `tenant migrate <name> --to <server>`: preflight (target reachable, active, with capacity,
 // a subnet and the images), a fresh backup while the tenant still serves, then the
@@ -244,7 +245,7 @@ async function runMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: stri
       const layout = tenantLayout(slug);
       await dst.host.mkdir(layout.dir, "0700");
       await dst.host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml"));
-      await dst.host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: d.subnet!, images: await adoptImages(ctx, db, tenant) }, secrets), "0600");
+      await dst.host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: d.subnet!, images: await adoptImages(ctx, db, tenant), webhookHost: await webhookHostOf(db, tenant.id) }, secrets), "0600");
       await ensureProxy(dst.host, db, ctx.config, target.id);
       await restoreData({ session: dst, slug, plan, storage, key: storage.keyOf(final.location)!, master: await ctx.master(), backupId: final.id, onStep: (s) => step(`  ${s}`) });
       step("wait for n8n on the target");
@@ -372,7 +373,7 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
       step(`start the kept stack on ${source.name}`);
       const subnet = await allocateOn(ctx, db, source);
       const secrets = await readAllSecrets(db, await ctx.master(), tenant.id);
-      await src.host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet, images: await adoptImages(ctx, db, tenant) }, secrets), "0600");
+      await src.host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet, images: await adoptImages(ctx, db, tenant), webhookHost: await webhookHostOf(db, tenant.id) }, secrets), "0600");
       await src.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
       await checkN8n(src.host, slug, secrets.get(N8N_API_KEY));
 

@@ -14,7 +14,8 @@ export interface CaddyfileInput {
   /** ACME account contact, used with tls auto */
   acmeEmail?: string;
   domain: string;
-  tenants: ReadonlyArray<{ slug: string; status: ProxyTenantStatus }>;
+  /** extraHosts: the tenant's custom domains (`tenant domain add`), served by the same site */
+  tenants: ReadonlyArray<{ slug: string; status: ProxyTenantStatus; extraHosts?: readonly string[] }>;
   /**
    * A plain-HTTP listener on this port serving each active tenant's n8n /metrics at
    * /tenants/<name>/metrics, for Prometheus. The proxy's compose file publishes it on the
@@ -69,14 +70,14 @@ export const MAINTENANCE_PAGE =
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const EMAIL = /^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/;
 
-function siteAddress(slug: string, input: CaddyfileInput): string {
-  const host = tenantHost(slug, input.domain);
-  return input.tls === "off" ? `http://${host}` : host;
+// With tls auto, listing a custom domain in the site is what makes Caddy obtain its certificate.
+function siteAddress(slug: string, input: CaddyfileInput, extraHosts: readonly string[] = []): string {
+  return [tenantHost(slug, input.domain), ...[...extraHosts].sort()].map((h) => (input.tls === "off" ? `http://${h}` : h)).join(", ");
 }
 
-function activeSite(slug: string, input: CaddyfileInput): string[] {
+function activeSite(slug: string, input: CaddyfileInput, extraHosts?: readonly string[]): string[] {
   return [
-    `${siteAddress(slug, input)} {`,
+    `${siteAddress(slug, input, extraHosts)} {`,
     ...refuseInternalPaths(),
     // Caddy passes X-Forwarded-For/-Proto/-Host (N8N_PROXY_HOPS=1 trusts one hop) and
     // upgrades websockets by itself. Retrying the dial for a few seconds hides n8n
@@ -120,8 +121,8 @@ function metricsSite(m: NonNullable<CaddyfileInput["metrics"]>, slugs: readonly 
   ];
 }
 
-function suspendedSite(slug: string, input: CaddyfileInput): string[] {
-  return [`${siteAddress(slug, input)} {`, "\timport maintenance", "}"];
+function suspendedSite(slug: string, input: CaddyfileInput, extraHosts?: readonly string[]): string[] {
+  return [`${siteAddress(slug, input, extraHosts)} {`, "\timport maintenance", "}"];
 }
 
 /** The Caddyfile text for one server. Throws UsageError on input that could break it. */
@@ -140,6 +141,15 @@ export function renderCaddyfile(input: CaddyfileInput): string {
     }
     if (seen.has(t.slug)) throw new UsageError(`tenant ${t.slug} is listed twice`, { code: "invalid-route" });
     seen.add(t.slug);
+  }
+  const owner = new Map(input.tenants.map((t) => [tenantHost(t.slug, input.domain), t.slug]));
+  for (const t of input.tenants) {
+    for (const h of t.extraHosts ?? []) {
+      if (!DNS_NAME.test(h)) throw new UsageError(`tenant ${t.slug}: ${JSON.stringify(h)} is not a DNS name`, { code: "invalid-route" });
+      const taken = owner.get(h);
+      if (taken !== undefined) throw new UsageError(`host ${h} is routed to both ${taken} and ${t.slug}`, { code: "invalid-route" });
+      owner.set(h, t.slug);
+    }
   }
   const tenants = [...input.tenants].sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
   const active = tenants.filter((t) => t.status === "active").length;
@@ -163,7 +173,7 @@ export function renderCaddyfile(input: CaddyfileInput): string {
       `\trespond \`${MAINTENANCE_PAGE}\` 503`,
       "}",
     ],
-    ...tenants.map((t) => (t.status === "active" ? activeSite(t.slug, input) : suspendedSite(t.slug, input))),
+    ...tenants.map((t) => (t.status === "active" ? activeSite(t.slug, input, t.extraHosts) : suspendedSite(t.slug, input, t.extraHosts))),
     ...(input.metrics === undefined
       ? []
       : [["# Tenants' n8n metrics for Prometheus (published on the private address only).", ...metricsSite(input.metrics, tenants.filter((t) => t.status === "active").map((t) => t.slug))]]),

@@ -30,6 +30,8 @@ export interface TenantEnvInput {
   stateId?: string | null;
   /** a scratch stack (backup verify): labelled for the stale-stack sweep, edge network internal */
   scratch?: ScratchMarks;
+  /** a custom domain of the tenant that n8n's webhook URL uses (`tenant domain add --webhook-url`) */
+  webhookHost?: string | null;
 }
 
 export interface ScratchMarks {
@@ -185,6 +187,8 @@ export function tenantEnvValues(input: TenantEnvInput): TenantEnv {
   const host = tenantHost(slug, input.domain);
   const protocol = tls === "off" ? "http" : "https";
   const url = `${protocol}://${host}/`;
+  if (input.webhookHost != null && !DNS_NAME.test(input.webhookHost)) throw new UsageError(`webhook host ${JSON.stringify(input.webhookHost)} is not a DNS name`, { code: "invalid-hostname" });
+  const webhookUrl = input.webhookHost != null ? `${protocol}://${input.webhookHost}/` : url;
   const queue = plan.queueMode;
   const worker = plan.worker ?? plan.n8n;
   const pruning = input.pruning ?? DEFAULT_PRUNING;
@@ -202,7 +206,7 @@ export function tenantEnvValues(input: TenantEnvInput): TenantEnv {
     N8N_HOST: host,
     N8N_PROTOCOL: protocol,
     N8N_EDITOR_BASE_URL: url,
-    WEBHOOK_URL: url,
+    WEBHOOK_URL: webhookUrl,
     N8N_SECURE_COOKIE: tls === "off" ? "false" : "true",
     GENERIC_TIMEZONE: input.timezone,
     EXECUTIONS_MODE: queue ? "queue" : "regular",

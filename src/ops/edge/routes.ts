@@ -16,8 +16,10 @@ import { installCaddyfile } from "../proxy.js";
 /** The edge Caddyfile for the current state, and the tenants it cannot route (no private address known). */
 export async function edgeCaddyfileFor(db: Db, config: Config): Promise<{ text: string; routes: number; unroutable: string[] }> {
   const [tenants, servers] = await Promise.all([listTenants(db, { status: [...EDGE_ROUTED_STATUSES] }), listServers(db)]);
+  const { domainsByTenant } = await import("../../state/tenant-domains.js");
+  const domains = await domainsByTenant(db, tenants.map((t) => t.id));
   const { routes, unroutable } = edgeRoutes(
-    tenants.map((t) => ({ slug: t.slug, status: t.status, serverId: t.serverId })),
+    tenants.map((t) => ({ slug: t.slug, status: t.status, serverId: t.serverId, ...(domains.get(t.id)?.length ? { extraHosts: domains.get(t.id)! } : {}) })),
     servers.map((s) => ({ id: s.id, name: s.name, privateAddress: privateAddress(s) })),
   );
   return { text: renderEdgeCaddyfile({ domain: config.domain, routes, trustedProxies: [config.hetzner.networkRange] }), routes: routes.length, unroutable };

@@ -16,6 +16,7 @@ import { API_KEY_LABEL, ownerEmail } from "../n8n-bootstrap.js";
 import { envFor } from "../tenant-create.js";
 import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer } from "../tenant-context.js";
 import { GENERATED, N8N_API_KEY, readAllSecrets, storeSecrets } from "../tenant-secrets.js";
+import { webhookHostOf } from "../../state/tenant-domains.js";
 
 // `btw tenant secrets rotate`: new Postgres and Redis passwords and a new n8n API key for a
 // live tenant, its data untouched. Under the tenant's lock (no backup or other mutation runs
@@ -69,7 +70,8 @@ export async function rotateTenantSecrets(ctx: Ctx, db: Db, slug: string, step: 
 
     step(".env rewritten, stack recreated");
     const images = await adoptImages(ctx, db, t);
-    await host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: t.timezone, subnet: t.subnet!, images }, next), "0600");
+    const webhookHost = await webhookHostOf(db, t.id);
+    await host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: t.timezone, subnet: t.subnet!, images, webhookHost }, next), "0600");
     await host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
 
     step("state: the new passwords are current");

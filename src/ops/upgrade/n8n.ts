@@ -15,6 +15,7 @@ import { restoreData } from "../restore.js";
 import { envFor } from "../tenant-create.js";
 import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer } from "../tenant-context.js";
 import { GENERATED, N8N_API_KEY, readAllSecrets } from "../tenant-secrets.js";
+import { webhookHostOf } from "../../state/tenant-domains.js";
 
 // One tenant's n8n upgrade, under its lock, journaled (operations, kind tenant.upgrade):
 // a fresh backup (recorded done, reason pre-upgrade) → the new image pulled → the tenant
@@ -90,6 +91,7 @@ export async function upgradeTenantN8n(ctx: Ctx, db: Db, storage: BackupStorage,
     const { startStep, finishStep, failStep, updateStepDetails } = await import("../../state/operations.js");
     let op = await unfinished(db, tenant.id);
     const images = await adoptImages(ctx, db, tenant);
+    const webhookHost = await webhookHostOf(db, tenant.id);
     from = op?.details.from ?? images.n8n;
     if (!op && images.n8n === target) {
       return { tenant: slug, server, from, to: target, ok: true, outcome: "unchanged", backup: null, timings, seconds: (Date.now() - t0) / 1000 };
@@ -136,7 +138,7 @@ export async function upgradeTenantN8n(ctx: Ctx, db: Db, storage: BackupStorage,
       }
       o.step(`${slug}: n8n recreated on ${versionOf(target)}, waiting for its migrations`);
       await timed("recreate", async () => {
-        await session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: { ...images, n8n: target } }, secrets), "0600");
+        await session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: { ...images, n8n: target }, webhookHost }, secrets), "0600");
         await session.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: o.readyTimeoutSec }), { timeoutMs: (o.readyTimeoutSec + 60) * 1000 });
       });
       o.step(`${slug}: checks: workflows published, credentials decrypt, a smoke execution`);
@@ -158,7 +160,7 @@ export async function upgradeTenantN8n(ctx: Ctx, db: Db, storage: BackupStorage,
       o.step(`${slug}: upgrade failed (${message}); rolling back: backup ${d.backup} with ${versionOf(d.from)}`);
       await phase("rolling-back");
       await timed("rollback", async () => {
-        await session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: { ...images, n8n: d.from } }, secrets), "0600");
+        await session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: { ...images, n8n: d.from }, webhookHost }, secrets), "0600");
         const { getBackup } = await import("../../state/backups.js");
         const b = (await getBackup(db, d.backup!))!;
         await restoreData({ session, slug, plan, storage, key: storage.keyOf(b.location)!, master: await ctx.master(), backupId: b.id, onStep: (s) => o.step(`${slug}:   ${s}`) });

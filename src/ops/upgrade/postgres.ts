@@ -21,6 +21,7 @@ import { envFor } from "../tenant-create.js";
 import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer } from "../tenant-context.js";
 import { N8N_API_KEY, readAllSecrets } from "../tenant-secrets.js";
 import { finishTo, pull, waitApi, type TenantUpgradeResult } from "./n8n.js";
+import { webhookHostOf } from "../../state/tenant-domains.js";
 
 // One tenant's Postgres major upgrade, under its lock, journaled (operations, kind
 // tenant.upgrade, step postgres), phase by phase:
@@ -91,6 +92,7 @@ export async function upgradeTenantPostgres(ctx: Ctx, db: Db, storage: BackupSto
     const { startStep, finishStep, failStep, updateStepDetails } = await import("../../state/operations.js");
     let op = await unfinished(db, tenant.id);
     const images = await adoptImages(ctx, db, tenant);
+    const webhookHost = await webhookHostOf(db, tenant.id);
     from = op?.details.from ?? images.postgres;
     if (!op && o.rollback) return result({ server, from, to: target, ok: true, outcome: "unchanged", backup: null });
     if (!op && images.postgres === target) return result({ server, from, to: target, ok: true, outcome: "unchanged", backup: null });
@@ -119,7 +121,7 @@ export async function upgradeTenantPostgres(ctx: Ctx, db: Db, storage: BackupSto
     const profiles = tenantProfiles(plan);
     const secrets = await readAllSecrets(db, await ctx.master(), tenant.id);
     const writeEnv = (i: Required<TenantImages>) =>
-      session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: i }, secrets), "0600");
+      session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: i, webhookHost }, secrets), "0600");
     const oldImages = { ...images, postgres: d.from, pgdataVolume: d.fromVolume };
     const newImages = { ...images, postgres: d.to, pgdataVolume: d.toVolume };
     const { updateTenantStatus, setTenantImages } = await import("../../state/tenants.js");

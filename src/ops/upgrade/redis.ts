@@ -12,6 +12,7 @@ import { envFor } from "../tenant-create.js";
 import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer } from "../tenant-context.js";
 import { N8N_API_KEY, readAllSecrets } from "../tenant-secrets.js";
 import { finishTo, pull, waitApi, type TenantUpgradeResult } from "./n8n.js";
+import { webhookHostOf } from "../../state/tenant-domains.js";
 
 // One tenant's Redis minor upgrade, under its lock, journaled (tenant.upgrade, step redis):
 // a fresh backup (recorded done) and the pull → `upgrading` → Redis recreated on the new
@@ -54,6 +55,7 @@ export async function upgradeTenantRedis(ctx: Ctx, db: Db, storage: BackupStorag
     const last = await ops.lastStep(db, tenant.id, KIND, STEP);
     let op = last?.status === "running" ? (last as unknown as OperationRow & { details: RedisDetails }) : null;
     const images = await adoptImages(ctx, db, tenant);
+    const webhookHost = await webhookHostOf(db, tenant.id);
     from = op?.details.from ?? images.redis;
     if (!op && (o.rollback || images.redis === target)) return result({ server, from, to: target, ok: true, outcome: "unchanged", backup: null });
     if (op && op.details.to !== target && !o.rollback) throw new ConflictError(`${slug}'s Redis upgrade to ${op.details.to} did not finish`, { code: "upgrade-unfinished", hint: `finish it (--to ${op.details.to}) or undo it (--rollback)` });
@@ -71,7 +73,7 @@ export async function upgradeTenantRedis(ctx: Ctx, db: Db, storage: BackupStorag
     const { updateTenantStatus, setTenantImages } = await import("../../state/tenants.js");
     const { syncRoutes } = await import("../proxy.js");
     const startWith = async (i: Required<TenantImages>) => {
-      await session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: i }, secrets), "0600");
+      await session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: i, webhookHost }, secrets), "0600");
       await session.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: o.readyTimeoutSec }), { timeoutMs: (o.readyTimeoutSec + 60) * 1000 });
       await waitApi(session, slug, secrets.get(N8N_API_KEY));
     };
