@@ -155,6 +155,21 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
   on(mutation(tenant.command("suspend <name>").description("route to a 503 maintenance page and stop n8n; data kept")), () => import("../commands/tenant/suspend.js"));
   on(mutation(tenant.command("resume <name>").description("start the stack again and route it")), () => import("../commands/tenant/resume.js"));
   on(mutation(tenant.command("set-plan <name> <plan>").description("change the plan: new limits applied in place")), () => import("../commands/tenant/set-plan.js"));
+  const tdomain = tenant.command("domain").description("custom domains (white label): a customer's hostname routed to its tenant");
+  on(
+    mutation(
+      tdomain
+        .command("add <name> <hostname>")
+        .description("route a hostname to the tenant after checking its DNS leads to the edge (CNAME to <name>.<domain>, or the edge's addresses)")
+        .option("--webhook-url", "also make it n8n's WEBHOOK_URL (.env rewritten, n8n recreated)")
+        .option("--skip-dns-check", "add it without looking the hostname up (DNS set later)"),
+    ),
+    () => import("../commands/tenant/domain-add.js"),
+  );
+  on(destructive(tdomain.command("remove <name> <hostname>").description("stop routing the hostname (WEBHOOK_URL back to <name>.<domain> if it was there)")), () =>
+    import("../commands/tenant/domain-remove.js"),
+  );
+  on(tdomain.command("list [name]").description("custom domains, of one tenant or all"), () => import("../commands/tenant/domain-list.js"));
   const tsecrets = tenant.command("secrets").description("the tenant's operator-set secrets (OpenAI, WordPress)");
   on(mutation(tsecrets.command("set <name> <key>").description("store a secret; the value is read from stdin or a hidden prompt, never argv")), () =>
     import("../commands/tenant/secrets-set.js"),
@@ -280,7 +295,8 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     upgrade
       .command("plan")
       .description("who runs what, the fleet's spread, what an upgrade would do, pre-flight findings")
-      .option("--to <version-or-image>", "target n8n version or image (default: images.n8n in btw.yml)"),
+      .option("--to <version-or-image>", "target n8n version or image (default: images.n8n in btw.yml)")
+      .option("--breaking-changes", "ask each tenant's n8n for its breaking-changes report (connects to every tenant to upgrade)"),
     () => import("../commands/upgrade/plan.js"),
   );
   on(

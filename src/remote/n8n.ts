@@ -216,6 +216,18 @@ export class N8nClient {
     await this.http.request({ method: "DELETE", path: `/rest/api-keys/${enc(id)}`, api: "rest", what: `delete API key ${id}` });
   }
 
+  /**
+   * n8n's own breaking-changes report (GET /rest/breaking-changes, owner scope
+   * breakingChanges:list): the rules of the next major this instance's workflows and settings
+   * trip. `null` when this version does not offer it (404). Logs in as the owner if needed.
+   */
+  async breakingChanges(): Promise<BreakingChangeFinding[] | null> {
+    if (!this.http.cookie && this.owner) await this.login(this.owner.email, this.owner.password);
+    const r = await this.http.request({ method: "GET", path: "/rest/breaking-changes", query: { version: "v2" }, api: "rest", accept: [404], what: "read the breaking-changes report" });
+    if (r.status === 404) return null;
+    return parseBreakingChanges(unwrap(r.json));
+  }
+
   // ---- credentials (public API) ----
 
   /**
@@ -455,4 +467,36 @@ export class N8nClient {
 function toCredential(json: unknown): N8nCredential {
   const c = json as N8nCredential;
   return { id: String(c.id), name: c.name, type: c.type, createdAt: c.createdAt, updatedAt: c.updatedAt };
+}
+
+export interface BreakingChangeFinding {
+  rule: string;
+  severity: string;
+  /** "instance" (settings, environment) or "workflow" */
+  scope: "instance" | "workflow";
+  /** workflows affected, for workflow rules */
+  workflows: number;
+}
+
+/**
+ * The report's shape moved between n8n releases (a bare report, or `{report: …}`; results
+ * split into instance and workflow rules); read what is there, keep titles and counts only.
+ */
+export function parseBreakingChanges(json: unknown): BreakingChangeFinding[] {
+  const root = (json && typeof json === "object" && "report" in json ? (json as { report: unknown }).report : json) as Record<string, unknown> | null;
+  if (!root || typeof root !== "object") return [];
+  const out: BreakingChangeFinding[] = [];
+  const take = (list: unknown, scope: "instance" | "workflow") => {
+    if (!Array.isArray(list)) return;
+    for (const item of list as Array<Record<string, unknown>>) {
+      const meta = (item.ruleMetadata ?? item.rule ?? {}) as Record<string, unknown>;
+      const rule = String(item.ruleTitle ?? meta.title ?? item.title ?? item.ruleId ?? meta.id ?? "unnamed rule");
+      const severity = String(item.ruleSeverity ?? meta.severity ?? item.severity ?? "unknown");
+      const affected = item.affectedWorkflows;
+      out.push({ rule, severity, scope, workflows: Array.isArray(affected) ? affected.length : typeof affected === "number" ? affected : 0 });
+    }
+  };
+  take(root.instanceResults, "instance");
+  take(root.workflowResults, "workflow");
+  return out;
 }

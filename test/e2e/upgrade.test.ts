@@ -1,0 +1,199 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { stateSql, type BtwHome, runLong, killDuring } from "../support/cli.js";
+import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
+
+// n8n upgrades across the fleet on the lab (issue 11): three tenants created on the lab's
+// older n8n (lab.n8nPrevious), whose database the current one migrates forward. Versions are
+// state (a config change moves nobody), a kill during an upgrade resumes, `upgrade n8n --all
+// --wave-size 1` moves everyone with their data, and an image that never becomes ready is
+// rolled back automatically and halts the rollout.
+
+const [A, B, C] = ["up-a", "up-b", "up-c"];
+type Snap = Awaited<ReturnType<typeof snapshot>>;
+
+describe("n8n upgrades across the fleet (lab)", () => {
+  let lab: LabInfo;
+  let home: BtwHome;
+  let vm1: LabServer;
+  let vm2: LabServer;
+  let oldImage: string;
+  let newImage: string;
+  let broken: string;
+  const data = new Map<string, Snap & { published: string[] }>();
+  const serverOf = (slug: string) => (slug === B ? vm2 : vm1);
+
+  const setN8nImage = (image: string) => {
+    const file = join(home.dir, "btw.yml");
+    const c = parse(readFileSync(file, "utf8")) as Record<string, Record<string, unknown>>;
+    c.images = { ...c.images, n8n: image };
+    writeFileSync(file, stringify(c));
+  };
+  const imageOf = async (slug: string) => ((await stateSql(home, "select n8n_image from tenants where slug = $1 and status <> 'deleted'", [slug])) as Array<{ n8n_image: string }>)[0]!.n8n_image;
+  const envImage = async (slug: string) => (await onVm(serverOf(slug), ["grep", "^N8N_IMAGE=", `/opt/btw/tenants/${slug}/.env`])).stdout.trim().replace(/^N8N_IMAGE=/, "");
+  const dataOf = async (slug: string, attempt = 0): Promise<Snap & { published: string[] }> => {
+    try {
+      return await dataOnce(slug);
+    } catch (e) {
+      // n8n mounts /rest a few seconds after its readiness
+      if (attempt >= 20 || !/HTTP 404|HTTP 503|ECONNREFUSED|socket hang up/.test(String(e))) throw e;
+      await new Promise((r) => setTimeout(r, 3000));
+      return dataOf(slug, attempt + 1);
+    }
+  };
+  const dataOnce = async (slug: string) => {
+    const api = await tenantApi(home, serverOf(slug), slug, LAB_DOMAIN);
+    try {
+      const snap = await snapshot(api);
+      for (const c of snap.credentials) expect((await credentialData(api, c.id)).status, `credential ${c.name} of ${slug} decrypts`).toBe(200);
+      const published = await api.api<{ data: Array<{ id: string }> }>("GET", "/api/v1/workflows?active=true&limit=250");
+      return { ...snap, published: published.json.data.map((w) => w.id).sort() };
+    } finally {
+      api.close();
+    }
+  };
+
+  beforeAll(async () => {
+    lab = inject("lab") as LabInfo;
+    [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
+    oldImage = lab.n8nPrevious.image;
+    newImage = lab.images.n8n;
+    for (const s of lab.servers) for (const t of [A, B, C]) await scrubTenant(s, t);
+    // an "n8n" image that never becomes ready: the lab's Redis under an n8n tag
+    broken = `${newImage.replace(/:[^:/]+$/, "")}:0.0.1-broken`;
+    const pushSide = (img: string) => img.replace(lab.registry, "127.0.0.1:5000");
+    await execa("docker", ["pull", pushSide(lab.images.redis)]);
+    await execa("docker", ["tag", pushSide(lab.images.redis), pushSide(broken)]);
+    await execa("docker", ["push", pushSide(broken)]);
+
+    home = await labHome(lab);
+    const file = join(home.dir, "btw.yml");
+    const c = parse(readFileSync(file, "utf8")) as Record<string, Record<string, unknown>>;
+    c.placement = { ...c.placement, subnetPool: "10.240.0.0/16" };
+    writeFileSync(file, stringify(c));
+    setN8nImage(oldImage); // new tenants get the older n8n
+    // all three at once: the state admits several btw processes
+    await Promise.all(
+      [A, B, C].map(async (slug) => {
+        const r = await runLong(home, ["tenant", "create", slug, "--plan", "starter", "--server", serverOf(slug).name]);
+        expect(r.code, r.stderr).toBe(0);
+        const api = await tenantApi(home, serverOf(slug), slug, LAB_DOMAIN);
+        try {
+          await makeExecutions(api, 1);
+        } finally {
+          api.close();
+        }
+        data.set(slug, await dataOf(slug));
+      }),
+    );
+  });
+  afterAll(async () => {
+    for (const t of [A, B, C]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
+    for (const s of lab?.servers ?? []) for (const t of [A, B, C]) await scrubTenant(s, t);
+    home?.cleanup();
+  });
+
+  it("versions are state: after images.n8n changes in btw.yml, set-plan and restore leave a tenant's n8n where it was", async () => {
+    expect(await imageOf(A)).toBe(oldImage);
+    setN8nImage(newImage);
+    const plan = await runLong(home, ["upgrade", "plan", "--json"]);
+    expect(plan.code, plan.stderr).toBe(0);
+    const p = JSON.parse(plan.stdout) as { target: string; fleet: { n8n: Array<{ version: string; tenants: number }> } };
+    expect(p.target).toBe(newImage);
+    expect(p.fleet.n8n).toEqual([{ version: lab.n8nPrevious.version, tenants: 3 }]);
+    // n8n's own breaking-changes report, read from each tenant to upgrade
+    const bc = await runLong(home, ["upgrade", "plan", "--breaking-changes", "--json"]);
+    expect(bc.code, bc.stderr).toBe(0);
+    const reports = (JSON.parse(bc.stdout) as { breakingChanges: Array<{ tenant: string; findings: unknown[] | null; error: string | null }> }).breakingChanges;
+    expect(reports.map((x) => x.tenant).sort()).toEqual([A, B, C]);
+    for (const x of reports) expect(x.error, x.tenant).toBeNull();
+
+    expect((await runLong(home, ["tenant", "set-plan", A, "pro"])).code).toBe(0);
+    expect(await envImage(A)).toBe(oldImage);
+    const b = await runLong(home, ["backup", "tenant", A]);
+    expect(b.code, b.stderr).toBe(0);
+    const r = await runLong(home, ["restore", A, "--yes"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await envImage(A)).toBe(oldImage);
+    expect(await imageOf(A)).toBe(oldImage);
+    expect((await runLong(home, ["tenant", "set-plan", A, "starter"])).code).toBe(0);
+  });
+
+  it("killed during an upgrade, the same command finishes it: new version, data intact", async () => {
+    const args = ["upgrade", "n8n", "--tenant", C, "--to", newImage, "--ready-timeout", "240"];
+    await killDuring(home, args, "n8n recreated");
+    const status = (await stateSql(home, "select status from tenants where slug = $1 and status <> 'deleted'", [C])) as Array<{ status: string }>;
+    expect(status[0]!.status).toBe("upgrading");
+    const r = await runLong(home, [...args, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await imageOf(C)).toBe(newImage);
+    expect(await dataOf(C)).toEqual(data.get(C));
+  });
+
+  it("upgrade n8n --all --wave-size 1: every tenant on the new version, workflows published, credentials decrypt, executions kept", async () => {
+    const r = await runLong(home, ["upgrade", "n8n", "--all", "--wave-size", "1", "--to", newImage, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { results: Array<{ tenant: string; outcome: string }> };
+    expect(Object.fromEntries(report.results.map((x) => [x.tenant, x.outcome]))).toEqual({ [A]: "upgraded", [B]: "upgraded", [C]: "unchanged" });
+    for (const slug of [A, B, C]) {
+      expect(await imageOf(slug)).toBe(newImage);
+      expect(await dataOf(slug)).toEqual(data.get(slug));
+      // n8n's own migrations ran: its version answers from the new image
+      const v = await onVm(serverOf(slug), ["docker", "inspect", "--format", "{{.Config.Image}}", `btw-${slug}-n8n`]);
+      expect(v.stdout.trim()).toBe(newImage);
+    }
+  });
+
+  it("usage collect, twice: the month's executions per tenant, counted once; usage report flags the tenant over its quota", async () => {
+    // a starter quota of 1 execution a month: every tenant here is over it
+    const file = join(home.dir, "btw.yml");
+    const c = parse(readFileSync(file, "utf8")) as Record<string, Record<string, Record<string, unknown>>>;
+    c.plans = { ...c.plans, starter: { ...(c.plans?.starter ?? {}), executionsPerMonth: 1 } };
+    writeFileSync(file, stringify(c));
+    for (let i = 0; i < 2; i++) {
+      const r = await runLong(home, ["usage", "collect", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const rows = (await stateSql(home, "select tenant_slug, metric, value::int as value from usage where metric in ('executions.total', 'executions.success', 'workflows.active') order by 1, 2")) as Array<{ tenant_slug: string; metric: string; value: number }>;
+    expect(rows.filter((r) => r.tenant_slug === A)).toHaveLength(3); // not doubled
+    for (const slug of [A, B, C]) {
+      const api = await tenantApi(home, serverOf(slug), slug, LAB_DOMAIN);
+      let executions: number;
+      let active: number;
+      try {
+        executions = (await api.api<{ data: unknown[] }>("GET", "/api/v1/executions?limit=250")).json.data.length;
+        active = (await api.api<{ data: unknown[] }>("GET", "/api/v1/workflows?active=true&limit=250")).json.data.length;
+      } finally {
+        api.close();
+      }
+      expect(rows.find((r) => r.tenant_slug === slug && r.metric === "executions.total")!.value, `${slug} executions`).toBe(executions);
+      expect(rows.find((r) => r.tenant_slug === slug && r.metric === "workflows.active")!.value, `${slug} active workflows`).toBe(active);
+    }
+    const rep = await runLong(home, ["usage", "report", "--json"]);
+    expect(rep.code, rep.stderr).toBe(0);
+    const report = JSON.parse(rep.stdout) as { tenants: Array<{ tenant: string; flags: Array<{ metric: string; level: string }> }> };
+    expect(report.tenants.find((t) => t.tenant === B)!.flags).toContainEqual(expect.objectContaining({ metric: "executions.total", level: "100%" }));
+    const csv = await runLong(home, ["usage", "report", "--csv"]);
+    expect(csv.stdout.split("\n")[0]).toBe("period,tenant,plan,metric,value,quota,flag");
+  });
+
+  it("an image that never becomes ready: that tenant is rolled back to its version with its data, answering through the proxy; the rollout halts (exit 3)", async () => {
+    const r = await runLong(home, ["upgrade", "n8n", "--tenant", A, B, "--wave-size", "1", "--to", broken, "--ready-timeout", "40", "--json"]);
+    expect(r.code, r.stderr).toBe(3);
+    const report = JSON.parse(r.stdout) as { halted: boolean; notReached: string[]; results: Array<{ tenant: string; outcome: string; timings: Record<string, number> }> };
+    expect(report.results).toHaveLength(1);
+    expect(report.results[0]).toMatchObject({ tenant: A, outcome: "rolled-back" });
+    expect(report.results[0]!.timings.rollback).toBeGreaterThan(0);
+    expect(report.halted).toBe(true);
+    expect(report.notReached).toEqual([B]);
+    expect(await imageOf(A)).toBe(newImage);
+    expect(await envImage(A)).toBe(newImage);
+    expect(await dataOf(A)).toEqual(data.get(A));
+    expect((await viaProxy(vm1, `${A}.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+    expect(await imageOf(B)).toBe(newImage);
+  });
+});
