@@ -1,6 +1,8 @@
 import type { Handler } from "../cli/program.js";
 import type { ContainerSummary } from "../remote/docker.js";
 import { ExitCode } from "../errors.js";
+import { spread, versionOf } from "../core/upgrade/plan.js";
+import { imagesOf } from "../ops/tenant-context.js";
 
 // Fleet health: every server and every tenant on it, with ONE SSH connection per server
 // (the Docker socket forwarded over it; one container listing per server, not per tenant).
@@ -35,8 +37,12 @@ const handler: Handler = async (ctx) => {
     const running = mine.filter((c) => c.state === "running").length;
     const unhealthy = mine.filter((c) => c.health === "unhealthy" || (c.state !== "running" && t.status === "active")).map((c) => c.service);
     const health = !live?.reachable ? "unknown" : t.status === "active" ? (mine.length > 0 && unhealthy.length === 0 && mine.every((c) => c.health !== "starting") ? "healthy" : mine.length === 0 ? "missing" : "unhealthy") : t.status;
-    return { tenant: t.slug, server: t.serverName, plan: t.plan, status: t.status, containers: mine.length, running, health, unhealthy };
+    const images = imagesOf(ctx, t);
+    const versions = { n8n: versionOf(images.n8n), postgres: versionOf(images.postgres), redis: versionOf(images.redis) };
+    return { tenant: t.slug, server: t.serverName, plan: t.plan, status: t.status, containers: mine.length, running, health, unhealthy, versions };
   });
+  // the fleet's spread, as `upgrade plan` shows it: how many tenants per n8n version
+  const fleet = spread(tenants.map((t) => imagesOf(ctx, t).n8n));
   const serverRows = servers.map((s) => ({ server: s.name, status: s.status, reachable: byServer.get(s.name)!.reachable, error: byServer.get(s.name)!.error, tenants: s.tenantCount, capacity: `${s.usedCapacity}/${s.capacity}` }));
   // Scheduled jobs whose last run failed, and notifications that never reached anyone.
   const { lastRunPerJob, undeliveredNotifications } = await import("../state/job-runs.js");
@@ -45,7 +51,7 @@ const handler: Handler = async (ctx) => {
   const notifications = undelivered.map((r) => ({ job: r.job, startedAt: r.startedAt, failed: r.notified.filter((d) => !d.ok) }));
   const degraded =
     serverRows.some((r) => !r.reachable) || tenantRows.some((r) => r.status === "active" && r.health !== "healthy") || failedJobs.length > 0 || notifications.length > 0;
-  ctx.out.result({ healthy: !degraded, servers: serverRows, tenants: tenantRows, failedJobs, undeliveredNotifications: notifications }, () =>
+  ctx.out.result({ healthy: !degraded, servers: serverRows, tenants: tenantRows, fleet: { n8n: fleet }, failedJobs, undeliveredNotifications: notifications }, () =>
     [
       ctx.out.table(serverRows, [
         { header: "server", value: (r) => r.server },
@@ -62,8 +68,12 @@ const handler: Handler = async (ctx) => {
             { header: "status", value: (r) => r.status },
             { header: "health", value: (r) => r.health },
             { header: "containers", value: (r) => `${r.running}/${r.containers}`, align: "right" },
+            { header: "n8n", value: (r) => r.versions.n8n },
+            { header: "postgres", value: (r) => r.versions.postgres },
+            { header: "redis", value: (r) => r.versions.redis },
           ])
         : "no tenants",
+      ...(fleet.length ? [`fleet: ${fleet.map((f) => `${f.tenants}× n8n ${f.version}`).join(", ")}`] : []),
       ...failedJobs.map((j) => `job ${j.job} failed (exit ${j.exitCode}) at ${j.startedAt.toISOString()}: \`btw schedule status\``),
       ...notifications.flatMap((n) => n.failed.map((d) => `NOT DELIVERED: the notice of ${n.job} at ${n.startedAt.toISOString()} by ${d.channel}: ${d.error ?? "unknown error"}`)),
     ].join("\n"),
