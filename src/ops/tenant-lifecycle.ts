@@ -189,8 +189,11 @@ export async function deleteTenant(ctx: Ctx, db: Db, slug: string, o: DeleteOpti
       await host.run(purgeByLabel(slug));
       await host.removeTree(layout.dir);
       const { deleteTenantSecrets } = await import("../state/tenant-secrets.js");
+      const { deleteTenantDomains } = await import("../state/tenant-domains.js");
       await db.transaction(async (tx) => {
         await deleteTenantSecrets(tx, t.id);
+        // its custom domains are free for another tenant (the audit rows keep the history)
+        await deleteTenantDomains(tx, t.id);
         await updateTenantStatus(tx, t.id, "deleted");
       });
     }

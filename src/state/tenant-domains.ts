@@ -65,3 +65,9 @@ export async function domainsByTenant(q: Queryable, tenantIds?: readonly number[
   for (const row of r.rows) m.set(row.tenantId, [...(m.get(row.tenantId) ?? []), row.hostname]);
   return m;
 }
+
+/** A purged tenant's domains go with it (its hostnames become free). */
+export async function deleteTenantDomains(q: Queryable, tenantId: number): Promise<number> {
+  const r = await q.query(`delete from tenant_domains where tenant_id = $1 returning 1`, [tenantId]);
+  return r.rows.length;
+}
