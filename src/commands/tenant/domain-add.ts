@@ -11,7 +11,7 @@ const handler: Handler = async (ctx, [name, host], opts) => {
   await requireTenant(db, slug);
   await requireFreeHostname(db, slug, hostname);
   const webhook = opts.webhookUrl === true;
-  const dns = opts.skipDnsCheck === true ? null : await requireDnsToEdge(ctx, slug, hostname, await defaultLookup(ctx));
+  const dns = opts.skipDnsCheck === true ? null : await requireDnsToEdge(ctx, db, slug, hostname, await defaultLookup(ctx));
   if (dns) ctx.out.info(`· DNS: ${hostname} → ${dns.ok ? dns.detail : "?"}`);
   if (opts.dryRun) {
     return void ctx.out.result({ dryRun: true, tenant: slug, hostname, webhook, dns }, () =>

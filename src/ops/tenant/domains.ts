@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import type { Ctx } from "../../cli/context.js";
 import { composeUp, tenantProfiles } from "../../core/commands/compose.js";
 import { checkDomainDns, type DnsLookup, type DnsVerdict } from "../../core/edge/domains.js";
@@ -52,9 +53,18 @@ export async function requireFreeHostname(db: Db, slug: string, hostname: string
   return row;
 }
 
-/** The DNS check of `add`; throws a one-line ConflictError naming what to set. */
-export async function requireDnsToEdge(ctx: Ctx, slug: string, hostname: string, lookup: DnsLookup): Promise<DnsVerdict> {
-  const verdict = await checkDomainDns(hostname, { slug, domain: ctx.config.domain }, lookup);
+/**
+ * The DNS check of `add`; throws a one-line ConflictError naming what to set. The edge's
+ * addresses are what `<tenant>.<domain>` resolves to; in direct mode the tenant server's
+ * public address counts too (its proxy is the edge there).
+ */
+export async function requireDnsToEdge(ctx: Ctx, db: Db, slug: string, hostname: string, lookup: DnsLookup): Promise<DnsVerdict> {
+  const extra: string[] = [];
+  if (ctx.config.proxy.mode === "direct") {
+    const server = await tenantServer(db, await requireTenant(db, slug)).catch(() => null);
+    if (server && isIP(server.host)) extra.push(server.host);
+  }
+  const verdict = await checkDomainDns(hostname, { slug, domain: ctx.config.domain }, lookup, extra);
   if (!verdict.ok) throw new ConflictError(verdict.reason, { code: "domain-dns" });
   return verdict;
 }

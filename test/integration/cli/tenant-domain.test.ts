@@ -19,6 +19,8 @@ describe("tenant domain", () => {
       "app.customer.com": { cname: "acme.example.com" },
       "www.customer.com": { a: ["203.0.113.10"] },
       "wrong.customer.com": { cname: "beta.example.com", a: ["198.51.100.7"] },
+      // direct mode: the tenant server's own address is the edge too
+      "direct.customer.com": { a: ["127.0.0.1"] },
     });
     home = tempHome();
     expect((await home.run(["init", "--domain", "example.com"])).code).toBe(0);
@@ -55,13 +57,13 @@ describe("tenant domain", () => {
     const r = await run(["tenant", "domain", "add", "acme", "wrong.customer.com"]);
     expect(r.code, r.stderr).toBe(2);
     expect(errorLines(r.stderr)).toEqual([
-      "error: wrong.customer.com resolves to 198.51.100.7 (CNAME beta.example.com), not to the edge: point it at acme.example.com (CNAME) or at 203.0.113.10 (A/AAAA), or pass --skip-dns-check",
+      "error: wrong.customer.com resolves to 198.51.100.7 (CNAME beta.example.com), not to the edge: point it at acme.example.com (CNAME) or at 127.0.0.1, 203.0.113.10 (A/AAAA), or pass --skip-dns-check",
     ]);
     expect(await rows()).toEqual([]);
   });
 
   it("add --dry-run checks DNS (CNAME or the edge's address) and stores nothing", async () => {
-    for (const [host, via] of [["app.customer.com", "cname"], ["WWW.Customer.com.", "address"]] as const) {
+    for (const [host, via] of [["app.customer.com", "cname"], ["WWW.Customer.com.", "address"], ["direct.customer.com", "address"]] as const) {
       const r = await run(["tenant", "domain", "add", "acme", host, "--webhook-url", "--dry-run", "--json"]);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toMatchObject({ dryRun: true, tenant: "acme", hostname: host.toLowerCase().replace(/\.$/, ""), webhook: true, dns: { ok: true, via } });
@@ -93,6 +95,12 @@ describe("tenant domain", () => {
     await stateSql(home, "insert into tenant_domains (tenant_id, hostname) select id, 'www.customer.com' from tenants where slug = 'acme'");
     await expect(stateSql(home, "update tenant_domains set webhook = true where hostname = 'www.customer.com'")).rejects.toThrow(/unique|duplicate/);
     await stateSql(home, "delete from tenant_domains where hostname = 'www.customer.com'");
+  });
+
+  it("tenant show lists the tenant's domains", async () => {
+    const r = await run(["tenant", "show", "acme", "--json"]);
+    expect((JSON.parse(r.stdout) as { domains: unknown }).domains).toEqual([{ hostname: "app.customer.com", webhook: true }]);
+    expect((await run(["tenant", "show", "acme"])).stdout).toMatch(/^domains {4}app\.customer\.com \(webhooks\)$/m);
   });
 
   it("list shows the domains, of one tenant or all", async () => {
