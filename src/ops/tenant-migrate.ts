@@ -263,22 +263,28 @@ async function runMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: stri
     if (prior === "suspended") await dst.host.run(composeStop(slug, { services: ["worker", "n8n"], timeoutSec: 30 }), { timeoutMs: 120_000 });
     await connectTenant(dst.host, slug);
     await updateTenantStatus(db, tenant.id, prior);
-    await syncRoutes(dst.host, db, ctx.config, target);
     // Edge mode: the cutover is the edge proxies' tables re-rendered from the state (the row
-    // now names the target). Until then they send the host to the source's maintenance page.
-    // Re-run on every resume after the switch: the same state renders the same table.
-    if (edges !== null) {
-      step(`switch the edge route to ${target.name} on ${edges.length} edge ${edges.length === 1 ? "proxy" : "proxies"}`);
-      const { switchEdgeRoutes } = await import("./edge/switch.js");
-      await switchEdgeRoutes(ctx, db, edges);
-      const at = new Date().toISOString();
-      await updateStepDetails(db, op.id, { edgeSwitchedAt: at, edgeProxies: edges.map((e) => e.name) });
-      Object.assign(d, { edgeSwitchedAt: at, edgeProxies: edges.map((e) => e.name) });
-    }
-    const liveAt = Date.now();
-    const window = unavailabilityWindow(d.downSince, liveAt);
-    const downtime = window?.seconds ?? (down !== null ? (liveAt - down) / 1000 : null);
-    await syncRoutes(src.host, db, ctx.config, source);
+    // now names the target), between the target's route and the source's (ops/tenant/migrate-cutover.ts).
+    const { cutover } = await import("./tenant/migrate-cutover.js");
+    const cut = await cutover(d.downSince, {
+      routeTarget: () => syncRoutes(dst.host, db, ctx.config, target),
+      switchEdge:
+        edges === null
+          ? null
+          : async () => {
+              step(`switch the edge route to ${target.name} on ${edges.length} edge ${edges.length === 1 ? "proxy" : "proxies"}`);
+              const { switchEdgeRoutes } = await import("./edge/switch.js");
+              return (await switchEdgeRoutes(ctx, db, edges)).map((r) => r.proxy);
+            },
+      recordEdge: async (at, proxies) => {
+        await updateStepDetails(db, op.id, { edgeSwitchedAt: at, edgeProxies: proxies });
+        Object.assign(d, { edgeSwitchedAt: at, edgeProxies: proxies });
+      },
+      routeSource: () => syncRoutes(src.host, db, ctx.config, source),
+      now: Date.now,
+    });
+    const window = cut.unavailable;
+    const downtime = window?.seconds ?? (down !== null ? (Date.now() - down) / 1000 : null);
     step(`take the source stack down on ${source.name} (volumes and files kept for --rollback)`);
     await disconnectTenantQuiet(src, slug);
     await src.host.run(composeDown(slug, { volumes: false }), { timeoutMs: 180_000 });
@@ -286,7 +292,7 @@ async function runMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: stri
     await ctx.audit("tenant.migrate", slug, { ...d, downtimeSeconds: downtime, unavailable: window });
     return {
       tenant: (await getTenant(db, slug))!.slug, from: source.name, to: target.name, backup: d.backup ?? null, finalBackup: d.finalBackup ?? null,
-      seconds: (Date.now() - t0) / 1000, downtimeSeconds: downtime, unavailable: window, edgeProxies: edges === null ? null : edges.map((e) => e.name),
+      seconds: (Date.now() - t0) / 1000, downtimeSeconds: downtime, unavailable: window, edgeProxies: cut.edgeProxies,
     };
   } catch (e) {
     const message = (e as Error).message.split("\n")[0]!.slice(0, 500);
