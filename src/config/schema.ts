@@ -139,6 +139,17 @@ const edgeSchema = z
   .object({
     servers: z.number().int().min(1).max(7).default(2).describe("edge proxies behind the load balancer (private addresses .3–.9 of hetzner.subnetRange)"),
     serverType: z.string().default("cx33"),
+    proxies: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a server name: a-z 0-9 -"),
+            host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.:-]{0,252}$/, "must be an address or a host name").describe("where btw reaches it over SSH"),
+          })
+          .strict(),
+      )
+      .optional()
+      .describe("the edge proxies btw syncs, when they are not the stack's (a lab, a hand-run edge); default: the edge servers in the Terraform state"),
     loadBalancerType: z.string().regex(/^lb\d+$/, "must be a Hetzner load balancer type like lb11").default("lb11"),
     location: z.enum(["fsn1", "nbg1", "hel1", "ash", "hil", "sin"]).optional().describe("the load balancer's location (default: hetzner.location)"),
     certificateDomains: z

@@ -20,8 +20,10 @@ export interface EdgeSyncResult {
   error?: string;
 }
 
-/** The edge servers of the stack, from `terraform output`. Throws when there are none. */
+/** `edge.proxies` when set, else the edge servers of the stack (`terraform output`). Throws when there are none. */
 export async function edgeTargets(ctx: Ctx): Promise<EdgeTarget[]> {
+  const listed = ctx.config.edge.proxies;
+  if (listed !== undefined && listed.length > 0) return listed.map((p) => ({ name: p.name, address: p.host }));
   const { infraSetup, prepare, tf } = await import("../../commands/infra/shared.js");
   const { outputArgs } = await import("../../core/infra/terraform.js");
   const { parseServerOutputs } = await import("../../core/infra/outputs.js");

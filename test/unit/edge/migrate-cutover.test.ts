@@ -90,3 +90,19 @@ describe("the cutover's order (after the state names the target)", () => {
     expect(log).toEqual(["target routed"]);
   });
 });
+
+describe("the edge proxies to switch", () => {
+  it("are edge.proxies when the config lists them (no Terraform asked)", async () => {
+    const { edgeTargets } = await import("../../../src/ops/edge/switch.js");
+    const { configSchema } = await import("../../../src/config/schema.js");
+    const config = configSchema.parse({ domain: "example.com", proxy: { mode: "edge" }, edge: { proxies: [{ name: "lab-edge", host: "192.168.56.30" }] } });
+    expect(await edgeTargets({ config } as never)).toEqual([{ name: "lab-edge", address: "192.168.56.30" }]);
+  });
+
+  it("edge.proxies refuses a host that could carry options or spaces", async () => {
+    const { configSchema } = await import("../../../src/config/schema.js");
+    expect(() => configSchema.parse({ domain: "example.com", edge: { proxies: [{ name: "e", host: "a b" }] } })).toThrow();
+    expect(() => configSchema.parse({ domain: "example.com", edge: { proxies: [{ name: "e", host: "-oProxyCommand" }] } })).toThrow();
+    expect(() => configSchema.parse({ domain: "example.com", edge: { proxies: [{ name: "-oProxyCommand=x", host: "10.0.0.1" }] } })).toThrow();
+  });
+});
