@@ -75,7 +75,7 @@ describe("schedule run", () => {
     const st = await home.run(["schedule", "status", "--json"]);
     expect(st.code, st.stderr).toBe(0);
     const jobs = (JSON.parse(st.stdout) as { jobs: Array<Record<string, unknown>> }).jobs;
-    expect(jobs.map((j) => j.job)).toEqual(["backup-all", "backup-verify", "backup-prune", "secrets-rotate", "maintenance"]);
+    expect(jobs.map((j) => j.job)).toEqual(["backup-all", "backup-verify", "backup-prune", "secrets-rotate", "content-prune", "usage-collect", "maintenance"]);
     expect(jobs[0]).toMatchObject({ job: "backup-all", outcome: "partial", exitCode: 3, notified: [{ channel: "email", ok: true }, { channel: "webhook", ok: true }] });
     expect(new Date(jobs[0]!.nextRun as string).getTime()).toBeGreaterThan(Date.now());
     expect(jobs[1]).toMatchObject({ job: "backup-verify", lastRun: null, outcome: null });
