@@ -128,12 +128,16 @@ export async function addDomain(ctx: Ctx, db: Db, slug: string, hostname: string
       }
       if (o.webhook) await setWebhookDomain(tx, t.id, hostname);
     });
-    const { startStep, finishStep, failStep } = await import("../../state/operations.js");
+    const { startStep, finishStep, failStep, lastStep } = await import("../../state/operations.js");
+    const previous = await lastStep(db, t.id, DOMAIN_KIND, "add");
+    const interrupted = previous !== null && previous.status !== "done" && previous.details.hostname === hostname;
     const op = await startStep(db, { kind: DOMAIN_KIND, step: "add", tenantId: t.id, details: { hostname, webhook: o.webhook } });
     try {
       const routed = await reroute(ctx, db, t, o.step);
-      // also on a re-run: a kill between the row and the recreate left the old .env
-      const webhookUrl = o.webhook || webhookBefore === hostname ? await applyWebhook(ctx, db, t, o.step) : null;
+      // n8n is recreated only when WEBHOOK_URL changes, or when an interrupted add of this
+      // domain may have left the old .env (a finished one re-run restarts nothing)
+      const webhookNow = o.webhook || webhookBefore === hostname;
+      const webhookUrl = (o.webhook && webhookBefore !== hostname) || (interrupted && webhookNow) ? await applyWebhook(ctx, db, t, o.step) : null;
       await finishStep(db, op.id);
       await ctx.audit("tenant.domain.add", slug, { hostname, webhook: o.webhook, before: { webhookHost: webhookBefore }, dns: o.dns, edgeProxies: routed.edgeProxies, already: existing !== null });
       return { tenant: slug, hostname, webhook: o.webhook || existing?.webhook === true, dns: o.dns, ...routed, webhookUrl, already: existing !== null };
