@@ -16,6 +16,7 @@ import { planProxyAttach } from "../core/proxy/attach.js";
 import { renderCaddyfile } from "../core/proxy/caddyfile.js";
 import { serverProxyTls } from "../core/edge/mode.js";
 import { renderProxyEnv } from "../core/proxy/env.js";
+import { edgeGateway } from "../core/tenant/edge-gateway.js";
 import { PROXY_LAYOUT } from "../core/proxy/layout.js";
 import { OperationError } from "../errors.js";
 import type { Db, Lock } from "../state/db.js";
@@ -65,7 +66,11 @@ async function caddyfileFor(db: Db, config: Config, serverId: number, alsoActive
       const extra = domains.get(idOf.get(t.slug) ?? -1) ?? [];
       return { slug: t.slug, status: t.status as "active" | "suspended", ...(extra.length ? { extraHosts: extra } : {}) };
     }),
-    metrics: { port: PROXY_LAYOUT.metricsPort, denyFrom: [config.placement.subnetPool] },
+    metrics: {
+      port: PROXY_LAYOUT.metricsPort,
+      denyFrom: [config.placement.subnetPool],
+      allowFrom: [...new Set(live.flatMap((t) => (t.subnet ? [edgeGateway(t.subnet)] : [])))].sort(),
+    },
   });
 }
 

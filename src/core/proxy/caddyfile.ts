@@ -21,9 +21,12 @@ export interface CaddyfileInput {
    * /tenants/<name>/metrics, for Prometheus. The proxy's compose file publishes it on the
    * server's private address only; no public site serves /metrics. The proxy also sits on
    * every tenant's edge network: requests from `denyFrom` (the tenants' subnet pool) are
-   * refused, so no tenant's n8n reads another's metrics.
+   * refused, so no tenant's n8n reads another's metrics — except from `allowFrom`, the edge
+   * networks' gateways: on a server that runs the monitoring stack too, Docker masquerades
+   * Prometheus' requests to the published port behind the gateway of the proxy's network
+   * they enter (no container holds a gateway's address).
    */
-  metrics?: { port: number; denyFrom: readonly string[] };
+  metrics?: { port: number; denyFrom: readonly string[]; allowFrom?: readonly string[] };
   /**
    * Behind the edge: the addresses whose X-Forwarded-* headers Caddy keeps (the private
    * network), so n8n sees the visitor's address and `https` instead of the edge's hop.
@@ -101,12 +104,15 @@ export function requireCidr(c: string): void {
 }
 
 function metricsSite(m: NonNullable<CaddyfileInput["metrics"]>, slugs: readonly string[]): string[] {
-  for (const c of m.denyFrom) requireCidr(c);
+  const allow = m.allowFrom ?? [];
+  for (const c of [...m.denyFrom, ...allow]) requireCidr(c);
   if (!Number.isInteger(m.port) || m.port < 1 || m.port > 65535) throw new UsageError(`invalid metrics port ${m.port}`, { code: "invalid-port" });
   // `route` keeps this order as written (Caddy would otherwise sort `handle` before `respond`).
   return [
     `http://:${m.port} {`,
-    ...(m.denyFrom.length ? [`\t@tenants remote_ip ${m.denyFrom.join(" ")}`] : []),
+    ...(m.denyFrom.length && allow.length
+      ? ["\t@tenants {", `\t\tremote_ip ${m.denyFrom.join(" ")}`, `\t\tnot remote_ip ${allow.join(" ")}`, "\t}"]
+      : m.denyFrom.length ? [`\t@tenants remote_ip ${m.denyFrom.join(" ")}`] : []),
     "\troute {",
     ...(m.denyFrom.length ? ['\t\trespond @tenants "Forbidden" 403'] : []),
     ...slugs.flatMap((slug) => [

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MAINTENANCE_PAGE, renderCaddyfile, type CaddyfileInput } from "../../../src/core/proxy/caddyfile.js";
+import { edgeGateway } from "../../../src/core/tenant/edge-gateway.js";
 import { UsageError } from "../../../src/errors.js";
 
 const MAINTENANCE = [
@@ -59,6 +60,17 @@ describe("renderCaddyfile: the metrics listener", () => {
     expect(text).not.toContain("/tenants/beta/");
     // no public site serves /metrics
     expect(text.split("http://:9180 {")[0]).not.toContain("metrics {");
+  });
+
+  it("lets the tenants' edge gateways through the deny (Docker masquerades a co-located Prometheus behind them)", () => {
+    const text = renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [{ slug: "acme", status: "active" }], metrics: { port: 9180, denyFrom: ["10.220.0.0/16"], allowFrom: ["10.220.0.9/32", "10.220.0.25/32"] } });
+    expect(text).toContain(["\t@tenants {", "\t\tremote_ip 10.220.0.0/16", "\t\tnot remote_ip 10.220.0.9/32 10.220.0.25/32", "\t}", "\troute {"].join("\n"));
+    expect(() => renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [], metrics: { port: 9180, denyFrom: ["10.0.0.0/8"], allowFrom: ["10.0.0.1 }"] } })).toThrow(UsageError);
+  });
+
+  it("edgeGateway: the first address of the tenant block's upper (edge) half", () => {
+    expect(edgeGateway("10.220.0.0/28")).toBe("10.220.0.9/32");
+    expect(edgeGateway("10.220.1.16/28")).toBe("10.220.1.25/32");
   });
 
   it("refuses a deny list that is not CIDRs (it is spliced into the file)", () => {

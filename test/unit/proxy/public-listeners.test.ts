@@ -86,6 +86,24 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+describe("the metrics listener's deny list with the edge gateways allowed (Prometheus on a server that runs tenants)", () => {
+  // loopback stands in for the tenants' pool: 127.0.0.1 plays a gateway (allowed), then a tenant (denied)
+  const serve = async (allowFrom: string[]) => {
+    const [web, metrics] = [await freePort(), await freePort()];
+    const text = renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [{ slug: "acme", status: "active" }], metrics: { port: metrics, denyFrom: ["127.0.0.0/8"], allowFrom } });
+    await runCaddy(text.replaceAll("n8n-acme:5678", `127.0.0.1:${upstreamPort}`), web);
+    return metrics;
+  };
+
+  it("serves a request from an allowed gateway address inside the denied pool", async () => {
+    expect((await get(await serve(["127.0.0.1/32"]), "10.0.1.11", "/tenants/acme/metrics")).status).toBe(200);
+  }, 30_000);
+
+  it("still refuses the rest of the pool", async () => {
+    expect(await get(await serve(["127.0.0.2/32"]), "10.0.1.11", "/tenants/acme/metrics")).toEqual({ status: 403, body: "Forbidden" });
+  }, 30_000);
+});
+
 describe("a server's proxy (direct mode, tls off as in the lab)", () => {
   let web = 0;
   let metrics = 0;
