@@ -69,7 +69,9 @@ async function caddyfileFor(db: Db, config: Config, serverId: number, alsoActive
     metrics: {
       port: PROXY_LAYOUT.metricsPort,
       denyFrom: [config.placement.subnetPool],
-      allowFrom: [...new Set(live.flatMap((t) => (t.subnet ? [edgeGateway(t.subnet)] : [])))].sort(),
+      // every tenant network on the server can carry the proxy's published ports (one being
+      // created included: it is not `live` yet, only `alsoActive`)
+      allowFrom: [...new Set((await listTenants(db, { serverId })).flatMap((t) => (t.subnet ? [edgeGateway(t.subnet)] : [])))].sort(),
     },
   });
 }
