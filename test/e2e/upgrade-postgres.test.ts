@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { killDuring, runLong, stateSql, type BtwHome } from "../support/cli.js";
@@ -10,7 +11,8 @@ import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from
 // major (lab.postgresPrevious, Debian bookworm's 15), with workflows, credentials and
 // executions; `upgrade postgres --to <17>` killed (-9) while it restores into the new volume,
 // then the same command finishes it: the data intact, the old volume kept, the state says 17.
-// `--cleanup` is refused without --yes and removes the old volume with it.
+// `--cleanup` is refused without --yes and removes the old volume with it. An image of a
+// newer major that never starts is rolled back: the old image on its untouched volume, exit 3.
 
 const T = "pgup";
 type Snap = Awaited<ReturnType<typeof snapshot>>;
@@ -122,5 +124,26 @@ describe("Postgres major upgrade (lab)", () => {
     expect((await runLong(home, ["tenant", "set-plan", T, "pro"])).code).toBe(0);
     expect((await onVm(vm, ["grep", "^PGDATA_VOLUME=", `/opt/btw/tenants/${T}/.env`])).stdout.trim()).toBe(`PGDATA_VOLUME=btw-${T}-pgdata-pg17`);
     expect(await serverMajor()).toBe("17");
+  });
+
+  it("a new major that never starts: rolled back to the old image on its untouched volume, exit 3, data intact", async () => {
+    // a "postgres 18" that is the lab's Redis: its container exits at once
+    const broken = `${lab.images.postgres.replace(/:[^:/]+$/, "")}:18-broken`;
+    const pushSide = (img: string) => img.replace(lab.registry, "127.0.0.1:5000");
+    await execa("docker", ["pull", pushSide(lab.images.redis)]);
+    await execa("docker", ["tag", pushSide(lab.images.redis), pushSide(broken)]);
+    await execa("docker", ["push", pushSide(broken)]);
+    const r = await runLong(home, ["upgrade", "postgres", "--tenant", T, "--to", broken, "--ready-timeout", "30", "--json"]);
+    expect(r.code, r.stderr).toBe(3);
+    const report = JSON.parse(r.stdout) as { results: Array<{ outcome: string; error: string; seconds: number }> };
+    expect(report.results[0]).toMatchObject({ outcome: "rolled-back" });
+    console.log(`rolled back in ${report.results[0]!.seconds.toFixed(1)} s: ${report.results[0]!.error}`);
+    expect(await row()).toEqual({ postgres_image: lab.images.postgres, pgdata_volume: `btw-${T}-pgdata-pg17` });
+    expect(await serverMajor()).toBe("17");
+    expect(await volumes()).toEqual([`btw-${T}-pgdata-pg17`]); // the new one went
+    expect(await dataOf()).toEqual(before);
+    const st = await runLong(home, ["tenant", "show", T, "--json"]);
+    expect(JSON.parse(st.stdout)).toMatchObject({ tenant: { status: "active" } });
+    expect((await viaProxy(vm, `${T}.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
   });
 });

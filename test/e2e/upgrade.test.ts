@@ -25,7 +25,9 @@ describe("n8n upgrades across the fleet (lab)", () => {
   let newImage: string;
   let broken: string;
   const data = new Map<string, Snap & { published: string[] }>();
-  const serverOf = (slug: string) => (slug === B ? vm2 : vm1);
+  // where each tenant lives: C moves to lab-2 in the first test (a migrate keeps its version)
+  const placed = new Map<string, "vm1" | "vm2">([[A, "vm1"], [B, "vm2"], [C, "vm1"]]);
+  const serverOf = (slug: string) => (placed.get(slug) === "vm2" ? vm2 : vm1);
 
   const setN8nImage = (image: string) => {
     const file = join(home.dir, "btw.yml");
@@ -97,7 +99,7 @@ describe("n8n upgrades across the fleet (lab)", () => {
     home?.cleanup();
   });
 
-  it("versions are state: after images.n8n changes in btw.yml, set-plan and restore leave a tenant's n8n where it was", async () => {
+  it("versions are state: after images.n8n changes in btw.yml, set-plan, restore and migrate leave a tenant's n8n where it was", async () => {
     expect(await imageOf(A)).toBe(oldImage);
     setN8nImage(newImage);
     const plan = await runLong(home, ["upgrade", "plan", "--json"]);
@@ -121,6 +123,13 @@ describe("n8n upgrades across the fleet (lab)", () => {
     expect(await envImage(A)).toBe(oldImage);
     expect(await imageOf(A)).toBe(oldImage);
     expect((await runLong(home, ["tenant", "set-plan", A, "starter"])).code).toBe(0);
+
+    const m = await runLong(home, ["tenant", "migrate", C, "--to", vm2.name, "--json"]);
+    expect(m.code, m.stderr).toBe(0);
+    placed.set(C, "vm2");
+    expect(await envImage(C)).toBe(oldImage);
+    expect(await imageOf(C)).toBe(oldImage);
+    expect(await dataOf(C)).toEqual(data.get(C));
   });
 
   it("killed during an upgrade, the same command finishes it: new version, data intact", async () => {
