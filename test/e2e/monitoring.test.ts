@@ -218,10 +218,11 @@ describe("monitoring on the lab", () => {
       return s[0];
     });
     expect(Date.now() / 1000 - Number(fresh.value[1])).toBeLessThan(STALE_AFTER_SEC);
-    // B, never backed up, is stale at once; A, just backed up, is not (yet)
-    const stale = await until("BackupStale firing for B", 60_000, async () => {
+    // B, never backed up, is stale at once; A, just backed up, is not (yet) — from the rules'
+    // next evaluation on (until then ALERTS still holds A's alert of before its backup)
+    const stale = await until("BackupStale firing for B, resolved for A", 60_000, async () => {
       const s = await query('ALERTS{alertname="BackupStale",alertstate="firing"}');
-      return s.some((x) => x.metric.tenant === B) ? s : undefined;
+      return s.some((x) => x.metric.tenant === B) && !s.some((x) => x.metric.tenant === A) ? s : undefined;
     });
     expect(stale.map((s) => s.metric.tenant)).not.toContain(A);
   });
