@@ -23,5 +23,16 @@ if ! command -v age >/dev/null 2>&1; then
   fi
 fi
 
+# iptables + unshare: the unit test of the tenant isolation rules runs the generated script
+# under the real iptables in a private network namespace.
+for pair in iptables:iptables unshare:util-linux; do
+  cmd=${pair%%:*} pkg=${pair#*:}
+  if ! command -v "$cmd" >/dev/null 2>&1; then
+    say "$cmd missing: installing Debian's $pkg with apt-get"
+    apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null; }
+  fi
+done
+
 say "compiling TypeScript (npm run build)"
 npm run --silent build

@@ -94,14 +94,13 @@ describe("the restore input, the script and the unit", () => {
 });
 
 // A private network namespace: the real iptables, no effect on this machine's own rules.
-const netns = spawnSync("unshare", ["-n", "iptables", "-w", "-S"], { encoding: "utf8" });
-const canNetns = netns.status === 0;
+// npm test installs iptables and unshare (scripts/ensure-deps.sh) and runs as root, as CI does.
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-describe.skipIf(!canNetns)("the script under the real iptables (a fresh network namespace; needs root and unshare)", () => {
+describe("the script under the real iptables (a fresh network namespace; needs root and unshare)", () => {
   it("applies, re-applies without duplicating anything, keeps others' DOCKER-USER rules, and replaces a stale rule set", () => {
     const dir = mkdtempSync(join(tmpdir(), "btw-isolation-"));
     dirs.push(dir);
