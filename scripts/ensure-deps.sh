@@ -28,6 +28,10 @@ fi
 for pair in iptables:iptables unshare:util-linux; do
   cmd=${pair%%:*} pkg=${pair#*:}
   if ! command -v "$cmd" >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+      say "$cmd missing and cannot be installed here (needs root and apt-get): apt-get install $pkg"
+      continue
+    fi
     say "$cmd missing: installing Debian's $pkg with apt-get"
     apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null 2>&1 ||
       { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null; }
