@@ -94,6 +94,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
         .option("--ssh-key <path>", "private key file (default: agent / ~/.ssh/config)")
         .option("--capacity <units>", "capacity in plan weight units (default: placement.defaultCapacity)", intArg(0, 100_000))
         .addOption(new Option("--role <role>", "what else it does: monitoring = it runs the monitoring stack (`btw monitoring deploy`)").choices(["monitoring"]))
+        .option("--private-ip <address>", "its address on the private network (label btw-private-ip; infra apply records it for the servers it makes): the edge, Prometheus and its metrics listener use it")
         .option("--no-verify", "register without connecting (host not up yet)"),
     ),
     () => import("../commands/server/add.js"),
@@ -101,6 +102,14 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
   on(server.command("list").description("list servers with their load"), () => import("../commands/server/list.js"));
   on(server.command("show <name>").description("one server: facts, capacity, tenants"), () => import("../commands/server/show.js"));
   on(mutation(server.command("bootstrap <name>").description("install Docker + Compose v2, hardening and the btw proxy on a Debian host (idempotent)")), () => import("../commands/server/bootstrap.js"));
+  on(
+    mutation(
+      server
+        .command("isolate [names...]")
+        .description("install and apply the tenant isolation firewall (tenants cannot reach hosts, the private network, other servers, metadata); all servers by default. Re-run after adding a server")
+    ),
+    () => import("../commands/server/isolate.js"),
+  );
   on(
     server
       .command("check [names...]")

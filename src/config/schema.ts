@@ -150,6 +150,10 @@ const edgeSchema = z
       )
       .optional()
       .describe("the edge proxies btw syncs, when they are not the stack's (a lab, a hand-run edge); default: the edge servers in the Terraform state"),
+    tls: z
+      .enum(["load-balancer", "internal"])
+      .default("load-balancer")
+      .describe("where HTTPS ends: load-balancer (the managed certificate; edge proxies serve HTTP on the private network) or internal (each edge proxy terminates TLS with its own Caddy CA: a lab or a hand-run edge listed in edge.proxies, whose clients trust that CA)"),
     loadBalancerType: z.string().regex(/^lb\d+$/, "must be a Hetzner load balancer type like lb11").default("lb11"),
     location: z.enum(["fsn1", "nbg1", "hel1", "ash", "hil", "sin"]).optional().describe("the load balancer's location (default: hetzner.location)"),
     certificateDomains: z

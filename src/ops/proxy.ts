@@ -39,10 +39,14 @@ import type { Host } from "./host.js";
 // would recreate Caddy (a restart for every tenant of the server). Connecting is live.
 
 /** The metrics listener on the server's private address (none known: loopback, the template's default). */
-function metricsPublish(server: ServerRow, config: Config): { metricsPublish?: string } {
+function metricsPublish(server: ServerRow, config: Config): { metricsPublish?: string; webPublishAddress?: string } {
   const a = privateAddress(server);
   if (!a) return {};
-  return { metricsPublish: `${a.includes(":") ? `[${a}]` : a}:${config.monitoring.ports.n8nMetrics}` };
+  return {
+    metricsPublish: `${a.includes(":") ? `[${a}]` : a}:${config.monitoring.ports.n8nMetrics}`,
+    // behind the edge, the public web listeners move to the private address too
+    ...(config.proxy.mode === "edge" ? { webPublishAddress: a } : {}),
+  };
 }
 
 function proxyLock(db: Db, serverName: string): Promise<Lock> {

@@ -4,7 +4,7 @@ import { LabError } from "./errors.js";
 import { ALL_IMAGES, type ImageName, buildImages } from "./images.js";
 import { ensureHostDocker } from "./host-docker.js";
 import { ensureHostPackages } from "./host-packages.js";
-import { labBare, labDown, labStatus, labUp } from "./lab.js";
+import { labBare, labDown, labEdge, labStatus, labUp } from "./lab.js";
 import { withLabLock } from "./lock.js";
 import { timed } from "./log.js";
 import { renderInfo, renderServer, renderStatus } from "./render.js";
@@ -15,7 +15,8 @@ const USAGE = `usage: npm run lab -- <verb> [options]
                                                      the service images into every VM too
   status [--json]                                    what runs
   down                                               remove VMs, networks, volumes; stop the registry
-  bare [--json]                                      (re)start lab-bare afresh: sshd only, no Docker`;
+  bare [--json]                                      (re)start lab-bare afresh: sshd only, no Docker
+  edge [--json]                                      the edge lab: a private network, lab-N and lab-edge on it`;
 
 async function main(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -68,6 +69,11 @@ async function main(argv: string[]): Promise<void> {
     case "bare": {
       const server = await labBare(cfg);
       out(values.json ? JSON.stringify(server) : renderServer(server));
+      return;
+    }
+    case "edge": {
+      const edge = await timed("lab edge", () => labEdge(cfg));
+      out(values.json ? JSON.stringify(edge) : [renderServer(edge.edge), ...Object.entries(edge.privateAddresses).map(([n, a]) => `${n}: ${a} on ${edge.privateNetwork.name}`)].join("\n"));
       return;
     }
     default:

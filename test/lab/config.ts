@@ -79,6 +79,13 @@ export interface LabConfig {
   label: string;
   debianMirror: string;
   suite: string;
+  /**
+   * The bridge that plays Hetzner's private network behind the edge (issue 14). The lab
+   * bridge above plays the internet: the edge VM answers there; the tenant servers' proxies,
+   * behind the edge, only here. In 10/8 (Docker's default pools are 172.17–31/16 and
+   * 192.168/16) and outside placement.subnetPool (10.220/16).
+   */
+  privateNetwork: { name: string; subnet: string; gateway: string; range: string };
 }
 
 export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
@@ -98,6 +105,8 @@ export function labConfig(env: NodeJS.ProcessEnv = process.env): LabConfig {
     label: "btw-lab",
     debianMirror: "http://deb.debian.org/debian",
     suite: "trixie",
+    // range: what the lab's btw.yml gives as hetzner.networkRange (the subnet is one /24 of it)
+    privateNetwork: { name: "btw-lab-private", subnet: "10.29.1.0/24", gateway: "10.29.1.1", range: "10.29.0.0/16" },
   };
 }
 

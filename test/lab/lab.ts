@@ -8,11 +8,11 @@ import { buildImages, imageTag, pruneLabImages } from "./images.js";
 import { limitsProblems, probeLimits } from "./limits-probe.js";
 import { withLabLock } from "./lock.js";
 import { say, timed } from "./log.js";
-import { ensureNetwork, removeNetworks } from "./network.js";
+import { connectPrivate, ensureNetwork, ensurePrivateNetwork, removeNetworks } from "./network.js";
 import { collectRegistryGarbage, ensureRegistry, pushImages, registryRef, registryRunning, stopRegistry } from "./registry.js";
 import { tryRun } from "./run.js";
 import { ensureHostKey, ensureLabKey, writeKnownHosts, type LabServer } from "./ssh.js";
-import { bareSpec, ensureVm, labContainers, pullImages, removeVms, removeVolumes, serverOf, vmSpec, waitVm, type VmSpec } from "./vms.js";
+import { bareSpec, edgeVmSpec, ensureVm, labContainers, privateIpOf, pullImages, removeVms, removeVolumes, serverOf, vmSpec, waitVm, type VmSpec } from "./vms.js";
 
 export type { LabServer } from "./ssh.js";
 
@@ -164,6 +164,39 @@ export function labBare(cfg: LabConfig): Promise<LabServer> {
     await ensureShared(cfg);
     const { servers } = await startVms(cfg, [bareSpec(cfg)], true);
     return servers[0]!;
+  });
+}
+
+/** What `labEdge` returns: the edge VM and everyone's address on the private network. */
+export interface LabEdge {
+  /** the edge VM, reached (SSH, HTTPS) on the lab bridge that plays the internet */
+  edge: LabServer;
+  /** name → address on the private network, for the edge VM and every lab-N VM */
+  privateAddresses: Record<string, string>;
+  /** the private network: its bridge's subnet, the host's address on it, the range btw.yml names */
+  privateNetwork: { name: string; subnet: string; gateway: string; range: string };
+}
+
+/**
+ * The edge lab (issue 14): a second bridge that plays the private network, lab-1…lab-N and a
+ * `lab-edge` VM on it at fixed addresses, Caddy's image already in lab-edge. Idempotent; the
+ * VMs keep their first (internet) network as default route. `down` removes all of it.
+ */
+export function labEdge(cfg: LabConfig): Promise<LabEdge> {
+  return withLabLock(cfg, "edge", async () => {
+    await ensureShared(cfg);
+    await ensurePrivateNetwork(cfg);
+    const spec = edgeVmSpec(cfg);
+    const { servers } = await startVms(cfg, [spec]);
+    const vms = (await labContainers(cfg)).filter((c) => c.kind === "vm" && c.running && (/^lab-\d+$/.test(c.name) || c.name === spec.name));
+    const privateAddresses: Record<string, string> = {};
+    for (const vm of vms) {
+      privateAddresses[vm.name] = privateIpOf(cfg, vm.name);
+      await connectPrivate(cfg, vm.name, privateAddresses[vm.name]!);
+    }
+    const edge = servers[0]!;
+    await timed(`caddy present in ${edge.name}`, () => pullImages(edge, [registryRef(cfg, "caddy")]));
+    return { edge, privateAddresses, privateNetwork: cfg.privateNetwork };
   });
 }
 

@@ -13,21 +13,44 @@ async function currentSubnet(name: string): Promise<string | undefined> {
 }
 
 export async function ensureNetwork(cfg: LabConfig): Promise<void> {
-  const subnet = await currentSubnet(cfg.network);
-  if (subnet === cfg.subnet) return;
+  await ensureBridge(cfg, { name: cfg.network, subnet: cfg.subnet, gateway: cfg.gateway, iface: BRIDGE_IFACE });
+}
+
+/**
+ * The second lab bridge, which plays the private network behind the edge (issue 14): the
+ * tenant servers and the edge VM get a second address there; the host's address on it plays
+ * the monitoring side of the private network.
+ */
+export async function ensurePrivateNetwork(cfg: LabConfig): Promise<void> {
+  await ensureBridge(cfg, { name: cfg.privateNetwork.name, subnet: cfg.privateNetwork.subnet, gateway: cfg.privateNetwork.gateway, iface: PRIVATE_BRIDGE_IFACE });
+}
+
+const PRIVATE_BRIDGE_IFACE = "btw-lab1";
+
+async function ensureBridge(cfg: LabConfig, net: { name: string; subnet: string; gateway: string; iface: string }): Promise<void> {
+  const subnet = await currentSubnet(net.name);
+  if (subnet === net.subnet) return;
   if (subnet !== undefined) {
-    throw new LabError(`network ${cfg.network} exists with subnet ${subnet}, not ${cfg.subnet}; run \`npm run lab -- down\``);
+    throw new LabError(`network ${net.name} exists with subnet ${subnet}, not ${net.subnet}; run \`npm run lab -- down\``);
   }
-  say(`creating network ${cfg.network} (${cfg.subnet}, gateway ${cfg.gateway})`);
+  say(`creating network ${net.name} (${net.subnet}, gateway ${net.gateway})`);
   await run("docker", [
     "network", "create",
     "--driver", "bridge",
-    "--subnet", cfg.subnet,
-    "--gateway", cfg.gateway,
+    "--subnet", net.subnet,
+    "--gateway", net.gateway,
     "--label", `${cfg.label}=network`,
-    "--opt", `com.docker.network.bridge.name=${BRIDGE_IFACE}`,
-    cfg.network,
+    "--opt", `com.docker.network.bridge.name=${net.iface}`,
+    net.name,
   ]);
+}
+
+/** Connects a lab container to the private network at a fixed address (no-op when it is). */
+export async function connectPrivate(cfg: LabConfig, container: string, ip: string): Promise<void> {
+  const r = await tryRun("docker", ["container", "inspect", "--format", `{{with index .NetworkSettings.Networks "${cfg.privateNetwork.name}"}}{{.IPAddress}}{{end}}`, container]);
+  if (r.ok && r.stdout === ip) return;
+  if (r.ok && r.stdout !== "") await run("docker", ["network", "disconnect", "-f", cfg.privateNetwork.name, container]);
+  await run("docker", ["network", "connect", "--ip", ip, cfg.privateNetwork.name, container]);
 }
 
 /** Removes every network the lab labelled (the lab bridge, and any a test left behind). */

@@ -24,6 +24,22 @@ export const vmSpec = (cfg: LabConfig, index: number): VmSpec => ({
   kind: "vm",
 });
 
+/** The edge VM (issue 14): a Docker VM like lab-N, the edge proxy's host. */
+export const edgeVmSpec = (cfg: LabConfig): VmSpec => ({
+  name: "lab-edge",
+  ip: cfg.gateway.replace(/\.1$/, ".20"),
+  kind: "vm",
+});
+
+/** A VM's address on the private network: lab-N .10+N, lab-edge .3 (Hetzner's layout: edges below servers). */
+export function privateIpOf(cfg: LabConfig, name: string): string {
+  const base = cfg.privateNetwork.gateway.replace(/\.1$/, "");
+  if (name === "lab-edge") return `${base}.3`;
+  const m = /^lab-(\d+)$/.exec(name);
+  if (!m) throw new LabError(`${name} has no private address in the lab`);
+  return `${base}.${10 + Number(m[1])}`;
+}
+
 export const bareSpec = (cfg: LabConfig): VmSpec => ({
   name: "lab-bare",
   ip: cfg.gateway.replace(/\.1$/, ".100"),

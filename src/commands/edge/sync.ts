@@ -29,7 +29,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   }
 
   const { Host } = await import("../../ops/host.js");
-  const { syncRoutes } = await import("../../ops/proxy.js");
+  const { ensureProxy, syncRoutes } = await import("../../ops/proxy.js");
   const { edgeTargets, syncEdgeTarget } = await import("../../ops/edge/switch.js");
   const { sshFor } = await import("../server/shared.js");
   const { PartialFailureError } = await import("../../errors.js");
@@ -39,7 +39,11 @@ const handler: Handler = async (ctx, _args, opts) => {
   const results: Array<{ target: string; kind: "server" | "edge"; ok: boolean; routes?: number; error?: string }> = [];
   for (const s of servers) {
     try {
-      await syncRoutes(new Host(s.name, await sshFor(ctx, s)), db, ctx.config, s);
+      const host = new Host(s.name, await sshFor(ctx, s));
+      // the proxy's files first: behind the edge its 80/443 move to the private address
+      // (Compose recreates Caddy once when that changes; the tenants' networks re-attached)
+      await ensureProxy(host, db, ctx.config, s.id);
+      await syncRoutes(host, db, ctx.config, s);
       results.push({ target: s.name, kind: "server", ok: true });
     } catch (e) {
       results.push({ target: s.name, kind: "server", ok: false, error: (e as Error).message });
@@ -47,7 +51,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   }
   for (const e of edges) {
     try {
-      const r = await syncEdgeTarget(ctx, db, e);
+      const r = await syncEdgeTarget(ctx, db, e, { ensure: true });
       results.push({ target: e.name, kind: "edge", ok: true, routes: r.routes });
     } catch (err) {
       results.push({ target: e.name, kind: "edge", ok: false, error: (err as Error).message });

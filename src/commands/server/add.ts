@@ -1,7 +1,7 @@
 import { accessSync, constants } from "node:fs";
 import type { Handler } from "../../cli/program.js";
 import { expandPath } from "../../config/load.js";
-import { ROLE_LABEL } from "../../core/monitoring/targets.js";
+import { PRIVATE_IP_LABEL, ROLE_LABEL } from "../../core/monitoring/targets.js";
 import { hostProblem } from "../../core/server/host.js";
 import { nameProblem, SERVER_NAME } from "../../core/names.js";
 import { ConflictError, UsageError } from "../../errors.js";
@@ -39,6 +39,14 @@ const handler: Handler = async (ctx, [name], opts) => {
 
   // the role infra apply records for the servers it makes (btw-role), for servers added by hand
   const labels: Record<string, string> = typeof opts.role === "string" ? { [ROLE_LABEL]: opts.role } : {};
+  if (typeof opts.privateIp === "string") {
+    const ip = opts.privateIp;
+    // an address, never a name: the proxy publishes on it and the edge dials it
+    if (!/^\d{1,3}(\.\d{1,3}){3}$|^[0-9a-f:]+$/i.test(ip) || ip.includes(".") === ip.includes(":") || hostProblem(ip)) {
+      throw new UsageError(`--private-ip ${JSON.stringify(ip)} is not an IPv4 or IPv6 address`, { hint: "pass the server's address on the private network, e.g. 10.0.1.11" });
+    }
+    labels[PRIVATE_IP_LABEL] = ip;
+  }
   const plan = { name: serverName, host, port, sshUser: user, sshKeyPath, capacity, labels, verify: opts.verify !== false };
   if (opts.dryRun) {
     ctx.out.result({ dryRun: true, server: plan }, () =>

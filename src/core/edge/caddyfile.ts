@@ -30,6 +30,12 @@ export interface EdgeCaddyfileInput {
   routes: readonly EdgeRoute[];
   /** whose X-Forwarded-* headers to keep: the private network (the load balancer's side) */
   trustedProxies: readonly string[];
+  /**
+   * Where HTTPS ends (edge.tls). load-balancer (default): the load balancer's managed
+   * certificate; the edge serves plain HTTP. internal: the edge proxy itself, each host with a
+   * certificate from Caddy's own CA (a lab, a hand-run edge whose clients trust that CA).
+   */
+  tls?: "load-balancer" | "internal";
 }
 
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
@@ -42,9 +48,10 @@ function upstreamAddress(route: EdgeRoute): string {
   throw new UsageError(`tenant ${route.slug}: server ${route.server} has no usable private address (${JSON.stringify(route.upstream)})`, { code: "invalid-route" });
 }
 
-function site(hosts: readonly string[], upstream: string, trusted: readonly string[]): string[] {
+function site(hosts: readonly string[], upstream: string, trusted: readonly string[], tls: "load-balancer" | "internal"): string[] {
   return [
-    `${hosts.map((h) => `http://${h}`).join(", ")} {`,
+    `${hosts.map((h) => `${tls === "internal" ? "https" : "http"}://${h}`).join(", ")} {`,
+    ...(tls === "internal" ? ["\ttls internal"] : []),
     ...refuseInternalPaths(),
     // The Host header passes through unchanged (Caddy's default): the server's proxy routes
     // by it. A short retry hides a server proxy's reload behind a slower answer.
@@ -64,6 +71,8 @@ function site(hosts: readonly string[], upstream: string, trusted: readonly stri
 export function renderEdgeCaddyfile(input: EdgeCaddyfileInput): string {
   if (!DNS_NAME.test(input.domain)) throw new UsageError(`domain ${JSON.stringify(input.domain)} is not a DNS name like example.com`, { code: "invalid-domain" });
   behindProxyLines(input.trustedProxies);
+  const tls = input.tls ?? "load-balancer";
+  if (tls !== "load-balancer" && tls !== "internal") throw new UsageError(`invalid edge.tls ${JSON.stringify(tls)}`, { code: "invalid-edge-tls" });
   const owner = new Map<string, string>();
   const routes = [...input.routes].sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
   const blocks: string[][] = [];
@@ -76,18 +85,31 @@ export function renderEdgeCaddyfile(input: EdgeCaddyfileInput): string {
       if (taken !== undefined) throw new UsageError(`host ${h} is routed to both ${taken} and ${r.slug}`, { code: "invalid-route" });
       owner.set(h, r.slug);
     }
-    blocks.push(site(hosts, upstreamAddress(r), input.trustedProxies));
+    blocks.push(site(hosts, upstreamAddress(r), input.trustedProxies, tls));
   }
   const servers = new Set(routes.map((r) => r.server)).size;
   return `${[
     [
       `# btw edge: rendered from the state (${routes.length} tenants on ${servers} servers).`,
       "# btw rewrites this file on every route change; edits are lost.",
-      // TLS ends at the load balancer: the edge serves plain HTTP on the private network.
-      "{",
-      "\tadmin localhost:2019",
-      "\tauto_https off",
-      "}",
+      ...(tls === "internal"
+        ? [
+            // TLS ends here, with certificates from Caddy's own CA (its root stays in the
+            // proxy's data volume; nothing is installed in the host's trust store). Plain
+            // HTTP on :80 answers the health check and redirects the rest (block below).
+            "{",
+            "\tadmin localhost:2019",
+            "\tskip_install_trust",
+            "\tauto_https disable_redirects",
+            "}",
+          ]
+        : [
+            // TLS ends at the load balancer: the edge serves plain HTTP on the private network.
+            "{",
+            "\tadmin localhost:2019",
+            "\tauto_https off",
+            "}",
+          ]),
     ],
     ...blocks,
     [
@@ -96,7 +118,7 @@ export function renderEdgeCaddyfile(input: EdgeCaddyfileInput): string {
       // `route` keeps this order (Caddy would otherwise sort the directives itself).
       "\troute {",
       `\t\trespond ${EDGE_HEALTH_PATH} "ok" 200`,
-      '\t\trespond "Not found" 404',
+      ...(tls === "internal" ? ["\t\tredir https://{host}{uri} 308"] : ['\t\trespond "Not found" 404']),
       "\t}",
       "}",
     ],

@@ -62,6 +62,9 @@ export function edgeProblems(config: Config): string[] {
   if (NETWORK_ZONE_OF[location] !== config.hetzner.networkZone) {
     problems.push(`edge.location ${location} is in ${NETWORK_ZONE_OF[location]}, not hetzner.networkZone ${config.hetzner.networkZone}: the load balancer could not join the private network`);
   }
+  if (config.edge.tls === "internal" && !config.edge.proxies?.length) {
+    problems.push("edge.tls internal: the edge proxies terminate TLS with their own CA, which only a lab or a hand-run edge listed in edge.proxies can use; the stack's load balancer terminates TLS with the managed certificate (edge.tls: load-balancer)");
+  }
   if (relativeName(config.domain, zone) === null) problems.push(`edge.dns.zone ${zone} does not contain domain ${config.domain}`);
   for (const d of config.edge.certificateDomains) {
     const bare = d.startsWith("*.") ? d.slice(2) : d;

@@ -9,10 +9,26 @@ export interface ProxyEnvInput {
   limits?: { cpus: number; memoryMb: number; pids: number };
   /** host address:port publishing the metrics listener — the server's private address */
   metricsPublish?: string;
+  /**
+   * Behind the edge: the server's private address, on which alone 80/443 are published
+   * (the edge proxies and the private network reach it; the internet does not). Unset: every
+   * address (direct mode).
+   */
+  webPublishAddress?: string;
 }
 
 /** Caddy in front of dozens of n8n instances stays far below these; they bound a runaway. */
 export const DEFAULT_PROXY_LIMITS = { cpus: 1, memoryMb: 512, pids: 512 } as const;
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+const IPV6 = /^[0-9a-f:]+$/i;
+
+/** An address as Compose's `ports` wants it before `:port` (IPv6 in brackets); throws on anything else. */
+function hostPart(a: string): string {
+  if (IPV4.test(a)) return a;
+  if (IPV6.test(a) && a.includes(":")) return `[${a}]`;
+  throw new UsageError(`invalid publish address ${JSON.stringify(a)}`, { code: "invalid-address" });
+}
 
 export function renderProxyEnv(input: ProxyEnvInput): string {
   const limits = input.limits ?? DEFAULT_PROXY_LIMITS;
@@ -29,6 +45,17 @@ export function renderProxyEnv(input: ProxyEnvInput): string {
           ["CADDY_PIDS", String(limits.pids)],
         ],
       },
+      ...(input.webPublishAddress
+        ? [
+            {
+              comment: "Behind the edge: 80/443 on the server's private address only",
+              entries: [
+                ["HTTP_PUBLISH", `${hostPart(input.webPublishAddress)}:80`] as const,
+                ["HTTPS_PUBLISH", `${hostPart(input.webPublishAddress)}:443`] as const,
+              ],
+            },
+          ]
+        : []),
       ...(input.metricsPublish
         ? [{ comment: "Tenants' n8n metrics for Prometheus: the server's private address only", entries: [["METRICS_PUBLISH", input.metricsPublish] as const] }]
         : []),

@@ -22,14 +22,40 @@ export async function edgeCaddyfileFor(db: Db, config: Config): Promise<{ text: 
     tenants.map((t) => ({ slug: t.slug, status: t.status, serverId: t.serverId, ...(domains.get(t.id)?.length ? { extraHosts: domains.get(t.id)! } : {}) })),
     servers.map((s) => ({ id: s.id, name: s.name, privateAddress: privateAddress(s) })),
   );
-  return { text: renderEdgeCaddyfile({ domain: config.domain, routes, trustedProxies: [config.hetzner.networkRange] }), routes: routes.length, unroutable };
+  return { text: renderEdgeCaddyfile({ domain: config.domain, routes, trustedProxies: [config.hetzner.networkRange], tls: config.edge.tls }), routes: routes.length, unroutable };
 }
 
-/** Re-renders and reloads one edge proxy, under its proxy lock. */
-export async function syncEdgeRoutes(host: Host, db: Db, config: Config): Promise<{ routes: number; unroutable: string[] }> {
+/**
+ * The edge proxy's container and files, as its cloud-init writes them (templates/proxy): the
+ * compose file, its .env (image, limits), a first Caddyfile when there is none; then `compose
+ * up` (idempotent: recreates Caddy only when the image or the template changed). `btw edge
+ * sync` runs it, so an edge proxy that lost its container, or a hand-run edge (edge.proxies),
+ * converges like a tenant server's proxy.
+ */
+async function ensureEdgeProxy(host: Host, config: Config, firstText: string): Promise<void> {
+  const { asset } = await import("../assets.js");
+  const { PROXY_LAYOUT } = await import("../../core/proxy/layout.js");
+  const { renderProxyEnv } = await import("../../core/proxy/env.js");
+  const { proxyComposeUp } = await import("../../core/commands/proxy.js");
+  await host.mkdir(PROXY_LAYOUT.confDir);
+  await Promise.all([
+    host.writeFile(PROXY_LAYOUT.composeFile, asset("templates/proxy/compose.yml")),
+    host.writeFile(PROXY_LAYOUT.envFile, renderProxyEnv({ caddyImage: config.images.caddy }), "0600"),
+  ]);
+  const exists = await host.run(["test", "-f", PROXY_LAYOUT.caddyfile], { allowFailure: true });
+  if (exists.exitCode !== 0) await host.writeFile(PROXY_LAYOUT.caddyfile, firstText);
+  await host.run(proxyComposeUp({ wait: true }), { timeoutMs: 180_000 });
+}
+
+/**
+ * Re-renders and reloads one edge proxy, under its proxy lock. `ensure`: first converge its
+ * container and files (`edge sync`); a migration's cutover only swaps the table.
+ */
+export async function syncEdgeRoutes(host: Host, db: Db, config: Config, opts: { ensure?: boolean } = {}): Promise<{ routes: number; unroutable: string[] }> {
   const lock = await db.lock({ kind: "server", name: `${host.name}:proxy` }, { timeoutMs: 60_000 });
   try {
     const { text, routes, unroutable } = await edgeCaddyfileFor(db, config);
+    if (opts.ensure) await ensureEdgeProxy(host, config, text);
     await installCaddyfile(host, host.name, text);
     return { routes, unroutable };
   } finally {

@@ -59,12 +59,12 @@ export function requireAllSynced(results: readonly EdgeSyncResult[]): void {
 }
 
 /** One edge proxy's table from the state, installed under its proxy lock. */
-export async function syncEdgeTarget(ctx: Ctx, db: Db, t: EdgeTarget): Promise<{ routes: number }> {
+export async function syncEdgeTarget(ctx: Ctx, db: Db, t: EdgeTarget, opts: { ensure?: boolean } = {}): Promise<{ routes: number }> {
   const { sshFor } = await import("../../commands/server/shared.js");
   const { Host } = await import("../host.js");
   const { syncEdgeRoutes } = await import("./routes.js");
   const ssh = await sshFor(ctx, { name: t.name, host: t.address, port: ctx.config.ssh.port, sshUser: ctx.config.ssh.user, sshKeyPath: null });
-  return syncEdgeRoutes(new Host(t.name, ssh), db, ctx.config);
+  return syncEdgeRoutes(new Host(t.name, ssh), db, ctx.config, opts);
 }
 
 /** Every edge proxy synced from the state; throws naming the ones that failed. */

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { edgeRoutes, renderEdgeCaddyfile, type EdgeCaddyfileInput } from "../../../src/core/edge/caddyfile.js";
+import { EDGE_HEALTH_PATH, edgeRoutes, renderEdgeCaddyfile, type EdgeCaddyfileInput } from "../../../src/core/edge/caddyfile.js";
 import { UsageError } from "../../../src/errors.js";
 import { findCaddy, run } from "../tenant/external-tools.js";
 
@@ -135,10 +135,29 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
+describe("edge.tls internal", () => {
+  const text = renderEdgeCaddyfile({ ...input, tls: "internal" });
+  it("serves every route over HTTPS with a certificate from Caddy's own CA, nothing in the host's trust store", () => {
+    expect(text).toContain("\tskip_install_trust\n");
+    expect(text).not.toContain("auto_https off");
+    for (const r of input.routes) expect(text).toMatch(new RegExp(`^https://${r.slug}\\.example\\.com.* \\{\\n\\ttls internal\\n`, "m"));
+    expect(text).not.toMatch(/^http:\/\/\w/m);
+  });
+  it("keeps the health check on plain HTTP and redirects the rest to HTTPS", () => {
+    const health = text.slice(text.indexOf("http:// {"));
+    expect(health).toContain(`respond ${EDGE_HEALTH_PATH} "ok" 200`);
+    expect(health).toContain("redir https://{host}{uri} 308");
+  });
+  it("refuses an unknown value", () => {
+    expect(() => renderEdgeCaddyfile({ ...input, tls: "acme" as "internal" })).toThrow(expect.objectContaining({ code: "invalid-edge-tls" }));
+  });
+});
+
 describe("the edge Caddyfile through real Caddy", () => {
   it.each([
     ["routes", input],
     ["empty (first boot)", { domain: "example.com", trustedProxies: ["10.0.0.0/16"], routes: [] }],
+    ["TLS at the edge (edge.tls internal)", { ...input, tls: "internal" }],
   ] as const)("%s: already `caddy fmt` formatted; adapts and validates without warnings", (_name, value) => {
     if (caddyBin === null) throw new Error("Caddy (BTW_CADDY_BIN) not found: run the suite with `npm test`, or set the variable to a binary");
     const dir = mkdtempSync(join(tmpdir(), "btw-edge-"));
@@ -149,7 +168,7 @@ describe("the edge Caddyfile through real Caddy", () => {
     const adapt = run([caddyBin, "adapt", "--config", file, "--adapter", "caddyfile"]);
     expect([adapt.status, adapt.stderr]).toEqual([0, ""]);
     const servers = Object.values(JSON.parse(adapt.stdout).apps.http.servers) as Array<{ listen: string[] }>;
-    expect(servers.map((s) => s.listen)).toEqual([[":80"]]);
+    expect(servers.map((s) => s.listen).sort()).toEqual(value.tls === "internal" ? [[":443"], [":80"]] : [[":80"]]);
     const valid = run([caddyBin, "validate", "--config", file, "--adapter", "caddyfile"], { cwd: dir, env: { XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
     expect([valid.status, valid.stdout.trim().split("\n").at(-1)]).toEqual([0, "Valid configuration"]);
   });

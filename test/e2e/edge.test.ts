@@ -1,0 +1,319 @@
+// The edge on the lab (issue 14): a second lab bridge plays Hetzner's private network, lab-1
+// and lab-2 sit on both, and `lab-edge` plays the edge tier — its Caddy terminates HTTPS with
+// its own CA (edge.tls internal; in production the load balancer's managed certificate) and
+// routes each host to its tenant's server over the private network.
+//
+// One fixture for the file: two tenants created in direct mode on lab-1 and lab-2, then the
+// documented switch to the edge (proxy.mode edge, `btw server isolate`, `btw edge sync`), then
+// every check on those two tenants: HTTPS by host name through the edge, the servers' proxies
+// gone from the network that plays the internet, /metrics refused at the edge but served on
+// the private network, a tenant container kept from the platform but not from the internet,
+// `btw status`'s edge rows, a custom domain, and a migration lab-1 → lab-2 with requests
+// running through the edge the whole time.
+//
+// The stand-in metadata service (169.254.169.254) and the "internet" host are small HTTP
+// servers of this file on the lab bridge (the host's side of it).
+
+import { readFileSync, writeFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { createServer, request as httpRequest, type Server } from "node:http";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { purgeByLabel } from "../../src/core/commands/tenant-purge.js";
+import { labConfig } from "../lab/config.js";
+import { labEdge, type LabEdge } from "../lab/lab.js";
+import { BTW, type BtwHome, type BtwResult } from "../support/cli.js";
+import { startFakeDns } from "../support/fake-dns.js";
+import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+
+const [A, B] = ["edg-a", "edg-b"];
+const hostOf = (t: string) => `${t}.${LAB_DOMAIN}`;
+const CUSTOM = "shop.customer-edge.test";
+const GATEWAY = "172.29.0.1";
+const METADATA = "169.254.169.254";
+const LAB_BRIDGE = "btw-lab0";
+
+const measure = (line: string) => process.stderr.write(`edge e2e: ${line}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+describe("the edge on the lab", () => {
+  let lab: LabInfo;
+  let edgeLab: LabEdge;
+  let home: BtwHome;
+  let vm1: LabServer;
+  let vm2: LabServer;
+  let ca = "";
+  let dns: Awaited<ReturnType<typeof startFakeDns>>;
+  const servers: Server[] = [];
+  let metadataAdded = false;
+  const t0 = Date.now();
+
+  const btw = async (args: string[], timeoutMs = 400_000): Promise<BtwResult> => {
+    const r = await execa(process.execPath, [BTW, ...args], { env: { ...home.env, BTW_DNS_SERVERS: dns.address }, extendEnv: false, reject: false, cwd: home.dir, timeout: timeoutMs });
+    return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  const must = async (args: string[]): Promise<BtwResult> => {
+    const r = await btw(args);
+    expect(r.code, `btw ${args.join(" ")}\n${r.stderr}`).toBe(0);
+    return r;
+  };
+
+  /** HTTPS through the edge VM (the address "DNS" gives every tenant name), trusting only the edge's CA. */
+  const viaEdge = (host: string, path = "/healthz", timeoutMs = 10_000): Promise<Answer> =>
+    new Promise((resolve, reject) => {
+      const req = httpsRequest({ host: edgeLab.edge.host, port: 443, servername: host, path, headers: { Host: host }, ca, timeout: timeoutMs, agent: false }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", reject);
+      req.end();
+    });
+
+  const httpGet = (host: string, port: number, path: string, hostHeader?: string): Promise<Answer> =>
+    new Promise((resolve, reject) => {
+      const req = httpRequest({ host, port, path, headers: hostHeader ? { Host: hostHeader } : {}, timeout: 10_000, agent: false }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (body += d));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", reject);
+      req.end();
+    });
+
+  const listen = (host: string, body: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const s = createServer((_req, res) => res.end(body));
+      s.on("error", reject);
+      s.listen(0, host, () => {
+        servers.push(s);
+        resolve((s.address() as { port: number }).port);
+      });
+    });
+
+  /**
+   * TCP connects from inside a tenant's n8n container (its node), all at once: `true` when
+   * the connection opened within 3 s.
+   */
+  const reachFromTenant = async (vm: LabServer, tenant: string, targets: Array<[string, number]>): Promise<boolean[]> => {
+    const script = [
+      "const net = require('net');",
+      "const t = JSON.parse(process.argv[1]);",
+      "Promise.all(t.map(([h, p]) => new Promise((r) => { const s = net.connect({ host: h, port: p }); const d = setTimeout(() => { s.destroy(); r(false); }, 3000);",
+      "s.on('connect', () => { clearTimeout(d); s.destroy(); r(true); }); s.on('error', () => { clearTimeout(d); r(false); }); }))).then((x) => console.log(JSON.stringify(x)));",
+    ].join(" ");
+    const r = await onVm(vm, ["docker", "exec", `btw-${tenant}-n8n`, "node", "-e", script, JSON.stringify(targets)]);
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout.trim().split("\n").pop()!) as boolean[];
+  };
+
+  const purgeLeftovers = async () => {
+    for (const vm of [vm1, vm2]) {
+      for (const t of [A, B]) {
+        await onVm(vm, ["docker", "network", "disconnect", "-f", `btw-${t}-edge`, "btw-proxy"]);
+        await onVm(vm, purgeByLabel(t));
+        await onVm(vm, ["rm", "-rf", `/opt/btw/tenants/${t}`]);
+      }
+    }
+  };
+
+  /**
+   * Leaves lab-1 and lab-2 as the other files expect them: no isolation chains, and a proxy
+   * that the next tenant create recreates publishing on every address (its .env is rewritten
+   * by that create; the container goes now so nothing keeps listening only privately).
+   */
+  const resetServers = async () => {
+    for (const vm of [vm1, vm2]) {
+      await onVm(vm, ["sh", "-c", "iptables -w -D DOCKER-USER -j BTW-ISOLATION 2>/dev/null; iptables -w -D INPUT -j BTW-ISOLATION-INPUT 2>/dev/null; iptables -w -F BTW-ISOLATION 2>/dev/null; iptables -w -F BTW-ISOLATION-INPUT 2>/dev/null; iptables -w -X BTW-ISOLATION 2>/dev/null; iptables -w -X BTW-ISOLATION-INPUT 2>/dev/null; true"]);
+      await onVm(vm, ["docker", "rm", "-f", "btw-proxy"]);
+    }
+    await onVm(edgeLab.edge, ["docker", "rm", "-f", "btw-proxy"]);
+  };
+
+  beforeAll(async () => {
+    lab = inject("lab") as LabInfo;
+    [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
+    expect(vm2, "this file needs two lab servers").toBeDefined();
+    const e0 = Date.now();
+    edgeLab = await labEdge(labConfig());
+    measure(`edge lab (private network, lab-edge): ${((Date.now() - e0) / 1000).toFixed(1)} s`);
+    await purgeLeftovers();
+    dns = await startFakeDns({
+      [hostOf(A)]: { a: [edgeLab.edge.host] },
+      [CUSTOM]: { cname: hostOf(A) },
+    });
+    home = await labHome(lab, { servers: [] });
+    const file = join(home.dir, "btw.yml");
+    const cfg = parse(readFileSync(file, "utf8")) as Record<string, any>;
+    // the lab's private network as Hetzner's; the edge VM as a hand-run edge with its own CA
+    cfg.hetzner = { ...(cfg.hetzner ?? {}), networkRange: edgeLab.privateNetwork.range };
+    cfg.edge = { tls: "internal", proxies: [{ name: "lab-edge", host: edgeLab.edge.host }] };
+    // one operator key for every machine (servers are added with --ssh-key; the edge proxy uses this)
+    cfg.ssh = { ...(cfg.ssh ?? {}), identityFile: edgeLab.edge.sshKey };
+    writeFileSync(file, stringify(cfg));
+    for (const vm of [vm1, vm2]) {
+      await must(["server", "add", vm.name, "--host", vm.host, "--port", String(vm.port), "--user", vm.user, "--ssh-key", vm.sshKey, "--capacity", "12", "--private-ip", edgeLab.privateAddresses[vm.name]!]);
+    }
+    const c0 = Date.now();
+    await Promise.all(
+      [[A, vm1], [B, vm2]].map(async ([t, vm]) => {
+        const r = await btw(["tenant", "create", t as string, "--server", (vm as LabServer).name]);
+        expect(r.code, r.stderr).toBe(0);
+      }),
+    );
+    measure(`two tenants created in direct mode: ${((Date.now() - c0) / 1000).toFixed(1)} s`);
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const s of servers) s.close();
+    if (metadataAdded) await execa("ip", ["addr", "del", `${METADATA}/32`, "dev", LAB_BRIDGE], { reject: false });
+    for (const t of [A, B]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"], { timeoutMs: 300_000 }).catch(() => undefined);
+    if (vm1) {
+      await purgeLeftovers();
+      if (edgeLab) await resetServers();
+    }
+    await dns?.close();
+    home?.cleanup();
+    measure(`whole file: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  }, 600_000);
+
+  it("switches the fleet from direct to edge: tenants answer by name over HTTPS at the edge, the servers' proxies leave the internet side", async () => {
+    // direct mode: each server's proxy answers for its tenant on the internet side
+    expect((await viaProxy(vm1, hostOf(A))).status).toBe(200);
+    expect((await viaProxy(vm2, hostOf(B))).status).toBe(200);
+
+    // the documented sequence: proxy.mode edge in btw.yml, the isolation rules, edge sync
+    const file = join(home.dir, "btw.yml");
+    const cfg = parse(readFileSync(file, "utf8")) as Record<string, any>;
+    cfg.proxy = { ...cfg.proxy, mode: "edge" };
+    writeFileSync(file, stringify(cfg));
+    const i = await must(["server", "isolate", "--json"]);
+    expect((JSON.parse(i.stdout) as { results: Array<{ server: string; ok: boolean }> }).results.map((r) => [r.server, r.ok]).sort()).toEqual([[vm1.name, true], [vm2.name, true]]);
+    const s0 = Date.now();
+    const sync = await must(["edge", "sync", "--json"]);
+    measure(`edge sync (servers' proxies moved to the private address, edge table installed): ${((Date.now() - s0) / 1000).toFixed(1)} s`);
+    const results = (JSON.parse(sync.stdout) as { results: Array<{ target: string; kind: string; ok: boolean; routes?: number }> }).results;
+    expect(results.find((r) => r.kind === "edge")).toMatchObject({ target: "lab-edge", ok: true, routes: 2 });
+
+    ca = (await onVm(edgeLab.edge, ["docker", "exec", "btw-proxy", "cat", "/data/caddy/pki/authorities/local/root.crt"])).stdout;
+    expect(ca).toContain("BEGIN CERTIFICATE");
+    // both tenants, on two servers, by host name through the one edge, certificate checked
+    for (const t of [A, B]) {
+      const r = await viaEdge(hostOf(t));
+      expect(r.status, `${t} through the edge: ${r.body}`).toBe(200);
+    }
+    // an unknown name gets no certificate from the edge
+    await expect(viaEdge(`nobody.${LAB_DOMAIN}`)).rejects.toThrow();
+    // the servers' proxies: gone from the internet side, on the private network only
+    for (const vm of [vm1, vm2]) {
+      await expect(viaProxy(vm, hostOf(A))).rejects.toThrow(/ECONNREFUSED/);
+    }
+    expect((await httpGet(edgeLab.privateAddresses[vm1.name]!, 80, "/healthz", hostOf(A))).status).toBe(200);
+  });
+
+  it("refuses /metrics at the edge; the private network reads n8n's metrics", async () => {
+    const pub = await viaEdge(hostOf(A), "/metrics");
+    expect(pub.status).toBe(404);
+    expect(pub.body).not.toMatch(/n8n_/);
+    const priv = await httpGet(edgeLab.privateAddresses[vm1.name]!, 9180, `/tenants/${A}/metrics`);
+    expect(priv.status).toBe(200);
+    expect(priv.body).toMatch(/^n8n_\w+/m);
+  });
+
+  it("keeps a tenant's containers from the host, the other server, the private listeners and the metadata service, not from the internet", async () => {
+    const internet = await listen(GATEWAY, "internet");
+    await execa("ip", ["addr", "add", `${METADATA}/32`, "dev", LAB_BRIDGE]);
+    metadataAdded = true;
+    const metadataPort = await listen(METADATA, "metadata");
+    const [p1, p2] = [edgeLab.privateAddresses[vm1.name]!, edgeLab.privateAddresses[vm2.name]!];
+    const targets: Array<[string, number]> = [
+      [GATEWAY, internet], // the internet
+      [vm1.host, 22], // its host's sshd
+      [p1, 22],
+      [vm2.host, 22], // the other server
+      [p2, 80],
+      [p1, 9180], // the private metrics listeners
+      [p2, 9180],
+      [METADATA, metadataPort], // the stand-in metadata service
+    ];
+    // without the rules in the way: the same targets answer from lab-1 itself
+    const fromHost = await onVm(vm1, ["sh", "-c", 'for t in "$@"; do timeout 3 bash -c "</dev/tcp/${t%:*}/${t#*:}" 2>/dev/null && echo 1 || echo 0; done', "sh", ...targets.map(([h, p]) => `${h}:${p}`)]);
+    expect(fromHost.stdout.trim().split("\n"), "every target answers from lab-1's own namespace").toEqual(targets.map(() => "1"));
+    const fromTenant = await reachFromTenant(vm1, A, targets);
+    expect(Object.fromEntries(targets.map(([h, p], k) => [`${h}:${p}`, fromTenant[k]]))).toEqual(Object.fromEntries(targets.map(([h, p], k) => [`${h}:${p}`, k === 0])));
+  });
+
+  it("btw status shows the edge proxy healthy and its table in step with the state", async () => {
+    const r = await btw(["status", "--json"]);
+    const j = JSON.parse(r.stdout) as { edge?: Array<Record<string, unknown>> };
+    expect(j.edge, r.stdout).toBeDefined();
+    expect(j.edge![0]).toMatchObject({ proxy: "lab-edge", reachable: true, healthy: true, drift: "in-sync" });
+  });
+
+  it("routes a custom domain to a tenant at the edge with its own certificate, and stops when removed", async () => {
+    await must(["tenant", "domain", "add", A, CUSTOM]);
+    const r = await viaEdge(CUSTOM);
+    expect(r.status, r.body).toBe(200);
+    await must(["tenant", "domain", "remove", A, CUSTOM, "--yes"]);
+    await expect(viaEdge(CUSTOM)).rejects.toThrow();
+    expect((await viaEdge(hostOf(A))).status).toBe(200);
+  });
+
+  it("migrates lab-1 → lab-2 with requests running through the edge: the route switches at the edge, no DNS change", async () => {
+    const samples: Array<{ at: number; ok: boolean; status: number | string }> = [];
+    let running = true;
+    const loop = (async () => {
+      while (running) {
+        const at = Date.now();
+        try {
+          const r = await viaEdge(hostOf(A), "/healthz", 5000);
+          samples.push({ at, ok: r.status === 200, status: r.status });
+        } catch (e) {
+          samples.push({ at, ok: false, status: (e as Error).message });
+        }
+        await sleep(100);
+      }
+    })();
+    const m0 = Date.now();
+    const r = await btw(["tenant", "migrate", A, "--to", vm2.name, "--json"], 600_000);
+    const m1 = Date.now();
+    await sleep(3000);
+    running = false;
+    await loop;
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { to: string; unavailable: { seconds: number } | null; edgeProxies: string[] | null };
+    expect(report.to).toBe(vm2.name);
+    expect(report.edgeProxies).toEqual(["lab-edge"]);
+    // what a visitor saw: the maintenance page while the data moved (planned, 503), and
+    // errors — anything else that was not 200 (no route, a 502, a refused connection)
+    const during = samples.filter((s) => s.at >= m0);
+    const maintenance = during.filter((s) => s.status === 503);
+    const errors = during.filter((s) => !s.ok && s.status !== 503);
+    const span = (xs: typeof samples) => (xs.length ? (xs[xs.length - 1]!.at - xs[0]!.at) / 1000 : 0);
+    measure(
+      `migrate ${A} lab-1 → lab-2: ${((m1 - m0) / 1000).toFixed(1)} s; btw reports unavailable ${report.unavailable?.seconds ?? "?"} s; ` +
+        `${during.length} requests through the edge: ${maintenance.length} maintenance (503) over ${span(maintenance).toFixed(1)} s, ` +
+        `${errors.length} errors over ${span(errors).toFixed(1)} s${errors.length ? ` (${[...new Set(errors.map((e) => String(e.status)))].join(", ")})` : ""}`,
+    );
+    expect(report.unavailable).not.toBeNull();
+    expect(span(errors), "errors beyond the maintenance page").toBeLessThan(5);
+    // after the cutover: 200s again, served from lab-2 (the edge's upstream), the name unchanged
+    expect(samples.slice(-5).every((s) => s.ok), JSON.stringify(samples.slice(-5))).toBe(true);
+    const table = (await onVm(edgeLab.edge, ["cat", "/opt/btw/proxy/conf/Caddyfile"])).stdout;
+    const site = table.slice(table.indexOf(`https://${hostOf(A)}`));
+    expect(site.slice(0, site.indexOf("\n}"))).toContain(`reverse_proxy ${edgeLab.privateAddresses[vm2.name]}:80`);
+    expect((await onVm(vm1, ["docker", "ps", "--filter", `name=btw-${A}-n8n`, "--filter", "status=running", "-q"])).stdout.trim()).toBe("");
+    expect((await viaEdge(hostOf(A))).status).toBe(200);
+  });
+});
