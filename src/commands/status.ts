@@ -13,6 +13,9 @@ const handler: Handler = async (ctx) => {
   const { remoteDocker, listBtwContainers } = await import("../remote/docker.js");
   const { sshFor } = await import("./server/shared.js");
   const [servers, tenants] = await Promise.all([listServers(db), listTenants(db)]);
+  // behind the edge, the edge proxies too: read alongside the servers, not after them
+  const edgePending = ctx.config.proxy.mode === "edge" ? import("../ops/edge/status.js").then((m) => m.edgeStatus(ctx, db)) : null;
+  edgePending?.catch(() => {}); // awaited below; no unhandled rejection if a step before fails first
 
   const perServer = await Promise.all(
     servers.map(async (s) => {
@@ -49,9 +52,15 @@ const handler: Handler = async (ctx) => {
   const [lastRuns, undelivered] = await Promise.all([lastRunPerJob(db), undeliveredNotifications(db)]);
   const failedJobs = lastRuns.filter((r) => r.exitCode !== null && r.exitCode !== 0).map((r) => ({ job: r.job, startedAt: r.startedAt, exitCode: r.exitCode }));
   const notifications = undelivered.map((r) => ({ job: r.job, startedAt: r.startedAt, failed: r.notified.filter((d) => !d.ok) }));
+  const edge = edgePending ? await edgePending : null;
   const degraded =
-    serverRows.some((r) => !r.reachable) || tenantRows.some((r) => r.status === "active" && r.health !== "healthy") || failedJobs.length > 0 || notifications.length > 0;
-  ctx.out.result({ healthy: !degraded, servers: serverRows, tenants: tenantRows, fleet: { n8n: fleet }, failedJobs, undeliveredNotifications: notifications }, () =>
+    serverRows.some((r) => !r.reachable) ||
+    tenantRows.some((r) => r.status === "active" && r.health !== "healthy") ||
+    failedJobs.length > 0 ||
+    notifications.length > 0 ||
+    (edge !== null && (edge.proxies.some((p) => !p.ok) || edge.unroutable.length > 0));
+  const edgeJson = edge ? { edge: edge.proxies, edgeUnroutable: edge.unroutable } : {};
+  ctx.out.result({ healthy: !degraded, servers: serverRows, tenants: tenantRows, fleet: { n8n: fleet }, failedJobs, undeliveredNotifications: notifications, ...edgeJson }, () =>
     [
       ctx.out.table(serverRows, [
         { header: "server", value: (r) => r.server },
@@ -73,6 +82,17 @@ const handler: Handler = async (ctx) => {
             { header: "redis", value: (r) => r.versions.redis },
           ])
         : "no tenants",
+      ...(edge
+        ? [
+            ctx.out.table(edge.proxies, [
+              { header: "edge proxy", value: (r) => r.proxy },
+              { header: "health", value: (r) => r.health },
+              { header: "routes", value: (r) => r.drift },
+              { header: "detail", value: (r) => r.detail },
+            ]),
+            ...(edge.unroutable.length ? [`edge: no private address known for the server of ${edge.unroutable.join(", ")}: the edge cannot route them`] : []),
+          ]
+        : []),
       ...(fleet.length ? [`fleet: ${fleet.map((f) => `${f.tenants}× n8n ${f.version}`).join(", ")}`] : []),
       ...failedJobs.map((j) => `job ${j.job} failed (exit ${j.exitCode}) at ${j.startedAt.toISOString()}: \`btw schedule status\``),
       ...notifications.flatMap((n) => n.failed.map((d) => `NOT DELIVERED: the notice of ${n.job} at ${n.startedAt.toISOString()} by ${d.channel}: ${d.error ?? "unknown error"}`)),
