@@ -292,7 +292,7 @@ describe("the edge on the lab", () => {
     running = false;
     await loop;
     expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as { to: string; unavailable: { seconds: number } | null; edgeProxies: string[] | null };
+    const report = (JSON.parse(r.stdout) as { migration: { to: string; unavailable: { seconds: number } | null; edgeProxies: string[] | null } }).migration;
     expect(report.to).toBe(vm2.name);
     expect(report.edgeProxies).toEqual(["lab-edge"]);
     // what a visitor saw: the maintenance page while the data moved (planned, 503), and

@@ -70,6 +70,16 @@ describe("caddy", () => {
 });
 
 describe("renderProxyEnv", () => {
+  it("behind the edge: 80/443 published on the private address only (IPv6 in brackets); anything else refused", () => {
+    const env = renderProxyEnv({ caddyImage: "caddy:2.10.2", webPublishAddress: "10.0.1.11" });
+    expect(env).toContain("HTTP_PUBLISH=10.0.1.11:80\nHTTPS_PUBLISH=10.0.1.11:443\n");
+    expect(renderProxyEnv({ caddyImage: "caddy:2.10.2", webPublishAddress: "fd00::11" })).toMatch(/^HTTP_PUBLISH='?\[fd00::11\]:80'?$/m);
+    expect(renderProxyEnv({ caddyImage: "caddy:2.10.2" })).not.toContain("HTTP_PUBLISH");
+    for (const bad of ["0.0.0.0:80", "example.com", "10.0.1.11\nX=1", "300.1.1.1"]) {
+      expect(() => renderProxyEnv({ caddyImage: "caddy:2.10.2", webPublishAddress: bad })).toThrow(UsageError);
+    }
+  });
+
   it("writes the image and default limits", () => {
     expect(renderProxyEnv({ caddyImage: "caddy:2.10.2" })).toBe(
       [
