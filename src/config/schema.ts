@@ -154,6 +154,12 @@ const edgeSchema = z
       .enum(["load-balancer", "internal"])
       .default("load-balancer")
       .describe("where HTTPS ends: load-balancer (the managed certificate; edge proxies serve HTTP on the private network) or internal (each edge proxy terminates TLS with its own Caddy CA: a lab or a hand-run edge listed in edge.proxies, whose clients trust that CA)"),
+    switch: z
+      .enum(["prepare", "dns", "done"])
+      .default("done")
+      .describe(
+        "moving a fleet from direct mode without downtime: prepare (the load balancer, certificate and edge proxies exist, no DNS record yet; the servers keep serving the internet with their own certificates and answer the edge too), dns (the records point at the load balancer; the servers still answer directly while resolvers forget the old address: wait the old records' TTL), done (the servers serve the private network only)",
+      ),
     loadBalancerType: z.string().regex(/^lb\d+$/, "must be a Hetzner load balancer type like lb11").default("lb11"),
     location: z.enum(["fsn1", "nbg1", "hel1", "ash", "hil", "sin"]).optional().describe("the load balancer's location (default: hetzner.location)"),
     certificateDomains: z

@@ -14,7 +14,7 @@ import {
 import { privateAddress } from "../core/monitoring/targets.js";
 import { planProxyAttach } from "../core/proxy/attach.js";
 import { renderCaddyfile } from "../core/proxy/caddyfile.js";
-import { serverProxyTls } from "../core/edge/mode.js";
+import { serverProxyTls, serversPublic } from "../core/edge/mode.js";
 import { renderProxyEnv } from "../core/proxy/env.js";
 import { edgeGateway } from "../core/tenant/edge-gateway.js";
 import { PROXY_LAYOUT } from "../core/proxy/layout.js";
@@ -45,7 +45,8 @@ function metricsPublish(server: ServerRow, config: Config): { metricsPublish?: s
   return {
     metricsPublish: `${a.includes(":") ? `[${a}]` : a}:${config.monitoring.ports.n8nMetrics}`,
     // behind the edge, the public web listeners move to the private address too
-    ...(config.proxy.mode === "edge" ? { webPublishAddress: a } : {}),
+    // (not while the fleet moves there: edge.switch prepare/dns)
+    ...(config.proxy.mode === "edge" && !serversPublic(config) ? { webPublishAddress: a } : {}),
   };
 }
 

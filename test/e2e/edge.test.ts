@@ -24,7 +24,7 @@ import { parse, stringify } from "yaml";
 import { purgeByLabel } from "../../src/core/commands/tenant-purge.js";
 import { labConfig } from "../lab/config.js";
 import { labEdge, type LabEdge } from "../lab/lab.js";
-import { BTW, type BtwHome, type BtwResult } from "../support/cli.js";
+import { BTW, killDuring, type BtwHome, type BtwResult } from "../support/cli.js";
 import { startFakeDns } from "../support/fake-dns.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
 
@@ -188,37 +188,84 @@ describe("the edge on the lab", () => {
     measure(`whole file: ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   }, 600_000);
 
-  it("switches the fleet from direct to edge: tenants answer by name over HTTPS at the edge, the servers' proxies leave the internet side", async () => {
+  /** Requests every 100 ms until stopped; each sample: when, and the status or the error. */
+  const keepAsking = (ask: () => Promise<Answer>) => {
+    const samples: Array<{ at: number; ok: boolean; status: number | string }> = [];
+    let running = true;
+    const done = (async () => {
+      while (running) {
+        const at = Date.now();
+        try {
+          const r = await ask();
+          samples.push({ at, ok: r.status === 200, status: r.status });
+        } catch (e) {
+          samples.push({ at, ok: false, status: (e as Error).message });
+        }
+        await sleep(100);
+      }
+    })();
+    return {
+      samples,
+      stop: async () => {
+        running = false;
+        await done;
+        return samples;
+      },
+    };
+  };
+  const failed = (xs: Array<{ ok: boolean; status: number | string }>) => xs.filter((x) => !x.ok).map((x) => String(x.status));
+
+  const setEdge = (edge: Record<string, unknown>, proxy?: Record<string, unknown>) => {
+    const file = join(home.dir, "btw.yml");
+    const cfg = parse(readFileSync(file, "utf8")) as Record<string, any>;
+    cfg.edge = { ...cfg.edge, ...edge };
+    if (proxy) cfg.proxy = { ...cfg.proxy, ...proxy };
+    writeFileSync(file, stringify(cfg));
+  };
+
+  it("switches the fleet from direct to edge in stages with requests running: no failed request on either path", async () => {
     // direct mode: each server's proxy answers for its tenant on the internet side
     expect((await viaProxy(vm1, hostOf(A))).status).toBe(200);
     expect((await viaProxy(vm2, hostOf(B))).status).toBe(200);
 
-    // the documented sequence: proxy.mode edge in btw.yml, the isolation rules, edge sync
-    const file = join(home.dir, "btw.yml");
-    const cfg = parse(readFileSync(file, "utf8")) as Record<string, any>;
-    cfg.proxy = { ...cfg.proxy, mode: "edge" };
-    writeFileSync(file, stringify(cfg));
+    // stage dns (the README's sequence; `infra apply` has no part in the lab): the servers keep
+    // answering visitors directly while the edge starts answering for the same names
+    setEdge({ switch: "dns" }, { mode: "edge" });
     const i = await must(["server", "isolate", "--json"]);
     expect((JSON.parse(i.stdout) as { results: Array<{ server: string; ok: boolean }> }).results.map((r) => [r.server, r.ok]).sort()).toEqual([[vm1.name, true], [vm2.name, true]]);
+    const direct = keepAsking(() => viaProxy(vm1, hostOf(A)));
     const s0 = Date.now();
     const sync = await must(["edge", "sync", "--json"]);
-    measure(`edge sync (servers' proxies moved to the private address, edge table installed): ${((Date.now() - s0) / 1000).toFixed(1)} s`);
+    const s1 = Date.now();
+    await sleep(1000);
+    const directSamples = await direct.stop();
     const results = (JSON.parse(sync.stdout) as { results: Array<{ target: string; kind: string; ok: boolean; routes?: number }> }).results;
     expect(results.find((r) => r.kind === "edge")).toMatchObject({ target: "lab-edge", ok: true, routes: 2 });
-
     ca = (await onVm(edgeLab.edge, ["docker", "exec", "btw-proxy", "cat", "/data/caddy/pki/authorities/local/root.crt"])).stdout;
     expect(ca).toContain("BEGIN CERTIFICATE");
-    // both tenants, on two servers, by host name through the one edge, certificate checked
-    for (const t of [A, B]) {
-      const r = await viaEdge(hostOf(t));
-      expect(r.status, `${t} through the edge: ${r.body}`).toBe(200);
-    }
+    for (const t of [A, B]) expect((await viaEdge(hostOf(t))).status, `${t} through the edge`).toBe(200);
+    measure(`switch stage dns: edge sync ${((s1 - s0) / 1000).toFixed(1)} s; ${directSamples.length} direct requests meanwhile, failed: ${failed(directSamples).length}`);
+    expect(failed(directSamples)).toEqual([]);
+    expect((await viaProxy(vm1, hostOf(A))).status).toBe(200);
+
+    // stage done: the servers' proxies leave the internet side (Compose recreates each once,
+    // the edge retries the dial meanwhile) — visitors, now all at the edge, see no error
+    setEdge({ switch: "done" });
+    const viaEdgeA = keepAsking(() => viaEdge(hostOf(A)));
+    const viaEdgeB = keepAsking(() => viaEdge(hostOf(B)));
+    const d0 = Date.now();
+    await must(["edge", "sync", "--json"]);
+    const d1 = Date.now();
+    await sleep(1000);
+    const [edgeA, edgeB] = [await viaEdgeA.stop(), await viaEdgeB.stop()];
+    const gap = (xs: typeof edgeA) => Math.max(0, ...xs.slice(1).map((x, k) => x.at - xs[k]!.at));
+    const slowest = Math.max(gap(edgeA), gap(edgeB));
+    measure(`switch stage done: edge sync ${((d1 - d0) / 1000).toFixed(1)} s; ${edgeA.length + edgeB.length} requests through the edge meanwhile, failed: ${failed([...edgeA, ...edgeB]).length}, longest gap between answers ${(slowest / 1000).toFixed(1)} s`);
+    expect(failed([...edgeA, ...edgeB])).toEqual([]);
     // an unknown name gets no certificate from the edge
     await expect(viaEdge(`nobody.${LAB_DOMAIN}`)).rejects.toThrow();
     // the servers' proxies: gone from the internet side, on the private network only
-    for (const vm of [vm1, vm2]) {
-      await expect(viaProxy(vm, hostOf(A))).rejects.toThrow(/ECONNREFUSED/);
-    }
+    for (const vm of [vm1, vm2]) await expect(viaProxy(vm, hostOf(A))).rejects.toThrow(/ECONNREFUSED/);
     expect((await httpGet(edgeLab.privateAddresses[vm1.name]!, 80, "/healthz", hostOf(A))).status).toBe(200);
   });
 
@@ -261,36 +308,34 @@ describe("the edge on the lab", () => {
     expect(j.edge![0]).toMatchObject({ proxy: "lab-edge", reachable: true, healthy: true, drift: "in-sync" });
   });
 
-  it("routes a custom domain to a tenant at the edge with its own certificate, and stops when removed", async () => {
+  it("routes a custom domain to a tenant at the edge with its own certificate, and stops when removed; each killed mid-way and finished by its re-run", async () => {
+    const withDns = { ...home, env: { ...home.env, BTW_DNS_SERVERS: dns.address } };
+    // killed after the tenant's server took the route, before the edge did
+    await killDuring(withDns, ["tenant", "domain", "add", A, CUSTOM], "edge tables re-synced");
     await must(["tenant", "domain", "add", A, CUSTOM]);
     const r = await viaEdge(CUSTOM);
     expect(r.status, r.body).toBe(200);
+    const listed = JSON.parse((await must(["tenant", "domain", "list", A, "--json"])).stdout) as unknown;
+    expect(JSON.stringify(listed)).toContain(CUSTOM);
+    await killDuring(withDns, ["tenant", "domain", "remove", A, CUSTOM, "--yes"], "edge tables re-synced");
     await must(["tenant", "domain", "remove", A, CUSTOM, "--yes"]);
     await expect(viaEdge(CUSTOM)).rejects.toThrow();
+    expect(JSON.stringify(JSON.parse((await must(["tenant", "domain", "list", A, "--json"])).stdout))).not.toContain(CUSTOM);
     expect((await viaEdge(hostOf(A))).status).toBe(200);
   });
 
-  it("migrates lab-1 → lab-2 with requests running through the edge: the route switches at the edge, no DNS change", async () => {
-    const samples: Array<{ at: number; ok: boolean; status: number | string }> = [];
-    let running = true;
-    const loop = (async () => {
-      while (running) {
-        const at = Date.now();
-        try {
-          const r = await viaEdge(hostOf(A), "/healthz", 5000);
-          samples.push({ at, ok: r.status === 200, status: r.status });
-        } catch (e) {
-          samples.push({ at, ok: false, status: (e as Error).message });
-        }
-        await sleep(100);
-      }
-    })();
+  it("migrates lab-1 → lab-2 with requests running through the edge, killed at the edge switch and finished: the route switches at the edge, no DNS change", async () => {
+    const asking = keepAsking(() => viaEdge(hostOf(A), "/healthz", 5000));
     const m0 = Date.now();
+    // killed as the edge switch starts (the target routes the tenant, the edge still sends it
+    // to the source's maintenance page); the same command finishes the journaled cutover
+    await killDuring(home, ["tenant", "migrate", A, "--to", vm2.name], "switch the edge route");
+    const k = Date.now();
     const r = await btw(["tenant", "migrate", A, "--to", vm2.name, "--json"], 600_000);
     const m1 = Date.now();
+    measure(`migrate killed at the edge switch after ${((k - m0) / 1000).toFixed(1)} s; the re-run finished in ${((m1 - k) / 1000).toFixed(1)} s`);
     await sleep(3000);
-    running = false;
-    await loop;
+    const samples = await asking.stop();
     expect(r.code, r.stderr).toBe(0);
     const report = (JSON.parse(r.stdout) as { migration: { to: string; unavailable: { seconds: number } | null; edgeProxies: string[] | null } }).migration;
     expect(report.to).toBe(vm2.name);

@@ -80,7 +80,8 @@ export function edgeSpec(config: Config, common: Record<string, string>, labels:
   const rel = relativeName(config.domain, zone)!;
   const wildcard = rel === "@" ? "*" : `*.${rel}`;
   const subnet = parseCidr(h.subnetRange);
-  const names = [wildcard, ...(e.dns.apex ? [rel] : [])];
+  // edge.switch prepare: everything but the records (DNS still leads to the servers)
+  const names = e.switch === "prepare" ? [] : [wildcard, ...(e.dns.apex ? [rel] : [])];
   const records = names.flatMap((name) =>
     (["ipv4", "ipv6"] as const).map((target): EdgeDnsRecord => ({
       id: `dns_${name === "@" ? "apex" : name.replace(/^\*/, "wildcard").replace(/[^A-Za-z0-9_-]/g, "_")}_${target === "ipv4" ? "a" : "aaaa"}`,

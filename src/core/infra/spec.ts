@@ -14,7 +14,7 @@ import { renderUserData, USER_DATA_MAX_BYTES, userDataBytes } from "./cloud-init
 import { firewallRules, type FirewallRule } from "./firewall.js";
 import { edgeProblems, edgeServerIp, edgeSpec, type EdgeSpec } from "./edge.js";
 import { renderEdgeCaddyfile } from "../edge/caddyfile.js";
-import { serverProxyTls } from "../edge/mode.js";
+import { serverProxyTls, serversPublic } from "../edge/mode.js";
 
 export const HCLOUD_PROVIDER_SOURCE = "hetznercloud/hcloud";
 
@@ -197,7 +197,7 @@ export function platformSpec(config: Config, assets: SpecAssets): PlatformSpec {
     firewall: {
       id: "firewall",
       name: `${h.namePrefix}-platform`,
-      rules: firewallRules({ adminCidrs: h.adminCidrs, networkRange: h.networkRange, metricsPorts: h.metricsPorts, mode: config.proxy.mode }),
+      rules: firewallRules({ adminCidrs: h.adminCidrs, networkRange: h.networkRange, metricsPorts: h.metricsPorts, mode: serversPublic(config) ? "direct" : config.proxy.mode }),
       labels: common,
     },
     attachment: { id: "firewall_attachment", labelSelector: `${STACK_LABEL}=${stack}` },

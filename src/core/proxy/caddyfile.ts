@@ -32,6 +32,13 @@ export interface CaddyfileInput {
    * network), so n8n sees the visitor's address and `https` instead of the edge's hop.
    */
   trustedProxies?: readonly string[];
+  /**
+   * While a fleet moves to the edge (edge.switch prepare/dns) with tls auto: each tenant
+   * also answers plain HTTP (the edge proxies' requests) instead of redirecting port 80 to
+   * HTTPS; its HTTPS site keeps its certificate for visitors still sent here by DNS. ACME's
+   * HTTP challenges on port 80 still reach Caddy (it answers them before any route).
+   */
+  edgePlainHttp?: boolean;
 }
 
 /**
@@ -161,9 +168,15 @@ export function renderCaddyfile(input: CaddyfileInput): string {
   const active = tenants.filter((t) => t.status === "active").length;
 
   const global = ["{", "\tadmin localhost:2019"];
+  // plain-HTTP twins only where the sites are HTTPS (with tls off they serve HTTP already)
+  const twins = input.edgePlainHttp === true && input.tls === "auto";
   if (input.tls === "off") global.push("\tauto_https off");
-  else if (input.acmeEmail !== undefined) global.push(`\temail ${input.acmeEmail}`);
+  else {
+    if (twins) global.push("\tauto_https disable_redirects");
+    if (input.acmeEmail !== undefined) global.push(`\temail ${input.acmeEmail}`);
+  }
   global.push("}");
+  const plain: CaddyfileInput = { ...input, tls: "off" };
 
   const blocks: string[][] = [
     [
@@ -180,6 +193,12 @@ export function renderCaddyfile(input: CaddyfileInput): string {
       "}",
     ],
     ...tenants.map((t) => (t.status === "active" ? activeSite(t.slug, input, t.extraHosts) : suspendedSite(t.slug, input, t.extraHosts))),
+    ...(twins
+      ? tenants.map((t, i) => [
+          ...(i === 0 ? ["# The same tenants in plain HTTP for the edge proxies, while the fleet moves to the edge (edge.switch)."] : []),
+          ...(t.status === "active" ? activeSite(t.slug, plain, t.extraHosts) : suspendedSite(t.slug, plain, t.extraHosts)),
+        ])
+      : []),
     ...(input.metrics === undefined
       ? []
       : [["# Tenants' n8n metrics for Prometheus (published on the private address only).", ...metricsSite(input.metrics, tenants.filter((t) => t.status === "active").map((t) => t.slug))]]),

@@ -247,3 +247,31 @@ describe("edge config checks", () => {
     expect(planRegistration({ outputs, known: [], capacities: {}, defaultCapacity: 12 }).map((r) => r.output.name)).toEqual(["btw-1"]);
   });
 });
+
+describe("edge.switch: moving a fleet from direct mode in stages", () => {
+  const firewall = (json: Json) => attrs(json, "hcloud_firewall", "firewall").rule as Array<{ port: string; protocol: string; source_ips: string[] }>;
+  const publicWeb = (json: Json) => firewall(json).filter((r) => ["80", "443"].includes(r.port) && r.source_ips.includes("0.0.0.0/0")).map((r) => `${r.protocol}/${r.port}`);
+  const tenantCaddyfile = (json: Json) =>
+    (parse(attrs(json, "hcloud_server", "server_btw-1").user_data).write_files as Array<{ path: string; content: string }>).find((f) => f.path === "/opt/btw/proxy/conf/Caddyfile")!.content;
+
+  it("prepare: load balancer, certificate and edge servers, but no DNS record; the servers keep public 80/443 and their own TLS", () => {
+    const { json } = synth(edgeConfig({ switch: "prepare" }));
+    expect(Object.keys(json.resource)).toEqual(expect.arrayContaining(["hcloud_load_balancer", "hcloud_managed_certificate", "hcloud_load_balancer_target"]));
+    expect(json.resource.hcloud_zone_rrset).toBeUndefined();
+    expect(publicWeb(json)).toEqual(["tcp/80", "tcp/443", "udp/443"]);
+    expect(tenantCaddyfile(json)).not.toContain("auto_https off");
+    expect(tenantCaddyfile(json)).toContain("auto_https disable_redirects");
+  });
+
+  it("dns: the records point at the load balancer while the servers still answer publicly", () => {
+    const { json } = synth(edgeConfig({ switch: "dns" }));
+    expect(Object.keys(json.resource.hcloud_zone_rrset).sort()).toEqual(["dns_apex_a", "dns_apex_aaaa", "dns_wildcard_a", "dns_wildcard_aaaa"]);
+    expect(publicWeb(json)).toEqual(["tcp/80", "tcp/443", "udp/443"]);
+  });
+
+  it("done (the default): no public HTTP(S) on the servers", () => {
+    const { json } = synth(edgeConfig({ switch: "done" }));
+    expect(publicWeb(json)).toEqual([]);
+    expect(tenantCaddyfile(json)).toContain("\tauto_https off\n");
+  });
+});

@@ -168,7 +168,7 @@ describe("the edge Caddyfile through real Caddy", () => {
     const adapt = run([caddyBin, "adapt", "--config", file, "--adapter", "caddyfile"]);
     expect([adapt.status, adapt.stderr]).toEqual([0, ""]);
     const servers = Object.values(JSON.parse(adapt.stdout).apps.http.servers) as Array<{ listen: string[] }>;
-    expect(servers.map((s) => s.listen).sort()).toEqual(value.tls === "internal" ? [[":443"], [":80"]] : [[":80"]]);
+    expect(servers.map((s) => s.listen).sort()).toEqual(("tls" in value && value.tls === "internal") ? [[":443"], [":80"]] : [[":80"]]);
     const valid = run([caddyBin, "validate", "--config", file, "--adapter", "caddyfile"], { cwd: dir, env: { XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir } });
     expect([valid.status, valid.stdout.trim().split("\n").at(-1)]).toEqual([0, "Valid configuration"]);
   });

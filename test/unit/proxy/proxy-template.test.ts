@@ -103,6 +103,8 @@ describe("rendered Caddyfile through real Caddy", () => {
     off: { tls: "off", domain: "lab.test", tenants },
     metrics: { tls: "auto", acmeEmail: "ops@example.com", domain: "example.com", tenants, metrics: { port: 9180, denyFrom: ["10.220.0.0/16"] } },
     empty: { tls: "off", domain: "lab.test", tenants: [] },
+    // edge.switch prepare/dns: HTTPS sites for direct visitors + their plain-HTTP twins for the edge
+    switching: { tls: "auto", acmeEmail: "ops@example.com", domain: "example.com", tenants, trustedProxies: ["10.0.0.0/16"], edgePlainHttp: true },
   };
 
   it.each(Object.keys(inputs))("%s: already `caddy fmt` formatted, and adapts without warnings", (name) => {
@@ -113,6 +115,22 @@ describe("rendered Caddyfile through real Caddy", () => {
     expect(fmt.stdout).toBe(readFileSync(file, "utf8"));
     const adapt = run([caddyBin as string, "adapt", "--config", file, "--adapter", "caddyfile"]);
     expect([adapt.status, adapt.stderr]).toEqual([0, ""]);
+  });
+
+  it("while the fleet moves to the edge: each tenant on :443 with its certificate and on :80 in plain HTTP, no redirect", () => {
+    const dir = tempDir();
+    const file = join(dir, "Caddyfile");
+    writeFileSync(file, renderCaddyfile(inputs.switching as CaddyfileInput));
+    const json = JSON.parse(run([caddyBin as string, "adapt", "--config", file, "--adapter", "caddyfile"]).stdout);
+    const servers = Object.values(json.apps.http.servers) as any[];
+    const byPort = Object.fromEntries(servers.map((s) => [s.listen[0], s]));
+    expect(Object.keys(byPort).sort()).toEqual([":443", ":80"]);
+    const hosts = (srv: any) => (srv.routes as any[]).map((r) => r.match?.[0]?.host?.[0] ?? null);
+    expect(hosts(byPort[":443"])).toEqual(["acme.example.com", "beta.example.com"]);
+    expect(hosts(byPort[":80"])).toEqual(["acme.example.com", "beta.example.com", null]);
+    expect(JSON.stringify(byPort[":80"].routes)).not.toContain('"Location"');
+    expect(byPort[":443"].automatic_https).toEqual({ disable_redirects: true });
+    expect(JSON.stringify(byPort[":80"].routes)).toContain('"dial":"n8n-acme:5678"');
   });
 
   it("tls off: tenants' routes before the 404 catch-all, on :80; a suspended tenant answers 503", () => {
