@@ -21,7 +21,9 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parse, stringify } from "yaml";
+import { proxyComposeUp } from "../../src/core/commands/proxy.js";
 import { purgeByLabel } from "../../src/core/commands/tenant-purge.js";
+import { PROXY_LAYOUT } from "../../src/core/proxy/layout.js";
 import { labConfig } from "../lab/config.js";
 import { labEdge, type LabEdge } from "../lab/lab.js";
 import { BTW, killDuring, type BtwHome, type BtwResult } from "../support/cli.js";
@@ -129,14 +131,15 @@ describe("the edge on the lab", () => {
   };
 
   /**
-   * Leaves lab-1 and lab-2 as the other files expect them: no isolation chains, and a proxy
-   * that the next tenant create recreates publishing on every address (its .env is rewritten
-   * by that create; the container goes now so nothing keeps listening only privately).
+   * Leaves lab-1 and lab-2 as the other files expect them: no isolation chains, and the proxy
+   * publishing on every address again (as direct mode renders its .env).
    */
   const resetServers = async () => {
     for (const vm of [vm1, vm2]) {
       await onVm(vm, ["sh", "-c", "iptables -w -D DOCKER-USER -j BTW-ISOLATION 2>/dev/null; iptables -w -D INPUT -j BTW-ISOLATION-INPUT 2>/dev/null; iptables -w -F BTW-ISOLATION 2>/dev/null; iptables -w -F BTW-ISOLATION-INPUT 2>/dev/null; iptables -w -X BTW-ISOLATION 2>/dev/null; iptables -w -X BTW-ISOLATION-INPUT 2>/dev/null; true"]);
-      await onVm(vm, ["docker", "rm", "-f", "btw-proxy"]);
+      // the proxy back on every address (other files' states reach it on the internet side)
+      await onVm(vm, ["sed", "-i", "/^HTTPS\\?_PUBLISH=/d", PROXY_LAYOUT.envFile]);
+      await onVm(vm, proxyComposeUp({ wait: true }));
     }
     await onVm(edgeLab.edge, ["docker", "rm", "-f", "btw-proxy"]);
   };
@@ -331,6 +334,9 @@ describe("the edge on the lab", () => {
     // to the source's maintenance page); the same command finishes the journaled cutover
     await killDuring(home, ["tenant", "migrate", A, "--to", vm2.name], "switch the edge route");
     const k = Date.now();
+    // meanwhile `btw status` names the edge's stale route (the state already says lab-2)
+    const st = JSON.parse((await btw(["status", "--json"])).stdout) as { healthy: boolean; edge: Array<{ proxy: string; drift: string; routes: { moved: unknown[] } }> };
+    expect([st.healthy, st.edge[0]!.drift, JSON.stringify(st.edge[0]!.routes.moved)]).toEqual([false, "drift", expect.stringContaining(hostOf(A))]);
     const r = await btw(["tenant", "migrate", A, "--to", vm2.name, "--json"], 600_000);
     const m1 = Date.now();
     measure(`migrate killed at the edge switch after ${((k - m0) / 1000).toFixed(1)} s; the re-run finished in ${((m1 - k) / 1000).toFixed(1)} s`);
@@ -360,5 +366,7 @@ describe("the edge on the lab", () => {
     expect(site.slice(0, site.indexOf("\n}"))).toContain(`reverse_proxy ${edgeLab.privateAddresses[vm2.name]}:80`);
     expect((await onVm(vm1, ["docker", "ps", "--filter", `name=btw-${A}-n8n`, "--filter", "status=running", "-q"])).stdout.trim()).toBe("");
     expect((await viaEdge(hostOf(A))).status).toBe(200);
+    const after = JSON.parse((await btw(["status", "--json"])).stdout) as { edge: Array<{ drift: string }> };
+    expect(after.edge[0]!.drift).toBe("in-sync");
   });
 });

@@ -45,6 +45,9 @@ describe("bad input", () => {
     ["upgrade postgres --cleanup of no one tenant", ["upgrade", "postgres", "--cleanup", "--all", "--yes"], /--cleanup takes exactly one --tenant/],
     ["upgrade postgres of an unknown tenant", ["upgrade", "postgres", "--tenant", "nope", "--to", "17"], /unknown tenant\(s\): nope/],
     ["upgrade redis to a major", ["upgrade", "redis", "--all", "--to", "8"], /is not a Redis version/],
+    ["a private ip that is a name", ["server", "add", "s5", "--host", "192.0.2.14", "--private-ip", "internal.example.com", "--no-verify"], /--private-ip "internal\.example\.com" is not an IPv4 or IPv6 address/],
+    ["a private ip out of range", ["server", "add", "s5", "--host", "192.0.2.14", "--private-ip", "10.0.1.300", "--no-verify"], /--private-ip "10\.0\.1\.300" is not an IPv4/],
+    ["isolate an unknown server", ["server", "isolate", "nope"], /server 'nope' does not exist/],
   ])("%s exits 2 with one error line", async (_name, args, message) => {
     const r = await home.run(args);
     expect(r.code).toBe(2);
@@ -52,6 +55,14 @@ describe("bad input", () => {
     const errors = r.stderr.split("\n").filter((l) => /^error:?/.test(l));
     expect(errors, r.stderr).toHaveLength(1);
     expect(errors[0]).toMatch(message);
+    await expectUnchanged();
+  });
+
+  it("server isolate --dry-run names each server's rules and changes nothing", async () => {
+    const r = await home.run(["server", "isolate", "--dry-run", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout) as { dryRun: boolean; servers: Array<{ server: string; rules: { tenantSources: string[]; privateRanges: string[] } }> };
+    expect(plan).toMatchObject({ dryRun: true, servers: [{ server: "s1", rules: { tenantSources: ["10.220.0.0/16"], privateRanges: ["10.0.0.0/16"] } }] });
     await expectUnchanged();
   });
 
