@@ -298,6 +298,10 @@ function createSteps(ctx: Ctx, db: Db, p: CreatePlan): Step[] {
         const { updateTenantStatus } = await import("../state/tenants.js");
         await connectTenant(host, p.slug);
         await syncRoutes(host, db, ctx.config, p.server, [p.slug]);
+        // edge mode: the edge proxies route the new name too (a failure stops the step: the
+        // re-run of the create finishes it)
+        const { syncEdgeAfterChange } = await import("./edge/switch.js");
+        await syncEdgeAfterChange(ctx, db);
         await updateTenantStatus(db, tenant.id, "active");
         return `${p.slug}.${ctx.config.domain}`;
       },

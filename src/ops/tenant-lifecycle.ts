@@ -180,6 +180,11 @@ export async function deleteTenant(ctx: Ctx, db: Db, slug: string, o: DeleteOpti
     }
     await updateTenantStatus(db, t.id, "deleting");
     await syncRoutes(host, db, ctx.config, server);
+    // edge mode: the name leaves the edge tables too; an edge proxy that cannot be reached
+    // does not stop the delete (its stale route leads to a server that answers 404; `btw
+    // status` shows the drift, `btw edge sync` removes it)
+    const { syncEdgeAfterChange } = await import("./edge/switch.js");
+    await syncEdgeAfterChange(ctx, db).catch((e: unknown) => ctx.out.warn(`the edge still routes ${slug}: ${(e as Error).message.split("\n")[0]}; run \`btw edge sync\``));
     await disconnectTenant(host, slug);
     const layout = tenantLayout(slug);
     const hasFiles = (await host.run(["test", "-f", layout.composeFile], { allowFailure: true })).exitCode === 0;

@@ -73,3 +73,14 @@ export async function switchEdgeRoutes(ctx: Ctx, db: Db, targets: readonly EdgeT
   requireAllSynced(results);
   return results;
 }
+
+/**
+ * In edge mode, every edge proxy's table re-rendered from the state after a route change of
+ * create, delete, restore or a custom domain: returns the proxies' names, null in direct mode.
+ * Throws (edge-sync-failed) when one did not take it; the caller decides whether that stops it.
+ */
+export async function syncEdgeAfterChange(ctx: Ctx, db: Db): Promise<string[] | null> {
+  if (ctx.config.proxy.mode !== "edge") return null;
+  const targets = await edgeTargets(ctx);
+  return (await switchEdgeRoutes(ctx, db, targets)).map((r) => r.proxy);
+}
