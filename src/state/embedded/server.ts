@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigError, OperationError } from "../../errors.js";
 import { acquireStoreLock, pidAlive } from "../store-lock.js";
 import { serverAccount, type RunAs } from "./account.js";
-import { findPgBinaries, type PgBinaries } from "./binaries.js";
+import { findPgBinaries, reachableBinaries, type PgBinaries } from "./binaries.js";
 import { socketPath, type StoreLayout } from "./layout.js";
 
 export interface ServerStatus {
@@ -109,8 +109,9 @@ export async function ensureServer(l: StoreLayout, opts: EnsureOptions = {}): Pr
       await sleep(50);
     }
     const env = opts.env ?? process.env;
-    const bins = await findPgBinaries(env);
     const account = serverAccount(env);
+    const found = await findPgBinaries(env);
+    const bins = account ? reachableBinaries(found, (postgres) => spawnSyncAs(postgres, ["--version"], "/", account).status === 0) : found;
     mkdirSync(l.dir, { recursive: true, mode: 0o700 });
     if (!existsSync(path.join(l.pgdata, "PG_VERSION"))) initdb(l, bins, account);
     removeStalePidFiles(l);
