@@ -16,7 +16,7 @@
 // servers of this file on the lab bridge (the host's side of it).
 
 import { readFileSync, writeFileSync } from "node:fs";
-import { request as httpsRequest } from "node:https";
+import { request as httpsRequest, type RequestOptions } from "node:https";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -68,10 +68,10 @@ describe("the edge on the lab", () => {
     return r;
   };
 
-  /** HTTPS through the edge VM (the address "DNS" gives every tenant name), trusting only the edge's CA. */
-  const viaEdge = (host: string, path = "/healthz", timeoutMs = 10_000): Promise<Answer> =>
+  /** One GET, over HTTP or (with TLS options) HTTPS: its status and body. */
+  const get = (opts: RequestOptions, tls: boolean, timeoutMs = 10_000): Promise<Answer> =>
     new Promise((resolve, reject) => {
-      const req = httpsRequest({ host: edgeLab.edge.host, port: 443, servername: host, path, headers: { Host: host }, ca, timeout: timeoutMs, agent: false }, (res) => {
+      const req = (tls ? httpsRequest : httpRequest)({ ...opts, timeout: timeoutMs, agent: false }, (res) => {
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (d: string) => (body += d));
@@ -82,18 +82,12 @@ describe("the edge on the lab", () => {
       req.end();
     });
 
+  /** HTTPS through the edge VM (the address "DNS" gives every tenant name), trusting only the edge's CA. */
+  const viaEdge = (host: string, path = "/healthz", timeoutMs = 10_000): Promise<Answer> =>
+    get({ host: edgeLab.edge.host, port: 443, servername: host, path, headers: { Host: host }, ca } as RequestOptions, true, timeoutMs);
+
   const httpGet = (host: string, port: number, path: string, hostHeader?: string): Promise<Answer> =>
-    new Promise((resolve, reject) => {
-      const req = httpRequest({ host, port, path, headers: hostHeader ? { Host: hostHeader } : {}, timeout: 10_000, agent: false }, (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (d: string) => (body += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", reject);
-      req.end();
-    });
+    get({ host, port, path, headers: hostHeader ? { Host: hostHeader } : {} }, false);
 
   const listen = (host: string, body: string): Promise<number> =>
     new Promise((resolve, reject) => {

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { accessSync, constants } from "node:fs";
 import type { Handler } from "../../cli/program.js";
 import { expandPath } from "../../config/load.js";
@@ -42,7 +43,7 @@ const handler: Handler = async (ctx, [name], opts) => {
   if (typeof opts.privateIp === "string") {
     const ip = opts.privateIp;
     // an address, never a name: the proxy publishes on it and the edge dials it
-    if (!/^\d{1,3}(\.\d{1,3}){3}$|^[0-9a-f:]+$/i.test(ip) || ip.includes(".") === ip.includes(":") || hostProblem(ip)) {
+    if (isIP(ip) === 0) {
       throw new UsageError(`--private-ip ${JSON.stringify(ip)} is not an IPv4 or IPv6 address`, { hint: "pass the server's address on the private network, e.g. 10.0.1.11" });
     }
     labels[PRIVATE_IP_LABEL] = ip;

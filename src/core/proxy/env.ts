@@ -1,5 +1,6 @@
 // The proxy's .env beside templates/proxy/compose.yml: its image and resource limits.
 
+import { isIP } from "node:net";
 import { UsageError } from "../../errors.js";
 import { formatCpus, formatMemory } from "../tenant/env.js";
 import { renderEnvFile } from "../tenant/dotenv.js";
@@ -20,14 +21,11 @@ export interface ProxyEnvInput {
 /** Caddy in front of dozens of n8n instances stays far below these; they bound a runaway. */
 export const DEFAULT_PROXY_LIMITS = { cpus: 1, memoryMb: 512, pids: 512 } as const;
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-const IPV6 = /^[0-9a-f:]+$/i;
-
 /** An address as Compose's `ports` wants it before `:port` (IPv6 in brackets); throws on anything else. */
-function hostPart(a: string): string {
-  if (IPV4.test(a)) return a;
-  if (IPV6.test(a) && a.includes(":")) return `[${a}]`;
-  throw new UsageError(`invalid publish address ${JSON.stringify(a)}`, { code: "invalid-address" });
+export function publishHost(a: string): string {
+  const v = isIP(a);
+  if (v === 0) throw new UsageError(`invalid publish address ${JSON.stringify(a)}`, { code: "invalid-address" });
+  return v === 6 ? `[${a}]` : a;
 }
 
 export function renderProxyEnv(input: ProxyEnvInput): string {
@@ -50,8 +48,8 @@ export function renderProxyEnv(input: ProxyEnvInput): string {
             {
               comment: "Behind the edge: 80/443 on the server's private address only",
               entries: [
-                ["HTTP_PUBLISH", `${hostPart(input.webPublishAddress)}:80`] as const,
-                ["HTTPS_PUBLISH", `${hostPart(input.webPublishAddress)}:443`] as const,
+                ["HTTP_PUBLISH", `${publishHost(input.webPublishAddress)}:80`] as const,
+                ["HTTPS_PUBLISH", `${publishHost(input.webPublishAddress)}:443`] as const,
               ],
             },
           ]
