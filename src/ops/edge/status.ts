@@ -3,7 +3,7 @@ import { edgeHealthCheck, edgeProxyState, readEdgeCaddyfile } from "../../core/c
 import { judgeEdgeProxy, noEdgeProxies, type EdgeProbe, type EdgeProxyStatus, type EdgeWanted, type ProbeOutcome } from "../../core/edge/status.js";
 import type { Db } from "../../state/db.js";
 import type { Host } from "../host.js";
-import { edgeTargets, type EdgeTarget } from "./switch.js";
+import { edgeHost, edgeTargets, type EdgeTarget } from "./switch.js";
 
 // Every edge proxy read at once for `btw status` (read-only: no lock, nothing written). Each
 // probe is bounded, and a proxy that cannot be reached is a row saying so, not an error.
@@ -40,11 +40,9 @@ export async function edgeStatus(ctx: Ctx, db: Db): Promise<EdgeStatus> {
 }
 
 async function probeEdgeProxy(ctx: Ctx, t: EdgeTarget): Promise<EdgeProbe> {
-  const { sshFor } = await import("../../commands/server/shared.js");
-  const { Host } = await import("../host.js");
   let host: Host;
   try {
-    host = new Host(t.name, await sshFor(ctx, { name: t.name, host: t.address, port: ctx.config.ssh.port, sshUser: ctx.config.ssh.user, sshKeyPath: null }));
+    host = await edgeHost(ctx, t);
     // opens the shared connection the three probes below then use
     await host.run(["true"], { timeoutMs: PROBE_TIMEOUT_MS });
   } catch (e) {

@@ -1,6 +1,7 @@
 import type { Ctx } from "../../cli/context.js";
 import { OperationError } from "../../errors.js";
 import type { Db } from "../../state/db.js";
+import type { Host } from "../host.js";
 
 // Every edge proxy's table re-rendered from the state: the step that makes a route change
 // (a migration's cutover, a custom domain added or removed) real at the edge. The edge
@@ -58,13 +59,17 @@ export function requireAllSynced(results: readonly EdgeSyncResult[]): void {
   });
 }
 
-/** One edge proxy's table from the state, installed under its proxy lock. */
-export async function syncEdgeTarget(ctx: Ctx, db: Db, t: EdgeTarget, opts: { ensure?: boolean } = {}): Promise<{ routes: number }> {
+/** An edge proxy as a Host: SSH with the config's user, port and key (it is no registered server). */
+export async function edgeHost(ctx: Ctx, t: EdgeTarget): Promise<Host> {
   const { sshFor } = await import("../../commands/server/shared.js");
   const { Host } = await import("../host.js");
+  return new Host(t.name, await sshFor(ctx, { name: t.name, host: t.address, port: ctx.config.ssh.port, sshUser: ctx.config.ssh.user, sshKeyPath: null }));
+}
+
+/** One edge proxy's table from the state, installed under its proxy lock. */
+export async function syncEdgeTarget(ctx: Ctx, db: Db, t: EdgeTarget, opts: { ensure?: boolean } = {}): Promise<{ routes: number }> {
   const { syncEdgeRoutes } = await import("./routes.js");
-  const ssh = await sshFor(ctx, { name: t.name, host: t.address, port: ctx.config.ssh.port, sshUser: ctx.config.ssh.user, sshKeyPath: null });
-  return syncEdgeRoutes(new Host(t.name, ssh), db, ctx.config, opts);
+  return syncEdgeRoutes(await edgeHost(ctx, t), db, ctx.config, opts);
 }
 
 /** Every edge proxy synced from the state; throws naming the ones that failed. */
