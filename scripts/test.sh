@@ -8,7 +8,8 @@ source scripts/tool-binaries.sh
 
 results=$(mktemp)
 status=0
-npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@" || status=$?
+# test-results/timings.json: each file's wall time and the total; the ten slowest printed last.
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results" --reporter=./test/support/timings-reporter.ts "$@" || status=$?
 # A plain closing line any CI can read.
 node -e '
   const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));

@@ -1,0 +1,65 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import type { Reporter, TestModule } from "vitest/node";
+
+// Where the suite's time goes (issue 21): each file's wall time (queued → finished, so set-up
+// and hooks count), its project and outcome, and the run's total, written to
+// test-results/timings.json as the run goes (a run cut short still leaves what it measured)
+// and the ten slowest files printed at the end. CI's 90 minutes are spent here first.
+
+interface FileTiming {
+  file: string;
+  project: string;
+  state: string;
+  startedAt: string;
+  seconds: number;
+}
+
+const OUT_DIR = "test-results";
+const OUT_FILE = join(OUT_DIR, "timings.json");
+
+export default class TimingsReporter implements Reporter {
+  private readonly runStart = Date.now();
+  private readonly started = new Map<string, number>();
+  private readonly files: FileTiming[] = [];
+
+  onTestModuleStart(module: TestModule): void {
+    this.started.set(module.moduleId, Date.now());
+  }
+
+  onTestModuleEnd(module: TestModule): void {
+    const start = this.started.get(module.moduleId) ?? Date.now() - module.diagnostic().duration;
+    this.files.push({
+      file: relative(process.cwd(), module.moduleId),
+      project: module.project.name,
+      state: module.state(),
+      startedAt: new Date(start).toISOString(),
+      seconds: Math.round((Date.now() - start) / 100) / 10,
+    });
+    this.write(false);
+  }
+
+  onTestRunEnd(): void {
+    this.write(true);
+    const slowest = [...this.files].sort((a, b) => b.seconds - a.seconds).slice(0, 10);
+    const total = (Date.now() - this.runStart) / 1000;
+    const lines = slowest.map((f) => `  ${f.seconds.toFixed(1).padStart(7)} s  ${f.project.padEnd(11)} ${f.file}${f.state === "passed" ? "" : ` (${f.state})`}`);
+    process.stdout.write(`\nslowest ten files (of ${this.files.length}; total ${fmt(total)}; all in ${OUT_FILE}):\n${lines.join("\n")}\n`);
+  }
+
+  private write(finished: boolean): void {
+    const totalSeconds = Math.round((Date.now() - this.runStart) / 100) / 10;
+    const byProject: Record<string, number> = {};
+    for (const f of this.files) byProject[f.project] = Math.round(((byProject[f.project] ?? 0) + f.seconds) * 10) / 10;
+    mkdirSync(OUT_DIR, { recursive: true });
+    writeFileSync(
+      OUT_FILE,
+      `${JSON.stringify({ startedAt: new Date(this.runStart).toISOString(), finished, totalSeconds, secondsByProject: byProject, files: [...this.files].sort((a, b) => b.seconds - a.seconds) }, null, 2)}\n`,
+    );
+  }
+}
+
+function fmt(seconds: number): string {
+  const m = Math.floor(seconds / 60);
+  return `${m} min ${Math.round(seconds - m * 60)} s`;
+}
