@@ -1,5 +1,7 @@
 import { defineConfig } from "vitest/config";
 
+const E2E_LANES = Number(process.env.BTW_E2E_LANES ?? "2");
+
 // Three projects: unit (pure, no I/O), integration (real PostgreSQL and a loopback sshd,
 // started by the set-up), e2e (the lab: Docker-in-Docker VMs, registry, n8n). Each runs
 // in CI; none skips itself when its dependencies are missing — the set-up builds them.
@@ -25,7 +27,11 @@ export default defineConfig({
           globalSetup: ["test/e2e/global-setup.ts"],
           testTimeout: 600_000,
           hookTimeout: 1_200_000,
-          fileParallelism: false,
+          // Lanes (issue 21): up to BTW_E2E_LANES files at once, each on a server pair of its
+          // own (test/e2e/support/lab.ts). After unit and integration (groupOrder), which
+          // keep their own worker count.
+          maxWorkers: E2E_LANES,
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -1,8 +1,9 @@
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BtwHome } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 import { makeExecutions, snapshot, tenantApi, scrubTenant } from "../integration/backup/tenant-api.js";
 
 // Moving a tenant between servers: lab-1 → lab-2 with its data, the route switched (lab-2's
@@ -10,7 +11,7 @@ import { makeExecutions, snapshot, tenantApi, scrubTenant } from "../integration
 // (The VMs' proxies are shared with other test runs, whose route syncs render only their own
 // tenants; run this file alone for a quiet proxy.)
 describe("tenant migrate on the lab", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let home: BtwHome;
   let vm1: LabServer;
   let vm2: LabServer;
@@ -22,9 +23,9 @@ describe("tenant migrate on the lab", () => {
   const volumes = async (vm: LabServer) => (await onVm(vm, ["docker", "volume", "ls", "-q", "--filter", `label=btw.tenant=${T}`])).stdout.trim();
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
-    for (const s of lab.servers) for (const t of [T]) await scrubTenant(s, t);
+    for (const s of lab.allServers) for (const t of [T]) await scrubTenant(s, t);
     home = await labHome(lab);
     // a pool of its own: the lab VMs are shared with other test runs, each allocating from the bottom of its pool
     appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.232.0.0/16\n");

@@ -1,16 +1,17 @@
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BtwHome } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 import { startFakeS3, type FakeS3 } from "../integration/backup/fake-s3.js";
 import { credentialData, makeExecutions, snapshot, tenantApi, scrubTenant } from "../integration/backup/tenant-api.js";
 
 // The same round trip with S3 storage: a local S3-compatible server (s3rver) on loopback,
 // multipart uploads from btw; an interrupted upload leaves no object and no parts.
 describe("backups in S3 (s3rver on loopback)", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let home: BtwHome;
   let vm: LabServer;
   let s3: FakeS3;
@@ -28,11 +29,11 @@ describe("backups in S3 (s3rver on loopback)", () => {
   };
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     vm = lab.servers[0]!;
     s3 = await startFakeS3();
     env = { BTW_S3_ACCESS_KEY_ID: s3.accessKeyId, BTW_S3_SECRET_ACCESS_KEY: s3.secretAccessKey };
-    for (const s of lab.servers) for (const t of [T]) await scrubTenant(s, t);
+    for (const s of lab.allServers) for (const t of [T]) await scrubTenant(s, t);
     home = await labHome(lab, { servers: [vm.name] });
     // a pool of its own: the lab VMs are shared with other test runs, each allocating from the bottom of its pool
     appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.233.0.0/16\n");

@@ -1,16 +1,17 @@
 import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BtwHome } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, snapshot, tenantApi, scrubTenant } from "../integration/backup/tenant-api.js";
 
 // Backups on real servers: a tenant with workflows, credentials and executions survives
 // backup → delete --purge → restore unchanged; restore --as; a damaged backup is refused by
 // verify and restore; verify restores into a scratch stack; a killed backup leaves nothing.
 describe("backup and restore on the lab", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let home: BtwHome;
   let vm1: LabServer;
   let vm2: LabServer;
@@ -23,9 +24,9 @@ describe("backup and restore on the lab", () => {
   const json = <T>(s: string) => JSON.parse(s) as T;
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
-    for (const s of lab.servers) for (const t of [T, AS]) await scrubTenant(s, t);
+    for (const s of lab.allServers) for (const t of [T, AS]) await scrubTenant(s, t);
     home = await labHome(lab);
     // a pool of its own: the lab VMs are shared with other test runs, each allocating from the bottom of its pool
     appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.231.0.0/16\n");
@@ -33,7 +34,7 @@ describe("backup and restore on the lab", () => {
     expect(r.code, r.stderr).toBe(0);
   });
   afterAll(async () => {
-    for (const t of [T, AS]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
+    await Promise.all([T, AS].map((t) => home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]))); // at once: each takes its own tenant lock
     home?.cleanup();
   });
 

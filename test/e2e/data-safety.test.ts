@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { BTW, stateSql, type BtwHome, runLong, killDuring } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
 // The fault matrix of issue 10 on the lab: `restore` (in place) and `tenant migrate` killed
@@ -18,7 +19,7 @@ const M = "ds-mig"; // migrations lab-1 → lab-2, then the frozen server
 type Snap = Awaited<ReturnType<typeof snapshot>>;
 
 describe("no path loses a tenant's data (fault matrix on the lab)", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let home: BtwHome;
   let vm1: LabServer;
   let vm2: LabServer;
@@ -65,9 +66,9 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
   };
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
-    for (const s of lab.servers) for (const t of [R, M]) await scrubTenant(s, t);
+    for (const s of lab.allServers) for (const t of [R, M]) await scrubTenant(s, t);
     home = await labHome(lab);
     // its own subnet pool (the lab VMs are shared with the other files' tenants) and a short
     // per-tenant backup deadline for the frozen-server case
@@ -87,7 +88,7 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
   });
   afterAll(async () => {
     for (const vm of [vm1, vm2]) if (vm) await onVm(vm, ["pkill", "-CONT", "-x", "dockerd"]);
-    for (const t of [R, M]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
+    await Promise.all([R, M].map((t) => home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]))); // at once: each takes its own tenant lock
     for (const s of lab?.servers ?? []) for (const t of [R, M]) await scrubTenant(s, t);
     home?.cleanup();
   });

@@ -1,9 +1,10 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { type BtwHome, runLong } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 import { startFakeS3, type FakeS3 } from "../integration/backup/fake-s3.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
@@ -16,7 +17,7 @@ const T = "dr-a";
 const PASS = "a passphrase for the drill";
 
 describe("disaster recovery drill (lab, S3)", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let vm: LabServer;
   let home: BtwHome;
   let s3: FakeS3;
@@ -37,7 +38,7 @@ describe("disaster recovery drill (lab, S3)", () => {
   };
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     vm = lab.servers[0]!;
     s3 = await startFakeS3();
     env = { BTW_S3_ACCESS_KEY_ID: s3.accessKeyId, BTW_S3_SECRET_ACCESS_KEY: s3.secretAccessKey };

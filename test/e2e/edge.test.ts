@@ -20,7 +20,7 @@ import { request as httpsRequest, type RequestOptions } from "node:https";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { proxyComposeUp } from "../../src/core/commands/proxy.js";
 import { purgeByLabel } from "../../src/core/commands/tenant-purge.js";
@@ -30,6 +30,7 @@ import { labEdge, type LabEdge } from "../lab/lab.js";
 import { BTW, killDuring, type BtwHome, type BtwResult } from "../support/cli.js";
 import { startFakeDns } from "../support/fake-dns.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 
 const [A, B] = ["edg-a", "edg-b"];
 const hostOf = (t: string) => `${t}.${LAB_DOMAIN}`;
@@ -47,7 +48,7 @@ interface Answer {
 }
 
 describe("the edge on the lab", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let edgeLab: LabEdge;
   let home: BtwHome;
   let vm1: LabServer;
@@ -140,7 +141,7 @@ describe("the edge on the lab", () => {
   };
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
     expect(vm2, "this file needs two lab servers").toBeDefined();
     const e0 = Date.now();
@@ -172,7 +173,7 @@ describe("the edge on the lab", () => {
   afterAll(async () => {
     for (const s of servers) s.close();
     if (metadataAdded) await execa("ip", ["addr", "del", `${METADATA}/32`, "dev", LAB_BRIDGE], { reject: false });
-    for (const t of [A, B]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"], { timeoutMs: 300_000 }).catch(() => undefined);
+    await Promise.all([A, B].map((t) => home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"], { timeoutMs: 300_000 }).catch(() => undefined))); // at once: each takes its own tenant lock
     if (vm1) {
       await purgeLeftovers();
       if (edgeLab) await resetServers();

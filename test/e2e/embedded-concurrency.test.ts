@@ -1,8 +1,9 @@
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BtwHome, BtwResult } from "../support/cli.js";
 import { labHome, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 import { scrubTenant } from "../integration/backup/tenant-api.js";
 
 // The embedded default (no database.url) with several btw processes at once on real servers:
@@ -10,7 +11,7 @@ import { scrubTenant } from "../integration/backup/tenant-api.js";
 // 75); two creates of the same tenant still give one winner and one exit 75; the store server
 // killed with -9 between two commands is recovered by the next.
 describe("many btw at once on the embedded store (lab)", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let home: BtwHome;
   let vm1: LabServer;
   let vm2: LabServer;
@@ -20,9 +21,9 @@ describe("many btw at once on the embedded store (lab)", () => {
   const ok = (r: BtwResult, what: string) => expect(r.code, `${what}: ${r.stderr}`).toBe(0);
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
-    for (const s of lab.servers) for (const t of [...ON_VM1, ...ON_VM2]) await scrubTenant(s, t);
+    for (const s of lab.allServers) for (const t of [...ON_VM1, ...ON_VM2]) await scrubTenant(s, t);
     home = await labHome(lab);
     // a pool of its own: the lab VMs are shared with other test files
     appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.233.0.0/16\n");
@@ -31,7 +32,7 @@ describe("many btw at once on the embedded store (lab)", () => {
     created.forEach((r, i) => ok(r, `create ${ON_VM1[i]}`));
   });
   afterAll(async () => {
-    for (const t of [...ON_VM1, ...ON_VM2]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
+    await Promise.all([...ON_VM1, ...ON_VM2].map((t) => home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]))); // at once: each takes its own tenant lock
     await home?.run(["db", "stop", "--force"]);
     home?.cleanup();
   });

@@ -1,6 +1,7 @@
 import type { TestProject } from "vitest/node";
 import { labConfig } from "../lab/config.js";
 import { labUp, type LabInfo } from "../lab/lab.js";
+import { SERVERS_PER_LANE, e2eLanes } from "./support/lab.js";
 
 // The e2e suite runs against the lab and never skips itself: this set-up builds whatever is
 // missing (first time on a machine: ~8–10 min) or reuses a running lab (seconds), then hands
@@ -14,7 +15,8 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject): Promise<void> {
-  const servers = Number(process.env.BTW_LAB_SERVERS ?? "2");
+  // a pair of servers per lane (test/e2e/support/lab.ts): lab-1…lab-4 for the default two lanes
+  const servers = Math.max(Number(process.env.BTW_LAB_SERVERS ?? "0"), e2eLanes() * SERVERS_PER_LANE);
   const lab = await labUp(labConfig(), { servers, prepull: true });
   project.provide("lab", lab);
 }

@@ -12,13 +12,14 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { purgeByLabel } from "../../src/core/commands/tenant-purge.js";
 import { BTW, type BtwHome, type BtwResult } from "../support/cli.js";
 import { startFakeSmtp, type FakeSmtp } from "../support/fake-smtp.js";
 import { startFakeWebhook, type FakeWebhook } from "../support/fake-webhook.js";
 import { labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 
 const GATEWAY = "172.29.0.1";
 const [A, B] = ["mon-a", "mon-b"];
@@ -59,7 +60,7 @@ interface PromSample {
 }
 
 describe("monitoring on the lab", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let home: BtwHome;
   let vm1: LabServer;
   let vm2: LabServer;
@@ -119,7 +120,7 @@ describe("monitoring on the lab", () => {
   };
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
     expect(vm2, "this file needs two lab servers").toBeDefined();
     await purgeLeftovers();
@@ -167,7 +168,7 @@ describe("monitoring on the lab", () => {
 
   afterAll(async () => {
     if (blocked) await sshBlock(false);
-    for (const t of [A, B]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"], { timeoutMs: 300_000 }).catch(() => undefined);
+    await Promise.all([A, B].map((t) => home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"], { timeoutMs: 300_000 }).catch(() => undefined))); // at once: each takes its own tenant lock
     if (vm1) await purgeLeftovers();
     await Promise.all([slack?.close(), hook?.close(), smtp?.close()]);
     home?.cleanup();

@@ -5,9 +5,10 @@
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BTW, type BtwHome } from "../support/cli.js";
 import { labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 import { scrubTenant } from "../integration/backup/tenant-api.js";
 import { startFakeWordPress, type FakeWordPress } from "../fakes/wordpress.js";
 
@@ -16,7 +17,7 @@ const T = "qz-src";
 const LONG = { timeoutMs: 600_000 };
 
 describe("verify's scratch stacks are quarantined and swept", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let vm: LabServer;
   let home: BtwHome;
   let wp: FakeWordPress;
@@ -39,7 +40,7 @@ describe("verify's scratch stacks are quarantined and swept", () => {
     (await onVm(vm, ["sh", "-c", 'docker ps -aq --filter "label=btw.tenant=$1"; docker volume ls -q --filter "label=btw.tenant=$1"; docker network ls -q --filter "label=btw.tenant=$1"; ls -d "/opt/btw/tenants/$1" 2>/dev/null; true', "sh", slug])).stdout.trim();
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     vm = lab.servers[0]!;
     await scrubTenant(vm, T);
     home = await labHome(lab, { servers: [vm.name] });

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stateSql, type BtwHome, runLong } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi, tenantSecrets } from "../integration/backup/tenant-api.js";
 
 // Key and secret rotation on the lab (issue 13), one tenant created once: a backup taken
@@ -11,7 +12,7 @@ import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi, tenan
 const T = "rot-a";
 
 describe("key and secret rotation (lab)", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let vm: LabServer;
   let home: BtwHome;
   type Snap = Awaited<ReturnType<typeof snapshot>>;
@@ -33,7 +34,7 @@ describe("key and secret rotation (lab)", () => {
     onVm(vm, ["docker", "exec", "-i", `btw-${T}-postgres`, "sh", "-c", 'PGPASSWORD="$(cat)" psql -h "$(hostname -i | cut -d " " -f1)" -U n8n -d n8n -Atc "select 1"'], password);
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     vm = lab.servers[0]!;
     await scrubTenant(vm, T);
     home = await labHome(lab, { servers: [vm.name] });

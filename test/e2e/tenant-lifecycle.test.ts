@@ -1,13 +1,14 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BtwHome, BtwResult } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 import { LAB_N8N_CPUS } from "../lab/lab.js";
 
 // The main job on real servers: `btw tenant create` on a lab VM and everything around it.
 describe("tenant lifecycle on the lab", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let home: BtwHome;
   let vm: LabServer;
   const outputs: BtwResult[] = [];
@@ -18,12 +19,12 @@ describe("tenant lifecycle on the lab", () => {
   };
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     vm = lab.servers[0]!;
     home = await labHome(lab, { servers: [vm.name] });
   });
   afterAll(async () => {
-    for (const t of ["orbit", "beta"]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
+    await Promise.all(["orbit", "beta"].map((t) => home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]))); // at once: each takes its own tenant lock
     home?.cleanup();
   });
 

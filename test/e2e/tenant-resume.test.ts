@@ -1,20 +1,21 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stateSql, type BtwHome, killDuring } from "../support/cli.js";
 import { labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 
 const containersOf = async (vm: LabServer, slug: string) =>
   (await onVm(vm, ["docker", "ps", "-a", "--filter", `label=btw.tenant=${slug}`, "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).sort();
 
 describe("tenant create: kill and resume, concurrency", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let vm: LabServer;
   let pg: TestPostgres;
   let home: BtwHome;
   const created: string[] = [];
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     vm = lab.servers[0]!;
     // A real PostgreSQL as the state: tenant locks are advisory locks there (and the
     // embedded store would serialise the two concurrent processes anyway).
@@ -22,7 +23,7 @@ describe("tenant create: kill and resume, concurrency", () => {
     home = await labHome(lab, { servers: [vm.name], env: { BTW_DATABASE_URL: `${pg.url}/postgres` } });
   });
   afterAll(async () => {
-    for (const t of created) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
+    await Promise.all(created.map((t) => home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]))); // at once: each takes its own tenant lock
     home?.cleanup();
     await pg?.stop();
   });
@@ -60,7 +61,13 @@ describe("tenant create: kill and resume, concurrency", () => {
     created.push("twin");
     const args = ["tenant", "create", "twin", "--plan", "starter", "--server", vm.name];
     const first = home.run(args);
-    await new Promise((r) => setTimeout(r, 4000)); // the first holds the tenant's lock by now
+    // The first holds the tenant's lock once its row exists (the lock is taken before the
+    // insert and held to the end): wait for that event rather than a fixed time.
+    const deadline = Date.now() + 120_000;
+    while (((await stateSql(home, "select 1 from tenants where slug = 'twin'")) as unknown[]).length === 0) {
+      expect(Date.now(), "the first create never registered the tenant").toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const t0 = Date.now();
     const second = await home.run(args);
     expect(second.code, second.stderr).toBe(75);

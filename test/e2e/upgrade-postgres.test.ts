@@ -1,10 +1,11 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { killDuring, runLong, stateSql, type BtwHome } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
 // A Postgres major upgrade of one tenant on the lab (issue 11): created on the lab's older
@@ -18,7 +19,7 @@ const T = "pgup";
 type Snap = Awaited<ReturnType<typeof snapshot>>;
 
 describe("Postgres major upgrade (lab)", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let home: BtwHome;
   let vm: LabServer;
   let before: Snap;
@@ -45,7 +46,7 @@ describe("Postgres major upgrade (lab)", () => {
   const serverMajor = async () => (await onVm(vm, ["docker", "exec", `btw-${T}-postgres`, "psql", "-U", "n8n", "-d", "n8n", "-XAtc", "show server_version_num"])).stdout.trim().slice(0, 2);
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     vm = lab.servers[0]!;
     await scrubTenant(vm, T);
     home = await labHome(lab, { servers: [vm.name] });

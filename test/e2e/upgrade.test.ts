@@ -1,10 +1,11 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { stateSql, type BtwHome, runLong, killDuring } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
 // n8n upgrades across the fleet on the lab (issue 11): three tenants created on the lab's
@@ -17,7 +18,7 @@ const [A, B, C] = ["up-a", "up-b", "up-c"];
 type Snap = Awaited<ReturnType<typeof snapshot>>;
 
 describe("n8n upgrades across the fleet (lab)", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let home: BtwHome;
   let vm1: LabServer;
   let vm2: LabServer;
@@ -60,11 +61,11 @@ describe("n8n upgrades across the fleet (lab)", () => {
   };
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     [vm1, vm2] = [lab.servers[0]!, lab.servers[1]!];
     oldImage = lab.n8nPrevious.image;
     newImage = lab.images.n8n;
-    for (const s of lab.servers) for (const t of [A, B, C]) await scrubTenant(s, t);
+    for (const s of lab.allServers) for (const t of [A, B, C]) await scrubTenant(s, t);
     // an "n8n" image that never becomes ready: the lab's Redis under an n8n tag
     broken = `${newImage.replace(/:[^:/]+$/, "")}:0.0.1-broken`;
     const pushSide = (img: string) => img.replace(lab.registry, "127.0.0.1:5000");
@@ -94,7 +95,7 @@ describe("n8n upgrades across the fleet (lab)", () => {
     );
   });
   afterAll(async () => {
-    for (const t of [A, B, C]) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
+    await Promise.all([A, B, C].map((t) => home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]))); // at once: each takes its own tenant lock
     for (const s of lab?.servers ?? []) for (const t of [A, B, C]) await scrubTenant(s, t);
     home?.cleanup();
   });

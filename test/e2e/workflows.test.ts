@@ -10,13 +10,14 @@ import { gunzipSync } from "node:zlib";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { purgeByLabel } from "../../src/core/commands/tenant-purge.js";
 import { toApiPayload } from "../../src/core/workflows/index.js";
 import { FAKE_PNG, startFakeOpenAi, type FakeOpenAi } from "../fakes/openai.js";
 import { startFakeWordPress, type FakeWordPress } from "../fakes/wordpress.js";
 import { BTW, ROOT, stateSql, type BtwHome, type BtwResult } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { labInfo, type LaneLab } from "./support/lab.js";
 
 const GATEWAY = "172.29.0.1"; // the lab bridge's address on this host: VMs (and their containers) reach it
 const OPENAI_KEY = "sk-fake-e2e-0123456789abcdef";
@@ -28,7 +29,7 @@ const [A, B, C, D] = ["wf-a", "wf-b", "wf-c", "wf-d"];
 const measure = (line: string) => process.stderr.write(`workflows e2e: ${line}\n`);
 
 describe("workflows on the lab", () => {
-  let lab: LabInfo;
+  let lab: LaneLab;
   let home: BtwHome;
   let vm1: LabServer;
   let vm2: LabServer;
@@ -155,7 +156,7 @@ describe("workflows on the lab", () => {
   };
 
   beforeAll(async () => {
-    lab = inject("lab") as LabInfo;
+    lab = labInfo();
     [vm1, vm2] = [lab.servers[0]!, lab.servers[1] ?? lab.servers[0]!];
     await purgeLeftovers();
     home = await labHome(lab, { servers: [...new Set([vm1.name, vm2.name])] });
@@ -164,7 +165,7 @@ describe("workflows on the lab", () => {
   });
 
   afterAll(async () => {
-    for (const t of created) await home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]).catch(() => undefined);
+    await Promise.all(created.map((t) => home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]).catch(() => undefined))); // at once: each takes its own tenant lock
     if (vm1) await purgeLeftovers();
     await oai?.close();
     await wp?.close();
