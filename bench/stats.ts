@@ -5,3 +5,13 @@ export function median(xs: number[]): number {
 }
 
 export const ms = (n: number) => `${n.toFixed(1)} ms`;
+
+/**
+ * The p-th percentile (0–100) by nearest rank: always a value that was measured. With a
+ * handful of runs p95 is the maximum — an interpolated figure would be invented precision.
+ */
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length, Math.max(1, Math.ceil((p / 100) * s.length))) - 1]!;
+}
