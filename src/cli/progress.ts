@@ -45,3 +45,28 @@ export async function runWithProgress<T>(ctx: Ctx, state: T, steps: ProgressStep
   if (heading) ctx.out.info(heading);
   await list.run();
 }
+
+/**
+ * Steps that do not depend on each other, run at once as one step (each keeps its own skip,
+ * so a journal still skips what an earlier run finished). Waits for all of them before
+ * failing with the first error: no step is left running behind a reported failure.
+ */
+export function concurrently<T>(steps: ProgressStep<T>[]): ProgressStep<T> {
+  const skipOf = async (s: ProgressStep<T>, state: T) => (s.skip ? s.skip(state) : false);
+  return {
+    title: steps.map((s) => s.title).join(" | "),
+    skip: async (state) => {
+      const why = await Promise.all(steps.map((s) => skipOf(s, state)));
+      return why.every((w) => w !== false) ? why.join("; ") : false;
+    },
+    run: async (state) => {
+      const todo: ProgressStep<T>[] = [];
+      for (const s of steps) if ((await skipOf(s, state)) === false) todo.push(s);
+      const results = await Promise.allSettled(todo.map((s) => s.run(state)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+      const said = results.flatMap((r, i) => (r.status === "fulfilled" && r.value ? [`${todo[i]!.title}: ${r.value}`] : []));
+      return said.length ? said.join("; ") : undefined;
+    },
+  };
+}

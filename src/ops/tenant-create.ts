@@ -138,7 +138,11 @@ export async function executeCreate(ctx: Ctx, db: Db, p: CreatePlan): Promise<Te
     const state: RunState = { tenant, host, secrets: await readAllSecrets(db, master, tenant.id) };
     const { completedSteps } = await import("../state/operations.js");
     const done = new Set(await completedSteps(db, tenant.id, CREATE_KIND));
-    const steps = createSteps(ctx, db, p).map((s) => journaled(db, tenant, s, done));
+    // ship → (proxy | stack up) → (content schema | n8n set-up) → route: each pair is
+    // independent, so they run at once (each journaled on its own).
+    const { concurrently } = await import("../cli/progress.js");
+    const byId = new Map(createSteps(ctx, db, p).map((s) => [s.id, journaled(db, tenant, s, done)]));
+    const steps = CREATE_ORDER.map((ids) => (ids.length === 1 ? byId.get(ids[0]!)! : concurrently(ids.map((id) => byId.get(id)!))));
     const { runWithProgress } = await import("../cli/progress.js");
     try {
       await runWithProgress(ctx, state, steps, `creating tenant ${p.slug} (${p.planName}) on ${p.server.name}`);
@@ -194,6 +198,9 @@ async function register(ctx: Ctx, db: Db, host: Host, master: Awaited<ReturnType
 }
 
 type Step = ProgressStep<RunState> & { id: string };
+
+/** The create's steps in order; steps in one entry run at once (none needs another's result). */
+const CREATE_ORDER: readonly (readonly string[])[] = [["ship"], ["proxy", "up"], ["content-schema", "n8n"], ["route"]];
 
 /** Wraps a step in the journal: skipped when an earlier run finished it; failures recorded. */
 function journaled(db: Db, tenant: TenantRow, step: Step, done: Set<string>): ProgressStep<RunState> {
