@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run demo`: the main job end to end on the local lab, with the embedded state store.
 # On a fresh machine it installs what is missing first (npm packages, Debian packages, the
-# lab's images — the first build takes about ten minutes). Safe to run again.
+# lab's images the demo uses — the first build takes about five minutes, mostly n8n's npm
+# install). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh

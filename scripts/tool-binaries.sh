@@ -5,8 +5,10 @@
 set -euo pipefail
 bin_dir="${BTW_LAB_HOME:-/var/lib/btw-lab}/bin"
 if [ ! -x "$bin_dir/docker-compose" ] || [ ! -x "$bin_dir/caddy" ]; then
-  printf '[setup] building the lab images if missing (npm run lab -- build)\n' >&2
-  npm run --silent lab -- build >&2
+  # only the two images the binaries come from (and their base): the e2e set-up and files
+  # build the rest when they need it
+  printf '[setup] building the lab images vm and caddy if missing (npm run lab -- build vm caddy)\n' >&2
+  npm run --silent lab -- build vm caddy >&2
   mkdir -p "$bin_dir"
   printf '[setup] extracting Compose v2 and Caddy from the lab images into %s\n' "$bin_dir" >&2
   vm=$(docker create btw-lab/vm:trixie true)

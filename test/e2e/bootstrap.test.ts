@@ -10,7 +10,7 @@ import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BtwHome } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, viaProxy } from "../support/lab-home.js";
-import { freshBareServer, labInfo, mustOnServer, onServer, uniqueName, type LabInfo, type LabServer } from "./support/lab.js";
+import { LAB_IMAGES_TIMEOUT_MS, freshBareServer, labInfo, mustOnServer, onServer, uniqueName, type LabInfo, type LabServer } from "./support/lab.js";
 
 describe("server bootstrap on a bare Debian host", () => {
   let lab: LabInfo;
@@ -21,13 +21,13 @@ describe("server bootstrap on a bare Debian host", () => {
 
   beforeAll(async () => {
     lab = labInfo();
-    bare = await freshBareServer(); // a new disk: no Docker, whatever an earlier run did
+    bare = await freshBareServer(); // a new disk: no Docker, whatever an earlier run did (its image built on first use)
     home = await labHome(lab, { servers: [] });
     // The lab registry speaks plain HTTP: the new engine must be told, through btw's config.
     const file = join(home.dir, "btw.yml");
     const config = parse(readFileSync(file, "utf8")) as Record<string, unknown>;
     writeFileSync(file, stringify({ ...config, bootstrap: { insecureRegistries: [lab.registry] } }));
-  }, 600_000);
+  }, LAB_IMAGES_TIMEOUT_MS); // the lab lock may be held by another lane's image build
 
   afterAll(async () => {
     if (home) {

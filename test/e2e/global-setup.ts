@@ -3,9 +3,10 @@ import { labConfig } from "../lab/config.js";
 import { labUp, type LabInfo } from "../lab/lab.js";
 import { SERVERS_PER_LANE, e2eLanes } from "./support/lab.js";
 
-// The e2e suite runs against the lab and never skips itself: this set-up builds whatever is
-// missing (first time on a machine: ~8–10 min) or reuses a running lab (seconds), then hands
-// the lab's description to the tests. The lab stays up afterwards for the next run; tests
+// The e2e suite runs against the lab and never skips itself: this set-up builds the demo's
+// images if missing (first time on a machine: ~5 min; the files that need the others build
+// them: ensureLabImages, freshBareServer) or reuses a running lab (seconds), then hands the
+// lab's description to the tests. The lab stays up afterwards for the next run; tests
 // clean up what they create (test/e2e/support/lab.ts).
 
 declare module "vitest" {

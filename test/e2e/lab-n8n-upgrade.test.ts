@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LabCleanup, labInfo, mustOnServer, onServer, uniqueName, type LabInfo, type LabServer } from "./support/lab.js";
+import { LAB_IMAGES_TIMEOUT_MS, LabCleanup, ensureLabImages, labInfo, mustOnServer, onServer, uniqueName, type LabInfo, type LabServer } from "./support/lab.js";
 
 // The lab's two n8n versions (issue 11): the older one (lab.n8nPrevious) starts on an empty
 // database, then the lab's current n8n (lab.images.n8n) starts on the SAME database and
@@ -23,10 +23,13 @@ describe("the lab's older n8n migrates forward to its current n8n", () => {
   const pg = uniqueName("labtest-upg-pg");
   const encryptionKey = uniqueName("key");
 
-  beforeAll(() => {
+  beforeAll(async () => {
     lab = labInfo();
     server = lab.servers[0]!;
-  });
+    // the older n8n, built on first use (`up` leaves it out) and pulled, so readiness times exclude the pull
+    const refs = await ensureLabImages(["n8nPrevious"], [server]);
+    expect(refs.n8nPrevious).toBe(lab.n8nPrevious.image);
+  }, LAB_IMAGES_TIMEOUT_MS);
   afterAll(() => cleanup.run());
 
   const psql = async (sql: string): Promise<string> =>

@@ -19,7 +19,7 @@ import { BTW, type BtwHome, type BtwResult } from "../support/cli.js";
 import { startFakeSmtp, type FakeSmtp } from "../support/fake-smtp.js";
 import { startFakeWebhook, type FakeWebhook } from "../support/fake-webhook.js";
 import { labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
-import { labInfo, type LaneLab } from "./support/lab.js";
+import { LAB_IMAGES_TIMEOUT_MS, ensureLabImages, labInfo, type LaneLab } from "./support/lab.js";
 
 const GATEWAY = "172.29.0.1";
 const [A, B] = ["mon-a", "mon-b"];
@@ -118,6 +118,12 @@ describe("monitoring on the lab", () => {
     if (on) expect(r.exitCode, r.stderr).toBe(0);
     blocked = on;
   };
+
+  // the monitoring images, built on first use (`up` leaves them out) and pushed; not pulled:
+  // `monitoring deploy` pulls them, as on a real server
+  beforeAll(async () => {
+    await ensureLabImages(["prometheus", "alertmanager", "blackbox", "nodeExporter"]);
+  }, LAB_IMAGES_TIMEOUT_MS);
 
   beforeAll(async () => {
     lab = labInfo();

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { killDuring, runLong, stateSql, type BtwHome } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
-import { labInfo, type LaneLab } from "./support/lab.js";
+import { LAB_IMAGES_TIMEOUT_MS, ensureLabImages, labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
 // A Postgres major upgrade of one tenant on the lab (issue 11): created on the lab's older
@@ -44,6 +44,11 @@ describe("Postgres major upgrade (lab)", () => {
   const volumes = async () => (await onVm(vm, ["docker", "volume", "ls", "--format", "{{.Name}}", "--filter", `label=btw.tenant=${T}`])).stdout.split("\n").filter((v) => v.includes("pgdata")).sort();
   const row = async () => ((await stateSql(home, "select postgres_image, pgdata_volume from tenants where slug = $1 and status <> 'deleted'", [T])) as Array<{ postgres_image: string; pgdata_volume: string }>)[0]!;
   const serverMajor = async () => (await onVm(vm, ["docker", "exec", `btw-${T}-postgres`, "psql", "-U", "n8n", "-d", "n8n", "-XAtc", "show server_version_num"])).stdout.trim().slice(0, 2);
+
+  // the older Postgres, built on first use (`up` leaves it out: a bookworm debootstrap) and pulled into this file's server
+  beforeAll(async () => {
+    await ensureLabImages(["postgresPrevious"], labInfo().servers.slice(0, 1));
+  }, LAB_IMAGES_TIMEOUT_MS);
 
   beforeAll(async () => {
     lab = labInfo();

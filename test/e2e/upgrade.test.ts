@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { stateSql, type BtwHome, runLong, killDuring } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
-import { labInfo, type LaneLab } from "./support/lab.js";
+import { LAB_IMAGES_TIMEOUT_MS, ensureLabImages, labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
 // n8n upgrades across the fleet on the lab (issue 11): three tenants created on the lab's
@@ -59,6 +59,12 @@ describe("n8n upgrades across the fleet (lab)", () => {
       api.close();
     }
   };
+
+  // the older n8n, built on first use (`up` leaves it out) and pulled into both servers, so
+  // the timed creates below do not pay for it
+  beforeAll(async () => {
+    await ensureLabImages(["n8nPrevious"], labInfo().servers);
+  }, LAB_IMAGES_TIMEOUT_MS);
 
   beforeAll(async () => {
     lab = labInfo();

@@ -58,6 +58,7 @@ export const isMonitoringImage = (name: string): name is MonitoringImage => name
 /** What the lab pushes to its registry: the service images, the older n8n, the monitoring images. */
 export type PushedImage = ServiceImage | "n8nPrevious" | "postgresPrevious" | MonitoringImage;
 export const PUSHED_IMAGES: readonly PushedImage[] = [...SERVICE_IMAGES, "n8nPrevious", "postgresPrevious", ...MONITORING_IMAGES];
+export const isPushedImage = (name: string): name is PushedImage => (PUSHED_IMAGES as readonly string[]).includes(name);
 
 /** The n8n version a pushed image carries, for the n8n images. */
 export const n8nVersionOf = (name: PushedImage): string | undefined =>
@@ -122,6 +123,8 @@ export const labPaths = (cfg: LabConfig) => ({
   n8nDir: join(cfg.home, "cache", `n8n-${VERSIONS.n8n}`),
   /** The cached npm install of any n8n version. */
   n8nDirOf: (version: string) => join(cfg.home, "cache", `n8n-${version}`),
+  /** Held while npm installs any n8n version (test/lab/n8n-bundle.ts): one install at a time. */
+  npmInstallLock: join(cfg.home, "cache", "n8n-npm-install.lock"),
   registryDir: join(cfg.home, "registry"),
   dockerdLog: join(cfg.home, "dockerd.log"),
   fragment: join(cfg.home, "btw.lab.yml"),

@@ -17,6 +17,14 @@ const N8N_RUNTIME_TAG = "btw-lab/n8n-runtime:trixie";
 export type ImageName = "base" | "basePrevious" | "vm" | "bare" | PushedImage;
 export const ALL_IMAGES: readonly ImageName[] = ["base", "basePrevious", "vm", "bare", "postgres", "postgresPrevious", "redis", "caddy", "n8n", "n8nPrevious", ...MONITORING_IMAGES];
 
+/**
+ * What `up` (so `npm run demo` and the e2e set-up) builds: the VMs and the four service images.
+ * The rest (the older n8n and Postgres, the bare VM, the monitoring images: about half of a
+ * cold build — a second n8n npm install, a bookworm debootstrap) are built on first use by
+ * the e2e files that need them (lab.ts: labImages, labBare).
+ */
+export const DEMO_IMAGES: readonly ImageName[] = ["base", "vm", "postgres", "redis", "caddy", "n8n"];
+
 /** Rootfs-imported bases (no Dockerfile): the suite each is debootstrapped from. */
 const isBase = (name: ImageName): name is "base" | "basePrevious" => name === "base" || name === "basePrevious";
 
@@ -209,22 +217,40 @@ async function buildOne(name: ImageName, cfg: LabConfig, opts: BuildOptions, rec
 }
 
 /**
- * Builds the images that are missing or whose recipe changed (or all, with `rebuild`),
- * in dependency order: base first, since every other image starts FROM it.
+ * Starts the npm installs the n8n images among `wanted` need (image missing, or a forced
+ * rebuild or refresh): version → its install folder. They run one after the other
+ * (ensureN8nBundle's lock), VERSIONS.n8n first.
  */
-export async function buildImages(cfg: LabConfig, opts: BuildOptions, names: readonly ImageName[] = ALL_IMAGES): Promise<void> {
-  const wanted = new Set<ImageName>(names);
-  // The n8n npm installs (~4 min each, network and CPU; both at once share npm's cache)
-  // run while the apt-based images build.
+async function startN8nInstalls(cfg: LabConfig, opts: BuildOptions, wanted: ReadonlySet<ImageName>): Promise<Map<string, Promise<string>>> {
   const bundles = new Map<string, Promise<string>>();
   for (const name of ["n8n", "n8nPrevious"] as const) {
     const version = n8nVersionOf(name)!;
     if (wanted.has(name) && (opts.rebuild || opts.refreshCaches || !(await imageRecipe(imageTag(name))))) {
       const bundle = ensureN8nBundle(cfg, opts.refreshCaches, version);
-      bundle.catch(() => undefined); // awaited (and reported) by the n8n build below
+      bundle.catch(() => undefined); // awaited (and reported) by the n8n build or the caller
       bundles.set(version, bundle);
     }
   }
+  return bundles;
+}
+
+/**
+ * The npm installs a build of `names` would run, done now. labImages runs them before it
+ * takes the lab lock, which they do not need (they have their own): a cold n8n install is
+ * 5–12 min that other lanes' lab calls (labBare, labEdge) would otherwise wait out.
+ */
+export async function installN8nBundles(cfg: LabConfig, names: readonly ImageName[]): Promise<void> {
+  await Promise.all((await startN8nInstalls(cfg, { rebuild: false, refreshCaches: false }, new Set(names))).values());
+}
+
+/**
+ * Builds the images that are missing or whose recipe changed (or all, with `rebuild`),
+ * in dependency order: base first, since every other image starts FROM it.
+ */
+export async function buildImages(cfg: LabConfig, opts: BuildOptions, names: readonly ImageName[] = ALL_IMAGES): Promise<void> {
+  const wanted = new Set<ImageName>(names);
+  // The n8n npm installs (~4 min each, network and CPU) run while the apt-based images build.
+  const bundles = await startN8nInstalls(cfg, opts, wanted);
   let built = false;
   for (const name of ALL_IMAGES) {
     if (!wanted.has(name) && name !== "base" && !(name === "basePrevious" && wanted.has("postgresPrevious"))) continue;

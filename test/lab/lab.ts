@@ -1,10 +1,10 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { Document, type Scalar } from "yaml";
-import type { LabConfig, MonitoringImage, ServiceImage } from "./config.js";
-import { MONITORING_IMAGES, N8N_PREVIOUS, POSTGRES_PREVIOUS, PUSHED_IMAGES, SERVICE_IMAGES, labPaths } from "./config.js";
+import type { LabConfig, MonitoringImage, PushedImage, ServiceImage } from "./config.js";
+import { MONITORING_IMAGES, N8N_PREVIOUS, POSTGRES_PREVIOUS, PUSHED_IMAGES, SERVICE_IMAGES, isPushedImage, labPaths } from "./config.js";
 import { ensureHostDocker } from "./host-docker.js";
 import { ensureHostPackages } from "./host-packages.js";
-import { buildImages, imageTag, pruneLabImages } from "./images.js";
+import { DEMO_IMAGES, buildImages, imageTag, installN8nBundles, pruneLabImages, type ImageName } from "./images.js";
 import { limitsProblems, probeLimits } from "./limits-probe.js";
 import { withLabLock } from "./lock.js";
 import { say, timed } from "./log.js";
@@ -24,7 +24,8 @@ export interface LabInfo {
   /**
    * An older n8n whose database `images.n8n` migrates forward (upgrade tests, issue 11), e.g.
    * `{version: "2.6.4", image: "172.29.0.1:5000/btw/n8n:2.6.4"}`. Kept out of `images` and
-   * of the fragment: btw's config schema rejects unknown keys.
+   * of the fragment: btw's config schema rejects unknown keys. Like `postgresPrevious` and
+   * `monitoringImages`, only a name: `up` does not build it, `labImages` does (on first use).
    */
   n8nPrevious: { version: string; image: string };
   /**
@@ -48,7 +49,7 @@ export interface UpOptions {
   /** Stream image build output to stderr. */
   verbose?: boolean;
   /**
-   * Pull the service images into every VM now. A first n8n pull unpacks ~110k files: 70–100 s
+   * Pull the four service images into every VM now. A first n8n pull unpacks ~110k files: 70–100 s
    * for two fresh VMs in parallel; the e2e set-up pays it here rather than in a timed test.
    */
   prepull?: boolean;
@@ -81,15 +82,19 @@ function writeFragment(cfg: LabConfig): string {
   return path;
 }
 
-/** Everything but the VMs: host packages, engine, images, bridge, registry with images. */
-async function ensureShared(cfg: LabConfig, verbose = false): Promise<void> {
+/**
+ * Everything but the VMs: host packages, engine, `images` built (if missing or changed),
+ * bridge, registry with those of them that VMs pull. Only `images`: a run pays for what it uses.
+ */
+async function ensureShared(cfg: LabConfig, images: readonly ImageName[], verbose = false): Promise<void> {
   mkdirSync(cfg.home, { recursive: true });
   await ensureHostPackages();
   await ensureHostDocker(cfg);
-  await buildImages(cfg, { rebuild: false, refreshCaches: false, verbose });
+  await buildImages(cfg, { rebuild: false, refreshCaches: false, verbose }, images);
   await ensureNetwork(cfg);
   await ensureRegistry(cfg);
-  await timed("images pushed to the lab registry", () => pushImages(cfg));
+  const pushed = images.filter(isPushedImage);
+  if (pushed.length) await timed(`${pushed.join(", ")} pushed to the lab registry`, () => pushImages(cfg, pushed));
 }
 
 /** known_hosts for every lab VM that exists now (a VM keeps its key across `down`/`up`). */
@@ -122,7 +127,7 @@ export function labUp(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
 }
 
 async function up(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
-  await ensureShared(cfg, opts.verbose);
+  await ensureShared(cfg, DEMO_IMAGES, opts.verbose);
   const specs = Array.from({ length: opts.servers }, (_, i) => vmSpec(cfg, i + 1));
   const { servers, created } = await startVms(cfg, specs);
   await pruneLabImages();
@@ -137,7 +142,8 @@ async function up(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
     );
   }
   if (opts.prepull) {
-    const refs = [...Object.values(imageRefs(cfg)), registryRef(cfg, "n8nPrevious")];
+    // the service images only: the older n8n and Postgres go where a test asks (labImages)
+    const refs = Object.values(imageRefs(cfg));
     await timed(`service images present in ${servers.map((s) => s.name).join(", ")}`, () =>
       Promise.all(servers.map((srv) => pullImages(srv, refs))),
     );
@@ -161,7 +167,8 @@ async function up(cfg: LabConfig, opts: UpOptions): Promise<LabInfo> {
  */
 export function labBare(cfg: LabConfig): Promise<LabServer> {
   return withLabLock(cfg, "bare", async () => {
-    await ensureShared(cfg);
+    // the demo's images too: once bootstrapped, lab-bare runs tenants from the registry
+    await ensureShared(cfg, [...DEMO_IMAGES, "bare"]);
     const { servers } = await startVms(cfg, [bareSpec(cfg)], true);
     return servers[0]!;
   });
@@ -184,7 +191,7 @@ export interface LabEdge {
  */
 export function labEdge(cfg: LabConfig): Promise<LabEdge> {
   return withLabLock(cfg, "edge", async () => {
-    await ensureShared(cfg);
+    await ensureShared(cfg, DEMO_IMAGES);
     await ensurePrivateNetwork(cfg);
     const spec = edgeVmSpec(cfg);
     const { servers } = await startVms(cfg, [spec]);
@@ -198,6 +205,33 @@ export function labEdge(cfg: LabConfig): Promise<LabEdge> {
     await timed(`caddy present in ${edge.name}`, () => pullImages(edge, [registryRef(cfg, "caddy")]));
     return { edge, privateAddresses, privateNetwork: cfg.privateNetwork };
   });
+}
+
+export interface LabImagesOptions {
+  /** Pull the images into these servers too (as `up --prepull` does for the service images). */
+  pullInto?: readonly LabServer[];
+  verbose?: boolean;
+}
+
+/**
+ * Images `up` leaves out — the older n8n and Postgres (upgrade tests), the monitoring images —
+ * for the e2e files that use them (test/e2e/support/lab.ts `ensureLabImages`): built if missing
+ * or changed, pushed to the lab registry, pulled into `pullInto`; returns their registry refs.
+ * Only the image builds and the push hold the lab lock: an n8n npm install comes first (it
+ * has a lock of its own), the pull after (a first n8n pull takes a minute or two and touches
+ * only the caller's servers), so other lanes' lab calls wait minutes less.
+ */
+export async function labImages<N extends PushedImage>(cfg: LabConfig, names: readonly N[], opts: LabImagesOptions = {}): Promise<Record<N, string>> {
+  await installN8nBundles(cfg, names);
+  await withLabLock(cfg, `images ${names.join(", ")}`, () => ensureShared(cfg, names, opts.verbose));
+  const refs = Object.fromEntries(names.map((n) => [n, registryRef(cfg, n)])) as Record<N, string>;
+  const servers = opts.pullInto ?? [];
+  if (servers.length) {
+    await timed(`${names.join(", ")} present in ${servers.map((s) => s.name).join(", ")}`, () =>
+      Promise.all(servers.map((srv) => pullImages(srv, Object.values(refs)))),
+    );
+  }
+  return refs;
 }
 
 export interface LabStatus {

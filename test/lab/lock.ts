@@ -10,17 +10,31 @@ import { processAlive } from "./proc.js";
 // same moment. A lock directory (mkdir is atomic) holding the owner's pid serialises them;
 // a lock whose owner died is taken over. It lives in the temp folder, not the lab home: the
 // engine's names (network btw-lab, lab-1, …) are machine-wide whatever BTW_LAB_HOME says.
+// withDirLock is the same lock on any directory (n8n-bundle.ts: one npm install at a time).
 
-function ownerAlive(dir: string): boolean {
+function ownerPid(dir: string): number | undefined {
   try {
-    return processAlive(Number.parseInt(readFileSync(join(dir, "pid"), "utf8"), 10));
+    return Number.parseInt(readFileSync(join(dir, "pid"), "utf8"), 10);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
-export async function withLabLock<T>(cfg: LabConfig, what: string, fn: () => Promise<T>, timeoutMs = 30 * 60_000): Promise<T> {
-  const dir = join(tmpdir(), `${cfg.label}.lock`);
+function ownerAlive(dir: string): boolean {
+  const pid = ownerPid(dir);
+  return pid !== undefined && processAlive(pid);
+}
+
+export function withLabLock<T>(cfg: LabConfig, what: string, fn: () => Promise<T>, timeoutMs = 30 * 60_000): Promise<T> {
+  return withDirLock(join(tmpdir(), `${cfg.label}.lock`), what, fn, timeoutMs);
+}
+
+/**
+ * Runs `fn` holding the lock directory `dir` (made by mkdir, atomic; our pid inside), after
+ * waiting for its current owner; a lock whose owner died is taken over. The same process
+ * waits on itself too: two calls in one process run one after the other.
+ */
+export async function withDirLock<T>(dir: string, what: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let told = false;
   for (;;) {
@@ -36,9 +50,9 @@ export async function withLabLock<T>(cfg: LabConfig, what: string, fn: () => Pro
         rmSync(dir, { recursive: true, force: true });
         continue;
       }
-      if (!told) say(`${what}: waiting for another lab command to finish (lock ${dir})`);
+      if (!told) say(`${what}: waiting for ${dir} (held by pid ${ownerPid(dir)})`);
       told = true;
-      if (Date.now() > deadline) throw new LabError(`gave up waiting for the lab lock ${dir} after ${timeoutMs / 60_000} min`);
+      if (Date.now() > deadline) throw new LabError(`gave up waiting for the lock ${dir} after ${timeoutMs / 60_000} min`);
       await sleep(500);
     }
   }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { LabConfig } from "./config.js";
 import { VERSIONS, labPaths } from "./config.js";
 import { LabError } from "./errors.js";
+import { withDirLock } from "./lock.js";
 import { say, timed } from "./log.js";
 import { lastLine, run, tryRun } from "./run.js";
 
@@ -10,7 +11,8 @@ import { lastLine, run, tryRun } from "./run.js";
 // (the egress proxy's CA is only trusted by the host). The result (~2.3 GB, ~4 min) is
 // cached in the lab home and COPY'd into the image. Node 20 ABI matches Debian trixie's
 // nodejs 20, and glibc binaries built on bookworm run on trixie. One cache folder per
-// version (the lab has two: VERSIONS.n8n and N8N_PREVIOUS); they share npm's own cache.
+// version (the lab has two: VERSIONS.n8n and N8N_PREVIOUS); they share npm's own cache,
+// so installs take turns (see ensureN8nBundle).
 const packageJson = (version: string) => ({
   name: "btw-lab-n8n",
   private: true,
@@ -50,13 +52,34 @@ async function prune(dir: string, version: string): Promise<void> {
   writeFileSync(mark, `${bundleRecipe(version)}\n`);
 }
 
-/** The cached install directory of n8n@version (package.json + node_modules), made if missing. */
+/** Long enough for another install under load (12 min measured; npm's timeout below is 20). */
+const INSTALL_LOCK_WAIT_MS = 25 * 60_000;
+
+/** Installed and pruned as bundleRecipe says: nothing left to do. */
+const bundleReady = (dir: string, version: string): boolean =>
+  installedVersion(dir) === version && existsSync(join(dir, PRUNED_MARK)) && readFileSync(join(dir, PRUNED_MARK), "utf8").trim() === bundleRecipe(version);
+
+/**
+ * The cached install directory of n8n@version (package.json + node_modules), made if missing.
+ * One npm install at a time, whatever the version: two at once (the lab's two versions built
+ * in parallel on 2 cores) raced in npm's shared cache ("Cannot find module
+ * …/@sentry/node-cpu-profiler/scripts/check-build.js"). The lock lives here, not in the
+ * callers: the lab builds under its own lock, but test/support/n8n.ts (integration tests)
+ * calls this outside it.
+ */
 export async function ensureN8nBundle(cfg: LabConfig, refresh: boolean, version: string = VERSIONS.n8n): Promise<string> {
   const dir = labPaths(cfg).n8nDirOf(version);
-  if (!refresh && installedVersion(dir) === version) {
+  if (!refresh && bundleReady(dir, version)) return dir;
+  mkdirSync(labPaths(cfg).cacheDir, { recursive: true });
+  return withDirLock(labPaths(cfg).npmInstallLock, `npm install n8n@${version}`, async () => {
+    // whoever held the lock may have installed this very version meanwhile
+    if (refresh || installedVersion(dir) !== version) await install(dir, version);
     await prune(dir, version);
     return dir;
-  }
+  }, INSTALL_LOCK_WAIT_MS);
+}
+
+async function install(dir: string, version: string): Promise<void> {
   const partial = `${dir}.partial`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(partial, { recursive: true });
@@ -74,6 +97,4 @@ export async function ensureN8nBundle(cfg: LabConfig, refresh: boolean, version:
   rmSync(dir, { recursive: true, force: true });
   renameSync(partial, dir);
   if (!existsSync(join(dir, "node_modules", ".bin", "n8n"))) throw new LabError(`n8n binary missing in ${dir}`);
-  await prune(dir, version);
-  return dir;
 }

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LabConfig, PushedImage } from "./config.js";
-import { PUSHED_IMAGES, labPaths, serviceTag } from "./config.js";
+import { labPaths, serviceTag } from "./config.js";
 import { LabError } from "./errors.js";
 import { say, sleep } from "./log.js";
 import { processAlive, processCmdline } from "./proc.js";
@@ -113,10 +113,14 @@ export async function stopRegistry(cfg: LabConfig): Promise<void> {
 /** Registry ref the VMs pull, e.g. 172.29.0.1:5000/btw/n8n:2.8.4. */
 export const registryRef = (cfg: LabConfig, name: PushedImage): string => `${cfg.registry}/${serviceTag(name)}`;
 
-/** Pushes the service images and the older n8n through the loopback listener (layers already there are skipped). */
-export async function pushImages(cfg: LabConfig): Promise<void> {
+/**
+ * Pushes `names` (built: the caller builds them first) through the loopback listener; layers
+ * already there are skipped. Only what a run asked for: an image nobody built (the older n8n
+ * after a demo's `up`) has no local tag to push.
+ */
+export async function pushImages(cfg: LabConfig, names: readonly PushedImage[]): Promise<void> {
   await Promise.all(
-    PUSHED_IMAGES.map(async (name) => {
+    names.map(async (name) => {
       const hostRef = `${cfg.registryHostSide}/${serviceTag(name)}`;
       await run("docker", ["tag", serviceTag(name), hostRef]);
       await run("docker", ["push", "--quiet", hostRef], { timeoutMs: 15 * 60_000 });

@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { inject } from "vitest";
+import type { PushedImage } from "../../lab/config.js";
 import type { LabInfo, LabServer } from "../../lab/lab.js";
 import { sshRun } from "../../lab/ssh.js";
 
 // Helpers for e2e tests on the lab: the lab's description (from the global set-up), running
-// argv on a VM over SSH with the lab key, and a cleanup registry for what a test creates.
+// argv on a VM over SSH with the lab key, a cleanup registry for what a test creates, and the
+// lab images and servers only some files use (built on first use).
 
 export type { LabInfo, LabServer };
 
@@ -112,10 +114,33 @@ export class LabCleanup {
 }
 
 /**
- * A fresh `lab-bare` server (sshd, no Docker; new disk each call) for bootstrap tests.
- * Calls the lab code directly, under the same lock as `npm run lab`.
+ * A fresh `lab-bare` server (sshd, no Docker; new disk each call) for bootstrap tests; its
+ * image is built on first use (`up` leaves it out). Calls the lab code directly, under the
+ * same lock as `npm run lab`: use LAB_IMAGES_TIMEOUT_MS for the hook.
  */
 export async function freshBareServer(): Promise<LabServer> {
   const [{ labConfig }, { labBare }] = await Promise.all([import("../../lab/config.js"), import("../../lab/lab.js")]);
   return labBare(labConfig());
+}
+
+/**
+ * For a hook that calls ensureLabImages or freshBareServer: a cold build, and the lab lock
+ * (which waits up to 30 min for another lane's build).
+ */
+export const LAB_IMAGES_TIMEOUT_MS = 45 * 60_000;
+
+/**
+ * Lab images the global set-up leaves out (`up` builds the demo's only): the older n8n and
+ * Postgres, the monitoring images. Built on first use (a cold n8n 2.6.4 is an npm install of
+ * ~5 min and more under load), pushed to the lab registry, pulled into `servers` when given;
+ * returns their registry refs (the same as `labInfo()`'s). Calls the lab code directly, under
+ * the same lock as `npm run lab`; another lane's file may be building while this one waits.
+ *
+ *   beforeAll(async () => {
+ *     await ensureLabImages(["n8nPrevious"], labInfo().servers);
+ *   }, LAB_IMAGES_TIMEOUT_MS);
+ */
+export async function ensureLabImages<N extends PushedImage>(names: readonly N[], servers: readonly LabServer[] = []): Promise<Record<N, string>> {
+  const [{ labConfig }, { labImages }] = await Promise.all([import("../../lab/config.js"), import("../../lab/lab.js")]);
+  return labImages(labConfig(), names, { pullInto: servers });
 }
