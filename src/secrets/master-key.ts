@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync, closeSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { ConfigError } from "../errors.js";
+import { createFileAside, replaceFileAside } from "./write-aside.js";
 
 // The master key encrypts every tenant secret (as the key-encryption key of an envelope).
 // It comes from BTW_MASTER_KEY (for CI/cron with a secret manager) or $BTW_HOME/master.key
@@ -28,6 +29,10 @@ export function keyById(master: MasterKey, id: string): Buffer | undefined {
   return id === master.id ? master.key : master.ring?.get(id);
 }
 
+const MASTER_KEY_HINT =
+  "put the key back: `btw key import <file>` with your `btw key export --recovery` file, or your copy of master.key; a new key cannot decrypt existing secrets";
+const KEYRING_HINT = "`btw key import <file>` with your `btw key export --recovery` file writes the keyring's keys back";
+
 /** Every retired key under $BTW_HOME/keyring; a file whose content does not match its name is refused. */
 export function loadKeyring(home: string): Map<string, Buffer> {
   const dir = keyringDir(home);
@@ -37,7 +42,7 @@ export function loadKeyring(home: string): Map<string, Buffer> {
     const m = /^([0-9a-f]{12})\.key$/.exec(name);
     if (!m) continue;
     const path = join(dir, name);
-    const key = decode(readFileSync(path, "utf8"), path);
+    const key = readKeyFile(path, { code: "keyring-invalid", hint: KEYRING_HINT });
     if (keyId(key) !== m[1]) {
       throw new ConfigError(`${path} holds key ${keyId(key)}, not ${m[1]}`, { code: "keyring-invalid", hint: "rename the file after the id of the key it holds, or remove it" });
     }
@@ -46,47 +51,48 @@ export function loadKeyring(home: string): Map<string, Buffer> {
   return ring;
 }
 
-/** Writes a key into the keyring (read-only file); a key already there is left as it is. */
+/**
+ * Writes a key into the keyring (read-only file); a key already there is left as it is. A
+ * file of its name that holds no key at all (empty, garbled) is replaced: nothing is lost.
+ */
 export function addToKeyring(home: string, key: Buffer): string {
   const id = keyId(key);
   const dir = keyringDir(home);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
-  writeExclusive(join(dir, `${id}.key`), key, 0o400);
+  const path = join(dir, `${id}.key`);
+  if (!writeExclusive(path, key, 0o400) && heldKey(path) === null) replaceFileAside(path, keyText(key), 0o400);
   return id;
 }
 
-/** Replaces $BTW_HOME/master.key atomically (write, fsync, rename). */
+/** Replaces $BTW_HOME/master.key whole (written aside, renamed into place). */
 export function replaceMasterKeyFile(home: string, key: Buffer): void {
   const path = masterKeyPath(home);
-  const tmp = `${path}.tmp-${process.pid}`;
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeExclusive(tmp, key, 0o600);
-  renameSync(tmp, path);
+  replaceFileAside(path, keyText(key), 0o600);
 }
 
-/** Writes a key file with O_EXCL; returns false when the file exists already. */
+/** Creates a key file whole (written aside, linked into place); returns false when the file exists already. */
 export function writeExclusive(path: string, key: Buffer, mode: number): boolean {
-  let fd: number;
-  try {
-    fd = openSync(path, "wx", mode);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw e;
-  }
-  try {
-    writeSync(fd, key.toString("base64") + "\n");
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(path, mode);
-  return true;
+  return createFileAside(path, keyText(key), mode);
 }
 
-/** Reads a key file (base64 or hex) without the mode check: for the rotation's pending key. */
-export function readKeyFile(path: string): Buffer {
-  return decode(readFileSync(path, "utf8"), path);
+const keyText = (key: Buffer) => key.toString("base64") + "\n";
+
+/**
+ * Reads a key file (base64 or hex) without the mode check (the rotation's pending key uses it
+ * as it is). An empty or garbled file is a ConfigError naming it and the way back.
+ */
+export function readKeyFile(path: string, why: { code: string; hint: string } = { code: "master-key-invalid", hint: MASTER_KEY_HINT }): Buffer {
+  const text = readFileSync(path, "utf8");
+  const key = parseKey(text);
+  if (key) return key;
+  throw new ConfigError(`${path} ${text.trim() === "" ? "is empty" : "holds no key (32 bytes of base64 or hex)"}`, why);
+}
+
+/** The key a file holds; null when there is none, or it is empty or garbled (nothing to keep). */
+export function heldKey(path: string): Buffer | null {
+  return existsSync(path) ? parseKey(readFileSync(path, "utf8")) : null;
 }
 
 export function masterKeyPath(home: string): string {
@@ -97,10 +103,15 @@ export function keyId(key: Buffer): string {
   return createHash("sha256").update("btw-master-key-id\0").update(key).digest("hex").slice(0, 12);
 }
 
-export function decode(text: string, where: string): Buffer {
+function parseKey(text: string): Buffer | null {
   const trimmed = text.trim();
   const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, "hex") : Buffer.from(trimmed, "base64");
-  if (key.length !== 32) {
+  return key.length === 32 ? key : null;
+}
+
+export function decode(text: string, where: string): Buffer {
+  const key = parseKey(text);
+  if (!key) {
     throw new ConfigError(`the master key in ${where} is not 32 bytes of base64 or hex`, {
       code: "master-key-invalid",
       hint: "restore the original key; a new key cannot decrypt existing secrets",
@@ -128,26 +139,13 @@ export function loadMasterKey(home: string, env: NodeJS.ProcessEnv): MasterKey {
       hint: `chmod 600 ${path}`,
     });
   }
-  const key = decode(readFileSync(path, "utf8"), path);
+  const key = readKeyFile(path);
   return { id: keyId(key), key, source: "file", ring: loadKeyring(home) };
 }
 
-/** Creates the key file (0600) unless it exists; returns whether it created it. */
+/** Creates the key file (0600) unless it exists (never overwrites a key); returns whether it created it. */
 export function createMasterKeyFile(home: string): boolean {
   const path = masterKeyPath(home);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  let fd: number;
-  try {
-    fd = openSync(path, "wx", 0o600); // O_EXCL: never overwrite an existing key
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw e;
-  }
-  try {
-    writeSync(fd, randomBytes(32).toString("base64") + "\n");
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(path, 0o600);
-  return true;
+  return writeExclusive(path, randomBytes(32), 0o600);
 }

@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from "node:crypto";
-import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { formatIdentity, generateIdentity, identityFromMasterKey, parseIdentity, recipientKey, type AgeIdentity } from "../core/backup/age.js";
 import { ConfigError } from "../errors.js";
 import { keyringDir, type MasterKey } from "./master-key.js";
+import { createFileAside, replaceFileAside } from "./write-aside.js";
 
 // Backups are age files encrypted to two recipients: the master key's own (derived from it,
 // so every retired key in the keyring keeps opening what it wrote) and a recovery identity —
@@ -47,38 +48,12 @@ export function loadRetiredRecoveryIdentities(home: string): AgeIdentity[] {
     .map((n) => readIdentity(join(dir, n)));
 }
 
-/**
- * Creates `path` with this content, or returns false when it exists. Written aside and then
- * hard-linked into place, so a concurrent reader (two backups of one `backup all` on a home
- * that predates the recovery identity) never sees a half-written file.
- */
-function writeNew(path: string, text: string, mode: number): boolean {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  const fd = openSync(tmp, "wx", mode);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    chmodSync(tmp, mode);
-    linkSync(tmp, path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw e;
-  } finally {
-    unlinkSync(tmp);
-  }
-}
-
 /** Creates the recovery identity unless it exists; returns its recipient and whether it was made now. */
 export function ensureRecoveryIdentity(home: string): { recipient: string; created: boolean } {
   const existing = loadRecoveryIdentity(home);
   if (existing) return { recipient: existing.recipient, created: false };
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  const created = writeNew(recoveryIdentityPath(home), identityText(generateIdentity()), 0o600);
+  const created = createFileAside(recoveryIdentityPath(home), identityText(generateIdentity()), 0o600);
   return { recipient: loadRecoveryIdentity(home)!.recipient, created };
 }
 
@@ -86,7 +61,7 @@ export function ensureRecoveryIdentity(home: string): { recipient: string; creat
 export function retireRecoveryIdentity(home: string, id: AgeIdentity): void {
   const dir = keyringDir(home);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeNew(join(dir, `recovery-${recoveryId(id.recipient)}.txt`), identityText(id), 0o400);
+  createFileAside(join(dir, `recovery-${recoveryId(id.recipient)}.txt`), identityText(id), 0o400);
 }
 
 /** Puts `id` in place as the recovery identity, the one it replaces (if other) kept in the keyring. */
@@ -95,10 +70,7 @@ export function installRecoveryIdentity(home: string, id: AgeIdentity): void {
   if (current?.recipient === id.recipient) return;
   if (current) retireRecoveryIdentity(home, current);
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  const path = recoveryIdentityPath(home);
-  const tmp = `${path}.next-${process.pid}`;
-  if (!writeNew(tmp, identityText(id), 0o600)) throw new Error(`${tmp} exists`);
-  renameSync(tmp, path);
+  replaceFileAside(recoveryIdentityPath(home), identityText(id), 0o600);
 }
 
 /** `key rotate`: a new recovery identity; the old one stays in the keyring. */

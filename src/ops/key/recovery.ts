@@ -2,11 +2,12 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import type { Ctx } from "../../cli/context.js";
 import { openRecovery, parseRecovery, sealRecovery, type RecoveryFile } from "../../core/keys/recovery.js";
 import { UsageError } from "../../errors.js";
-import { addToKeyring, keyId, loadKeyring, masterKeyPath, readKeyFile, replaceMasterKeyFile, writeExclusive } from "../../secrets/master-key.js";
+import { addToKeyring, heldKey, keyId, loadKeyring, masterKeyPath, replaceMasterKeyFile, writeExclusive } from "../../secrets/master-key.js";
 
 // `key export --recovery` / `key import`: the keys travel as a passphrase-sealed file
 // (src/core/keys/recovery.ts). Import never discards a key: a different local key is moved
-// into the keyring before the imported one becomes current.
+// into the keyring before the imported one becomes current. It is also the way back from an
+// empty or garbled master.key or keyring file (they hold no key to keep): it writes them anew.
 
 export async function exportRecovery(ctx: Ctx, passphrase: string): Promise<RecoveryFile> {
   const master = await ctx.master();
@@ -38,8 +39,8 @@ export interface ImportPlan {
 
 /** What an import would do, from the file's header alone (no passphrase needed). */
 export function planImport(ctx: Ctx, f: RecoveryFile): ImportPlan {
-  const path = masterKeyPath(ctx.home);
-  const local = existsSync(path) ? keyId(readKeyFile(path)) : null;
+  const held = heldKey(masterKeyPath(ctx.home));
+  const local = held ? keyId(held) : null;
   return { imported: f.current, keys: f.keys, replaces: local && local !== f.current ? local : null };
 }
 
@@ -48,12 +49,14 @@ export async function importRecovery(ctx: Ctx, f: RecoveryFile, passphrase: stri
   mkdirSync(ctx.home, { recursive: true, mode: 0o700 });
   for (const k of keys.retired) addToKeyring(ctx.home, k);
   const path = masterKeyPath(ctx.home);
-  if (existsSync(path)) {
-    const local = readKeyFile(path);
+  const local = heldKey(path);
+  if (local) {
     if (keyId(local) !== keyId(keys.current)) {
       addToKeyring(ctx.home, local);
       replaceMasterKeyFile(ctx.home, keys.current);
     }
+  } else if (existsSync(path)) {
+    replaceMasterKeyFile(ctx.home, keys.current);
   } else {
     writeExclusive(path, keys.current, 0o600);
   }
