@@ -54,13 +54,17 @@ type CredentialIds = BindInput["credentialIds"];
 
 /** Creates or updates the tenant's credentials; returns name → {id, name}. */
 export async function syncCredentials(api: N8nClient, manifest: Manifest, secrets: Map<string, string>): Promise<CredentialIds> {
+  // one credential does not depend on another: all at once (each is a few round trips
+  // through the tunnel, and tenant create waits on them)
   const ids: CredentialIds = {};
-  for (const c of manifest.credentials) {
-    const data = credentialData(c.name, c.type, secrets);
-    const existing = await api.findCredentialByName(c.name, c.type);
-    const cred = existing ? await api.updateCredential(existing.id, { name: c.name, type: c.type, data }) : await api.createCredential({ name: c.name, type: c.type, data });
-    ids[c.name] = { id: cred.id, name: c.name };
-  }
+  await Promise.all(
+    manifest.credentials.map(async (c) => {
+      const data = credentialData(c.name, c.type, secrets);
+      const existing = await api.findCredentialByName(c.name, c.type);
+      const cred = existing ? await api.updateCredential(existing.id, { name: c.name, type: c.type, data }) : await api.createCredential({ name: c.name, type: c.type, data });
+      ids[c.name] = { id: cred.id, name: c.name };
+    }),
+  );
   return ids;
 }
 

@@ -77,18 +77,30 @@ export class N8nHttp {
     return out;
   }
 
+  /** How many calls in flight registered each temporary secret (calls may run at once). */
+  private readonly tempSecrets = new Map<string, number>();
+
   async withDataSecrets<T>(data: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
     const added: string[] = [];
     for (const v of Object.values(data)) {
-      if (typeof v === "string" && v.length >= 4 && !this.secrets.has(v)) {
-        this.secrets.add(v);
-        added.push(v);
-      }
+      // a secret registered for good stays; a temporary one is counted, so a call finishing
+      // first never unmasks a value another call still carries
+      if (typeof v !== "string" || v.length < 4 || (this.secrets.has(v) && !this.tempSecrets.has(v))) continue;
+      this.secrets.add(v);
+      this.tempSecrets.set(v, (this.tempSecrets.get(v) ?? 0) + 1);
+      added.push(v);
     }
     try {
       return await fn();
     } finally {
-      for (const v of added) this.secrets.delete(v);
+      for (const v of added) {
+        const left = (this.tempSecrets.get(v) ?? 1) - 1;
+        if (left > 0) this.tempSecrets.set(v, left);
+        else {
+          this.tempSecrets.delete(v);
+          this.secrets.delete(v);
+        }
+      }
     }
   }
 

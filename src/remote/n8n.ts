@@ -177,10 +177,12 @@ export class N8nClient {
    * (use it when a previous run created the key but crashed before storing it).
    */
   async createApiKey(label: string, opts: { replaceExisting?: boolean; expiresAt?: number | null } = {}): Promise<string> {
-    if (opts.replaceExisting) {
-      for (const k of await this.listApiKeys()) if (k.label === label) await this.deleteApiKey(k.id);
-    }
-    const scopes = await this.http.request({ method: "GET", path: "/rest/api-keys/scopes", api: "rest", what: "list API key scopes" });
+    // the scopes and the old keys are independent reads: one round trip's wait for both
+    const [scopes, existing] = await Promise.all([
+      this.http.request({ method: "GET", path: "/rest/api-keys/scopes", api: "rest", what: "list API key scopes" }),
+      opts.replaceExisting ? this.listApiKeys() : Promise.resolve([]),
+    ]);
+    for (const k of existing) if (k.label === label) await this.deleteApiKey(k.id);
     const r = await this.http.request({
       method: "POST",
       path: "/rest/api-keys",
