@@ -160,6 +160,12 @@ export async function deleteTenant(ctx: Ctx, db: Db, slug: string, o: DeleteOpti
     if (t.status === "restoring" || t.status === "migrating") {
       throw new ConflictError(`cannot delete tenant '${slug}': it is ${t.status}`, { code: "tenant-wrong-status", hint: `finish or roll back the ${t.status === "restoring" ? "restore" : "migration"} first` });
     }
+    // a migrate rollback stopped after its switch left a stack on the migration's target: the
+    // purge would leave it behind, so `--rollback` finishes first (refused before anything is
+    // backed up or removed)
+    const migrate = purge ? await import("./tenant-migrate.js") : null;
+    const migration = migrate ? await migrate.migrationStateOf(db, t) : null;
+    if (migration?.kind === "rollback-unfinished") throw migrate!.unfinishedRollbackError(slug, migration.migration.details, `purge ${slug}`);
     const server = await tenantServer(db, t);
     const host = await hostFor(ctx, server);
     await host.ssh.connect(); // an unreachable server changes nothing
@@ -170,13 +176,9 @@ export async function deleteTenant(ctx: Ctx, db: Db, slug: string, o: DeleteOpti
       // completed backup was taken after the tenant went out of service (nothing changed since).
       finalBackup = await finalBackupOf(ctx, db, t, server, lock, step);
     }
-    if (purge) {
-      const { currentMigration, removeKeptSource } = await import("./tenant-migrate.js");
-      const m = await currentMigration(db, t.id);
-      if (m) {
-        step(`remove the migration source kept on ${m.details.from}`);
-        await removeKeptSource(ctx, db, slug, m.details.fromServerId);
-      }
+    if (migration?.kind === "source-kept") {
+      step(`remove the migration source kept on ${migration.migration.details.from}`);
+      await migrate!.removeKeptSource(ctx, db, slug, migration.migration.details.fromServerId);
     }
     await updateTenantStatus(db, t.id, "deleting");
     await syncRoutes(host, db, ctx.config, server);

@@ -3,6 +3,7 @@ import { composeDown, composeStop, composeUp, tenantProfiles } from "../core/com
 import { purgeByLabel } from "../core/commands/tenant-purge.js";
 import { allocateSubnet } from "../core/subnets.js";
 import { tenantLayout } from "../core/tenant/layout.js";
+import { cleanupDecision, mayRemoveKeptStack, migrationState, type MigrationState, type RollbackPhase } from "../core/tenant/migration-journal.js";
 import { unavailabilityWindow, type UnavailabilityWindow } from "../core/tenant/migration-window.js";
 import type { Plan } from "../config/schema.js";
 import { ConflictError, LockLostError, OperationError, UsageError } from "../errors.js";
@@ -26,7 +27,9 @@ import { webhookHostOf } from "../state/tenant-domains.js";
 // maintenance page on the source and n8n stopped there, a final backup of the quiet
 // database, its restore on the target, n8n's readiness, and the switch: the state moves the
 // tenant, the target's proxy routes it and the source's stops. The source stack is taken
-// down but its volumes and files stay for `--rollback`; `--cleanup` removes them.
+// down but its volumes and files stay for `--rollback`; `--cleanup` removes them (never on
+// the server the tenant's row says it runs on). Each switch — migrate's and rollback's — is
+// journaled in the transaction that moves the tenant, so a re-run reads where it got to.
 // A failure before the switch puts the tenant back where it was and removes the half-made
 // target stack. The migration is journaled in `operations` (kind tenant.migrate).
 
@@ -76,18 +79,35 @@ function images(ctx: Ctx, t: TenantRow): string[] {
   return [i.n8n, i.postgres, i.redis];
 }
 
-/** The migration whose source is still kept (done, not rolled back or cleaned up), if any. */
-export async function currentMigration(db: Db, tenantId: number): Promise<(OperationRow & { details: MigrationDetails }) | null> {
-  const { listOperations } = await import("../state/operations.js");
-  const ops = await listOperations(db, { tenantId, kind: MIGRATE_KIND });
-  for (let i = ops.length - 1; i >= 0; i--) {
-    const op = ops[i]!;
-    if (op.status !== "done") continue;
-    if (op.step === "migrate") return op as OperationRow & { details: MigrationDetails };
-    if (op.step === "rollback" || op.step === "cleanup") return null;
-  }
-  return null;
+type MigrationOp = OperationRow & { details: MigrationDetails };
+
+/** A rollback row's details: the migration's, plus where the rollback has got to. */
+interface RollbackDetails extends MigrationDetails {
+  rollbackPhase?: RollbackPhase;
+  safetyBackup?: string;
+  switchedBackAt?: string;
 }
+
+/**
+ * What the tenant's migration journal leaves to do (core/tenant/migration-journal.ts), read
+ * with its row's server as the state says now. Call under the tenant's lock to act on it.
+ */
+export async function migrationStateOf(db: Db, tenant: Pick<TenantRow, "id" | "serverId">): Promise<MigrationState<MigrationOp>> {
+  const { listOperations } = await import("../state/operations.js");
+  const ops = (await listOperations(db, { tenantId: tenant.id, kind: MIGRATE_KIND })) as MigrationOp[];
+  return migrationState(ops, tenant.serverId);
+}
+
+/** The migration whose source is still kept (done, not rolled back or cleaned up), if any. */
+export async function currentMigration(db: Db, tenantId: number): Promise<MigrationOp | null> {
+  const { getTenantById } = await import("../state/tenants.js");
+  const tenant = await getTenantById(db, tenantId);
+  if (!tenant) return null;
+  const state = await migrationStateOf(db, tenant);
+  return state.kind === "source-kept" ? state.migration : null;
+}
+
+const finishRollbackHint = (slug: string) => `\`btw tenant migrate ${slug} --rollback --yes\` finishes it`;
 
 async function allocateOn(ctx: Ctx, db: Db, server: ServerRow): Promise<string> {
   const { usedSubnets } = await import("../state/tenants.js");
@@ -120,7 +140,9 @@ export async function preflightMigrate(ctx: Ctx, db: Db, slug: string, to: strin
   const { listServers } = await import("../state/servers.js");
   const usage = (await listServers(db)).find((s) => s.id === target.id)!;
   if (usage.freeCapacity < tenant.weight) problems.push(`server ${to} has ${usage.freeCapacity} capacity units free, ${slug} needs ${tenant.weight}`);
-  if (await currentMigration(db, tenant.id)) problems.push(`the previous migration of ${slug} still keeps its source stack: \`btw tenant migrate ${slug} --cleanup\` (or --rollback) first`);
+  const state = await migrationStateOf(db, tenant);
+  if (state.kind === "source-kept") problems.push(`the previous migration of ${slug} still keeps its source stack: \`btw tenant migrate ${slug} --cleanup\` (or --rollback) first`);
+  if (state.kind === "rollback-unfinished") problems.push(`the rollback of ${slug}'s migration to ${state.migration.details.to} did not finish (${slug} runs on ${state.migration.details.from} again; its stack on ${state.migration.details.to} is left over): ${finishRollbackHint(slug)} first`);
   return { tenant, source, target, problems };
 }
 
@@ -254,10 +276,14 @@ async function runMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: stri
     }
     if (!reached(d, "switched")) {
       step(`switch the route to ${target.name}`);
+      await lock.check();
+      // the journal says "switched" in the transaction that moves the tenant: a kill right
+      // after it must not read as before the switch (whose undo removes the target's stack)
       await db.transaction(async (tx) => {
         await assignTenantServer(tx, tenant.id, target.id, d.subnet!);
+        await updateStepDetails(tx, op.id, { phase: "switched" });
       });
-      await phase("switched");
+      d.phase = "switched";
     }
     // from here on the tenant lives on the target: every step below is idempotent
     if (prior === "suspended") await dst.host.run(composeStop(slug, { services: ["worker", "n8n"], timeoutSec: 30 }), { timeoutMs: 120_000 });
@@ -326,11 +352,18 @@ async function undoBeforeSwitch(ctx: Ctx, db: Db, src: ServerSession, dst: Serve
   await syncRoutes(src.host, db, ctx.config, src.server);
 }
 
+/**
+ * Back to the kept source of a done migration: the maintenance page and a safety backup on
+ * the target, the kept stack started on the source, then the switch — the tenant row moved
+ * back and the rollback's journal row marked `switched` in one transaction — then the routes
+ * and the target's stack removed (its data is in the safety backup). Failed or killed after
+ * the switch, the same command finishes it (resumeRollback); before it, it starts over.
+ */
 export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: string, step: Step): Promise<MigrateResult> {
   const t0 = Date.now();
   const lock = await lockTenant(db, slug);
   try {
-    const tenant = await requireTenant(db, slug);
+    let tenant = await requireTenant(db, slug);
     const unfinished = await unfinishedMigration(db, tenant.id);
     if (unfinished && !reached(unfinished.details, "switched")) {
       // killed before the switch: the source still holds the data; undo what was started
@@ -349,22 +382,27 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
     if (unfinished) {
       // switched but not finished: finish it first, then go back like after any migration
       await runMigration(ctx, db, storage, slug, unfinished, lock, step, t0);
+      tenant = await requireTenant(db, slug);
     }
-    const m = await currentMigration(db, tenant.id);
-    if (!m) throw new ConflictError(`tenant ${slug} has no migration to roll back`, { code: "no-migration", hint: `\`btw tenant show ${slug}\`` });
+    const state = await migrationStateOf(db, tenant);
+    if (state.kind === "rollback-unfinished") return await resumeRollback(ctx, db, tenant, state.rollback as RollbackOp, lock, step, t0);
+    if (state.kind === "none") throw new ConflictError(`tenant ${slug} has no migration to roll back`, { code: "no-migration", hint: `\`btw tenant show ${slug}\`` });
+    const m = state.migration;
     const { getServer } = await import("../state/servers.js");
     const current = await tenantServer(db, tenant);
     if (current.id !== m.details.toServerId) throw new ConflictError(`tenant ${slug} is on ${current.name}, not on ${m.details.to} where it was migrated`, { code: "migrate-moved" });
     const source = await getServer(db, m.details.fromServerId);
     if (!source) throw new ConflictError(`the source server of ${slug}'s migration is no longer registered`, { code: "migrate-source-gone" });
     const plan = requirePlan(ctx, tenant.plan);
+    const suspended = tenant.status === "suspended";
     const [src, dst] = await Promise.all([openServerSession(ctx, source), openServerSession(ctx, current)]);
     const edges = await edgeTargetsFor(ctx);
     const layout = tenantLayout(slug);
     const kept = await src.host.run(["test", "-f", layout.composeFile], { allowFailure: true });
     if (kept.exitCode !== 0) throw new ConflictError(`the source stack of ${slug} is gone from ${source.name}`, { code: "migrate-source-gone" });
-    const { startStep, finishStep, failStep } = await import("../state/operations.js");
-    const op = await startStep(db, { kind: MIGRATE_KIND, step: "rollback", tenantId: tenant.id, serverId: source.id, details: { ...m.details } });
+    const { startStep, finishStep, failStep, updateStepDetails } = await import("../state/operations.js");
+    const started: RollbackDetails = { ...m.details, rollbackPhase: "started" };
+    const op = await startStep(db, { kind: MIGRATE_KIND, step: "rollback", tenantId: tenant.id, serverId: source.id, details: { ...started } });
     const { updateTenantStatus, assignTenantServer, getTenant } = await import("../state/tenants.js");
     let switched = false;
     try {
@@ -375,6 +413,7 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
       await dst.host.run(composeStop(slug, { services: ["worker", "n8n"], timeoutSec: 30 }), { timeoutMs: 120_000 });
       step(`safety backup of what ${current.name} holds (changes since the migration)`);
       const safety = await backupTenant(ctx, db, storage, dst, tenant, { heldLock: lock, reason: "pre-restore" });
+      await updateStepDetails(db, op.id, { safetyBackup: safety.id });
 
       step(`start the kept stack on ${source.name}`);
       const subnet = await allocateOn(ctx, db, source);
@@ -384,27 +423,22 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
       await checkN8n(src.host, slug, secrets.get(N8N_API_KEY));
 
       step(`switch the route back to ${source.name}`);
+      await lock.check();
+      // The journal says "switched" in the transaction that moves the tenant back: whatever
+      // fails after it, a re-run reads a rollback to finish — never a kept source to clean up
+      // (that would be the stack the tenant runs on now).
       await db.transaction(async (tx) => {
         await assignTenantServer(tx, tenant.id, source.id, subnet);
-        await updateTenantStatus(tx, tenant.id, tenant.status === "suspended" ? "suspended" : "active");
+        await updateTenantStatus(tx, tenant.id, suspended ? "suspended" : "active");
+        await updateStepDetails(tx, op.id, { rollbackPhase: "switched", switchedBackAt: new Date().toISOString() });
       });
       switched = true;
-      await connectTenant(src.host, slug);
-      await syncRoutes(src.host, db, ctx.config, source, tenant.status === "suspended" ? [] : [slug]);
-      if (edges !== null) {
-        step(`switch the edge route back to ${source.name}`);
-        const { switchEdgeRoutes } = await import("./edge/switch.js");
-        await switchEdgeRoutes(ctx, db, edges);
-      }
-      const downtime = (Date.now() - down) / 1000;
-      await syncRoutes(dst.host, db, ctx.config, current);
-      step(`remove the stack on ${current.name} (its data is in backup ${safety.id})`);
-      await removeStack(dst, slug);
+      const routed = await finishRollback(ctx, db, { src, dst, slug, suspended, edges, safetyBackup: safety.id, step });
       await finishStep(db, op.id, { safetyBackup: safety.id });
       await ctx.audit("tenant.migrate.rollback", slug, { from: current.name, to: source.name, safetyBackup: safety.id });
       return {
-        tenant: (await getTenant(db, slug))!.slug, from: current.name, to: source.name, backup: safety.id, finalBackup: null, seconds: (Date.now() - t0) / 1000, downtimeSeconds: downtime,
-        unavailable: unavailabilityWindow(new Date(down).toISOString(), Date.now()), edgeProxies: edges === null ? null : edges.map((e) => e.name),
+        tenant: (await getTenant(db, slug))!.slug, from: current.name, to: source.name, backup: safety.id, finalBackup: null, seconds: (Date.now() - t0) / 1000, downtimeSeconds: (routed - down) / 1000,
+        unavailable: unavailabilityWindow(new Date(down).toISOString(), routed), edgeProxies: edges === null ? null : edges.map((e) => e.name),
       };
     } catch (e) {
       const message = (e as Error).message.split("\n")[0]!.slice(0, 500);
@@ -415,10 +449,88 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
         await syncRoutes(dst.host, db, ctx.config, current).catch(() => {});
       }
       await failStep(db, op.id, message).catch(() => {});
-      throw new OperationError(`rollback of ${slug} failed: ${message}`, { code: "rollback-failed", cause: e });
+      throw new OperationError(`rollback of ${slug} failed: ${message}`, {
+        code: "rollback-failed",
+        hint: switched
+          ? `${slug} runs on ${source.name} again; ${finishRollbackHint(slug)} (the routes, and the stack left on ${current.name})`
+          : `${slug} is still on ${current.name}; fix the cause and re-run \`btw tenant migrate ${slug} --rollback --yes\``,
+        cause: e,
+      });
     }
   } finally {
     await lock.release();
+  }
+}
+
+type RollbackOp = OperationRow & { details: RollbackDetails };
+
+/**
+ * After the rollback's switch (the state names the source again), every step idempotent:
+ * the source's route, the edge's, the target's proxy, then the target's stack removed (`dst`
+ * null: its server is no longer registered, nothing btw can reach is left). Returns when the
+ * route was back.
+ */
+async function finishRollback(
+  ctx: Ctx, db: Db,
+  o: { src: ServerSession; dst: ServerSession | null; slug: string; suspended: boolean; edges: EdgeTarget[] | null; safetyBackup: string | undefined; step: Step },
+): Promise<number> {
+  const { src, dst, slug } = o;
+  await connectTenant(src.host, slug);
+  await syncRoutes(src.host, db, ctx.config, src.server, o.suspended ? [] : [slug]);
+  if (o.edges !== null) {
+    o.step(`switch the edge route back to ${src.server.name}`);
+    const { switchEdgeRoutes } = await import("./edge/switch.js");
+    await switchEdgeRoutes(ctx, db, o.edges);
+  }
+  const routed = Date.now();
+  if (dst) {
+    await syncRoutes(dst.host, db, ctx.config, dst.server);
+    o.step(`remove the stack on ${dst.server.name} (its data is in ${o.safetyBackup ? `backup ${o.safetyBackup}` : "the rollback's safety backup"})`);
+    await removeStack(dst, slug);
+  }
+  return routed;
+}
+
+/**
+ * A rollback that failed or was killed after its switch: the tenant runs on the source again
+ * (its row says so, in the transaction that journaled the switch). The rest is done under a
+ * new journal row (a finished row is never rewritten); the one it resumes is closed.
+ */
+async function resumeRollback(ctx: Ctx, db: Db, tenant: TenantRow, prev: RollbackOp, lock: Lock, step: Step, t0: number): Promise<MigrateResult> {
+  const slug = tenant.slug;
+  const d = prev.details;
+  const { getServer } = await import("../state/servers.js");
+  const source = await getServer(db, d.fromServerId);
+  if (!source || tenant.serverId !== source.id) {
+    throw new ConflictError(`tenant ${slug} is not on ${d.from}, where its unfinished rollback moved it`, { code: "migrate-moved", hint: `\`btw tenant show ${slug}\` shows where it runs and its journal` });
+  }
+  const target = await getServer(db, d.toServerId);
+  const suspended = tenant.status === "suspended";
+  const [src, dst] = await Promise.all([openServerSession(ctx, source), target ? openServerSession(ctx, target) : null]);
+  const edges = await edgeTargetsFor(ctx);
+  const { startStep, finishStep, failStep } = await import("../state/operations.js");
+  if (prev.status === "running") await failStep(db, prev.id, "interrupted after the switch; finished by a re-run").catch(() => {});
+  const resumed: RollbackDetails & { resumes: number } = { ...d, rollbackPhase: "switched", resumes: prev.id };
+  const op = await startStep(db, { kind: MIGRATE_KIND, step: "rollback", tenantId: tenant.id, serverId: source.id, details: { ...resumed } });
+  step(`finish the rollback to ${source.name} (it stopped after the switch)${target ? "" : `; ${d.to} is no longer registered: nothing to remove there`}`);
+  try {
+    await lock.check();
+    if (!suspended) {
+      step(`the stack on ${source.name} serves`);
+      await src.host.run(composeUp(slug, { profiles: tenantProfiles(requirePlan(ctx, tenant.plan)), wait: 300 }), { timeoutMs: 330_000 });
+      await checkN8n(src.host, slug, undefined);
+    }
+    await finishRollback(ctx, db, { src, dst, slug, suspended, edges, safetyBackup: d.safetyBackup, step });
+    await finishStep(db, op.id);
+    await ctx.audit("tenant.migrate.rollback", slug, { from: d.to, to: source.name, safetyBackup: d.safetyBackup ?? null, resumed: prev.id });
+    return {
+      tenant: slug, from: d.to, to: source.name, backup: d.safetyBackup ?? null, finalBackup: null, seconds: (Date.now() - t0) / 1000, downtimeSeconds: null, unavailable: null,
+      edgeProxies: edges === null ? null : edges.map((e) => e.name),
+    };
+  } catch (e) {
+    const message = (e as Error).message.split("\n")[0]!.slice(0, 500);
+    await failStep(db, op.id, message).catch(() => {});
+    throw new OperationError(`rollback of ${slug} failed: ${message}`, { code: "rollback-failed", hint: `${slug} runs on ${source.name}; ${finishRollbackHint(slug)}`, cause: e });
   }
 }
 
@@ -429,10 +541,34 @@ async function edgeTargetsFor(ctx: Ctx): Promise<EdgeTarget[] | null> {
   return edgeTargets(ctx);
 }
 
-/** A purge's last step for a migrated tenant: the source stack kept on the old server goes too. */
+/**
+ * The refusal of a removal that would hit the stack a tenant runs on: a rollback stopped after
+ * its switch left the tenant live on its migration's source.
+ */
+export function unfinishedRollbackError(slug: string, m: MigrationDetails, what: string): ConflictError {
+  return new ConflictError(`cannot ${what}: the rollback of ${slug}'s migration to ${m.to} did not finish; ${slug} runs on ${m.from} again (nothing was removed)`, {
+    code: "rollback-unfinished",
+    hint: `${finishRollbackHint(slug)}: it routes ${slug} on ${m.from} and removes the stack left on ${m.to}`,
+  });
+}
+
+function liveStackError(slug: string, server: string, what: string): ConflictError {
+  return new ConflictError(`refusing to ${what}: ${slug} runs on ${server} (its row in the state) — that stack is live, not a kept source (nothing was removed)`, {
+    code: "stack-is-live",
+    hint: `\`btw tenant show ${slug}\` shows where it runs and its migration journal`,
+  });
+}
+
+/**
+ * A purge's last step for a migrated tenant: the source stack kept on the old server goes
+ * too. Call under the tenant's lock; refused when the tenant's row says it runs there.
+ */
 export async function removeKeptSource(ctx: Ctx, db: Db, slug: string, serverId: number): Promise<void> {
   const { getServer } = await import("../state/servers.js");
   const source = await getServer(db, serverId);
+  // the tenant's row now, not the journal's word: the stack it runs on is no kept source
+  const tenant = await requireTenant(db, slug);
+  if (!mayRemoveKeptStack(tenant.serverId, serverId)) throw liveStackError(slug, source?.name ?? `server ${serverId}`, `remove ${slug}'s kept migration source`);
   if (!source) return;
   await removeStack(await openServerSession(ctx, source), slug);
 }
@@ -440,13 +576,22 @@ export async function removeKeptSource(ctx: Ctx, db: Db, slug: string, serverId:
 export async function cleanupMigration(ctx: Ctx, db: Db, slug: string, step: Step): Promise<{ tenant: string; removedFrom: string }> {
   const lock = await lockTenant(db, slug);
   try {
+    // read under the lock: the tenant's row decides where it runs, whatever the journal says
     const tenant = await requireTenant(db, slug);
-    const m = await currentMigration(db, tenant.id);
-    if (!m) throw new ConflictError(`tenant ${slug} has no migration whose source is kept`, { code: "no-migration" });
+    const state = await migrationStateOf(db, tenant);
+    const decision = cleanupDecision(state, tenant.serverId);
     const { getServer } = await import("../state/servers.js");
-    const source = await getServer(db, m.details.fromServerId);
+    const what = `clean up ${slug}'s migration`;
+    if (decision.action === "refuse") {
+      if (decision.reason === "rollback-unfinished") throw unfinishedRollbackError(slug, decision.migration.details, what);
+      if (decision.reason === "stack-is-live") throw liveStackError(slug, (await getServer(db, decision.serverId))?.name ?? `server ${decision.serverId}`, what);
+      throw new ConflictError(`tenant ${slug} has no migration whose source is kept`, { code: "no-migration" });
+    }
+    const m = decision.migration;
+    const source = await getServer(db, decision.serverId);
     if (!source) throw new ConflictError(`the source server of ${slug}'s migration is no longer registered`, { code: "migrate-source-gone" });
     const src = await openServerSession(ctx, source);
+    await lock.check();
     const { startStep, finishStep } = await import("../state/operations.js");
     const op = await startStep(db, { kind: MIGRATE_KIND, step: "cleanup", tenantId: tenant.id, serverId: source.id, details: { ...m.details } });
     step(`remove ${slug}'s kept stack on ${source.name}: volumes, networks, files`);

@@ -2,7 +2,7 @@ import type { Handler } from "../../cli/program.js";
 import { describeWindow } from "../../core/tenant/migration-window.js";
 import { UsageError } from "../../errors.js";
 import { storageFor } from "../../ops/backup.js";
-import { cleanupMigration, currentMigration, migrateTenant, preflightMigrate, rollbackMigration } from "../../ops/tenant-migrate.js";
+import { cleanupMigration, currentMigration, migrateTenant, migrationStateOf, preflightMigrate, rollbackMigration } from "../../ops/tenant-migrate.js";
 import { requireTenant } from "../../ops/tenant-context.js";
 
 const handler: Handler = async (ctx, [name], opts) => {
@@ -24,15 +24,24 @@ const handler: Handler = async (ctx, [name], opts) => {
         ].join("\n"),
       );
     }
-    const m = await currentMigration(db, t.id);
-    return void ctx.out.result({ dryRun: true, tenant: slug, migration: m?.details ?? null, action: opts.rollback ? "rollback" : "cleanup" }, () =>
-      m ? `would ${opts.rollback ? `move ${slug} back to ${m.details.from}` : `remove ${slug}'s kept stack on ${m.details.from}`}` : `${slug} has no migration whose source is kept`,
+    const state = await migrationStateOf(db, t);
+    const m = state.kind === "none" ? null : state.migration;
+    const unfinished = state.kind === "rollback-unfinished";
+    return void ctx.out.result({ dryRun: true, tenant: slug, migration: m?.details ?? null, rollbackUnfinished: unfinished, action: opts.rollback ? "rollback" : "cleanup" }, () =>
+      !m
+        ? `${slug} has no migration whose source is kept`
+        : unfinished
+          ? opts.rollback
+            ? `would finish the rollback to ${m.details.from}: routes, then remove the stack left on ${m.details.to}`
+            : `would refuse: the rollback to ${m.details.from} did not finish (${slug} runs there); \`btw tenant migrate ${slug} --rollback --yes\` finishes it`
+          : `would ${opts.rollback ? `move ${slug} back to ${m.details.from}` : `remove ${slug}'s kept stack on ${m.details.from}`}`,
     );
   }
   if (opts.cleanup) {
     const t = await requireTenant(db, slug);
     const m = await currentMigration(db, t.id);
-    await ctx.confirm(`Remove ${slug}'s kept source stack${m ? ` on ${m.details.from}` : ""} (its volumes and files: --rollback is no longer possible)?`, opts.yes as boolean | undefined);
+    // nothing kept to remove (or a rollback to finish first): cleanupMigration says so, no question asked
+    if (m) await ctx.confirm(`Remove ${slug}'s kept source stack on ${m.details.from} (its volumes and files: --rollback is no longer possible)?`, opts.yes as boolean | undefined);
     const r = await cleanupMigration(ctx, db, slug, step);
     return void ctx.out.result(r, () => `${slug}'s source stack on ${r.removedFrom} removed`);
   }
