@@ -1,19 +1,54 @@
 #!/usr/bin/env bash
 # `npm test`: the whole suite — unit, integration (a real PostgreSQL and a loopback sshd,
 # installed from Debian's packages if missing) and e2e (the lab: built if missing, reused if up).
+#
+# Unit and integration run beside the e2e files, as a second vitest process: the e2e lanes
+# spend most of their time waiting on the lab's servers, and CI's clock counts wall time.
+# With arguments (`npm test -- test/e2e/edge.test.ts`), one vitest run of what is named.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-deps.sh
 source scripts/tool-binaries.sh
 
-results=$(mktemp)
-status=0
-# test-results/timings.json: each file's wall time and the total; the ten slowest printed last.
-npx vitest run --reporter=default --reporter=json --outputFile.json="$results" --reporter=./test/support/timings-reporter.ts "$@" || status=$?
+start=$(node -e 'console.log(Date.now())')
+mkdir -p test-results
+rm -f test-results/timings*.json
 # A plain closing line any CI can read.
-node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""));
-' "$results" 2>/dev/null || echo "tests: 0 passed, 1 failed"
-rm -f "$results"
-exit "$status"
+summary() {
+  node -e '
+    let passed = 0, failed = 0, skipped = 0;
+    for (const f of process.argv.slice(1)) {
+      try { const r = JSON.parse(require("fs").readFileSync(f, "utf8")); passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests; }
+      catch { failed += 1; }
+    }
+    console.log(`tests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  ' "$@"
+}
+reporters=(--reporter=default --reporter=./test/support/timings-reporter.ts)
+
+if [ $# -gt 0 ]; then
+  results=$(mktemp)
+  status=0
+  BTW_TIMINGS_QUIET=1 BTW_TIMINGS_FILE=test-results/timings-run.json npx vitest run "${reporters[@]}" --reporter=json --outputFile.json="$results" "$@" || status=$?
+  node scripts/timings-summary.mjs "$start" test-results/timings-run.json
+  summary "$results"
+  rm -f "$results"
+  exit "$status"
+fi
+
+ui_results=$(mktemp) e2e_results=$(mktemp)
+printf '[test] unit and integration run beside the e2e lanes; their output follows the e2e output (also in test-results/unit-integration.log)\n' >&2
+BTW_TIMINGS_QUIET=1 BTW_TIMINGS_FILE=test-results/timings-unit-integration.json \
+  npx vitest run --project unit --project integration "${reporters[@]}" --reporter=json --outputFile.json="$ui_results" \
+  >test-results/unit-integration.log 2>&1 &
+ui_pid=$!
+e2e_status=0 ui_status=0
+BTW_TIMINGS_QUIET=1 BTW_TIMINGS_FILE=test-results/timings-e2e.json \
+  npx vitest run --project e2e "${reporters[@]}" --reporter=json --outputFile.json="$e2e_results" || e2e_status=$?
+wait "$ui_pid" || ui_status=$?
+printf '\n[test] unit and integration (exit %s):\n' "$ui_status"
+cat test-results/unit-integration.log
+node scripts/timings-summary.mjs "$start" test-results/timings-unit-integration.json test-results/timings-e2e.json
+summary "$ui_results" "$e2e_results"
+rm -f "$ui_results" "$e2e_results"
+[ "$e2e_status" = 0 ] && [ "$ui_status" = 0 ]

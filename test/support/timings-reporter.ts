@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import type { Reporter, TestModule } from "vitest/node";
 
 // Where the suite's time goes (issue 21): each file's wall time (queued → finished, so set-up
@@ -15,8 +15,11 @@ interface FileTiming {
   seconds: number;
 }
 
-const OUT_DIR = "test-results";
-const OUT_FILE = join(OUT_DIR, "timings.json");
+// scripts/test.sh runs unit+integration and e2e as two vitest processes at once: each writes
+// its own file (BTW_TIMINGS_FILE) and scripts/timings-summary.mjs merges them and prints.
+const OUT_FILE = process.env.BTW_TIMINGS_FILE ?? join("test-results", "timings.json");
+const OUT_DIR = dirname(OUT_FILE);
+const QUIET = process.env.BTW_TIMINGS_QUIET === "1";
 
 export default class TimingsReporter implements Reporter {
   private readonly runStart = Date.now();
@@ -41,6 +44,7 @@ export default class TimingsReporter implements Reporter {
 
   onTestRunEnd(): void {
     this.write(true);
+    if (QUIET) return;
     const slowest = [...this.files].sort((a, b) => b.seconds - a.seconds).slice(0, 10);
     const total = (Date.now() - this.runStart) / 1000;
     const lines = slowest.map((f) => `  ${f.seconds.toFixed(1).padStart(7)} s  ${f.project.padEnd(11)} ${f.file}${f.state === "passed" ? "" : ` (${f.state})`}`);
