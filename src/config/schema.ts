@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 import { monitoringSchema } from "./monitoring-schema.js";
 import { notificationsSchema } from "./notifications-schema.js";
@@ -145,6 +146,11 @@ const edgeSchema = z
           .object({
             name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be a server name: a-z 0-9 -"),
             host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.:-]{0,252}$/, "must be an address or a host name").describe("where btw reaches it over SSH"),
+            privateIp: z
+              .string()
+              .refine((s) => isIP(s) !== 0, "must be an IPv4 or IPv6 address")
+              .optional()
+              .describe("the address the tenant servers see its requests come from (its private address): their proxies keep X-Forwarded-For from it only; without it they trust nobody and n8n sees this proxy as every visitor"),
           })
           .strict(),
       )

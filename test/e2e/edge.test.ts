@@ -156,8 +156,9 @@ describe("the edge on the lab", () => {
     const file = join(home.dir, "btw.yml");
     const cfg = parse(readFileSync(file, "utf8")) as Record<string, any>;
     // the lab's private network as Hetzner's; the edge VM as a hand-run edge with its own CA
+    // (the servers' proxies keep X-Forwarded-For from its private address only)
     cfg.hetzner = { ...(cfg.hetzner ?? {}), networkRange: edgeLab.privateNetwork.range };
-    cfg.edge = { tls: "internal", proxies: [{ name: "lab-edge", host: edgeLab.edge.host }] };
+    cfg.edge = { tls: "internal", proxies: [{ name: "lab-edge", host: edgeLab.edge.host, privateIp: edgeLab.privateAddresses[edgeLab.edge.name]! }] };
     // one operator key for every machine (servers are added with --ssh-key; the edge proxy uses this)
     cfg.ssh = { ...(cfg.ssh ?? {}), identityFile: edgeLab.edge.sshKey };
     writeFileSync(file, stringify(cfg));

@@ -6,7 +6,7 @@
 // steps as a server's proxy (src/ops/proxy.ts `installCaddyfile`).
 
 import { UsageError } from "../../errors.js";
-import { behindProxyLines, refuseInternalPaths } from "../proxy/caddyfile.js";
+import { refuseInternalPaths, requireCidr, reverseProxyLines } from "../proxy/caddyfile.js";
 import { requireTenantSlug, tenantHost } from "../tenant/layout.js";
 
 /** The path the load balancer's health check asks every edge proxy for. */
@@ -28,7 +28,7 @@ export interface EdgeRoute {
 export interface EdgeCaddyfileInput {
   domain: string;
   routes: readonly EdgeRoute[];
-  /** whose X-Forwarded-* headers to keep: the private network (the load balancer's side) */
+  /** whose X-Forwarded-* headers to keep (CIDRs): the load balancer's private address; none when TLS ends here */
   trustedProxies: readonly string[];
   /**
    * Where HTTPS ends (edge.tls). load-balancer (default): the load balancer's managed
@@ -54,15 +54,9 @@ function site(hosts: readonly string[], upstream: string, trusted: readonly stri
     ...(tls === "internal" ? ["\ttls internal"] : []),
     ...refuseInternalPaths(),
     // The Host header passes through unchanged (Caddy's default): the server's proxy routes
-    // by it. A short retry hides a server proxy's reload behind a slower answer.
-    `\treverse_proxy ${upstream} {`,
-    // keep the load balancer's X-Forwarded-For/-Proto (https) instead of replacing them
-    ...behindProxyLines(trusted),
-    "\t\tlb_try_duration 5s",
-    "\t\ttransport http {",
-    "\t\t\tdial_timeout 3s",
-    "\t\t}",
-    "\t}",
+    // by it. A short retry hides a server proxy's reload behind a slower answer. The load
+    // balancer's X-Forwarded-For/-Proto (https) are kept; anyone else's replaced.
+    ...reverseProxyLines(upstream, trusted),
     "}",
   ];
 }
@@ -70,7 +64,7 @@ function site(hosts: readonly string[], upstream: string, trusted: readonly stri
 /** The Caddyfile text of an edge proxy. Throws UsageError on input that could break it. */
 export function renderEdgeCaddyfile(input: EdgeCaddyfileInput): string {
   if (!DNS_NAME.test(input.domain)) throw new UsageError(`domain ${JSON.stringify(input.domain)} is not a DNS name like example.com`, { code: "invalid-domain" });
-  behindProxyLines(input.trustedProxies);
+  for (const c of input.trustedProxies) requireCidr(c);
   const tls = input.tls ?? "load-balancer";
   if (tls !== "load-balancer" && tls !== "internal") throw new UsageError(`invalid edge.tls ${JSON.stringify(tls)}`, { code: "invalid-edge-tls" });
   const owner = new Map<string, string>();

@@ -1,6 +1,8 @@
 // What proxy.mode changes on a tenant server's own proxy. Direct: it terminates TLS for its
-// tenants (proxy.tls). Edge: TLS ends at the load balancer; the server's proxy serves plain
-// HTTP to the edge proxies over the private network and trusts their X-Forwarded-* headers.
+// tenants (proxy.tls) and trusts nobody's X-Forwarded-* headers. Edge: TLS ends at the load
+// balancer; the server's proxy serves plain HTTP to the edge proxies over the private network
+// and trusts their X-Forwarded-* headers — theirs only: the rest of the private network (a
+// tenant's n8n on another server sends from it too) has its headers replaced.
 //
 // Between the two, while a fleet moves to the edge (edge.switch prepare or dns), a server
 // does both: its public sites keep their certificates for visitors whose DNS still gives the
@@ -8,7 +10,9 @@
 // HTTPS on port 80). Its ports stay published on every address and the firewall keeps public
 // 80/443 open until edge.switch is done.
 
+import { isIP } from "node:net";
 import type { Config } from "../../config/schema.js";
+import { edgeServerIp, loadBalancerIp } from "../infra/edge.js";
 
 /** proxy.mode edge with the servers still serving the internet (edge.switch prepare or dns). */
 export function serversPublic(config: Pick<Config, "proxy" | "edge">): boolean {
@@ -21,8 +25,29 @@ export function serverProxyTls(config: Pick<Config, "proxy" | "acmeEmail" | "het
   trustedProxies?: string[];
   edgePlainHttp?: boolean;
 } {
-  if (config.proxy.mode === "edge" && !serversPublic(config)) return { tls: "off", trustedProxies: [config.hetzner.networkRange] };
+  if (config.proxy.mode === "edge" && !serversPublic(config)) return { tls: "off", trustedProxies: edgeProxyRanges(config) };
   const direct = { tls: config.proxy.tls, ...(config.acmeEmail ? { acmeEmail: config.acmeEmail } : {}) };
-  if (config.proxy.mode === "edge") return { ...direct, trustedProxies: [config.hetzner.networkRange], edgePlainHttp: true };
+  if (config.proxy.mode === "edge") return { ...direct, trustedProxies: edgeProxyRanges(config), edgePlainHttp: true };
   return direct;
+}
+
+const hostRange = (ip: string) => `${ip}/${isIP(ip) === 6 ? 128 : 32}`;
+
+/**
+ * Where the edge proxies' requests reach the servers from: a hand-run edge's `privateIp`s
+ * (edge.proxies; one without is left out), else the stack's edge servers' private addresses.
+ */
+export function edgeProxyRanges(config: Pick<Config, "hetzner" | "edge">): string[] {
+  const listed = config.edge.proxies;
+  if (listed !== undefined && listed.length > 0) return listed.flatMap((p) => (p.privateIp === undefined ? [] : [hostRange(p.privateIp)]));
+  return Array.from({ length: config.edge.servers }, (_, i) => hostRange(edgeServerIp(config.hetzner.subnetRange, i + 1)));
+}
+
+/**
+ * Whose X-Forwarded-* headers an edge proxy keeps: the load balancer's (its private address,
+ * from which it forwards to its targets), or nobody's when the edge terminates TLS itself
+ * (edge.tls internal: visitors connect to it directly).
+ */
+export function edgeTrustedProxies(config: Pick<Config, "hetzner" | "edge">): string[] {
+  return config.edge.tls === "internal" ? [] : [hostRange(loadBalancerIp(config.hetzner.subnetRange))];
 }

@@ -78,7 +78,8 @@ export function parseEdgeSites(text: string): Map<string, string | null> {
       depth = 1;
       continue;
     }
-    const rp = /^reverse_proxy\s+([^\s{]+)/.exec(line);
+    // (a matcher first: the site's second reverse_proxy, for untrusted peers, has the same upstream)
+    const rp = /^reverse_proxy\s+(?:@\S+\s+)?([^\s{]+)/.exec(line);
     if (rp && upstream === null) upstream = rp[1]!;
     if (line.endsWith("{")) depth++;
     else if (line === "}") {

@@ -79,7 +79,6 @@ export function edgeSpec(config: Config, common: Record<string, string>, labels:
   const zone = e.dns.zone ?? config.domain;
   const rel = relativeName(config.domain, zone)!;
   const wildcard = rel === "@" ? "*" : `*.${rel}`;
-  const subnet = parseCidr(h.subnetRange);
   // edge.switch prepare: everything but the records (DNS still leads to the servers)
   const names = e.switch === "prepare" ? [] : [wildcard, ...(e.dns.apex ? [rel] : [])];
   const records = names.flatMap((name) =>
@@ -93,7 +92,7 @@ export function edgeSpec(config: Config, common: Record<string, string>, labels:
   );
   return {
     loadBalancer: { id: "edge_lb", name: `${h.namePrefix}-edge`, type: e.loadBalancerType, location: e.location ?? h.location, labels: common },
-    network: { id: "edge_lb_network", ip: formatIpv4(subnet.base + EDGE_LB_OFFSET), enablePublicInterface: true },
+    network: { id: "edge_lb_network", ip: loadBalancerIp(h.subnetRange), enablePublicInterface: true },
     certificate: {
       id: "edge_certificate",
       name: `${h.namePrefix}-edge`,
@@ -111,6 +110,11 @@ export function edgeSpec(config: Config, common: Record<string, string>, labels:
     target: { id: "edge_targets", labelSelector: `${labels.stackLabel}=${labels.stack},${labels.roleLabel}=edge`, usePrivateIp: true },
     dns: { zone, manageZone: e.dns.manageZone, zoneId: "dns_zone", labels: common, records },
   };
+}
+
+/** The load balancer's private address: where the edge proxies see its requests come from. */
+export function loadBalancerIp(subnetRange: string): string {
+  return formatIpv4(parseCidr(subnetRange).base + EDGE_LB_OFFSET);
 }
 
 /** Private address of edge proxy n (1-based). */

@@ -14,7 +14,7 @@ import { renderUserData, USER_DATA_MAX_BYTES, userDataBytes } from "./cloud-init
 import { firewallRules, type FirewallRule } from "./firewall.js";
 import { edgeProblems, edgeServerIp, edgeSpec, type EdgeSpec } from "./edge.js";
 import { renderEdgeCaddyfile } from "../edge/caddyfile.js";
-import { serverProxyTls, serversPublic } from "../edge/mode.js";
+import { edgeTrustedProxies, serverProxyTls, serversPublic } from "../edge/mode.js";
 
 export const HCLOUD_PROVIDER_SOURCE = "hetznercloud/hcloud";
 
@@ -148,7 +148,7 @@ export function platformSpec(config: Config, assets: SpecAssets): PlatformSpec {
           files: [
             { path: PROXY_LAYOUT.composeFile, content: assets.proxyCompose, permissions: "0644" },
             { path: PROXY_LAYOUT.envFile, content: renderProxyEnv({ caddyImage: config.images.caddy }), permissions: "0600" },
-            { path: PROXY_LAYOUT.caddyfile, content: renderEdgeCaddyfile({ domain: config.domain, routes: [], trustedProxies: [h.networkRange] }), permissions: "0644" },
+            { path: PROXY_LAYOUT.caddyfile, content: renderEdgeCaddyfile({ domain: config.domain, routes: [], trustedProxies: edgeTrustedProxies(config) }), permissions: "0644" },
           ],
           commands: [proxyComposeUp({ wait: true })],
         })

@@ -28,8 +28,9 @@ export interface CaddyfileInput {
    */
   metrics?: { port: number; denyFrom: readonly string[]; allowFrom?: readonly string[] };
   /**
-   * Behind the edge: the addresses whose X-Forwarded-* headers Caddy keeps (the private
-   * network), so n8n sees the visitor's address and `https` instead of the edge's hop.
+   * Behind the edge: the edge proxies' addresses (CIDRs), the only peers whose X-Forwarded-*
+   * headers Caddy keeps, so n8n sees the visitor's address and `https` instead of the edge's
+   * hop; anyone else's are replaced (reverseProxyLines). Absent in direct mode: nobody's.
    */
   trustedProxies?: readonly string[];
   /**
@@ -55,17 +56,34 @@ export function refuseInternalPaths(indent = "\t"): string[] {
 }
 
 /**
- * Lines inside `reverse_proxy` for a proxy behind other proxies (the edge). `trusted_proxies`
- * (the reverse_proxy option of Caddy ≥ 2.5; the global `servers` one of later versions is
- * unknown to the lab's 2.6.2) keeps the incoming X-Forwarded-Proto (https at the load
- * balancer). X-Forwarded-For is passed on as it came instead of gaining one entry per hop:
- * n8n trusts one hop (N8N_PROXY_HOPS=1), so the entry the load balancer added — the
- * visitor — stays the last one in every mode.
+ * A site's `reverse_proxy` to `upstream` (the tenant's n8n, or from the edge its server's
+ * proxy), keeping X-Forwarded-* only from `trusted`: the proxies in front of this one (for a
+ * server's proxy the edge proxies, for an edge proxy the load balancer; nobody in direct
+ * mode). n8n trusts one hop (N8N_PROXY_HOPS=1): the client it sees is the header's last
+ * entry, and a Webhook node's IP allow-list and the per-IP login throttling rest on it.
+ *
+ * A trusted peer's request goes to the first `reverse_proxy`: `trusted_proxies` (the
+ * reverse_proxy option of Caddy ≥ 2.5; the global `servers` one came in 2.6.3, after the
+ * lab's 2.6.2) keeps its X-Forwarded-Proto (https at the load balancer), and X-Forwarded-For
+ * is passed on as it came instead of gaining this hop, so the visitor stays the last entry
+ * in every mode. Anyone else's request goes to the second, where Caddy replaces the three
+ * headers with what it sees itself (the peer's address). Caddy puts the one with a matcher
+ * first (httpcaddyfile's sortRoutes), whatever the order in the file.
  */
-export function behindProxyLines(ranges: readonly string[], indent = "\t\t"): string[] {
-  if (ranges.length === 0) return [];
-  for (const c of ranges) requireCidr(c);
-  return [`${indent}trusted_proxies ${ranges.join(" ")}`, `${indent}header_up X-Forwarded-For {http.request.header.X-Forwarded-For}`];
+export function reverseProxyLines(upstream: string, trusted: readonly string[]): string[] {
+  for (const c of trusted) requireCidr(c);
+  const options = ["\t\tlb_try_duration 5s", "\t\ttransport http {", "\t\t\tdial_timeout 3s", "\t\t}", "\t}"];
+  if (trusted.length === 0) return [`\treverse_proxy ${upstream} {`, ...options];
+  const ranges = trusted.join(" ");
+  return [
+    `\t@trusted remote_ip ${ranges}`,
+    `\treverse_proxy @trusted ${upstream} {`,
+    `\t\ttrusted_proxies ${ranges}`,
+    "\t\theader_up X-Forwarded-For {http.request.header.X-Forwarded-For}",
+    ...options,
+    `\treverse_proxy ${upstream} {`,
+    ...options,
+  ];
 }
 
 /** Seconds a suspended tenant's visitors are told to wait (Retry-After). */
@@ -89,16 +107,10 @@ function activeSite(slug: string, input: CaddyfileInput, extraHosts?: readonly s
   return [
     `${siteAddress(slug, input, extraHosts)} {`,
     ...refuseInternalPaths(),
-    // Caddy passes X-Forwarded-For/-Proto/-Host (N8N_PROXY_HOPS=1 trusts one hop) and
+    // Caddy sets X-Forwarded-For/-Proto/-Host (behind the edge: the edge proxies' kept) and
     // upgrades websockets by itself. Retrying the dial for a few seconds hides n8n
     // restarts (set-plan, upgrades) behind a slower answer instead of a 502.
-    `\treverse_proxy ${tenantLayout(slug).edgeAlias}:${N8N_PORT} {`,
-    ...behindProxyLines(input.trustedProxies ?? []),
-    "\t\tlb_try_duration 5s",
-    "\t\ttransport http {",
-    "\t\t\tdial_timeout 3s",
-    "\t\t}",
-    "\t}",
+    ...reverseProxyLines(`${tenantLayout(slug).edgeAlias}:${N8N_PORT}`, input.trustedProxies ?? []),
     "}",
   ];
 }

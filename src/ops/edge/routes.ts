@@ -1,5 +1,6 @@
 import type { Config } from "../../config/schema.js";
 import { EDGE_ROUTED_STATUSES, edgeRoutes, renderEdgeCaddyfile } from "../../core/edge/caddyfile.js";
+import { edgeTrustedProxies } from "../../core/edge/mode.js";
 import { privateAddress } from "../../core/monitoring/targets.js";
 import type { Db } from "../../state/db.js";
 import { listServers } from "../../state/servers.js";
@@ -22,7 +23,7 @@ export async function edgeCaddyfileFor(db: Db, config: Config): Promise<{ text: 
     tenants.map((t) => ({ slug: t.slug, status: t.status, serverId: t.serverId, ...(domains.get(t.id)?.length ? { extraHosts: domains.get(t.id)! } : {}) })),
     servers.map((s) => ({ id: s.id, name: s.name, privateAddress: privateAddress(s) })),
   );
-  return { text: renderEdgeCaddyfile({ domain: config.domain, routes, trustedProxies: [config.hetzner.networkRange], tls: config.edge.tls }), routes: routes.length, unroutable };
+  return { text: renderEdgeCaddyfile({ domain: config.domain, routes, trustedProxies: edgeTrustedProxies(config), tls: config.edge.tls }), routes: routes.length, unroutable };
 }
 
 /**

@@ -93,10 +93,10 @@ describe("renderCaddyfile: nothing internal on a public site", () => {
     }
   });
 
-  it("behind the edge: plain HTTP sites that trust the private network's X-Forwarded-* headers", () => {
-    const text = renderCaddyfile({ tls: "off", domain: "example.com", tenants: [{ slug: "acme", status: "active" }], trustedProxies: ["10.0.0.0/16"] });
+  it("behind the edge: plain HTTP sites that trust the edge proxies' X-Forwarded-* headers (only theirs: forwarded-for.test.ts)", () => {
+    const text = renderCaddyfile({ tls: "off", domain: "example.com", tenants: [{ slug: "acme", status: "active" }], trustedProxies: ["10.0.1.3/32"] });
     expect(text).toContain(["{", "\tadmin localhost:2019", "\tauto_https off", "}"].join("\n"));
-    expect(text).toContain("\treverse_proxy n8n-acme:5678 {\n\t\ttrusted_proxies 10.0.0.0/16\n\t\theader_up X-Forwarded-For {http.request.header.X-Forwarded-For}\n\t\tlb_try_duration 5s");
+    expect(text).toContain("\treverse_proxy @trusted n8n-acme:5678 {\n\t\ttrusted_proxies 10.0.1.3/32\n\t\theader_up X-Forwarded-For {http.request.header.X-Forwarded-For}\n\t\tlb_try_duration 5s");
     expect(text).toContain("http://acme.example.com {");
   });
 

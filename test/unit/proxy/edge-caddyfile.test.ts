@@ -6,25 +6,26 @@ import { EDGE_HEALTH_PATH, edgeRoutes, renderEdgeCaddyfile, type EdgeCaddyfileIn
 import { UsageError } from "../../../src/errors.js";
 import { findCaddy, run } from "../tenant/external-tools.js";
 
+const options = ["\t\tlb_try_duration 5s", "\t\ttransport http {", "\t\t\tdial_timeout 3s", "\t\t}", "\t}"];
+// the load balancer's requests keep their X-Forwarded-*; anyone else's are replaced (forwarded-for.test.ts)
 const site = (hosts: string, upstream: string): string =>
   [
     `${hosts} {`,
     "\t@internal path /metrics /metrics/*",
     '\trespond @internal "Not found" 404',
-    `\treverse_proxy ${upstream} {`,
-    "\t\ttrusted_proxies 10.0.0.0/16",
+    "\t@trusted remote_ip 10.0.1.2/32",
+    `\treverse_proxy @trusted ${upstream} {`,
+    "\t\ttrusted_proxies 10.0.1.2/32",
     "\t\theader_up X-Forwarded-For {http.request.header.X-Forwarded-For}",
-    "\t\tlb_try_duration 5s",
-    "\t\ttransport http {",
-    "\t\t\tdial_timeout 3s",
-    "\t\t}",
-    "\t}",
+    ...options,
+    `\treverse_proxy ${upstream} {`,
+    ...options,
     "}",
   ].join("\n");
 
 const input: EdgeCaddyfileInput = {
   domain: "example.com",
-  trustedProxies: ["10.0.0.0/16"],
+  trustedProxies: ["10.0.1.2/32"],
   routes: [
     { slug: "zeta", server: "btw-2", upstream: "10.0.1.12" },
     { slug: "acme", server: "btw-1", upstream: "10.0.1.11", extraHosts: ["n8n.acme.test", "automation.acme.test"] },
