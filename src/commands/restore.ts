@@ -1,7 +1,7 @@
 import type { Handler } from "../cli/program.js";
 import { UsageError } from "../errors.js";
 import { storageFor } from "../ops/backup.js";
-import { describeRestore, executeRestore, planRestore } from "../ops/restore-flow.js";
+import { crossingNote, describeRestore, executeRestore, planRestore } from "../ops/restore-flow.js";
 
 const handler: Handler = async (ctx, [name], opts) => {
   // commander turns --no-safety-backup into safetyBackup: false
@@ -25,7 +25,8 @@ const handler: Handler = async (ctx, [name], opts) => {
     );
   }
   if (plan.mode === "in-place") {
-    await ctx.confirm(`Replace ALL data of tenant ${plan.target} (database and n8n files) with backup ${plan.backup!.id}? (a safety backup is taken first)`, opts.yes as boolean | undefined);
+    const crossing = crossingNote(plan);
+    await ctx.confirm(`Replace ALL data of tenant ${plan.target} (database and n8n files) with backup ${plan.backup!.id}?${crossing ? ` (${crossing})` : ""} (a safety backup is taken first)`, opts.yes as boolean | undefined);
   } else if (plan.mode === "rollback") {
     await ctx.confirm(`Undo the interrupted restore of ${plan.target}${plan.backup ? ` by restoring its safety backup ${plan.backup.id}` : ""}?`, opts.yes as boolean | undefined);
   }

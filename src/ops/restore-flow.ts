@@ -4,6 +4,7 @@ import { composeDown, composeStop, composeUp, tenantProfiles } from "../core/com
 import { purgeByLabel } from "../core/commands/tenant-purge.js";
 import { execRenameOwner } from "../core/backup/commands.js";
 import { countMismatches } from "../core/backup/checks.js";
+import { backupChoiceError, chooseRestoreBackup, type RestoreSource } from "../core/backup/restore-choice.js";
 import type { BackupManifest, BackupWorkflow } from "../core/backup/manifest.js";
 import { nameProblem, TENANT_NAME } from "../core/names.js";
 import { choosePlacement, placementError } from "../core/placement.js";
@@ -43,6 +44,17 @@ import { webhookHostOf } from "../state/tenant-domains.js";
 // status it had before (a suspended tenant stays suspended).
 
 export const RESTORE_KIND = "tenant.restore";
+/**
+ * The journal step of a restore onto a new, purged or failed name: started with the tenant row
+ * it registers (one transaction), it names the backup and the tenant whose data it brings back.
+ */
+export const RECREATE_STEP = "recreate";
+
+interface RecreateDetails {
+  backup: string;
+  /** the tenant the restored name meant (RestoreSource.tenantId) */
+  source: number | null;
+}
 
 export interface RestoreRequest {
   source: string;
@@ -78,20 +90,49 @@ export interface RestorePlan {
   /** the interrupted restore's journal row (resume, rollback) */
   previous: (OperationRow & { details: RestoreDetails }) | null;
   noSafetyBackup: boolean;
+  /** the name restored from and the tenant it means (the backup was chosen by its id) */
+  source: RestoreSource;
+  /** the backup, named with --backup, is of another tenant of the name: its id → the name's */
+  crossed: { from: number | null; to: number } | null;
 }
 
-/** A completed backup of `slug`: the given one, or the newest that is not a restore's safety copy. */
-export async function findBackup(db: Db, slug: string, id?: string): Promise<BackupRow> {
+/**
+ * The backup a restore from `source` takes: the one named (`id`, --backup), or the newest
+ * completed one of the tenant the name means — by its id, never by the name alone (a purged
+ * customer's backups outlive it under the name). See core/backup/restore-choice.ts.
+ */
+export async function chooseBackup(db: Db, source: RestoreSource, id?: string): Promise<{ backup: BackupRow; crossed: RestorePlan["crossed"] }> {
   const { getBackup, listBackups } = await import("../state/backups.js");
+  let requested: BackupRow | undefined;
   if (id) {
     const b = await getBackup(db, id);
     if (!b) throw new NotFoundError("backup", id, { hint: "`btw backup list` shows the backups" });
-    if (b.tenantSlug !== slug) throw new UsageError(`backup ${id} belongs to tenant ${b.tenantSlug}, not ${slug}`, { hint: `\`btw restore ${b.tenantSlug} --backup ${id} --as ${slug}\`` });
-    return b;
+    requested = b;
   }
-  const [latest] = await listBackups(db, { tenantSlug: slug, status: "done", limit: 1, excludeReasons: ["pre-restore"] });
-  if (!latest) throw new NotFoundError("backup of tenant", slug, { hint: `\`btw backup tenant ${slug}\` makes one; \`btw backup list\` shows what exists` });
-  return latest;
+  const rows = requested ? [] : await listBackups(db, { tenantSlug: source.slug, status: "done", excludeReasons: ["pre-restore"] });
+  const choice = chooseRestoreBackup(source, rows, requested);
+  if (!choice.ok) throw backupChoiceError(choice);
+  return { backup: choice.backup, crossed: choice.crossed };
+}
+
+/**
+ * The tenant a name means for a restore from it: its live row, else its last purged one. A row
+ * that a restore onto the name registered and did not finish stands for the tenant that
+ * restore brings back (its journal names it and the backup): the same `restore` again finishes
+ * it with the same backup.
+ */
+async function restoreSourceOf(db: Db, slug: string): Promise<{ source: RestoreSource; unfinished: string | null }> {
+  const { getTenant } = await import("../state/tenants.js");
+  const t = await getTenant(db, slug, { includeDeleted: true });
+  if (t && (t.status === "provisioning" || t.status === "failed")) {
+    const { lastStep } = await import("../state/operations.js");
+    const op = await lastStep(db, t.id, RESTORE_KIND, RECREATE_STEP);
+    if (op && op.status !== "done") {
+      const d = op.details as Partial<RecreateDetails>;
+      return { source: { slug, tenantId: d.source ?? null }, unfinished: d.backup ?? null };
+    }
+  }
+  return { source: { slug, tenantId: t?.id ?? null }, unfinished: null };
 }
 
 async function lastRestore(db: Db, tenantId: number): Promise<(OperationRow & { details: RestoreDetails }) | null> {
@@ -115,20 +156,24 @@ export async function planRestore(ctx: Ctx, db: Db, storage: BackupStorage, req:
     const previous = await lastRestore(db, existing.id);
     if (!previous) throw new OperationError(`tenant '${target}' is restoring but its restore journal is missing`, { code: "restore-journal-missing", hint: `\`btw tenant show ${target}\`` });
     const server = (await getServer(db, existing.serverId!))!;
+    // the backups named here come from the journal or the operator: the tenant's own id decides only whether it crossed
+    const source = { slug: target, tenantId: existing.id };
     if (req.rollback) {
       const safety = previous.details.safetyBackup;
       if (safety === "skipped") throw new ConflictError(`the restore of ${target} ran without a safety backup: there is nothing to roll back to`, { code: "no-safety-backup", hint: `finish it: \`btw restore ${target}\`` });
-      const b = safety ? await findBackup(db, target, safety) : null;
-      return { ...(await withBackup(b)), target, mode: "rollback", existing, server, planName: existing.plan, previous, noSafetyBackup };
+      const b = safety ? (await chooseBackup(db, source, safety)).backup : null;
+      return { ...(await withBackup(b)), target, mode: "rollback", existing, server, planName: existing.plan, previous, noSafetyBackup, source, crossed: null };
     }
-    const b = await findBackup(db, target, req.backupId ?? previous.details.backup);
-    return { ...(await withBackup(b)), target, mode: "resume", existing, server, planName: existing.plan, previous, noSafetyBackup };
+    const { backup: b, crossed } = await chooseBackup(db, source, req.backupId ?? previous.details.backup);
+    return { ...(await withBackup(b)), target, mode: "resume", existing, server, planName: existing.plan, previous, noSafetyBackup, source, crossed };
   }
   if (req.rollback) {
     throw new ConflictError(`tenant '${target}' has no interrupted restore to roll back`, { code: "no-restore", hint: `to go back to an earlier backup: \`btw restore ${target} --backup <id>\`` });
   }
-  const backup = await findBackup(db, req.source, req.backupId);
+  const { source, unfinished } = await restoreSourceOf(db, req.source);
+  const { backup, crossed } = await chooseBackup(db, source, req.backupId ?? unfinished ?? undefined);
   const { key } = await withBackup(backup);
+  const chosen = { source, crossed };
   const manifest = backup.manifest as Partial<BackupManifest>;
   const planName = manifest.plan && ctx.config.plans[manifest.plan] ? manifest.plan : ctx.config.defaults.plan;
   if (existing && (existing.status === "active" || existing.status === "suspended")) {
@@ -137,7 +182,7 @@ export async function planRestore(ctx: Ctx, db: Db, storage: BackupStorage, req:
     }
     if (req.server) throw new UsageError("--server only places a re-created tenant; to move one use `btw tenant migrate`");
     const server = (await getServer(db, existing.serverId!))!;
-    return { backup, key, target, mode: "in-place", existing, server, planName: existing.plan, previous: null, noSafetyBackup };
+    return { backup, key, target, mode: "in-place", existing, server, planName: existing.plan, previous: null, noSafetyBackup, ...chosen };
   }
   if (existing && existing.status !== "provisioning" && existing.status !== "failed") {
     throw new ConflictError(`tenant '${target}' is ${existing.status}`, {
@@ -148,7 +193,7 @@ export async function planRestore(ctx: Ctx, db: Db, storage: BackupStorage, req:
   if (existing) {
     // a create or a restore onto this name that did not finish: finish it where the row is
     const server = (await getServer(db, existing.serverId!))!;
-    return { backup, key, target, mode: "recreate", existing, server, planName: existing.plan, previous: null, noSafetyBackup };
+    return { backup, key, target, mode: "recreate", existing, server, planName: existing.plan, previous: null, noSafetyBackup, ...chosen };
   }
   const plan = requirePlan(ctx, planName);
   const servers = await listServers(db);
@@ -159,15 +204,24 @@ export async function planRestore(ctx: Ctx, db: Db, storage: BackupStorage, req:
     ...(preferred ? { requested: preferred } : {}),
   });
   if (!placement.ok) throw placementError(placement);
-  return { backup, key, target, mode: "recreate", existing: null, server: (await getServerByName(db, placement.server))!, planName, previous: null, noSafetyBackup };
+  return { backup, key, target, mode: "recreate", existing: null, server: (await getServerByName(db, placement.server))!, planName, previous: null, noSafetyBackup, ...chosen };
+}
+
+/** What a crossing restore says before it starts (dry run, prompt, progress); null when it does not cross. */
+export function crossingNote(p: Pick<RestorePlan, "backup" | "crossed" | "source">): string | null {
+  if (!p.crossed || !p.backup) return null;
+  const from = p.crossed.from === null ? "no recorded tenant (imported)" : `tenant id ${p.crossed.from}`;
+  return `backup ${p.backup.id} is of another tenant named ${p.source.slug} (${from}), not of the one the name means (id ${p.crossed.to}): restored across ids, as --backup asks`;
 }
 
 export function describeRestore(p: RestorePlan) {
   const b = p.backup;
+  const crossing = crossingNote(p);
   const steps =
     p.mode === "rollback"
       ? [b ? `put the safety backup ${b.id} back (the data from before the interrupted restore)` : "nothing was replaced yet: start the stack as it is", `status back to ${p.previous!.details.priorStatus}`]
       : [
+          ...(crossing ? [crossing] : []),
           "read and check the whole backup (decrypt every chunk, sha256 of each part)",
           ...(p.mode === "recreate"
             ? [`register tenant ${p.target} on ${p.server.name} with the escrowed secrets (N8N_ENCRYPTION_KEY…)`, "remove what a failed create left of the stack", "ship compose file and .env"]
@@ -180,7 +234,7 @@ export function describeRestore(p: RestorePlan) {
           "start the stack, wait for n8n, check its API",
           p.mode === "recreate" ? "route it" : `back to its status before (${p.previous?.details.priorStatus ?? p.existing?.status})`,
         ];
-  return { backup: b?.id ?? null, createdAt: b?.createdAt ?? null, tenant: p.target, mode: p.mode, server: p.server.name, plan: p.planName, steps };
+  return { backup: b?.id ?? null, createdAt: b?.createdAt ?? null, tenant: p.target, mode: p.mode, server: p.server.name, plan: p.planName, crossed: p.crossed, steps };
 }
 
 export interface RestoreResult {
@@ -202,6 +256,8 @@ export async function executeRestore(ctx: Ctx, db: Db, storage: BackupStorage, p
   const lock = await lockTenant(db, p.target);
   try {
     const master = await ctx.master();
+    const crossing = crossingNote(p);
+    if (crossing) step(crossing);
     return p.mode === "recreate" ? await recreate(ctx, db, storage, p, master, step) : await inPlace(ctx, db, storage, p, master, lock, step);
   } finally {
     await lock.release();
@@ -334,7 +390,13 @@ async function inPlace(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan,
     await syncRoutes(session.host, db, ctx.config, p.server);
     await finishStep(db, op.id, { ...details });
     if (journal !== op) await failStep(db, journal.id, "rolled back", { rolledBackBy: op.id }).catch(() => {});
-    await ctx.audit(p.mode === "rollback" ? "tenant.restore.rollback" : "tenant.restore", p.target, { backup: p.backup?.id ?? null, safetyBackup: details.safetyBackup, mode: p.mode, server: p.server.name });
+    await ctx.audit(p.mode === "rollback" ? "tenant.restore.rollback" : "tenant.restore", p.target, {
+      backup: p.backup?.id ?? null,
+      safetyBackup: details.safetyBackup,
+      mode: p.mode,
+      server: p.server.name,
+      ...crossedAudit(p, tenant),
+    });
     return { tenant: p.target, backup: p.backup?.id ?? null, safetyBackup: details.safetyBackup, server: p.server.name, mode: p.mode, status: (await getTenant(db, p.target))!.status, seconds: (Date.now() - t0) / 1000, ...result };
   } catch (e) {
     const message = (e as Error).message.split("\n")[0]!.slice(0, 500);
@@ -360,9 +422,15 @@ async function recreate(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan
   const { assertStackOwned } = await import("./stack-ownership.js");
   await assertStackOwned(session.host, { slug: p.target, stateId: ctx.stateId, recorded: p.existing !== null });
   const { getTenant, updateTenantStatus } = await import("../state/tenants.js");
+  const { failStep, finishStep, lastStep, startStep } = await import("../state/operations.js");
+  const journal: RecreateDetails = { backup: backup.id, source: p.source.tenantId };
   let tenant: TenantRow;
+  let op: OperationRow;
   if (p.existing) {
     tenant = p.existing;
+    const previous = await lastStep(db, tenant.id, RESTORE_KIND, RECREATE_STEP);
+    if (previous?.status === "running") await failStep(db, previous.id, "interrupted: its btw process ended; resumed by a later run").catch(() => {});
+    op = await startStep(db, { kind: RESTORE_KIND, step: RECREATE_STEP, tenantId: tenant.id, serverId: p.server.id, details: { ...journal } });
     // A failed create left its own secrets (another N8N_ENCRYPTION_KEY, another database
     // password): the restored data needs the escrowed ones, and the failed create's
     // volumes hold nothing but its own bootstrap, initialised with its password.
@@ -372,7 +440,7 @@ async function recreate(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan
     if (hasFiles) await session.host.run(composeDown(p.target, { volumes: true }), { timeoutMs: 180_000 });
     await session.host.run(purgeByLabel(p.target), { timeoutMs: 120_000 });
   } else {
-    tenant = await registerRestored(ctx, db, master, p, plan, restoredSecrets(escrow));
+    ({ tenant, op } = await registerRestored(ctx, db, master, p, plan, restoredSecrets(escrow), journal));
   }
   await updateTenantStatus(db, tenant.id, "provisioning");
   try {
@@ -382,11 +450,13 @@ async function recreate(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan
     await connectTenant(session.host, p.target);
     await syncRoutes(session.host, db, ctx.config, p.server, [p.target]);
     await updateTenantStatus(db, tenant.id, "active");
-    await ctx.audit("tenant.restore", p.target, { backup: backup.id, from: backup.tenantSlug, mode: p.mode, server: p.server.name });
+    await finishStep(db, op.id);
+    await ctx.audit("tenant.restore", p.target, { backup: backup.id, from: backup.tenantSlug, mode: p.mode, server: p.server.name, ...crossedAudit(p, tenant) });
     return { tenant: (await getTenant(db, p.target))!.slug, backup: backup.id, safetyBackup: null, server: p.server.name, mode: p.mode, status: "active", seconds: (Date.now() - t0) / 1000, ...result };
   } catch (e) {
     const message = (e as Error).message.split("\n")[0]!.slice(0, 500);
     await updateTenantStatus(db, tenant.id, "failed", { failedStep: "restore", error: message }).catch(() => {});
+    await failStep(db, op.id, message).catch(() => {});
     throw new OperationError(`restore of ${p.target} from ${backup.id} failed: ${message}`, {
       code: "restore-failed",
       hint: `fix the cause and re-run \`btw restore ${backup.tenantSlug} --backup ${backup.id}${p.target !== backup.tenantSlug ? ` --as ${p.target}` : ""} --yes\``,
@@ -395,8 +465,24 @@ async function recreate(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan
   }
 }
 
-/** A new tenant row for the restore, placed and given a subnet under the server's lock. */
-async function registerRestored(ctx: Ctx, db: Db, master: MasterKey, p: RestorePlan, plan: Plan, secrets: Record<string, string>): Promise<TenantRow> {
+/** The audit's record of a restore across tenant ids: the backup's tenant → the row that got its data. */
+function crossedAudit(p: RestorePlan, into: TenantRow): { crossed?: { from: number | null; to: number } } {
+  return p.crossed ? { crossed: { from: p.crossed.from, to: into.id } } : {};
+}
+
+/**
+ * A new tenant row for the restore, placed and given a subnet under the server's lock; its
+ * journal row in the same transaction, so a re-run always knows what the row is for.
+ */
+async function registerRestored(
+  ctx: Ctx,
+  db: Db,
+  master: MasterKey,
+  p: RestorePlan,
+  plan: Plan,
+  secrets: Record<string, string>,
+  journal: RecreateDetails,
+): Promise<{ tenant: TenantRow; op: OperationRow }> {
   const { insertTenant, usedSubnets } = await import("../state/tenants.js");
   const { listServers } = await import("../state/servers.js");
   const lock = await db.lock({ kind: "server", name: p.server.name }, { timeoutMs: 60_000 });
@@ -419,9 +505,11 @@ async function registerRestored(ctx: Ctx, db: Db, master: MasterKey, p: RestoreP
         status: "provisioning",
       });
       await storeSecrets(tx, master, t.id, secrets);
+      const { startStep } = await import("../state/operations.js");
+      const op = await startStep(tx, { kind: RESTORE_KIND, step: RECREATE_STEP, tenantId: t.id, serverId: p.server.id, details: { ...journal } });
       const { appendAudit } = await import("../state/audit.js");
       await appendAudit(tx, { action: "tenant.create", target: p.target, details: { restoredFrom: p.backup!.id, plan: p.planName, server: p.server.name, subnet } });
-      return t;
+      return { tenant: t, op };
     });
   } finally {
     await lock.release();

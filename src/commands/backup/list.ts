@@ -19,6 +19,8 @@ const handler: Handler = async (ctx, _args, opts) => {
       : ctx.out.table(shown, [
           { header: "id", value: (r) => r.id },
           { header: "tenant", value: (r) => r.tenantSlug },
+          // a name outlives its tenant: the id tells a purged customer's backups from a new one's
+          { header: "tenant id", value: (r) => r.tenantId },
           { header: "status", value: (r) => r.status },
           { header: "size", value: (r) => formatBytes(r.sizeBytes), align: "right" },
           { header: "n8n", value: (r) => r.n8nVersion },
