@@ -25,12 +25,15 @@ export async function storeSecrets(q: Queryable, master: MasterKey, tenantId: nu
   );
 }
 
-/** Opens a stored secret with `from` (its keyring included) and seals the same value under `to`. */
-export async function resealSecret(q: Queryable, from: MasterKey, to: MasterKey, row: TenantSecretRow): Promise<void> {
+/**
+ * Opens a stored secret with `from` (its keyring included) and seals the same value under
+ * `to`, unless the row changed since it was read (false: see resealTenantSecret).
+ */
+export async function resealSecret(q: Queryable, from: MasterKey, to: MasterKey, row: TenantSecretRow): Promise<boolean> {
   const ctxt = context(row.tenantId, row.name);
   const value = open(from, ctxt, row.ciphertext.toString("utf8"));
   try {
-    await resealTenantSecret(q, row.tenantId, row.name, { keyId: to.id, ciphertext: Buffer.from(seal(to, ctxt, value), "utf8") });
+    return await resealTenantSecret(q, row.tenantId, row.name, row.ciphertext, { keyId: to.id, ciphertext: Buffer.from(seal(to, ctxt, value), "utf8") });
   } finally {
     value.fill(0);
   }

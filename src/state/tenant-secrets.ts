@@ -46,14 +46,26 @@ export async function listTenantSecrets(q: Queryable, tenantId: number): Promise
   return r.rows;
 }
 
-/** The same value sealed anew (master key rotation): its age (value_set_at) is kept. */
-export async function resealTenantSecret(q: Queryable, tenantId: number, name: string, s: { keyId: string; ciphertext: Uint8Array }): Promise<void> {
-  await q.query(`update tenant_secrets set key_id = $3, ciphertext = $4 where tenant_id = $1 and name = $2`, [
+/**
+ * The same value sealed anew (master key rotation): its age (value_set_at) is kept. Only if
+ * the row still holds `read`, the ciphertext the new one was made from: false when a write
+ * committed since (or the row is gone), which is then left as it is — compare-and-set.
+ */
+export async function resealTenantSecret(q: Queryable, tenantId: number, name: string, read: Buffer, s: { keyId: string; ciphertext: Uint8Array }): Promise<boolean> {
+  const r = await q.query(`update tenant_secrets set key_id = $3, ciphertext = $4 where tenant_id = $1 and name = $2 and ciphertext = $5`, [
     tenantId,
     name,
     s.keyId,
     Buffer.from(s.ciphertext.buffer, s.ciphertext.byteOffset, s.ciphertext.byteLength),
+    read,
   ]);
+  return r.rowCount === 1;
+}
+
+/** Every secret not sealed by `keyId`, locked (FOR UPDATE) until the transaction ends. */
+export async function lockTenantSecretsNotSealedBy(q: Queryable, keyId: string): Promise<TenantSecretRow[]> {
+  const r = await q.query<TenantSecretRow>(`select ${COLUMNS} from tenant_secrets where key_id <> $1 order by tenant_id, name for update`, [keyId]);
+  return r.rows;
 }
 
 /** Every secret of every tenant (ciphertext included): for re-sealing under a new master key. */

@@ -1,7 +1,7 @@
 import { existsSync, unlinkSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import type { Ctx } from "../../cli/context.js";
-import { UsageError } from "../../errors.js";
+import { OperationError, UsageError } from "../../errors.js";
 import {
   addToKeyring,
   keyId,
@@ -14,7 +14,7 @@ import {
 } from "../../secrets/master-key.js";
 import type { Db } from "../../state/db.js";
 import { makeCurrent } from "../../state/master-keys.js";
-import { listAllTenantSecrets } from "../../state/tenant-secrets.js";
+import { listAllTenantSecrets, lockTenantSecretsNotSealedBy } from "../../state/tenant-secrets.js";
 import { resealSecret } from "../tenant-secrets.js";
 
 // `btw key rotate`: a new master key, every tenant secret re-sealed under it, the old key
@@ -24,7 +24,8 @@ import { resealSecret } from "../tenant-secrets.js";
 // that a crash at any point loses nothing and a re-run finishes:
 //   1. the new key is written to master.key.next (kept across a crash: a re-run reuses it)
 //      and both keys to the keyring — from here every secret opens whatever happens;
-//   2. one transaction re-seals every secret and records the new key as current;
+//   2. one transaction re-seals every secret and records the new key as current (a secret
+//      written meanwhile keeps its new value: compare-and-set, then a locked second pass);
 //   3. master.key.next replaces master.key.
 
 export interface RotatePlan {
@@ -81,13 +82,25 @@ export async function rotateMasterKey(ctx: Ctx, db: Db): Promise<RotateResult> {
     let resealed = 0;
     let total = 0;
     await db.transaction(async (tx) => {
-      const rows = await listAllTenantSecrets(tx);
-      total = rows.length;
-      for (const row of rows) {
-        if (row.keyId === next.id) continue;
-        await resealSecret(tx, opener, next, row);
+      // Read without locks, so `tenant secrets set` and `secrets rotate` are not held up by
+      // the whole pass; each re-seal is a compare-and-set on the ciphertext read, so a value
+      // written meanwhile is never put back to the one read before it.
+      let already = 0;
+      for (const row of await listAllTenantSecrets(tx)) {
+        if (row.keyId === next.id) already++;
+        else if (await resealSecret(tx, opener, next, row)) resealed++;
+      }
+      // What the pass could not re-seal — written since the read (with the old key: writers
+      // load master.key, replaced only after this commits) or added — locked now, re-sealed
+      // as it is; a value removed meanwhile stays removed.
+      const changed = await lockTenantSecretsNotSealedBy(tx, next.id);
+      for (const row of changed) {
+        if (!(await resealSecret(tx, opener, next, row))) {
+          throw new OperationError(`tenant ${row.tenantId}'s ${row.name} changed under its row lock; nothing was re-sealed`, { code: "key-rotate-conflict", hint: "run `btw key rotate` again (it reuses the pending key)" });
+        }
         resealed++;
       }
+      total = already + resealed;
       await makeCurrent(tx, next.id);
     });
     replaceMasterKeyFile(ctx.home, nextKey);
