@@ -25,10 +25,11 @@ export default defineConfig({
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
           globalSetup: ["test/e2e/global-setup.ts"],
+          setupFiles: ["test/e2e/support/lane-setup.ts"],
           testTimeout: 600_000,
           hookTimeout: 1_200_000,
           // Lanes (issue 21): up to BTW_E2E_LANES files at once, each on a server pair of its
-          // own (test/e2e/support/lab.ts). After unit and integration (groupOrder), which
+          // own (test/e2e/support/lanes.ts). After unit and integration (groupOrder), which
           // keep their own worker count.
           maxWorkers: E2E_LANES,
           sequence: { groupOrder: 1 },

@@ -3,35 +3,15 @@ import { inject } from "vitest";
 import type { PushedImage } from "../../lab/config.js";
 import type { LabInfo, LabServer } from "../../lab/lab.js";
 import { sshRun } from "../../lab/ssh.js";
+import { SERVERS_PER_LANE, laneIndex } from "./lanes.js";
+
+export { SERVERS_PER_LANE, e2eLanes } from "./lanes.js";
 
 // Helpers for e2e tests on the lab: the lab's description (from the global set-up), running
 // argv on a VM over SSH with the lab key, a cleanup registry for what a test creates, and the
 // lab images and servers only some files use (built on first use).
 
 export type { LabInfo, LabServer };
-
-/**
- * The e2e files run in lanes (issue 21): vitest's e2e workers run up to `BTW_E2E_LANES` files
- * at once, and each lane has a pair of lab servers of its own (lane 1: lab-1 and lab-2, lane 2:
- * lab-3 and lab-4, …). A btw state renders a server's whole proxy config from its own tenants,
- * so two files must never share a server; a worker's `VITEST_POOL_ID` (1…maxWorkers, unique
- * among the files running at a moment) is its lane.
- */
-export const SERVERS_PER_LANE = 2;
-
-export function e2eLanes(): number {
-  const n = Number(process.env.BTW_E2E_LANES ?? "2");
-  if (!Number.isInteger(n) || n < 1 || n > 4) throw new Error(`BTW_E2E_LANES must be 1..4, not ${JSON.stringify(process.env.BTW_E2E_LANES)}`);
-  return n;
-}
-
-/** This file's lane, 0-based, from the worker's pool id. */
-export function laneIndex(): number {
-  const id = Number(process.env.VITEST_POOL_ID ?? "1");
-  const lanes = e2eLanes();
-  if (!Number.isInteger(id) || id < 1 || id > lanes) throw new Error(`VITEST_POOL_ID ${process.env.VITEST_POOL_ID} is outside 1..${lanes}: the e2e project's maxWorkers must equal BTW_E2E_LANES`);
-  return id - 1;
-}
 
 /** The lab as this file sees it: `servers` are its lane's pair; `allServers` every lab-N (for scrubbing leftovers). */
 export type LaneLab = LabInfo & { lane: number; allServers: LabServer[] };
