@@ -121,11 +121,14 @@ export async function waitVm(server: LabServer, kind: VmSpec["kind"], timeoutMs 
   const probe = kind === "vm" ? ["docker", "compose", "version"] : ["true"];
   const deadline = Date.now() + timeoutMs;
   let last = "";
+  // A test killed while it froze the VM's engine (data-safety SIGSTOPs dockerd) leaves it
+  // stopped, and every later `docker` call there hangs: continue it first (a no-op otherwise).
+  if (kind === "vm") await sshRun(server, ["sh", "-c", "pkill -CONT -x dockerd; pkill -CONT -x containerd; true"], { timeoutMs: 15_000 });
   while (Date.now() < deadline) {
     const r = await sshRun(server, probe, { timeoutMs: 15_000 });
     if (r.ok && (kind === "bare" || r.stdout.includes("Docker Compose"))) {
       // `docker compose version` needs no engine; make sure the engine answers too.
-      if (kind === "bare" || (await sshRun(server, ["docker", "info", "--format", "{{.ServerVersion}}"])).ok) return;
+      if (kind === "bare" || (await sshRun(server, ["docker", "info", "--format", "{{.ServerVersion}}"], { timeoutMs: 15_000 })).ok) return;
     }
     last = r.stderr || r.stdout || last;
     await sleep(500);
