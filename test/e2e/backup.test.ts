@@ -7,6 +7,10 @@ import { LAB_DOMAIN, labHome, onVm, type LabInfo, type LabServer } from "../supp
 import { labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, snapshot, tenantApi, scrubTenant } from "../integration/backup/tenant-api.js";
 
+// Time: ~7–11 min (688 s in two lanes beside unit and integration): a real round trip through
+// backup, purge and restore, restore in place and --as on the other server, verify into a
+// scratch stack, and two killed backups of a 192 MB tenant (the kill must land mid-upload).
+//
 // Backups on real servers: a tenant with workflows, credentials and executions survives
 // backup → delete --purge → restore unchanged; restore --as; a damaged backup is refused by
 // verify and restore; verify restores into a scratch stack; a killed backup leaves nothing.

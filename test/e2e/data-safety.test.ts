@@ -8,6 +8,11 @@ import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } fro
 import { labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
+// Time: the longest file (883 s in two lanes beside unit and integration, 2026-12-06): the fault
+// matrix itself — two tenants, three killed restores with their re-runs and rollbacks, a killed
+// backup, two killed migrations and their resumes, a frozen engine under `backup all`, a purge and
+// its restore. Each kill needs the real operation up to that step; nothing here can be shared.
+//
 // The fault matrix of issue 10 on the lab: `restore` (in place) and `tenant migrate` killed
 // with SIGKILL at their steps, then finished by a re-run or undone by --rollback; after each
 // kill a `backup all` records no backup of the half-done tenant. Then a frozen Docker engine

@@ -1,3 +1,7 @@
+// Time: ~7–10 min (613 s in two lanes beside unit and integration): the edge lab, two tenants, the
+// staged switch with requests running (each stage waits out an edge sync and its reload), a
+// killed migration through the edge and its finish.
+//
 // The edge on the lab (issue 14): a second lab bridge plays Hetzner's private network, lab-1
 // and lab-2 sit on both, and `lab-edge` plays the edge tier — its Caddy terminates HTTPS with
 // its own CA (edge.tls internal; in production the load balancer's managed certificate) and

@@ -8,6 +8,9 @@ import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } fro
 import { LAB_IMAGES_TIMEOUT_MS, ensureLabImages, labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
+// Time: ~3–8 min (486 s in two lanes beside unit and integration): a tenant on Postgres 15, a dump
+// and restore into 17 killed and resumed, and a broken major rolled back after its deadline.
+//
 // A Postgres major upgrade of one tenant on the lab (issue 11): created on the lab's older
 // major (lab.postgresPrevious, Debian bookworm's 15), with workflows, credentials and
 // executions; `upgrade postgres --to <17>` killed (-9) while it restores into the new volume,

@@ -8,6 +8,10 @@ import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } fro
 import { LAB_IMAGES_TIMEOUT_MS, ensureLabImages, labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
+// Time: ~7–10 min (615 s in two lanes beside unit and integration): three tenants on the older n8n
+// (created at once), each upgraded for real — one killed mid-way and resumed, one `--all` wave,
+// one rolled back from a broken image after its readiness deadline.
+//
 // n8n upgrades across the fleet on the lab (issue 11): three tenants created on the lab's
 // older n8n (lab.n8nPrevious), whose database the current one migrates forward. Versions are
 // state (a config change moves nobody), a kill during an upgrade resumes, `upgrade n8n --all

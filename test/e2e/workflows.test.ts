@@ -1,3 +1,7 @@
+// Time: ~7–10 min (616 s in two lanes beside unit and integration): four tenants (three created at
+// once for the rollout over waves), the WF1→WF2→WF3 chain run for real against the fakes, and a
+// rollout that must halt on a stopped n8n.
+//
 // `btw workflows …` on the lab with the real n8n: tenant create imports and publishes WF1–WF3;
 // a second deploy does nothing; the chain runs against the fake OpenAI and the fake WordPress
 // (bound on the lab bridge's gateway, where tenant containers inside the VMs reach them); a
