@@ -54,17 +54,15 @@ type CredentialIds = BindInput["credentialIds"];
 
 /** Creates or updates the tenant's credentials; returns name → {id, name}. */
 export async function syncCredentials(api: N8nClient, manifest: Manifest, secrets: Map<string, string>): Promise<CredentialIds> {
-  // one credential does not depend on another: all at once (each is a few round trips
-  // through the tunnel, and tenant create waits on them)
+  // one after the other: on n8n < 2.8 each lookup may fall back to the internal API with an
+  // owner login, and two at once made `tenant set-plan` fail on n8n 2.6.4 (e2e upgrade)
   const ids: CredentialIds = {};
-  await Promise.all(
-    manifest.credentials.map(async (c) => {
-      const data = credentialData(c.name, c.type, secrets);
-      const existing = await api.findCredentialByName(c.name, c.type);
-      const cred = existing ? await api.updateCredential(existing.id, { name: c.name, type: c.type, data }) : await api.createCredential({ name: c.name, type: c.type, data });
-      ids[c.name] = { id: cred.id, name: c.name };
-    }),
-  );
+  for (const c of manifest.credentials) {
+    const data = credentialData(c.name, c.type, secrets);
+    const existing = await api.findCredentialByName(c.name, c.type);
+    const cred = existing ? await api.updateCredential(existing.id, { name: c.name, type: c.type, data }) : await api.createCredential({ name: c.name, type: c.type, data });
+    ids[c.name] = { id: cred.id, name: c.name };
+  }
   return ids;
 }
 
