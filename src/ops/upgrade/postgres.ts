@@ -23,6 +23,9 @@ import { N8N_API_KEY, readAllSecrets } from "../tenant-secrets.js";
 import { finishTo, pull, waitApi, type TenantUpgradeResult } from "./n8n.js";
 import { webhookHostOf } from "../../state/tenant-domains.js";
 
+/** The least time a rollback gives the old version to be ready again, whatever --ready-timeout says. */
+const ROLLBACK_READY_MIN_SEC = 180;
+
 // One tenant's Postgres major upgrade, under its lock, journaled (operations, kind
 // tenant.upgrade, step postgres), phase by phase:
 //   prepared   → a fresh backup (recorded done), the new image pulled
@@ -186,7 +189,10 @@ export async function upgradeTenantPostgres(ctx: Ctx, db: Db, storage: BackupSto
       await timed("rollback", async () => {
         await session.host.run(composeRm(slug, ["postgres"]), { timeoutMs: 180_000 });
         await writeEnv(oldImages);
-        await session.host.run(composeUp(slug, { profiles, wait: o.readyTimeoutSec }), { timeoutMs: (o.readyTimeoutSec + 60) * 1000 });
+        // --ready-timeout bounds the new version; the old one, known to run, gets at least the
+        // default's time (a short --ready-timeout on a loaded server failed the rollback itself)
+        const back = Math.max(o.readyTimeoutSec, ROLLBACK_READY_MIN_SEC);
+        await session.host.run(composeUp(slug, { profiles, wait: back }), { timeoutMs: (back + 60) * 1000 });
         await waitApi(session, slug, secrets.get(N8N_API_KEY));
         // the new volume held a copy only; the old one is what runs again
         await session.host.run(pgVolumeRm(d.toVolume), { allowFailure: true });
