@@ -6,6 +6,9 @@ import { labHome, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { labInfo, type LaneLab } from "./support/lab.js";
 import { scrubTenant } from "../integration/backup/tenant-api.js";
 
+// Time: ~5–8 min (446 s in two lanes beside unit and integration, 2026-12-06): five tenants created
+// by concurrent btw processes on the embedded store, then `backup all` over them.
+//
 // The embedded default (no database.url) with several btw processes at once on real servers:
 // while `backup all` runs over several tenants, five other commands all succeed (none exits
 // 75); two creates of the same tenant still give one winner and one exit 75; the store server

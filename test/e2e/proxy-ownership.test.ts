@@ -1,3 +1,6 @@
+// Time: ~4–8 min (442 s in two lanes beside unit and integration, 2026-12-06): three tenants, the
+// proxy recreated twice from another image, and a second state refused.
+//
 // Two guarantees about what several tenants (and several btw states) share on one server:
 // - recreating the server's proxy (a new images.caddy) keeps every tenant's route: the
 //   proxy's attachment to tenant networks is derived from the state on every convergence;

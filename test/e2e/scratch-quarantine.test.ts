@@ -1,3 +1,7 @@
+// Time: ~4–9 min (531 s in two lanes beside unit and integration, 2026-12-06): a tenant, a backup,
+// a verify killed mid-way and its sweep by the next verify (a scratch stack started and removed
+// twice), and the purge with its final backup.
+//
 // Scratch stacks (backup verify) run a customer's real workflows with real credentials, so
 // they are quarantined: no egress (a fake WordPress on the lab network, which a normal
 // tenant reaches, is out of reach), no workflow active, labelled; and one left behind by a

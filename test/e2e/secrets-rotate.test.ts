@@ -4,6 +4,9 @@ import { LAB_DOMAIN, labHome, onVm, type LabInfo, type LabServer } from "../supp
 import { labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi, tenantSecrets } from "../integration/backup/tenant-api.js";
 
+// Time: ~4–8 min (448 s in two lanes beside unit and integration, 2026-12-06): a tenant, a master-key
+// rotation, two restores of backups sealed before it, and a live secrets rotation.
+//
 // Key and secret rotation on the lab (issue 13), one tenant created once: a backup taken
 // before `key rotate` restores after it; `tenant secrets rotate` gives a live tenant new
 // Postgres/Redis passwords and a new n8n API key, and its workflows, credentials and

@@ -1,3 +1,6 @@
+// Time: ~5–8 min (493 s in two lanes beside unit and integration, 2026-12-06): six creates on one
+// server — three killed at a step and resumed, two racing for one name, two at once.
+//
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stateSql, type BtwHome, killDuring } from "../support/cli.js";
 import { labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
