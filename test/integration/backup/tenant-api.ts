@@ -136,6 +136,9 @@ export async function scrubTenant(server: LabServer, slug: string): Promise<void
   const script = [
     'docker ps -aq --filter "label=btw.tenant=$1" | xargs -r docker rm -f',
     'docker volume ls -q --filter "label=btw.tenant=$1" | xargs -r docker volume rm',
+    // the server's proxy stays joined to a leftover's edge network, and a network with an
+    // endpoint cannot be removed (seen: a failed run's bk-rt network refused the next create)
+    'for n in $(docker network ls -q --filter "label=btw.tenant=$1"); do docker network disconnect -f "$n" btw-proxy 2>/dev/null; done',
     'docker network ls -q --filter "label=btw.tenant=$1" | xargs -r docker network rm',
     'rm -rf "/opt/btw/tenants/$1"',
     "true",
