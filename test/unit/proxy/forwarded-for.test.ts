@@ -8,8 +8,8 @@
 // loopback in front of a stand-in for n8n that echoes what it received. Loopback addresses
 // play the machines: the client's source address is chosen per request (localAddress), and
 // Caddy's own requests (edge → server) come from 127.0.0.1.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { createServer, request, type Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderEdgeCaddyfile } from "../../../src/core/edge/caddyfile.js";
 import { renderCaddyfile } from "../../../src/core/proxy/caddyfile.js";
-import { CLEAN_ENV, findCaddy } from "../tenant/external-tools.js";
+import { findCaddy, runCaddy as startCaddy } from "../tenant/external-tools.js";
 
 /** The tail every reverse_proxy of both files shares. */
 const proxyTail = ["\t\tlb_try_duration 5s", "\t\ttransport http {", "\t\t\tdial_timeout 3s", "\t\t}", "\t}"];
@@ -133,27 +133,11 @@ function send(port: number, host: string, from: string, headers: Record<string, 
 /** The client n8n's N8N_PROXY_HOPS=1 takes: the header's last entry. */
 const n8nClient = (xff: string | null): string | undefined => xff?.split(",").at(-1)?.trim();
 
-/** Runs Caddy on `text` with HTTP on `port` (admin off); resolves once it answers. */
+/** Runs Caddy on `text` with HTTP on `port`; resolves once it answers (external-tools.ts). */
 async function runCaddy(text: string, port: number): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "btw-caddy-xff-"));
+  const { dir, child } = await startCaddy(caddyBin as string, text, port, () => send(port, "probe.invalid", "127.0.0.1"));
   dirs.push(dir);
-  const file = join(dir, "Caddyfile");
-  const local = text.replace("\tadmin localhost:2019", `\tadmin off\n\thttp_port ${port}`);
-  expect(local).toContain(`http_port ${port}`);
-  writeFileSync(file, local);
-  const child = spawn(caddyBin as string, ["run", "--config", file, "--adapter", "caddyfile"], { env: { ...CLEAN_ENV, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir }, stdio: "ignore" });
   children.push(child);
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`caddy exited with ${child.exitCode}`);
-    try {
-      await send(port, "probe.invalid", "127.0.0.1");
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error("caddy did not answer within 15 s");
 }
 
 // the machines, as loopback addresses

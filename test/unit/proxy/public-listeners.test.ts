@@ -4,8 +4,8 @@
 // to its server's address with the Host header intact and answers the load balancer's
 // health check. The rendered files are used as they are, except: admin off, HTTP on a free
 // port, and upstream addresses pointed at a local stand-in for n8n / the server.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { createServer, request, type Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EDGE_HEALTH_PATH, renderEdgeCaddyfile } from "../../../src/core/edge/caddyfile.js";
 import { renderCaddyfile } from "../../../src/core/proxy/caddyfile.js";
-import { CLEAN_ENV, findCaddy } from "../tenant/external-tools.js";
+import { findCaddy, runCaddy as startCaddy } from "../tenant/external-tools.js";
 
 const caddyBin = findCaddy();
 const dirs: string[] = [];
@@ -44,27 +44,11 @@ function get(port: number, host: string, path: string): Promise<{ status: number
   });
 }
 
-/** Runs Caddy on `text` with HTTP on `port`; resolves once it answers. */
+/** Runs Caddy on `text` with HTTP on `port`; resolves once it answers (external-tools.ts). */
 async function runCaddy(text: string, port: number): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "btw-caddy-run-"));
+  const { dir, child } = await startCaddy(caddyBin as string, text, port, () => get(port, "probe.invalid", "/"));
   dirs.push(dir);
-  const file = join(dir, "Caddyfile");
-  const local = text.replace("\tadmin localhost:2019", `\tadmin off\n\thttp_port ${port}`);
-  expect(local).toContain(`http_port ${port}`);
-  writeFileSync(file, local);
-  const child = spawn(caddyBin as string, ["run", "--config", file, "--adapter", "caddyfile"], { env: { ...CLEAN_ENV, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir }, stdio: "ignore" });
   children.push(child);
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`caddy exited with ${child.exitCode}`);
-    try {
-      await get(port, "probe.invalid", "/");
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error("caddy did not answer within 15 s");
 }
 
 beforeAll(async () => {
