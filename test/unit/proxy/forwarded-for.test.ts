@@ -12,8 +12,6 @@ import type { ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 import { createServer, request, type Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderEdgeCaddyfile } from "../../../src/core/edge/caddyfile.js";
 import { renderCaddyfile } from "../../../src/core/proxy/caddyfile.js";
