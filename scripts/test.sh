@@ -21,6 +21,19 @@ summary() {
       try { const r = JSON.parse(require("fs").readFileSync(f, "utf8")); passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests; }
       catch { failed += 1; }
     }
+    // The failures again, last: CI shows the end of the output, and vitest prints them before
+    // the other process output and the timings.
+    const failures = [];
+    for (const f of process.argv.slice(1)) {
+      let r; try { r = JSON.parse(require("fs").readFileSync(f, "utf8")); } catch { continue; }
+      for (const file of r.testResults ?? []) {
+        const rel = require("path").relative(process.cwd(), file.name);
+        const failedTests = (file.assertionResults ?? []).filter((a) => a.status === "failed");
+        if (failedTests.length === 0 && file.status === "failed") failures.push(`${rel}: ${(file.message || "failed outside its tests").split("\n").slice(0, 6).join("\n    ")}`);
+        for (const a of failedTests) failures.push(`${rel} > ${a.fullName}\n    ${(a.failureMessages ?? []).join("\n").split("\n").filter((l) => !/node_modules|<anonymous>/.test(l)).slice(0, 8).join("\n    ")}`);
+      }
+    }
+    if (failures.length) console.log(`\nfailed (${failures.length}):\n  ${failures.join("\n  ")}`);
     console.log(`tests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ""));
   ' "$@"
 }
