@@ -169,7 +169,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     mutation(
       tdomain
         .command("add <name> <hostname>")
-        .description("route a hostname to the tenant after checking its DNS leads to the edge (CNAME to <name>.<domain>, or the edge's addresses)")
+        .description("route a hostname to the tenant after its DNS proves it the tenant's (CNAME to <name>.<domain>, or the edge's addresses plus the TXT token it prints)")
         .option("--webhook-url", "also make it n8n's WEBHOOK_URL (.env rewritten, n8n recreated)")
         .option("--skip-dns-check", "add it without looking the hostname up (DNS set later)"),
     ),

@@ -39,5 +39,7 @@ export function dnsLookup(servers: readonly string[], timeoutMs = 3000): DnsLook
       const [v4, v6] = await Promise.all([ask("the A records", host, () => resolver.resolve4(host)), ask("the AAAA records", host, () => resolver.resolve6(host))]);
       return [...v4, ...v6];
     },
+    // a TXT record's strings (each at most 255 bytes on the wire) are one value
+    txt: async (host) => (await ask("the TXT records", host, async () => (await resolver.resolveTxt(host)).map((chunks) => chunks.join("")))),
   };
 }

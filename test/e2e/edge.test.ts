@@ -31,14 +31,18 @@ import { purgeByLabel } from "../../src/core/commands/tenant-purge.js";
 import { PROXY_LAYOUT } from "../../src/core/proxy/layout.js";
 import { labConfig } from "../lab/config.js";
 import { labEdge, type LabEdge } from "../lab/lab.js";
-import { BTW, killDuring, type BtwHome, type BtwResult } from "../support/cli.js";
-import { startFakeDns } from "../support/fake-dns.js";
+import { domainChallengeToken } from "../../src/core/edge/domains.js";
+import { BTW, errorLines, killDuring, stateSql, type BtwHome, type BtwResult } from "../support/cli.js";
+import { startFakeDns, type FakeRecords } from "../support/fake-dns.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { labInfo, type LaneLab } from "./support/lab.js";
 
 const [A, B] = ["edg-a", "edg-b"];
 const hostOf = (t: string) => `${t}.${LAB_DOMAIN}`;
 const CUSTOM = "shop.customer-edge.test";
+// an apex (no CNAME possible): the edge's address, proven by the TXT token; and a CNAME to B's name
+const APEX = "customer-apex.test";
+const STOLEN = "stolen.customer-edge.test";
 const GATEWAY = "172.29.0.1";
 const METADATA = "169.254.169.254";
 const LAB_BRIDGE = "btw-lab0";
@@ -59,6 +63,7 @@ describe("the edge on the lab", () => {
   let vm2: LabServer;
   let ca = "";
   let dns: Awaited<ReturnType<typeof startFakeDns>>;
+  let dnsRecords: Record<string, FakeRecords>; // read by the fake server at each query
   const servers: Server[] = [];
   let metadataAdded = false;
   const t0 = Date.now();
@@ -152,10 +157,14 @@ describe("the edge on the lab", () => {
     edgeLab = await labEdge(labConfig());
     measure(`edge lab (private network, lab-edge): ${((Date.now() - e0) / 1000).toFixed(1)} s`);
     await purgeLeftovers();
-    dns = await startFakeDns({
+    dnsRecords = {
       [hostOf(A)]: { a: [edgeLab.edge.host] },
+      [hostOf(B)]: { a: [edgeLab.edge.host] },
       [CUSTOM]: { cname: hostOf(A) },
-    });
+      [APEX]: { a: [edgeLab.edge.host] },
+      [STOLEN]: { cname: hostOf(B), a: [edgeLab.edge.host] },
+    };
+    dns = await startFakeDns(dnsRecords);
     home = await labHome(lab, { servers: [] });
     const file = join(home.dir, "btw.yml");
     const cfg = parse(readFileSync(file, "utf8")) as Record<string, any>;
@@ -325,6 +334,22 @@ describe("the edge on the lab", () => {
     await expect(viaEdge(CUSTOM)).rejects.toThrow();
     expect(JSON.stringify(JSON.parse((await must(["tenant", "domain", "list", A, "--json"])).stdout))).not.toContain(CUSTOM);
     expect((await viaEdge(hostOf(A))).status).toBe(200);
+
+    // ownership (issue 22): every tenant's name resolves to the edge, so a CNAME to B's name is
+    // refused, and an apex on the edge's address needs A's TXT token, which the refusal prints
+    const stolen = await btw(["tenant", "domain", "add", A, STOLEN]);
+    expect(stolen.code, stolen.stderr).toBe(2);
+    expect(errorLines(stolen.stderr)).toEqual([`error: ${STOLEN} is a CNAME to ${hostOf(B)}, a platform name that is not ${A}'s: point the CNAME at ${hostOf(A)}`]);
+    const unproven = await btw(["tenant", "domain", "add", A, APEX]);
+    expect(unproven.code, unproven.stderr).toBe(2);
+    const id = ((await stateSql(home, "select id from tenants where slug = $1 and status <> 'deleted'", [A])) as Array<{ id: number }>)[0]!.id;
+    const token = domainChallengeToken({ id, domain: LAB_DOMAIN }, APEX);
+    expect(errorLines(unproven.stderr)[0]).toContain(`add the TXT record _btw-challenge.${APEX} "${token}"`);
+    dnsRecords[`_btw-challenge.${APEX}`] = { txt: [token] };
+    const proven = await btw(["tenant", "domain", "add", A, APEX, "--dry-run", "--json"]);
+    expect(proven.code, proven.stderr).toBe(0);
+    expect(JSON.parse(proven.stdout)).toMatchObject({ dryRun: true, dns: { ok: true, via: "address" } });
+    expect(JSON.stringify(JSON.parse((await must(["tenant", "domain", "list", A, "--json"])).stdout))).not.toContain(STOLEN);
   });
 
   it("migrates lab-1 → lab-2 with requests running through the edge, killed at the edge switch and finished: the route switches at the edge, no DNS change", async () => {

@@ -1,15 +1,18 @@
 // A DNS server on 127.0.0.1 (UDP, random port) answering from a table, for commands that
 // look names up (BTW_DNS_SERVERS=127.0.0.1:<port>). A name in the table with no record of
-// the asked type answers NODATA; a name not in the table answers NXDOMAIN.
+// the asked type answers NODATA; a name not in the table answers NXDOMAIN. The table is read
+// at each query: a test may add records after the server started.
 import { createSocket, type Socket } from "node:dgram";
 
 export interface FakeRecords {
   cname?: string;
   a?: string[];
   aaaa?: string[];
+  /** one TXT record per value (a value over 255 bytes goes as several strings) */
+  txt?: string[];
 }
 
-const TYPE = { A: 1, CNAME: 5, AAAA: 28 } as const;
+const TYPE = { A: 1, CNAME: 5, TXT: 16, AAAA: 28 } as const;
 
 function encodeName(name: string): Buffer {
   const parts = name.replace(/\.$/, "").split(".").map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, "ascii")]));
@@ -19,6 +22,15 @@ function encodeName(name: string): Buffer {
 function rdataOf(type: number, value: string): Buffer {
   if (type === TYPE.A) return Buffer.from(value.split(".").map(Number));
   if (type === TYPE.CNAME) return encodeName(value);
+  if (type === TYPE.TXT) {
+    const bytes = Buffer.from(value, "utf8");
+    const chunks: Buffer[] = [];
+    for (let i = 0; i === 0 || i < bytes.length; i += 255) {
+      const c = bytes.subarray(i, i + 255);
+      chunks.push(Buffer.from([c.length]), c);
+    }
+    return Buffer.concat(chunks);
+  }
   // AAAA: expand "::"
   const [head, tail] = value.includes("::") ? value.split("::") : [value, undefined];
   const h = head ? head.split(":") : [];
@@ -53,6 +65,7 @@ function answer(query: Buffer, table: Record<string, FakeRecords>): Buffer {
   if (rec?.cname && qtype === TYPE.CNAME) rr(TYPE.CNAME, rec.cname);
   if (qtype === TYPE.A) for (const a of rec?.a ?? []) rr(TYPE.A, a);
   if (qtype === TYPE.AAAA) for (const a of rec?.aaaa ?? []) rr(TYPE.AAAA, a);
+  if (qtype === TYPE.TXT) for (const t of rec?.txt ?? []) rr(TYPE.TXT, t);
   const header = Buffer.alloc(12);
   query.copy(header, 0, 0, 2);
   header.writeUInt16BE(0x8180 | (rec ? 0 : 3), 2); // response, RD+RA, NOERROR or NXDOMAIN

@@ -54,17 +54,19 @@ export async function requireFreeHostname(db: Db, slug: string, hostname: string
 }
 
 /**
- * The DNS check of `add`; throws a one-line ConflictError naming what to set. The edge's
- * addresses are what `<tenant>.<domain>` resolves to; in direct mode the tenant server's
- * public address counts too (its proxy is the edge there).
+ * The DNS check of `add`; throws a one-line ConflictError naming what to set (a CNAME to the
+ * tenant's name, or the edge's addresses with the TXT token, which the line prints). The
+ * edge's addresses are what `<tenant>.<domain>` resolves to; in direct mode the tenant
+ * server's public address counts too (its proxy is the edge there).
  */
 export async function requireDnsToEdge(ctx: Ctx, db: Db, slug: string, hostname: string, lookup: DnsLookup): Promise<DnsVerdict> {
+  const tenant = await requireTenant(db, slug);
   const extra: string[] = [];
   if (ctx.config.proxy.mode === "direct") {
-    const server = await tenantServer(db, await requireTenant(db, slug)).catch(() => null);
+    const server = await tenantServer(db, tenant).catch(() => null);
     if (server && isIP(server.host)) extra.push(server.host);
   }
-  const verdict = await checkDomainDns(hostname, { slug, domain: ctx.config.domain }, lookup, extra);
+  const verdict = await checkDomainDns(hostname, { id: tenant.id, slug, domain: ctx.config.domain }, lookup, extra);
   if (!verdict.ok) throw new ConflictError(verdict.reason, { code: "domain-dns" });
   return verdict;
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { errorLines, stateSql, tempHome, type BtwHome } from "../../support/cli.js";
-import { startFakeDns } from "../../support/fake-dns.js";
+import { domainChallengeToken } from "../../../src/core/edge/domains.js";
+import { startFakeDns, type FakeRecords } from "../../support/fake-dns.js";
 
 // `btw tenant domain` against the real state and a fake DNS server, with tenants on a
 // registered server nobody answers on: everything before the first SSH connection — input,
@@ -9,25 +10,39 @@ import { startFakeDns } from "../../support/fake-dns.js";
 describe("tenant domain", () => {
   let home: BtwHome;
   let dns: Awaited<ReturnType<typeof startFakeDns>>;
+  let acmeId: number;
+  const records: Record<string, FakeRecords> = {
+    // every tenant's name resolves to the shared edge address (the wildcard record)
+    "acme.example.com": { a: ["203.0.113.10"] },
+    "beta.example.com": { a: ["203.0.113.10"] },
+    "app.customer.com": { cname: "acme.example.com" },
+    "www.customer.com": { a: ["203.0.113.10"] },
+    "wrong.customer.com": { cname: "elsewhere.hoster.net", a: ["198.51.100.7"] },
+    // leads to the edge, but through beta's name: not acme's
+    "stolen.customer.com": { cname: "beta.example.com", a: ["203.0.113.10"] },
+    // the edge's address, and no TXT record (or beta's token): proves nothing
+    "apex-customer.com": { a: ["203.0.113.10"] },
+    "stale.customer.com": { a: ["203.0.113.10"] },
+    // direct mode: the tenant server's own address is the edge too
+    "direct.customer.com": { a: ["127.0.0.1"] },
+  };
   const run = (args: string[]) => home.run(args, { env: { BTW_DNS_SERVERS: dns.address } });
   const rows = async () => (await stateSql(home, "select t.slug, d.hostname, d.webhook from tenant_domains d join tenants t on t.id = d.tenant_id order by d.hostname")) as Array<{ slug: string; hostname: string; webhook: boolean }>;
   const audits = async () => (await stateSql(home, "select action from audit_log where action like 'tenant.domain%'")) as unknown[];
 
   beforeAll(async () => {
-    dns = await startFakeDns({
-      "acme.example.com": { a: ["203.0.113.10"] },
-      "app.customer.com": { cname: "acme.example.com" },
-      "www.customer.com": { a: ["203.0.113.10"] },
-      "wrong.customer.com": { cname: "beta.example.com", a: ["198.51.100.7"] },
-      // direct mode: the tenant server's own address is the edge too
-      "direct.customer.com": { a: ["127.0.0.1"] },
-    });
+    dns = await startFakeDns(records);
     home = tempHome();
     expect((await home.run(["init", "--domain", "example.com"])).code).toBe(0);
     expect((await home.run(["server", "add", "dead", "--host", "127.0.0.1", "--port", "9", "--capacity", "10", "--no-verify"])).code).toBe(0);
     await stateSql(home, "update servers set status = 'active'");
     await stateSql(home, `insert into tenants (slug, plan, server_id, subnet, status) select 'acme', 'starter', id, '10.220.0.64/26'::cidr, 'active' from servers`);
     await stateSql(home, `insert into tenants (slug, plan, server_id, subnet, status) select 'beta', 'starter', id, '10.220.0.128/26'::cidr, 'active' from servers`);
+    // the TXT tokens prove the names that only point at the edge's addresses (the fake server reads the table per query)
+    const id = ((await stateSql(home, "select id from tenants where slug = 'acme'")) as Array<{ id: number }>)[0]!.id;
+    acmeId = id;
+    for (const h of ["www.customer.com", "direct.customer.com"]) records[`_btw-challenge.${h}`] = { txt: [domainChallengeToken({ id, domain: "example.com" }, h)] };
+    records["_btw-challenge.stale.customer.com"] = { txt: [domainChallengeToken({ id: id + 1, domain: "example.com" }, "stale.customer.com")] };
   }, 120_000);
   afterAll(async () => {
     home?.cleanup();
@@ -56,13 +71,41 @@ describe("tenant domain", () => {
   it("add refuses a hostname whose DNS leads elsewhere, naming what to set (exit 2, nothing stored)", async () => {
     const r = await run(["tenant", "domain", "add", "acme", "wrong.customer.com"]);
     expect(r.code, r.stderr).toBe(2);
+    const token = domainChallengeToken({ id: acmeId, domain: "example.com" }, "wrong.customer.com");
     expect(errorLines(r.stderr)).toEqual([
-      "error: wrong.customer.com resolves to 198.51.100.7 (CNAME beta.example.com), not to the edge: point it at acme.example.com (CNAME) or at 127.0.0.1, 203.0.113.10 (A/AAAA), or pass --skip-dns-check",
+      `error: wrong.customer.com resolves to 198.51.100.7 (CNAME elsewhere.hoster.net), not to the edge: point it at acme.example.com (CNAME), or at 127.0.0.1, 203.0.113.10 (A/AAAA) with the TXT record _btw-challenge.wrong.customer.com "${token}", or pass --skip-dns-check`,
     ]);
     expect(await rows()).toEqual([]);
   });
 
-  it("add --dry-run checks DNS (CNAME or the edge's address) and stores nothing", async () => {
+  it("add refuses a CNAME to another tenant's name in one line (exit 2, nothing stored), though it leads to the edge", async () => {
+    const r = await run(["tenant", "domain", "add", "acme", "stolen.customer.com"]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(errorLines(r.stderr)).toEqual(["error: stolen.customer.com is a CNAME to beta.example.com, a platform name that is not acme's: point the CNAME at acme.example.com"]);
+    expect(await rows()).toEqual([]);
+  });
+
+  it("add refuses the edge's address without the TXT token (or with another's), printing the record to add; the token is the same on every run", async () => {
+    const token = domainChallengeToken({ id: acmeId, domain: "example.com" }, "apex-customer.com");
+    const lines: string[][] = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await run(["tenant", "domain", "add", "acme", "apex-customer.com"]);
+      expect(r.code, r.stderr).toBe(2);
+      lines.push(errorLines(r.stderr));
+    }
+    expect(lines[0]).toEqual([
+      `error: apex-customer.com resolves to the edge, but an address does not prove it is acme's: add the TXT record _btw-challenge.apex-customer.com "${token}" (or point a CNAME at acme.example.com), or pass --skip-dns-check`,
+    ]);
+    expect(lines[1]).toEqual(lines[0]);
+    const stale = await run(["tenant", "domain", "add", "acme", "stale.customer.com"]);
+    expect(stale.code, stale.stderr).toBe(2);
+    expect(errorLines(stale.stderr)).toEqual([
+      `error: stale.customer.com resolves to the edge, but TXT _btw-challenge.stale.customer.com does not hold acme's token: set it to "${domainChallengeToken({ id: acmeId, domain: "example.com" }, "stale.customer.com")}" (or point a CNAME at acme.example.com), or pass --skip-dns-check`,
+    ]);
+    expect(await rows()).toEqual([]);
+  });
+
+  it("add --dry-run checks DNS (CNAME, or the edge's address with the TXT token) and stores nothing", async () => {
     for (const [host, via] of [["app.customer.com", "cname"], ["WWW.Customer.com.", "address"], ["direct.customer.com", "address"]] as const) {
       const r = await run(["tenant", "domain", "add", "acme", host, "--webhook-url", "--dry-run", "--json"]);
       expect(r.code, r.stderr).toBe(0);

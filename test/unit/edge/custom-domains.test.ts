@@ -2,7 +2,7 @@
 // check against a table-driven resolver, both route tables (edge and the tenant server's
 // proxy) carrying the domain, and WEBHOOK_URL following the chosen domain.
 import { describe, expect, it } from "vitest";
-import { checkDomainDns, requireCustomHostname, type DnsLookup } from "../../../src/core/edge/domains.js";
+import { checkDomainDns, domainChallengeToken, requireCustomHostname, type DnsLookup } from "../../../src/core/edge/domains.js";
 import { renderEdgeCaddyfile } from "../../../src/core/edge/caddyfile.js";
 import { renderCaddyfile } from "../../../src/core/proxy/caddyfile.js";
 import { tenantEnvValues } from "../../../src/core/tenant/env.js";
@@ -44,45 +44,87 @@ describe("requireCustomHostname", () => {
   });
 });
 
-/** A resolver answering from a table: CNAME and A/AAAA per name; anything else has no record. */
-function table(records: Record<string, { cname?: string[]; a?: string[] }>): DnsLookup & { asked: string[] } {
+/** A resolver answering from a table: CNAME, A/AAAA and TXT per name; anything else has no record. */
+function table(records: Record<string, { cname?: string[]; a?: string[]; txt?: string[] }>): DnsLookup & { asked: string[] } {
   const asked: string[] = [];
   return {
     asked,
     cname: async (h) => (asked.push(`CNAME ${h}`), records[h]?.cname ?? []),
     addresses: async (h) => (asked.push(`A ${h}`), records[h]?.a ?? []),
+    txt: async (h) => (asked.push(`TXT ${h}`), records[h]?.txt ?? []),
   };
 }
 
-describe("checkDomainDns", () => {
-  const tenant = { slug: "acme", domain: "example.com" };
+describe("checkDomainDns: the hostname must be proven the tenant's", () => {
+  const tenant = { id: 7, slug: "acme", domain: "example.com" };
+  const token = domainChallengeToken(tenant, "app.customer.com");
+  // every tenant's name resolves to the same shared edge addresses (the wildcard record)
+  const edge = { "acme.example.com": { a: ["203.0.113.10", "2001:db8::10"] }, "beta.example.com": { a: ["203.0.113.10", "2001:db8::10"] } };
 
-  it("accepts a CNAME to <tenant>.<domain> (with or without the trailing dot, any case)", async () => {
-    const v = await checkDomainDns("app.customer.com", tenant, table({ "app.customer.com": { cname: ["ACME.example.com."] } }));
+  it("accepts a CNAME to the tenant's own name (with or without the trailing dot, any case), with no TXT record", async () => {
+    const v = await checkDomainDns("app.customer.com", tenant, table({ ...edge, "app.customer.com": { cname: ["ACME.example.com."], a: ["203.0.113.10"] } }));
     expect(v).toEqual({ ok: true, via: "cname", detail: "CNAME acme.example.com" });
   });
 
-  it("accepts A/AAAA records equal to the edge's addresses (what <tenant>.<domain> resolves to)", async () => {
-    const dns = table({ "app.customer.com": { a: ["203.0.113.10", "2001:db8::10"] }, "acme.example.com": { a: ["203.0.113.10", "2001:DB8::10"] } });
-    expect(await checkDomainDns("app.customer.com", tenant, dns)).toEqual({ ok: true, via: "address", detail: "addresses 2001:db8::10, 203.0.113.10" });
+  it("refuses a CNAME to another tenant's name in one line, though it leads to the same edge addresses", async () => {
+    const dns = table({ ...edge, "app.customer.com": { cname: ["beta.example.com"], a: ["203.0.113.10", "2001:db8::10"] }, "_btw-challenge.app.customer.com": { txt: [token] } });
+    const v = await checkDomainDns("app.customer.com", tenant, dns);
+    expect(v).toEqual({ ok: false, reason: "app.customer.com is a CNAME to beta.example.com, a platform name that is not acme's: point the CNAME at acme.example.com" });
   });
 
-  it("accepts the extra edge addresses it is given", async () => {
-    const dns = table({ "app.customer.com": { a: ["198.51.100.4"] } });
-    expect((await checkDomainDns("app.customer.com", tenant, dns, ["198.51.100.4"])).ok).toBe(true);
-  });
-
-  it("refuses a CNAME to another tenant, naming what to set", async () => {
-    const dns = table({ "app.customer.com": { cname: ["other.example.com"], a: ["203.0.113.99"] }, "acme.example.com": { a: ["203.0.113.10"] } });
+  it("refuses an address match without the TXT record, saying which record to add and its token", async () => {
+    const dns = table({ ...edge, "app.customer.com": { a: ["203.0.113.10", "2001:db8::10"] } });
     const v = await checkDomainDns("app.customer.com", tenant, dns);
     expect(v).toEqual({
       ok: false,
-      reason: "app.customer.com resolves to 203.0.113.99 (CNAME other.example.com), not to the edge: point it at acme.example.com (CNAME) or at 203.0.113.10 (A/AAAA), or pass --skip-dns-check",
+      reason: `app.customer.com resolves to the edge, but an address does not prove it is acme's: add the TXT record _btw-challenge.app.customer.com "${token}" (or point a CNAME at acme.example.com), or pass --skip-dns-check`,
+    });
+    expect(dns.asked).toContain("TXT _btw-challenge.app.customer.com");
+  });
+
+  it("accepts an address match (A/AAAA equal to the edge's, any case) with the right TXT token", async () => {
+    const dns = table({ ...edge, "app.customer.com": { a: ["203.0.113.10", "2001:DB8::10"] }, "_btw-challenge.app.customer.com": { txt: ["some-other-verification=1", token] } });
+    expect(await checkDomainDns("app.customer.com", tenant, dns)).toEqual({ ok: true, via: "address", detail: "addresses 2001:DB8::10, 203.0.113.10; TXT _btw-challenge.app.customer.com" });
+  });
+
+  it("refuses an address match whose TXT holds another token (another tenant's, or another domain's)", async () => {
+    for (const wrong of [domainChallengeToken({ ...tenant, id: 8 }, "app.customer.com"), domainChallengeToken(tenant, "www.customer.com")]) {
+      const dns = table({ ...edge, "app.customer.com": { a: ["203.0.113.10"] }, "_btw-challenge.app.customer.com": { txt: [wrong] } });
+      const v = await checkDomainDns("app.customer.com", tenant, dns);
+      expect(v).toEqual({
+        ok: false,
+        reason: `app.customer.com resolves to the edge, but TXT _btw-challenge.app.customer.com does not hold acme's token: set it to "${token}" (or point a CNAME at acme.example.com), or pass --skip-dns-check`,
+      });
+    }
+  });
+
+  it("the token is stable for one tenant and one domain, and differs per tenant id, per domain and per platform", () => {
+    expect(domainChallengeToken(tenant, "app.customer.com")).toBe(token);
+    expect(token).toMatch(/^btw-[0-9a-f]{32}$/);
+    const others = [
+      domainChallengeToken({ ...tenant, id: 8 }, "app.customer.com"), // a later tenant of the same name
+      domainChallengeToken(tenant, "www.customer.com"),
+      domainChallengeToken({ ...tenant, domain: "example.net" }, "app.customer.com"),
+    ];
+    expect(new Set([token, ...others]).size).toBe(4);
+  });
+
+  it("accepts the extra edge addresses it is given (with the TXT token)", async () => {
+    const dns = table({ "app.customer.com": { a: ["198.51.100.4"] }, "_btw-challenge.app.customer.com": { txt: [token] } });
+    expect((await checkDomainDns("app.customer.com", tenant, dns, ["198.51.100.4"])).ok).toBe(true);
+  });
+
+  it("refuses a CNAME elsewhere that leads off the edge, naming both ways to set it", async () => {
+    const dns = table({ "app.customer.com": { cname: ["shop.hoster.net"], a: ["203.0.113.99"] }, "acme.example.com": { a: ["203.0.113.10"] } });
+    const v = await checkDomainDns("app.customer.com", tenant, dns);
+    expect(v).toEqual({
+      ok: false,
+      reason: `app.customer.com resolves to 203.0.113.99 (CNAME shop.hoster.net), not to the edge: point it at acme.example.com (CNAME), or at 203.0.113.10 (A/AAAA) with the TXT record _btw-challenge.app.customer.com "${token}", or pass --skip-dns-check`,
     });
   });
 
   it("refuses a name with one address elsewhere among the edge's", async () => {
-    const dns = table({ "app.customer.com": { a: ["203.0.113.10", "192.0.2.1"] }, "acme.example.com": { a: ["203.0.113.10"] } });
+    const dns = table({ "app.customer.com": { a: ["203.0.113.10", "192.0.2.1"] }, "acme.example.com": { a: ["203.0.113.10"] }, "_btw-challenge.app.customer.com": { txt: [token] } });
     expect((await checkDomainDns("app.customer.com", tenant, dns)).ok).toBe(false);
   });
 
