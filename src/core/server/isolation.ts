@@ -68,6 +68,12 @@ export function isolationRules(input: IsolationInput): string[][] {
     // replies to connections someone else opened (the proxy, Prometheus) pass
     [...F, ...established],
     ...sources.flatMap((src) => [
+      // the host's own published ports arrive here after Docker's DNAT: only its public web
+      // listeners, never the private metrics listener. Before the pool rule below: the
+      // proxy that publishes them sits in the pool too (on every tenant's edge network), so
+      // a DNAT-ed request to the metrics port is pool → pool and would pass there.
+      [...F, "-s", src, "-m", "conntrack", "--ctstate", "DNAT", ...web, "-j", "RETURN"],
+      [...F, "-s", src, "-m", "conntrack", "--ctstate", "DNAT", "-j", "DROP"],
       // inside the pool: Docker's own per-network isolation decides (n8n → its Postgres)
       [...F, "-s", src, "-d", src, "-j", "RETURN"],
       [...F, "-s", src, "-d", LINK_LOCAL, "-j", "DROP"],
@@ -76,10 +82,6 @@ export function isolationRules(input: IsolationInput): string[][] {
         [...F, "-s", src, "-d", s, ...web, "-j", "RETURN"],
         [...F, "-s", src, "-d", s, "-j", "DROP"],
       ]),
-      // the host's own published ports arrive here after Docker's DNAT: only its public web
-      // listeners, never the private metrics listener
-      [...F, "-s", src, "-m", "conntrack", "--ctstate", "DNAT", ...web, "-j", "RETURN"],
-      [...F, "-s", src, "-m", "conntrack", "--ctstate", "DNAT", "-j", "DROP"],
     ]),
     // everything else from tenants: the internet
     [...F, "-j", "RETURN"],

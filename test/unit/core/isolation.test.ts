@@ -22,11 +22,15 @@ const input: IsolationInput = { tenantSources: ["10.220.0.0/16"], privateRanges:
 const WEB = ["-p", "tcp", "-m", "multiport", "--dports", "80,443"];
 
 describe("isolationRules", () => {
-  it("forwarded traffic from tenants: no metadata, no private network, other servers only on 80/443, the host's DNAT-ed ports only 80/443; the internet open", () => {
+  it("forwarded traffic from tenants: the host's DNAT-ed ports only 80/443 (before anything lets pool traffic pass), no metadata, no private network, other servers only on 80/443; the internet open", () => {
     const F = ["-A", "BTW-ISOLATION", "-s", "10.220.0.0/16"];
     const I = ["-A", "BTW-ISOLATION-INPUT"];
     expect(isolationRules(input)).toEqual([
       ["-A", "BTW-ISOLATION", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "RETURN"],
+      // the host's published ports after Docker's DNAT: 80/443 only — before the pool rule, as
+      // the proxy behind them is in the pool too
+      [...F, "-m", "conntrack", "--ctstate", "DNAT", ...WEB, "-j", "RETURN"],
+      [...F, "-m", "conntrack", "--ctstate", "DNAT", "-j", "DROP"],
       [...F, "-d", "10.220.0.0/16", "-j", "RETURN"],
       [...F, "-d", "169.254.0.0/16", "-j", "DROP"],
       [...F, "-d", "10.0.0.0/16", "-j", "DROP"],
@@ -35,8 +39,6 @@ describe("isolationRules", () => {
       [...F, "-d", "10.0.1.12/32", "-j", "DROP"],
       [...F, "-d", "203.0.113.12/32", ...WEB, "-j", "RETURN"],
       [...F, "-d", "203.0.113.12/32", "-j", "DROP"],
-      [...F, "-m", "conntrack", "--ctstate", "DNAT", ...WEB, "-j", "RETURN"],
-      [...F, "-m", "conntrack", "--ctstate", "DNAT", "-j", "DROP"],
       ["-A", "BTW-ISOLATION", "-j", "RETURN"],
       // to the host itself (sshd, exporters): only its public web listeners
       [...I, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "RETURN"],
@@ -124,5 +126,55 @@ describe("the script under the real iptables (a fresh network namespace; needs r
     expect(after).toContain("-A BTW-ISOLATION -s 10.220.0.0/16 -d 169.254.0.0/16 -j DROP");
     expect(after).toContain("-A BTW-ISOLATION -s 10.220.0.0/16 -d 10.0.0.0/16 -j DROP");
     expect(after).toContain("-A BTW-ISOLATION-INPUT -s 10.220.0.0/16 -j DROP");
+  });
+
+  // Packets, not rule text: a router namespace plays the host (Docker's DNAT of its published
+  // ports 80 and 9180 to the proxy, the FORWARD → DOCKER-USER jump), with a tenant's container
+  // and the proxy in two more namespaces, both addressed from the tenant pool as on a server
+  // (the proxy sits on every tenant's edge network).
+  it("a tenant reaches the host's published web ports through Docker's DNAT, never its metrics port; traffic inside the pool is left to Docker", () => {
+    const dir = mkdtempSync(join(tmpdir(), "btw-isolation-traffic-"));
+    dirs.push(dir);
+    writeFileSync(join(dir, "rules.sh"), isolationScript(input));
+    writeFileSync(join(dir, "listen.cjs"), 'const net = require("net"); for (const p of process.argv.slice(2)) net.createServer((s) => s.end("ok")).listen(Number(p)); setTimeout(() => process.exit(0), 30000);');
+    writeFileSync(
+      join(dir, "probe.cjs"),
+      'const [h, p] = process.argv.slice(2); const s = require("net").connect({ host: h, port: Number(p) }); const t = setTimeout(() => { console.log(`${h}:${p} blocked`); process.exit(0); }, 2000); ' +
+        's.on("data", () => { clearTimeout(t); console.log(`${h}:${p} open`); process.exit(0); }); s.on("error", (e) => { clearTimeout(t); console.log(`${h}:${p} ${e.code}`); process.exit(0); });',
+    );
+    const script = [
+      "set -e",
+      "unshare -n sleep 60 & T=$!",
+      "unshare -n sleep 60 & P=$!",
+      "sleep 0.3",
+      "ip link set lo up",
+      "ip link add vt type veth peer name vt-in netns $T",
+      "ip link add vp type veth peer name vp-in netns $P",
+      "ip addr add 10.220.1.1/24 dev vt; ip link set vt up",
+      "ip addr add 10.220.2.1/24 dev vp; ip link set vp up",
+      // the server's public address
+      "ip addr add 203.0.113.1/32 dev lo",
+      "echo 1 > /proc/sys/net/ipv4/ip_forward",
+      "nsenter -t $T -n sh -c 'ip link set lo up; ip addr add 10.220.1.2/24 dev vt-in; ip link set vt-in up; ip route add default via 10.220.1.1'",
+      "nsenter -t $P -n sh -c 'ip link set lo up; ip addr add 10.220.2.2/24 dev vp-in; ip link set vp-in up; ip route add default via 10.220.2.1'",
+      // what Docker does for the proxy's published ports, and its DOCKER-USER hook
+      "for port in 80 9180; do iptables -w -t nat -A PREROUTING -d 203.0.113.1/32 -p tcp --dport $port -j DNAT --to-destination 10.220.2.2:$port; done",
+      "iptables -w -N DOCKER-USER; iptables -w -A FORWARD -j DOCKER-USER",
+      `sh ${dir}/rules.sh >/dev/null`,
+      `nsenter -t $P -n node ${dir}/listen.cjs 80 9180 5432 & L=$!`,
+      "sleep 0.7",
+      `for target in 203.0.113.1:80 203.0.113.1:9180 10.220.2.2:5432; do nsenter -t $T -n node ${dir}/probe.cjs \${target%:*} \${target#*:}; done`,
+      "kill $T $P $L",
+    ].join("\n");
+    const r = spawnSync("unshare", ["-n", "sh", "-c", script], { encoding: "utf8", timeout: 60_000 });
+    expect([r.status, r.stderr]).toEqual([0, ""]);
+    expect(r.stdout.trim().split("\n")).toEqual([
+      // its own public URL, through the proxy
+      "203.0.113.1:80 open",
+      // the private metrics listener, DNAT-ed into the pool: dropped (it used to pass as pool → pool)
+      "203.0.113.1:9180 blocked",
+      // n8n → its Postgres: Docker's networks decide, not these rules
+      "10.220.2.2:5432 open",
+    ]);
   });
 });
