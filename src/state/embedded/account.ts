@@ -1,6 +1,10 @@
 // PostgreSQL refuses to run as root. When btw runs as root (servers, CI, cron), the embedded
-// server runs as an unprivileged account instead: BTW_STATE_USER, else `postgres`, else a
-// system account `btw-postgres` created with useradd.
+// server runs as a system account of its own, `btw-state`, created with useradd the first
+// time; BTW_STATE_USER names another one where useradd is not the way accounts are made.
+// Never a shared account: the server's socket is reachable through /proc/<pid>/cwd by any
+// process of the uid it runs as, so under `postgres` every other PostgreSQL on the host (and
+// whatever runs as its account) could reach btw's state — servers' addresses, pinned host
+// keys (issue 22 item 9). Not as root, the server runs as the invoking user.
 //
 // Its data directory stays inside $BTW_HOME, which stays 0700: the server is started with
 // its working directory set to the data directory *before* it drops to that account (libuv
@@ -18,32 +22,44 @@ export interface RunAs {
   gid: number;
 }
 
-const CREATED_ACCOUNT = "btw-postgres";
+export const STATE_ACCOUNT = "btw-state";
+
+/** Accounts other software runs as: never the embedded server's, even when named. */
+const SHARED_ACCOUNTS = new Set(["root", "postgres", "nobody"]);
 
 /** null when not root: the server runs as the current user. */
 export function serverAccount(env: NodeJS.ProcessEnv = process.env): RunAs | null {
   if (process.getuid?.() !== 0) return null;
   const wanted = env.BTW_STATE_USER;
-  for (const name of wanted ? [wanted] : ["postgres", CREATED_ACCOUNT]) {
-    const found = lookupAccount(name);
-    if (found) return found;
-  }
   if (wanted) {
-    throw new ConfigError(`BTW_STATE_USER=${wanted}: no such account`, {
-      code: "state-account-missing",
-      hint: "name an existing unprivileged account, or unset BTW_STATE_USER to let btw use postgres / btw-postgres",
-    });
+    const found = lookupAccount(wanted);
+    if (!found) {
+      throw new ConfigError(`BTW_STATE_USER=${wanted}: no such account`, {
+        code: "state-account-missing",
+        hint: `name an existing account used by nothing but btw's state store, or unset BTW_STATE_USER to let btw create ${STATE_ACCOUNT}`,
+      });
+    }
+    if (SHARED_ACCOUNTS.has(found.name) || found.uid === 0) {
+      throw new ConfigError(`BTW_STATE_USER=${wanted}: the state store does not run as an account other software shares`, {
+        code: "state-account-shared",
+        hint: `any process running as ${wanted} could reach the state store's socket; unset BTW_STATE_USER (btw creates ${STATE_ACCOUNT}) or name an account of its own`,
+      });
+    }
+    return found;
   }
+  const existing = lookupAccount(STATE_ACCOUNT);
+  if (existing) return existing;
   const r = spawnSync(
     "useradd",
-    ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", CREATED_ACCOUNT],
+    ["--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", STATE_ACCOUNT],
     { encoding: "utf8" },
   );
-  const made = lookupAccount(CREATED_ACCOUNT);
+  // another btw may have created it at the same moment (useradd then fails): look again
+  const made = lookupAccount(STATE_ACCOUNT);
   if (made) return made;
-  throw new ConfigError(`running as root, and no unprivileged account to run the embedded PostgreSQL as`, {
+  throw new ConfigError(`running as root, and no account of its own to run the embedded PostgreSQL as`, {
     code: "state-account-missing",
-    hint: `create one (useradd --system ${CREATED_ACCOUNT}) or set BTW_STATE_USER to an existing one${r.stderr ? ` (useradd: ${r.stderr.trim()})` : ""}`,
+    hint: `create one (useradd --system --user-group ${STATE_ACCOUNT}) or set BTW_STATE_USER to an account used by nothing else${r.stderr ? ` (useradd: ${r.stderr.trim()})` : ""}`,
   });
 }
 

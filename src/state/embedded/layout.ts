@@ -40,7 +40,7 @@ export function socketPath(l: StoreLayout): string {
   return path.join(l.socketDir, `.s.PGSQL.${l.port}`);
 }
 
-/** node-postgres URL over the socket, superuser `postgres` (trust: only the owner can reach the socket). */
+/** node-postgres URL over the socket, superuser `postgres` (peer: only btw's own OS account is let in, access.ts). */
 export function socketUrl(l: StoreLayout): string {
   return `postgresql://postgres@localhost/postgres?host=${encodeURIComponent(l.socketDir)}`;
 }

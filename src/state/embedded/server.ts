@@ -13,6 +13,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConfigError, OperationError } from "../../errors.js";
 import { acquireStoreLock, pidAlive } from "../store-lock.js";
+import { ownedByOther, STORE_ROLE, takeOwnership, writeAccessRules } from "./access.js";
 import { serverAccount, type RunAs } from "./account.js";
 import { findPgBinaries, reachableBinaries, type PgBinaries } from "./binaries.js";
 import { socketPath, type StoreLayout } from "./layout.js";
@@ -84,7 +85,9 @@ export interface EnsureOptions {
 
 /** Makes sure the server runs; returns whether this call started it. */
 export async function ensureServer(l: StoreLayout, opts: EnsureOptions = {}): Promise<{ startedNow: boolean }> {
-  if (readServerStatus(l).running && !opts.beforeStart) return { startedNow: false };
+  const env = opts.env ?? process.env;
+  const account = serverAccount(env);
+  if (readServerStatus(l).running && !opts.beforeStart && !ownedByOther(l.pgdata, account)) return { startedNow: false };
   // sun_path holds 107 bytes on Linux (103 on macOS); a longer socket path cannot be bound.
   if (Buffer.byteLength(socketPath(l)) > 103) {
     throw new ConfigError(`the state store's socket path is too long for a Unix socket: ${socketPath(l)}`, {
@@ -102,19 +105,24 @@ export async function ensureServer(l: StoreLayout, opts: EnsureOptions = {}): Pr
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       const st = readServerStatus(l);
+      if (st.running && ownedByOther(l.pgdata, account)) {
+        // a server of an older btw, under a shared account: stopped once, to be handed over
+        await stopServer(l);
+        continue;
+      }
       if (st.running) return { startedNow: false };
       if (!st.alive) break;
       // starting (another start lock holder crashed mid-way) or stopping (idle shutdown, db stop)
       if (Date.now() > deadline) throw startError(l, `a server (pid ${st.pid}) stays "${st.state}"`);
       await sleep(50);
     }
-    const env = opts.env ?? process.env;
-    const account = serverAccount(env);
     const found = await findPgBinaries(env);
     const bins = account ? reachableBinaries(found, (postgres) => spawnSyncAs(postgres, ["--version"], "/", account).status === 0) : found;
     mkdirSync(l.dir, { recursive: true, mode: 0o700 });
     if (!existsSync(path.join(l.pgdata, "PG_VERSION"))) initdb(l, bins, account);
+    else if (account && ownedByOther(l.pgdata, account)) takeOwnership(l.pgdata, account);
     removeStalePidFiles(l);
+    writeAccessRules(l.pgdata, account);
     const pid = await startPostgres(l, bins, account, deadline);
     startIdleWatch(l, pid, env);
     return { startedNow: true };
@@ -129,7 +137,7 @@ function initdb(l: StoreLayout, bins: PgBinaries, account: RunAs | null): void {
   mkdirSync(building, { mode: 0o700 });
   if (account) chownSync(building, account.uid, account.gid);
   // --no-locale: byte-order collation, as PGlite and the tests' server, so ORDER BY text agrees.
-  const args = ["-D", account ? "/proc/self/cwd" : building, "-U", "postgres", "--auth=trust", "--no-locale", "--encoding=UTF8"];
+  const args = ["-D", account ? "/proc/self/cwd" : building, "-U", STORE_ROLE, "--auth-local=peer", "--auth-host=reject", "--no-locale", "--encoding=UTF8"];
   const r = spawnSyncAs(bins.initdb, args, building, account);
   if (r.status !== 0) {
     rmSync(building, { recursive: true, force: true });
