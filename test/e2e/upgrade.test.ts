@@ -3,14 +3,16 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { stateSql, type BtwHome, runLong, killDuring } from "../support/cli.js";
+import { N8N_STEP_TITLES, N8N_UPGRADE_PHASES, n8nUpgradeSteps, type N8nStep } from "../../src/core/upgrade/n8n.js";
+import { stateSql, type BtwHome, runLong, killDuring, pauseDuring } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { LAB_IMAGES_TIMEOUT_MS, ensureLabImages, labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
-// Time: ~7–10 min (615 s in two lanes beside unit and integration): three tenants on the older n8n
-// (created at once), each upgraded for real — one killed mid-way and resumed, one `--all` wave,
-// one rolled back from a broken image after its readiness deadline.
+// Time: ~7–10 min (615 s in two lanes beside unit and integration, before the kill at every
+// step, which adds about a minute): three tenants on the older n8n (created at once), each
+// upgraded for real — one killed at each step and resumed, one `--all` wave, one rolled back
+// from a broken image after its readiness deadline (with a write made once it had started).
 //
 // n8n upgrades across the fleet on the lab (issue 11): three tenants created on the lab's
 // older n8n (lab.n8nPrevious), whose database the current one migrates forward. Versions are
@@ -143,14 +145,42 @@ describe("n8n upgrades across the fleet (lab)", () => {
     expect(await dataOf(C)).toEqual(data.get(C));
   });
 
-  it("killed during an upgrade, the same command finishes it: new version, data intact", async () => {
+  it("killed at each step of an upgrade, in the order the flow runs them, the same command resumes it every time and finishes: new version, data intact", async () => {
     const args = ["upgrade", "n8n", "--tenant", C, "--to", newImage, "--ready-timeout", "240"];
-    await killDuring(home, args, "n8n recreated");
-    const status = (await stateSql(home, "select status from tenants where slug = $1 and status <> 'deleted'", [C])) as Array<{ status: string }>;
-    expect(status[0]!.status).toBe("upgrading");
+    const status = async () => ((await stateSql(home, "select status from tenants where slug = $1 and status <> 'deleted'", [C])) as Array<{ status: string }>)[0]!.status;
+    const journal = async () =>
+      ((await stateSql(
+        home,
+        "select o.status, o.details->>'phase' as phase, o.details->>'backup' as backup from operations o join tenants t on t.id = o.tenant_id where t.slug = $1 and t.status <> 'deleted' and o.kind = 'tenant.upgrade' and o.step = 'n8n' order by o.id desc limit 1",
+        [C],
+      )) as Array<{ status: string; phase: string; backup: string | null }>)[0]!;
+    const n8nRunning = async () => (await onVm(serverOf(C), ["docker", "inspect", "--format", "{{.State.Running}}", `btw-${C}-n8n`])).stdout.trim() === "true";
+    const phases = N8N_UPGRADE_PHASES.map((p) => p.phase);
+    const phaseOf = (s: N8nStep) => N8N_UPGRADE_PHASES.find((p) => p.steps.includes(s))!.phase;
+    // every step but the last (recording the version takes milliseconds: a kill cannot aim at it)
+    for (const step of n8nUpgradeSteps("prepared").filter((s) => s !== "record")) {
+      await killDuring(home, args, `${C}: ${N8N_STEP_TITLES[step]}`);
+      const j = await journal();
+      expect(j.status, `killed at ${step}`).toBe("running");
+      // killed as the step began: the journal says its phase (or the next one, had a short step
+      // ended the phase before the kill landed)
+      expect(phases.slice(phases.indexOf(phaseOf(step)), phases.indexOf(phaseOf(step)) + 2), `killed at ${step}`).toContain(j.phase);
+      if (step === "inspect") expect(await status()).toBe("active"); // the tenant serves until the maintenance page
+      if (step === "stop" || step === "backup") expect(await status()).toBe("upgrading");
+      if (step === "backup") expect(await n8nRunning(), "n8n is stopped before the backup").toBe(false);
+      if (step === "recreate") {
+        // the backup a rollback would restore: taken of the quiet tenant, recorded done
+        expect(j.phase).toBe("quiesced");
+        const b = (await stateSql(home, "select status, reason from backups where id = $1", [j.backup])) as Array<{ status: string; reason: string }>;
+        expect(b).toEqual([{ status: "done", reason: "pre-upgrade" }]);
+        expect(await status()).toBe("upgrading");
+      }
+    }
     const r = await runLong(home, [...args, "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(await imageOf(C)).toBe(newImage);
+    expect(await status()).toBe("active");
+    expect((await journal()).status).toBe("done");
     expect(await dataOf(C)).toEqual(data.get(C));
   });
 
@@ -201,8 +231,25 @@ describe("n8n upgrades across the fleet (lab)", () => {
     expect(csv.stdout.split("\n")[0]).toBe("period,tenant,plan,metric,value,quota,flag");
   });
 
-  it("an image that never becomes ready: that tenant is rolled back to its version with its data, answering through the proxy; the rollout halts (exit 3)", async () => {
-    const r = await runLong(home, ["upgrade", "n8n", "--tenant", A, B, "--wave-size", "1", "--to", broken, "--ready-timeout", "40", "--json"]);
+  it("an image that never becomes ready: that tenant is rolled back to its version with its data — a write made once the upgrade had started included — answering through the proxy; the rollout halts (exit 3)", async () => {
+    // paused as the pull starts (the upgrade journaled, the tenant still serving): a write now
+    // is what a backup taken before the pull would miss, and the rollback would drop (issue 22)
+    const paused = await pauseDuring(home, ["upgrade", "n8n", "--tenant", A, B, "--wave-size", "1", "--to", broken, "--ready-timeout", "40", "--json"], `${A}: ${N8N_STEP_TITLES.pull}`);
+    let written: Snap & { published: string[] };
+    try {
+      const api = await tenantApi(home, vm1, A, LAB_DOMAIN);
+      try {
+        await makeExecutions(api, 1);
+      } finally {
+        api.close();
+      }
+      written = await dataOf(A);
+      expect(written.executions.length).toBeGreaterThan(data.get(A)!.executions.length);
+    } catch (e) {
+      paused.kill();
+      throw e;
+    }
+    const r = await paused.resume();
     expect(r.code, r.stderr).toBe(3);
     const report = JSON.parse(r.stdout) as { halted: boolean; notReached: string[]; results: Array<{ tenant: string; outcome: string; timings: Record<string, number> }> };
     expect(report.results).toHaveLength(1);
@@ -212,7 +259,7 @@ describe("n8n upgrades across the fleet (lab)", () => {
     expect(report.notReached).toEqual([B]);
     expect(await imageOf(A)).toBe(newImage);
     expect(await envImage(A)).toBe(newImage);
-    expect(await dataOf(A)).toEqual(data.get(A));
+    expect(await dataOf(A)).toEqual(written);
     expect((await viaProxy(vm1, `${A}.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
     expect(await imageOf(B)).toBe(newImage);
   });

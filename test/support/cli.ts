@@ -112,6 +112,48 @@ export async function runLong(
 }
 
 /**
+ * Runs btw with the home's env and SIGSTOPs it the moment `title` (a step's title) shows on its
+ * stderr, so a test can act at that point of the operation (e.g. write to the tenant) before
+ * the next step runs. `resume()` SIGCONTs it and resolves with its result once it ends;
+ * `kill()` ends it (a test that failed meanwhile). Rejects if it ended before `title`.
+ */
+export async function pauseDuring(home: BtwHome, args: string[], title: string, timeoutMs = 900_000): Promise<{ resume(): Promise<BtwResult>; kill(): void }> {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, [BTW, ...args], { env: home.env, cwd: home.dir, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  let paused = false;
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  // "close": the streams are drained too (a --json report arrives whole)
+  const ended = new Promise<BtwResult>((resolve) => child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr })));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (!paused && stderr.includes(title) && child.exitCode === null) {
+        paused = true;
+        child.kill("SIGSTOP");
+        resolve();
+      }
+    });
+    void ended.then((r) => (paused ? undefined : reject(new Error(`\`btw ${args.join(" ")}\` ended (${r.code}) before '${title}':\n${stderr}`))));
+  });
+  return {
+    resume: async () => {
+      child.kill("SIGCONT");
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      try {
+        return await ended;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    kill: () => {
+      child.kill("SIGKILL");
+    },
+  };
+}
+
+/**
  * Runs btw with the home's env and SIGKILLs it the moment `title` (a step's title) shows on
  * its stderr; resolves with what it printed once it is dead, rejects if it ended by itself.
  */

@@ -1,4 +1,5 @@
 import type { Handler } from "../../cli/program.js";
+import { describeN8nUpgrade } from "../../core/upgrade/n8n.js";
 import { planWaves, resolveTargetImage, versionOf } from "../../core/upgrade/plan.js";
 import { ExitCode } from "../../errors.js";
 import { storageFor } from "../../ops/backup.js";
@@ -22,7 +23,7 @@ const handler: Handler = async (ctx, _args, opts) => {
         `would upgrade to ${target}:`,
         ...(w.canary.length ? [`  canary: ${w.canary.map((t) => `${t.slug} (${versionOf(t.n8n)})`).join(", ")}; watched ${canaryWatchSec} s`] : []),
         ...w.waves.map((x, i) => `  wave ${i + 1}: ${x.map((t) => `${t.slug} (${versionOf(t.n8n)})`).join(", ")}`),
-        "  per tenant: backup → pull → maintenance page → n8n recreated → readiness → workflows published, credentials decrypt, smoke execution → version recorded; on failure the backup is restored with the old image",
+        `  per tenant: ${describeN8nUpgrade()}`,
         `  halts after ${maxFailures + 1} failure(s)`,
       ].join("\n"),
     );

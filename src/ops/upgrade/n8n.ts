@@ -1,6 +1,7 @@
 import type { Ctx } from "../../cli/context.js";
-import { composeUp, tenantProfiles } from "../../core/commands/compose.js";
+import { composeStop, composeUp, tenantProfiles } from "../../core/commands/compose.js";
 import { tenantLayout } from "../../core/tenant/layout.js";
+import { N8N_STEP_TITLES, n8nResumePhase, runN8nUpgrade, type N8nPhase, type N8nStep } from "../../core/upgrade/n8n.js";
 import { versionOf } from "../../core/upgrade/plan.js";
 import { ConflictError, LockLostError, OperationError } from "../../errors.js";
 import type { BackupStorage } from "../../remote/backup-storage.js";
@@ -17,26 +18,30 @@ import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer } fro
 import { GENERATED, N8N_API_KEY, readAllSecrets } from "../tenant-secrets.js";
 import { webhookHostOf } from "../../state/tenant-domains.js";
 
-// One tenant's n8n upgrade, under its lock, journaled (operations, kind tenant.upgrade):
-// a fresh backup (recorded done, reason pre-upgrade) → the new image pulled → the tenant
-// `upgrading` (maintenance page, skipped by backups) → n8n (and the worker) recreated on the
-// new image → readiness (/healthz/readiness waits for the migrations) → the workflows still
-// published as before, every credential decrypts, a smoke execution succeeds → the new image
-// recorded, the status from before back. n8n only migrates forward: on any failure after the
-// recreate, the pre-upgrade backup is restored with the old image (automatic rollback).
-// Killed at any point, the same command resumes the journal: it finishes, or finishes the
-// rollback it had started.
+// One tenant's n8n upgrade, under its lock, journaled (operations, kind tenant.upgrade), in
+// the order core/upgrade/n8n.ts gives (N8N_UPGRADE_PHASES), phase by phase:
+//   prepared  the published workflows noted, the new image pulled — the tenant serves
+//   pulled    `upgrading` (maintenance page, skipped by backups), n8n and its worker stopped,
+//             a backup of the quiet tenant (recorded done, reason pre-upgrade)
+//   quiesced  n8n (and the worker) recreated on the new image → readiness (/healthz/readiness
+//             waits for the migrations) → the workflows still published as before, every
+//             credential decrypts, a smoke execution succeeds → the new image recorded, the
+//             status from before back
+// The backup comes after the stop so that a rollback loses nothing: what the tenant wrote
+// while the image was pulled is in it. n8n only migrates forward: on any failure once the
+// backup is recorded, it is restored with the old image (automatic rollback); a failure
+// before it starts n8n again on its image (its data was never touched). Killed at any point,
+// the same command resumes the journal: it finishes, or finishes the rollback it had started.
 
 export const UPGRADE_KIND = "tenant.upgrade";
-
-type Phase = "prepared" | "backed-up" | "recreated" | "rolling-back";
 
 interface UpgradeDetails {
   from: string;
   to: string;
   priorStatus: TenantStatus;
   backup?: string;
-  phase: Phase;
+  /** as journaled; journals older than this order may say "backed-up" or "recreated" (n8nResumePhase) */
+  phase: string;
   /** active workflows before (ids), compared after */
   published?: string[];
 }
@@ -51,7 +56,7 @@ export interface TenantUpgradeResult {
   outcome: "upgraded" | "unchanged" | "rolled-back" | "failed";
   backup: string | null;
   error?: string;
-  /** seconds per phase: backup, pull, recreate+ready, checks, rollback */
+  /** seconds per step (inspect, pull, maintenance, stop, backup, recreate, checks, record), and restart or rollback */
   timings: Record<string, number>;
   seconds: number;
 }
@@ -111,56 +116,90 @@ export async function upgradeTenantN8n(ctx: Ctx, db: Db, storage: BackupStorage,
     }
     const d = op.details;
     backup = d.backup ?? null;
-    const phase = async (p: Phase, extra: Partial<UpgradeDetails> = {}) => {
+    let current: N8nPhase = n8nResumePhase(d.phase);
+    // what a phase's steps found, journaled with the next phase
+    let found: Partial<UpgradeDetails> = {};
+    const reached = async (p: N8nPhase) => {
       await lock.check();
+      const extra = found;
+      found = {};
       Object.assign(d, extra, { phase: p });
       await updateStepDetails(db, op!.id, { ...extra, phase: p });
+      current = p;
     };
     const plan = requirePlan(ctx, tenant.plan);
     const secrets = await readAllSecrets(db, await ctx.master(), tenant.id);
     const { updateTenantStatus, setTenantImages } = await import("../../state/tenants.js");
-    try {
-      if (d.phase === "rolling-back") throw new OperationError("the upgrade had failed; finishing its rollback", { code: "upgrade-rollback-resumed" });
-      if (d.phase === "prepared") {
-        const published = d.priorStatus === "active" ? await timed("inspect", () => publishedWorkflows(session, slug, secrets.get(N8N_API_KEY))) : [];
-        o.step(`${slug}: backup before the upgrade`);
-        const b = await timed("backup", () => backupTenant(ctx, db, storage, session, tenant, { heldLock: lock, reason: "pre-upgrade" }));
-        backup = b.id;
-        o.step(`${slug}: pull ${target} on ${srv.name}`);
-        await timed("pull", () => pull(session, target));
-        await phase("backed-up", { backup: b.id, published });
-      }
-      if (d.phase === "backed-up") {
-        o.step(`${slug}: maintenance page`);
+    const writeEnv = (n8n: string) => session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: { ...images, n8n }, webhookHost }, secrets), "0600");
+    const steps: Record<N8nStep, () => Promise<unknown>> = {
+      inspect: async () => {
+        found.published = d.priorStatus === "active" ? await publishedWorkflows(session, slug, secrets.get(N8N_API_KEY)) : [];
+      },
+      pull: () => pull(session, target),
+      maintenance: async () => {
         await updateTenantStatus(db, tenant.id, "upgrading");
-        await syncRoutes(session.host, db, ctx.config, srv);
-        await phase("recreated");
-      }
-      o.step(`${slug}: n8n recreated on ${versionOf(target)}, waiting for its migrations`);
-      await timed("recreate", async () => {
-        await session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: { ...images, n8n: target }, webhookHost }, secrets), "0600");
+        await syncRoutes(session.host, db, ctx, srv);
+      },
+      stop: () => session.host.run(composeStop(slug, { services: ["worker", "n8n"], timeoutSec: 40 }), { timeoutMs: 180_000 }),
+      backup: async () => {
+        const b = await backupTenant(ctx, db, storage, session, { ...tenant, status: "upgrading" }, { heldLock: lock, reason: "pre-upgrade" });
+        backup = b.id;
+        found.backup = b.id;
+      },
+      recreate: async () => {
+        await writeEnv(target);
         await session.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: o.readyTimeoutSec }), { timeoutMs: (o.readyTimeoutSec + 60) * 1000 });
-      });
-      o.step(`${slug}: checks: workflows published, credentials decrypt, a smoke execution`);
-      await timed("checks", () => checkUpgraded(ctx, session, slug, secrets, d.published ?? []));
-      await lock.check();
-      await setTenantImages(db, tenant.id, { n8n: target });
-      await finishTo(ctx, db, session, tenant, d.priorStatus, plan.queueMode);
-      await finishStep(db, op.id, { phase: "done" });
-      await ctx.audit("tenant.upgrade", slug, { what: "n8n", from, to: target, backup });
+      },
+      checks: () => checkUpgraded(ctx, session, slug, secrets, d.published ?? []),
+      record: async () => {
+        await lock.check();
+        await setTenantImages(db, tenant.id, { n8n: target });
+        await finishTo(ctx, db, session, tenant, d.priorStatus, plan.queueMode);
+        await finishStep(db, op!.id, { phase: "done" });
+        await ctx.audit("tenant.upgrade", slug, { what: "n8n", from, to: target, backup });
+      },
+    };
+    const detail: Partial<Record<N8nStep, string>> = {
+      pull: ` ${target} on ${srv.name} (the tenant serves)`,
+      recreate: ` on ${versionOf(target)}, waiting for its migrations`,
+    };
+    try {
+      if (current === "rolling-back") throw new OperationError("the upgrade had failed; finishing its rollback", { code: "upgrade-rollback-resumed" });
+      await runN8nUpgrade(
+        current,
+        (s) => {
+          o.step(`${slug}: ${N8N_STEP_TITLES[s]}${detail[s] ?? ""}`);
+          return timed(s, steps[s]).then(() => {});
+        },
+        reached,
+      );
       return { tenant: slug, server, from, to: target, ok: true, outcome: "upgraded", backup, timings, seconds: (Date.now() - t0) / 1000 };
     } catch (e) {
       if (e instanceof LockLostError) throw e;
       const message = (e as Error).message.split("\n")[0]!.slice(0, 500);
-      if (d.phase === "prepared") {
-        // nothing changed yet (the backup or the pull failed)
+      if (current === "prepared") {
+        // nothing changed yet (the inspection or the pull failed): the tenant served throughout
         await failStep(db, op.id, message).catch(() => {});
         return { tenant: slug, server, from, to: target, ok: false, outcome: "failed", backup, error: message, timings, seconds: (Date.now() - t0) / 1000 };
       }
+      if (current === "pulled") {
+        // before the backup was recorded nothing ran on the new image: the data is as it was,
+        // n8n starts again on its image (the .env still names it) and the tenant serves again
+        o.step(`${slug}: upgrade failed before its backup (${message}); n8n started again on ${versionOf(d.from)}`);
+        await timed("restart", async () => {
+          if (d.priorStatus !== "active") return;
+          await session.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: o.readyTimeoutSec }), { timeoutMs: (o.readyTimeoutSec + 60) * 1000 });
+          await waitApi(session, slug, secrets.get(N8N_API_KEY));
+        });
+        await finishTo(ctx, db, session, tenant, d.priorStatus, plan.queueMode);
+        await failStep(db, op.id, `not upgraded: ${message}`).catch(() => {});
+        await ctx.audit("tenant.upgrade.abort", slug, { what: "n8n", from: d.from, to: target, error: message });
+        return { tenant: slug, server, from: d.from, to: target, ok: false, outcome: "failed", backup, error: message, timings, seconds: (Date.now() - t0) / 1000 };
+      }
       o.step(`${slug}: upgrade failed (${message}); rolling back: backup ${d.backup} with ${versionOf(d.from)}`);
-      await phase("rolling-back");
+      await reached("rolling-back");
       await timed("rollback", async () => {
-        await session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: { ...images, n8n: d.from }, webhookHost }, secrets), "0600");
+        await writeEnv(d.from);
         const { getBackup } = await import("../../state/backups.js");
         const b = (await getBackup(db, d.backup!))!;
         await restoreData({ session, slug, plan, storage, key: storage.keyOf(b.location)!, master: await ctx.master(), backupId: b.id, onStep: (s) => o.step(`${slug}:   ${s}`) });
@@ -184,11 +223,10 @@ export async function upgradeTenantN8n(ctx: Ctx, db: Db, storage: BackupStorage,
 export async function finishTo(ctx: Ctx, db: Db, session: ServerSession, tenant: TenantRow, prior: TenantStatus, queueMode: boolean): Promise<void> {
   const { updateTenantStatus } = await import("../../state/tenants.js");
   if (prior === "suspended") {
-    const { composeStop } = await import("../../core/commands/compose.js");
     await session.host.run(composeStop(tenant.slug, { services: queueMode ? ["worker", "n8n"] : ["n8n"], timeoutSec: 30 }), { timeoutMs: 120_000 });
   }
   await updateTenantStatus(db, tenant.id, prior);
-  await syncRoutes(session.host, db, ctx.config, session.server);
+  await syncRoutes(session.host, db, ctx, session.server);
 }
 
 export async function pull(session: ServerSession, image: string): Promise<void> {
