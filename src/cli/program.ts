@@ -378,6 +378,10 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     () => import("../commands/backup/list.js"),
   );
   on(
+    backup.command("show <id>").description("one backup: its parts, counts, and how each part was taken (what a restore may lack, and why)"),
+    () => import("../commands/backup/show.js"),
+  );
+  on(
     backup
       .command("verify")
       .description("restore backups into a scratch stack and check them (records verified_at)")

@@ -3,6 +3,7 @@ import type { Ctx } from "../cli/context.js";
 import { execPsql } from "../core/backup/commands.js";
 import { QUARANTINE_SQL } from "../core/backup/scratch.js";
 import type { BackupManifest } from "../core/backup/manifest.js";
+import { consistencyLines } from "../core/backup/consistency.js";
 import { countMismatches, scratchSubnet } from "../core/backup/checks.js";
 import { tenantLayout } from "../core/tenant/layout.js";
 import { isBtwError, OperationError } from "../errors.js";
@@ -40,6 +41,8 @@ export interface VerifyResult {
   ok: boolean;
   seconds: number;
   checks: Array<{ check: string; ok: boolean; detail?: string }>;
+  /** how the backup's parts were taken and what a restore of it may lack (its manifest's record) */
+  consistency?: string[];
   /** stale scratch stacks (left by a crashed verify) removed from the server before this one */
   removedStale?: Array<{ slug: string; reason: string }>;
   error?: string;
@@ -97,10 +100,12 @@ export async function verifyBackup(ctx: Ctx, db: Db, storage: BackupStorage, row
   let serverName: string | null = null;
   let cleanup: (() => Promise<void>) | null = null;
   let removedStale: VerifyResult["removedStale"];
+  let consistency: string[] | undefined;
   try {
     const key = await openBackupRow(db, storage, row);
     const manifest = await checkBackup(storage, key, master, row.id);
     checks.push({ check: "integrity", ok: true, detail: `${manifest.parts.length} parts, sha256 match` });
+    consistency = consistencyLines(manifest.consistency);
     const escrow = openEscrow(master, manifest);
     const server = await chooseServer(db, row, manifest, opts.server);
     serverName = server.name;
@@ -178,11 +183,11 @@ export async function verifyBackup(ctx: Ctx, db: Db, storage: BackupStorage, row
       const { markBackupVerified } = await import("../state/backups.js");
       await markBackupVerified(db, row.id);
     }
-    return { id: row.id, tenant: row.tenantSlug, server: serverName, ok, seconds: (Date.now() - t0) / 1000, checks, ...(removedStale?.length ? { removedStale } : {}) };
+    return { id: row.id, tenant: row.tenantSlug, server: serverName, ok, seconds: (Date.now() - t0) / 1000, checks, consistency, ...(removedStale?.length ? { removedStale } : {}) };
   } catch (e) {
     const message = ((e as Error).message ?? String(e)).split("\n")[0]!;
     checks.push({ check: isBtwError(e) && e.code === "backup-corrupt" ? "integrity" : "restore", ok: false, detail: message });
-    return { id: row.id, tenant: row.tenantSlug, server: serverName, ok: false, seconds: (Date.now() - t0) / 1000, checks, ...(removedStale?.length ? { removedStale } : {}), error: message };
+    return { id: row.id, tenant: row.tenantSlug, server: serverName, ok: false, seconds: (Date.now() - t0) / 1000, checks, ...(consistency ? { consistency } : {}), ...(removedStale?.length ? { removedStale } : {}), error: message };
   } finally {
     if (cleanup) await cleanup().catch(() => {});
   }

@@ -2,7 +2,18 @@ import { randomBytes } from "node:crypto";
 import type Dockerode from "dockerode";
 import type { Ctx } from "../cli/context.js";
 import type { PartSource } from "../core/backup/bundle.js";
-import { COUNTS_SQL, N8N_DATA_DIR, execN8nPackageJson, execPgDump, execPsql, parseCounts, parseN8nVersion } from "../core/backup/commands.js";
+import {
+  COUNTS_SQL,
+  N8N_DATA_DIR,
+  execN8nPackageJson,
+  execPgDump,
+  execPsql,
+  execRedisQueueDepth,
+  parseCounts,
+  parseN8nVersion,
+  parseQueueDepth,
+} from "../core/backup/commands.js";
+import { consistencyOf, type QueueDepth } from "../core/backup/consistency.js";
 import {
   BACKUP_FORMAT,
   PART_DATABASE,
@@ -35,6 +46,10 @@ import { GENERATED, readAllSecrets } from "./tenant-secrets.js";
 // "Restoring a tenant without btw") and streamed to the storage. No file is written on the
 // server; memory stays bounded by the tar piece and upload part sizes. Backups of older btw
 // (the "btwb" container) stay readable: the reader goes by the object's first bytes.
+//
+// The dump comes first and n8n's files after it, while n8n serves; Redis is not taken. Why
+// that order loses least, and what a restore may lack, is in core/backup/consistency.ts and
+// recorded in each manifest (`consistency`), shown by `backup show` and `backup verify`.
 //
 // The state row is inserted `running` before anything is uploaded and becomes `done` only
 // after the storage confirmed the whole object. Its runner holds an advisory lock named after
@@ -172,7 +187,7 @@ async function backupLocked(
   const master = await ctx.master();
   const { docker, server } = session;
   const layout = tenantLayout(tenant.slug);
-  const { execStream, execText, archiveOut } = await import("../remote/backup-exec.js");
+  const { execStream, execText, archiveOut, containerFacts } = await import("../remote/backup-exec.js");
 
   const { allContainerFacts } = await import("../remote/backup-exec.js");
   // a bulk run lists a server's containers once; a single backup looks now
@@ -223,25 +238,53 @@ async function backupLocked(
     const parts: PartSource[] = [];
     let dump: Awaited<ReturnType<typeof execStream>> | null = null;
     let after: ReturnType<typeof countRows> = Promise.resolve(null);
+    const queueMode = ctx.config.plans[tenant.plan]?.queueMode ?? listed.has(layout.containers.worker);
+    let queue: Promise<QueueDepth | null> = Promise.resolve(null);
+    const at = { dumpStarted: new Date(), dumpFinished: new Date(), archiveStarted: new Date(), archiveFinished: new Date() };
+    let n8nRunning = n8n.running;
     parts.push({
       name: PART_DATABASE,
       open: async () => {
+        at.dumpStarted = new Date();
+        // counted as the dump takes its snapshot: the jobs a restore of it leaves unrun
+        if (queueMode && redis?.running) queue = execText(docker, layout.containers.redis, execRedisQueueDepth(), "the job queue's depth").then(parseQueueDepth, () => null);
         dump = await execStream(docker, layout.containers.postgres, execPgDump(before?.serverVersionNum ?? null), "pg_dump");
         return dump.stdout;
       },
       finished: async () => {
         await dump!.finished();
+        at.dumpFinished = new Date();
         mark("database dumped");
         // counted while the n8n data streams: the counts bracket the dump, not the archive
         after = countRows(docker, layout.containers.postgres);
       },
     });
-    parts.push({ name: PART_N8N_DATA, open: () => archiveOut(docker, layout.containers.n8n, N8N_DATA_DIR) });
+    parts.push({
+      name: PART_N8N_DATA,
+      open: async () => {
+        at.archiveStarted = new Date();
+        // as it is now, not as listed when a bulk run began
+        n8nRunning ||= (await containerFacts(docker, layout.containers.n8n).catch(() => null))?.running ?? true;
+        return archiveOut(docker, layout.containers.n8n, N8N_DATA_DIR);
+      },
+      finished: async () => {
+        at.archiveFinished = new Date();
+      },
+    });
     const finish = async (done: BackupManifest["parts"]): Promise<BackupManifest> => {
       mark("n8n data archived");
       const counted = await after;
       const same = (k: "workflows" | "credentials" | "executions") => (before && counted && before[k] === counted[k] ? before[k] : null);
-      return { ...start, finishedAt: new Date().toISOString(), parts: done, counts: { workflows: same("workflows"), credentials: same("credentials"), executions: same("executions") }, escrow };
+      const consistency = consistencyOf({
+        queueMode,
+        n8nRunning,
+        dumpStartedAt: at.dumpStarted,
+        dumpFinishedAt: at.dumpFinished,
+        archiveStartedAt: at.archiveStarted,
+        archiveFinishedAt: at.archiveFinished,
+        queue: await queue,
+      });
+      return { ...start, finishedAt: new Date().toISOString(), parts: done, counts: { workflows: same("workflows"), credentials: same("credentials"), executions: same("executions") }, escrow, consistency };
     };
     const { writeBackupObject } = await import("./backup/object.js");
     const written = await writeBackupObject({ storage, key, start, secrets, parts, finish, recipients, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });

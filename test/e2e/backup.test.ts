@@ -76,6 +76,30 @@ describe("backup and restore on the lab", () => {
     expect(list.backups[0]!.manifest.escrow.sealed).toBeUndefined();
   });
 
+  it("the manifest records how each part was taken: the dump's snapshot, n8n's files archived live after it, Redis not included (issue 22 item 16)", async () => {
+    const r = await btw(["backup", "show", goodId, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    type Consistency = {
+      database: { method: string; snapshotAt: string; finishedAt: string; n8nRunning: boolean };
+      n8nData: { method: string; startedAt: string; finishedAt: string; binaryData: string };
+      redis: { included: boolean; executionsMode: string };
+      mayMiss: string[];
+    };
+    const out = json<{ backup: { manifest: { consistency: Consistency } }; consistency: string[] }>(r.stdout);
+    const c = out.backup.manifest.consistency;
+    expect(c).toMatchObject({
+      database: { method: "pg_dump", n8nRunning: true },
+      n8nData: { method: "archived live after the dump", binaryData: "filesystem" },
+      redis: { included: false, executionsMode: "regular" },
+    });
+    const times = [c.database.snapshotAt, c.database.finishedAt, c.n8nData.startedAt, c.n8nData.finishedAt].map((t) => Date.parse(t));
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+    expect(c.mayMiss.length).toBeGreaterThan(0);
+    expect(out.consistency).toContain("redis: not included (regular mode: n8n keeps nothing in Redis)");
+    const human = await btw(["backup", "show", goodId]);
+    expect(human.stdout).toMatch(/how it was taken:\n {4}postgres\.dump: pg_dump, one snapshot at /);
+  });
+
   it("verify restores it into a scratch stack, checks it and removes the stack", async () => {
     const r = await btw(["backup", "verify", "--backup", goodId, "--json"]);
     expect(r.code, r.stderr).toBe(0);
@@ -84,6 +108,9 @@ describe("backup and restore on the lab", () => {
     expect(out.results[0]!.checks.map((c) => c.check)).toEqual(
       expect.arrayContaining(["integrity", "pg_restore", "n8n ready with the escrowed key", "row counts match the manifest", "credentials decrypt"]),
     );
+    // what the checks cannot see is said beside them (issue 22 item 16)
+    expect((out.results[0] as { consistency?: string[] }).consistency).toContainEqual(expect.stringMatching(/^n8n-data\.tar: archived live after the dump/));
+    expect(r.stderr).toMatch(/ {4}redis: not included \(regular mode/);
     const list = json<{ backups: Array<{ id: string; verifiedAt: string | null }> }>((await btw(["backup", "list", "--tenant", T, "--json"])).stdout);
     expect(list.backups.find((b) => b.id === goodId)!.verifiedAt).not.toBeNull();
     const scratch = await onVm(vm1, ["sh", "-c", "docker ps -a --format '{{.Names}}' | grep vfy- ; docker volume ls -q | grep vfy- ; ls /opt/btw/tenants | grep vfy- ; true"]);

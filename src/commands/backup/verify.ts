@@ -33,6 +33,8 @@ const handler: Handler = async (ctx, _args, opts) => {
     const r = await verifyBackup(ctx, db, storage, row, { ...(typeof opts.server === "string" ? { server: opts.server } : {}), sessions });
     for (const s of r.removedStale ?? []) ctx.out.info(`· removed stale scratch stack ${s.slug} on ${r.server} (${s.reason})`);
     ctx.out.info(`${r.ok ? "✓" : "✗"} ${r.id}: ${r.checks.map((c) => `${c.ok ? "" : "FAILED "}${c.check}${c.detail ? ` (${c.detail})` : ""}`).join("; ")}`);
+    // what the checks cannot see: the parts were taken at different instants (issue 22 item 16)
+    for (const line of r.consistency ?? []) ctx.out.info(`    ${line}`);
     results.push(r);
     // a failed verify must outlive this command: btw's metrics and BackupVerifyFailing read it
     await recordVerification(db, { backupId: row.id, tenantSlug: row.tenantSlug, ok: r.ok, detail: r.ok ? null : (r.error ?? r.checks.filter((c) => !c.ok).map((c) => c.check).join(", ")) });

@@ -33,6 +33,22 @@ export function parseCounts(stdout: string): { serverVersionNum: number; workflo
   return m ? { serverVersionNum: Number(m[1]), workflows: Number(m[2]), credentials: Number(m[3]), executions: Number(m[4]) } : null;
 }
 
+/**
+ * n8n's Bull queue in a queue-mode tenant's Redis (prefix `bull`, queue `jobs`: n8n's
+ * defaults) as three integers, one a line: waiting (paused included), active, delayed. The
+ * password comes from REDISCLI_AUTH in the container's environment, never argv.
+ */
+export function execRedisQueueDepth(): string[] {
+  const lua = "return {redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2]), redis.call('LLEN', KEYS[3]), redis.call('ZCARD', KEYS[4])}";
+  return ["redis-cli", "--no-auth-warning", "-h", "127.0.0.1", "-p", "6379", "EVAL", lua, "4", "bull:jobs:wait", "bull:jobs:paused", "bull:jobs:active", "bull:jobs:delayed"];
+}
+
+/** "3\n1\n0\n" → {waiting 3, active 1, delayed 0}; null when it is not three integers. */
+export function parseQueueDepth(stdout: string): { waiting: number; active: number; delayed: number } | null {
+  const m = /^(\d+)\s+(\d+)\s+(\d+)$/.exec(stdout.trim());
+  return m ? { waiting: Number(m[1]), active: Number(m[2]), delayed: Number(m[3]) } : null;
+}
+
 /** Prints n8n's package.json (found from the `n8n` on PATH): works in the official and the lab images. */
 export function execN8nPackageJson(): string[] {
   return ["sh", "-c", 'cat "$(dirname "$(readlink -f "$(command -v n8n)")")/../package.json"'];

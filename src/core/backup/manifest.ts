@@ -1,4 +1,5 @@
 import { requireTenantSlug } from "../tenant/layout.js";
+import type { BackupConsistency } from "./consistency.js";
 
 // What a backup says about itself. The start record is written before the parts, the
 // manifest after them; the manifest is also kept in the state (`backups.manifest`) minus
@@ -54,6 +55,8 @@ export interface BackupManifest extends BackupStart {
    * the same encryption key or every n8n credential is lost.
    */
   escrow: { keyId: string; sealed: string; names: string[] };
+  /** how each part was taken and what a restore may lack (absent in backups of older btw) */
+  consistency?: BackupConsistency;
 }
 
 /** What `backup list --json` and audit rows may show: everything but the sealed escrow. */

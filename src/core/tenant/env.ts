@@ -4,6 +4,7 @@
 
 import type { Plan } from "../../config/schema.js";
 import { UsageError } from "../../errors.js";
+import { binaryDataMode } from "../backup/consistency.js";
 import { formatCidr, parseCidr, splitCidr } from "../subnets.js";
 import { renderEnvFile, type EnvSection } from "./dotenv.js";
 import { isPgdataVolumeOf, requireTenantSlug, tenantHost, tenantLayout } from "./layout.js";
@@ -211,8 +212,8 @@ export function tenantEnvValues(input: TenantEnvInput): TenantEnv {
     GENERIC_TIMEZONE: input.timezone,
     EXECUTIONS_MODE: queue ? "queue" : "regular",
     // In queue mode the worker runs executions and has no access to the main container's
-    // filesystem, so binary data must live in the database.
-    N8N_DEFAULT_BINARY_DATA_MODE: queue ? "database" : "filesystem",
+    // filesystem, so binary data must live in the database (a backup records it too).
+    N8N_DEFAULT_BINARY_DATA_MODE: binaryDataMode(queue),
     EXECUTIONS_DATA_MAX_AGE: positiveInt("pruning.maxAgeHours", pruning.maxAgeHours),
     EXECUTIONS_DATA_PRUNE_MAX_COUNT: positiveInt("pruning.maxCount", pruning.maxCount),
     N8N_CPUS: formatCpus(plan.n8n.cpus),
