@@ -234,6 +234,10 @@ export const configSchema = z
         subnetPool: cidr.default("10.220.0.0/16").describe("per-tenant subnets are carved from this pool"),
         subnetPrefix: z.number().int().min(16).max(28).default(26).describe("each tenant block is split in two (internal, edge): /28 is the smallest"),
         defaultCapacity: z.number().positive().default(12).describe("capacity units of a server added without --capacity"),
+        preparedDatabase: z
+          .boolean()
+          .default(true)
+          .describe("tenant create clones a database n8n has already migrated, prepared once per server and per (n8n, Postgres) image, instead of migrating an empty one"),
       })
       .strict()
       .prefault({}),

@@ -138,8 +138,8 @@ export async function executeCreate(ctx: Ctx, db: Db, p: CreatePlan): Promise<Te
     const state: RunState = { tenant, host, secrets: await readAllSecrets(db, master, tenant.id) };
     const { completedSteps } = await import("../state/operations.js");
     const done = new Set(await completedSteps(db, tenant.id, CREATE_KIND));
-    // ship → (proxy | stack up) → (content schema | n8n set-up) → route: each pair is
-    // independent, so they run at once (each journaled on its own).
+    // ship → (proxy | prepared database) → stack up → (content schema | n8n set-up) → route:
+    // each pair is independent, so they run at once (each journaled on its own).
     const { concurrently } = await import("../cli/progress.js");
     const byId = new Map(createSteps(ctx, db, p).map((s) => [s.id, journaled(db, tenant, s, done)]));
     const steps = CREATE_ORDER.map((ids) => (ids.length === 1 ? byId.get(ids[0]!)! : concurrently(ids.map((id) => byId.get(id)!))));
@@ -200,7 +200,7 @@ async function register(ctx: Ctx, db: Db, host: Host, master: Awaited<ReturnType
 type Step = ProgressStep<RunState> & { id: string };
 
 /** The create's steps in order; steps in one entry run at once (none needs another's result). */
-const CREATE_ORDER: readonly (readonly string[])[] = [["ship"], ["proxy", "up"], ["content-schema", "n8n"], ["route"]];
+const CREATE_ORDER: readonly (readonly string[])[] = [["ship"], ["proxy", "database"], ["up"], ["content-schema", "n8n"], ["route"]];
 
 /** Wraps a step in the journal: skipped when an earlier run finished it; failures recorded. */
 function journaled(db: Db, tenant: TenantRow, step: Step, done: Set<string>): ProgressStep<RunState> {
@@ -272,7 +272,16 @@ function createSteps(ctx: Ctx, db: Db, p: CreatePlan): Step[] {
       id: "proxy",
       title: "ensure the server's proxy",
       run: async ({ host }) => {
-        await ensureProxy(host, db, ctx.config, p.server.id);
+        await ensureProxy(host, db, ctx, p.server.id);
+      },
+    },
+    {
+      id: "database",
+      title: "clone the prepared n8n database",
+      run: async ({ host, secrets }) => {
+        if (!ctx.config.placement.preparedDatabase) return "off (placement.preparedDatabase: false)";
+        const { clonePreparedDatabase } = await import("./tenant/prepared-db.js");
+        return clonePreparedDatabase(ctx, host, { slug: p.slug, server: p.server.name, profiles: tenantProfiles(p.plan), images: p.images, secrets });
       },
     },
     {
@@ -304,7 +313,7 @@ function createSteps(ctx: Ctx, db: Db, p: CreatePlan): Step[] {
       run: async ({ host, tenant }) => {
         const { updateTenantStatus } = await import("../state/tenants.js");
         await connectTenant(host, p.slug);
-        await syncRoutes(host, db, ctx.config, p.server, [p.slug]);
+        await syncRoutes(host, db, ctx, p.server, [p.slug]);
         // edge mode: the edge proxies route the new name too (a failure stops the step: the
         // re-run of the create finishes it)
         const { syncEdgeAfterChange } = await import("./edge/switch.js");

@@ -1,5 +1,6 @@
-// Time: ~5–8 min (493 s in two lanes beside unit and integration, 2026-12-06): six creates on one
-// server — three killed at a step and resumed, two racing for one name, two at once.
+// Time: ~5–8 min (493 s in two lanes beside unit and integration, 2026-12-06): seven creates on one
+// server — four killed at a step and resumed, two racing for one name, two at once from one
+// prepared database (refused and rebuilt first), compared field by field.
 //
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stateSql, type BtwHome, killDuring } from "../support/cli.js";
@@ -32,6 +33,7 @@ describe("tenant create: kill and resume, concurrency", () => {
   });
 
   it.each([
+    ["clone the prepared n8n database", "database"],
     ["start the stack and wait until healthy", "up"],
     ["set up n8n", "n8n"],
     ["route the tenant through the proxy", "route"],
@@ -81,8 +83,13 @@ describe("tenant create: kill and resume, concurrency", () => {
     expect(r.code, r.stderr).toBe(0);
   });
 
-  it("creates of different tenants on one server both succeed", async () => {
+  it("creates of different tenants on one server both succeed, from one prepared database (refused and rebuilt first: its manifest names another n8n) and sharing no identity", async () => {
     created.push("par-a", "par-b");
+    // The server's prepared database (made by the creates above) as if made from another n8n image.
+    const manifests = (await onVm(vm, ["sh", "-c", "ls /opt/btw/prepared/*/manifest.json"])).stdout.trim().split("\n").filter(Boolean);
+    expect(manifests.length, "the creates above made a prepared database").toBeGreaterThan(0);
+    const tamper = await onVm(vm, ["sh", "-c", 'for m in /opt/btw/prepared/*/manifest.json; do sed -i \'s/"n8nImageId":"sha256:[0-9a-f]*"/"n8nImageId":"sha256:0000"/\' "$m"; done']);
+    expect(tamper.code, tamper.stderr).toBe(0);
     const [a, b] = await Promise.all([
       home.run(["tenant", "create", "par-a", "--plan", "starter", "--server", vm.name]),
       home.run(["tenant", "create", "par-b", "--plan", "starter", "--server", vm.name]),
@@ -91,5 +98,39 @@ describe("tenant create: kill and resume, concurrency", () => {
     expect(b.code, b.stderr).toBe(0);
     const rows = (await stateSql(home, "select slug, subnet::text as s from tenants where slug in ('par-a','par-b')")) as { s: string }[];
     expect(new Set(rows.map((r) => r.s)).size).toBe(2);
+    // one of the two found the manifest wrong, refused it and built it again; both cloned it
+    expect(`${a.stderr}\n${b.stderr}`).toMatch(/prepared n8n database [0-9a-f]{16} on \S+ was refused \(its manifest names other images or another recipe\) and rebuilt/);
+    for (const r of [a, b]) expect(r.stderr).toMatch(/clone the prepared n8n database: [0-9a-f]{16}/);
+    expect((await onVm(vm, ["sh", "-c", "cat /opt/btw/prepared/*/manifest.json"])).stdout).not.toContain("sha256:0000");
+
+    // Field by field, nothing shared: ids, keys, passwords, instance, webhooks.
+    const identity = async (slug: string) => {
+      const q = async (sql: string) => {
+        const r = await onVm(vm, ["docker", "exec", `btw-${slug}-postgres`, "psql", "-U", "n8n", "-d", "n8n", "-Atc", sql]);
+        expect(r.code, r.stderr).toBe(0);
+        return r.stdout.trim();
+      };
+      const settings = await onVm(vm, ["docker", "exec", `btw-${slug}-n8n`, "node", "-e", "fetch('http://127.0.0.1:5678/rest/settings').then((r)=>r.json()).then((j)=>console.log(j.data.instanceId))"]);
+      return {
+        ownerIds: await q('select string_agg(id::text, \',\' order by id) from "user"'),
+        ownerPasswordHashes: await q('select string_agg(coalesce(password, \'\'), \',\') from "user"'),
+        projectIds: await q("select string_agg(id, ',' order by id) from project"),
+        apiKeys: await q("select string_agg(\"apiKey\", ',') from user_api_keys"),
+        databasePasswordHash: await q("select rolpassword from pg_authid where rolname = 'n8n'"),
+        webhookIds: await q("select coalesce(string_agg(\"webhookPath\", ',' order by \"webhookPath\"), '') from webhook_entity"),
+        credentialIds: await q("select coalesce(string_agg(id, ',' order by id), '') from credentials_entity"),
+        workflowIds: await q("select string_agg(id, ',' order by id) from workflow_entity"),
+        instanceId: settings.stdout.trim(),
+      };
+    };
+    const [ia, ib] = await Promise.all([identity("par-a"), identity("par-b")]);
+    for (const field of Object.keys(ia) as (keyof typeof ia)[]) {
+      expect(ia[field], `${field} of par-a is set`).not.toBe("");
+      if (field === "webhookIds" && ia.webhookIds === "" && ib.webhookIds === "") continue;
+      const shared = ia[field].split(",").filter((v) => v !== "" && ib[field].split(",").includes(v));
+      expect(shared, `${field}: par-a and par-b share ${shared.join(", ")}`).toEqual([]);
+    }
+    // the owner is the tenant's own, with the personal project repointed to it
+    expect(ia.ownerIds.split(",")).toHaveLength(1);
   });
 });

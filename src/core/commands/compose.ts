@@ -70,6 +70,11 @@ export function composeUp(slug: string, opts: ComposeUpOptions): string[] {
   return [...argv, ...(opts.services ?? []).map(requireService)];
 }
 
+/** Create the stack's networks, volumes and containers (pulling missing images) without starting them. */
+export function composeCreate(slug: string, opts: { profiles: readonly TenantProfile[] }): string[] {
+  return [...composeBase(slug), ...profileArgs(opts.profiles), "up", "--no-start", "--remove-orphans"];
+}
+
 /** Pull the stack's images (quietly) before `up`, e.g. to time or retry it separately. */
 export function composePull(slug: string, opts: { profiles: readonly TenantProfile[] }): string[] {
   return [...composeBase(slug), ...profileArgs(opts.profiles), "pull", "--quiet"];

@@ -1,0 +1,50 @@
+import type { Ctx } from "../../cli/context.js";
+import { composeCreate } from "../../core/commands/compose.js";
+import { CLONE_FAILED, cloneInput, PREPARE_FAILED, parsePrepareOutput, prepareAndClone } from "../../core/tenant/prepared-db.js";
+import type { TenantProfile } from "../../core/tenant/layout.js";
+import { tenantLayout } from "../../core/tenant/layout.js";
+import { OperationError } from "../../errors.js";
+import type { TenantImages } from "../../state/tenants.js";
+import type { Host } from "../host.js";
+import { GENERATED } from "../tenant-secrets.js";
+
+/**
+ * Fills a new tenant's (still empty) Postgres volume with the server's prepared n8n database
+ * for the tenant's images — made first if the server has none or its copy fails the checks —
+ * with the tenant's own password and new ids (core/tenant/prepared-db.ts). The stack is created
+ * (images pulled, volumes made) but not started. Resumable: a volume already holding a whole
+ * data directory is left as it is; a clone cut short is started over.
+ *
+ * When the prepared database cannot be made (an image n8n cannot start with, a full disk), the
+ * create goes on without it: n8n then migrates the empty database on its first start, as
+ * before, and a warning says why.
+ */
+export async function clonePreparedDatabase(
+  ctx: Ctx,
+  host: Host,
+  t: { slug: string; server: string; profiles: readonly TenantProfile[]; images: TenantImages; secrets: Map<string, string> },
+): Promise<string> {
+  await host.run(composeCreate(t.slug, { profiles: t.profiles }), { timeoutMs: 900_000 });
+  const password = t.secrets.get(GENERATED.postgresPassword);
+  if (!password) throw new OperationError(`secret ${GENERATED.postgresPassword} of ${t.slug} is missing from the state`, { code: "secret-missing" });
+  const volume = t.images.pgdataVolume ?? tenantLayout(t.slug).volumes.pgdata;
+  const r = await host.run(prepareAndClone({ n8nImage: t.images.n8n, postgresImage: t.images.postgres, volume }), {
+    input: cloneInput(password),
+    allowFailure: true,
+    // a first preparation migrates a database with the n8n image: minutes on a slow server
+    timeoutMs: 1_200_000,
+  });
+  const out = parsePrepareOutput(r.stdout);
+  const why = r.stderr.split("\n").filter((l) => l.startsWith("btw-prepared: ")).map((l) => l.slice("btw-prepared: ".length)).pop() ?? r.stderr.trim().split("\n").pop() ?? "";
+  if (r.exitCode === PREPARE_FAILED) {
+    ctx.out.warn(`no prepared n8n database on ${t.server} (${why}): ${t.slug}'s n8n migrates an empty one on its first start instead`);
+    return "none: n8n migrates an empty database";
+  }
+  if (r.exitCode !== 0) {
+    throw new OperationError(`cloning the prepared n8n database into ${volume} on ${t.server} failed${r.exitCode === CLONE_FAILED ? "" : ` (exit ${r.exitCode})`}: ${why}`, {
+      code: "prepared-clone-failed",
+    });
+  }
+  if (out.refused) ctx.out.warn(`the prepared n8n database ${out.key} on ${t.server} was refused (${out.refused}) and rebuilt`);
+  return `${out.key}${out.prepared === "built" ? " (built now)" : ""}${out.clone === "earlier" ? ", cloned earlier" : ""}`;
+}
