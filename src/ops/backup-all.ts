@@ -2,6 +2,7 @@ import type { Ctx } from "../cli/context.js";
 import { runBounded } from "../core/backup/pool.js";
 import { BusyError } from "../errors.js";
 import type { BackupStorage } from "../remote/backup-storage.js";
+import { DeadlineError, withDeadline } from "../remote/deadline.js";
 import type { Db } from "../state/db.js";
 import type { ServerRow } from "../state/servers.js";
 import type { TenantListRow } from "../state/tenants.js";
@@ -44,27 +45,6 @@ export interface BackupAllReport {
 
 export const BULK_BACKUP_LOCK = { kind: "bulk" as const, name: "backup-all" };
 
-class DeadlineError extends Error {
-  readonly code = "deadline";
-}
-
-/** fn's result, or a DeadlineError after ms (fn's own work is aborted through `abort`). */
-async function withDeadline<T>(ms: number, what: string, abort: AbortController, fn: () => Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const e = new DeadlineError(`${what} did not finish within its deadline of ${Math.round(ms / 1000)} s (backup.tenantTimeoutSec)`);
-      abort.abort(e);
-      reject(e);
-    }, ms);
-  });
-  try {
-    return await Promise.race([fn(), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export async function backupAll(ctx: Ctx, db: Db, storage: BackupStorage, opts: BackupAllOptions): Promise<BackupAllReport> {
   const lock = await db.tryLock(BULK_BACKUP_LOCK);
   if (!lock) throw new BusyError("another `btw backup all` is running", { hint: "wait for it to finish (cron: schedule runs further apart)" });
@@ -106,30 +86,28 @@ export async function backupAll(ctx: Ctx, db: Db, storage: BackupStorage, opts: 
       async (t): Promise<BackupAllItem> => {
         const started = Date.now();
         const server = t.serverName ?? "?";
-        const abort = new AbortController();
-        const onOuter = () => abort.abort(opts.signal?.reason);
-        opts.signal?.addEventListener("abort", onOuter);
         try {
           if (opts.signal?.aborted) throw new Error("interrupted");
           const gone = frozen.get(server);
-          if (gone) throw new DeadlineError(`not attempted: ${gone}`);
-          const r = await withDeadline(opts.tenantTimeoutMs, `the backup of ${t.slug} on ${server}`, abort, async () =>
-            backupTenant(ctx, db, storage, await session(server), t, { signal: abort.signal, reason: "scheduled" }),
+          if (gone) throw new DeadlineError(`not attempted: ${gone}`, { server });
+          const ms = opts.tenantTimeoutMs;
+          const error = () => new DeadlineError(`the backup of ${t.slug} on ${server} did not finish within its deadline of ${Math.round(ms / 1000)} s (backup.tenantTimeoutSec)`, { server });
+          const r = await withDeadline({ ms, error, ...(opts.signal ? { signal: opts.signal } : {}) }, async (signal) =>
+            backupTenant(ctx, db, storage, await session(server), t, { signal, reason: "scheduled" }),
           );
           const item: BackupAllItem = { ok: true, ...r };
           opts.onDone?.(item);
           return item;
         } catch (e) {
           const err = e as { message?: string; code?: string };
-          if (e instanceof DeadlineError && !frozen.has(server)) frozen.set(server, `an earlier backup on ${server} missed its deadline (server frozen or overloaded)`);
+          // its own deadline or its engine's: the server is frozen, its other tenants fail at once
+          if (e instanceof DeadlineError && e.server === server && !frozen.has(server)) frozen.set(server, `an earlier backup on ${server} missed its deadline (server frozen or overloaded)`);
           const item: BackupAllItem =
             e instanceof BusyError
               ? { ok: false, skipped: true, tenant: t.slug, server, status: t.status, reason: `busy: ${err.message}`, seconds: 0 }
               : { ok: false, skipped: false, tenant: t.slug, server, error: (err.message ?? String(e)).split("\n")[0]!, code: err.code ?? "failed", seconds: (Date.now() - started) / 1000 };
           opts.onDone?.(item);
           return item;
-        } finally {
-          opts.signal?.removeEventListener("abort", onOuter);
         }
       },
     );

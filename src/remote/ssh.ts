@@ -60,6 +60,9 @@ export interface SshClientOptions {
  */
 export const DEFAULT_REMOTE_TIMEOUT_MS = 10 * 60_000;
 
+/** `ssh -O check|forward|cancel|exit` talk to the local master only: a master that does not answer in this long is hung. */
+const CONTROL_TIMEOUT_MS = 30_000;
+
 export interface RunOptions {
   /** sent to the remote command's stdin; never appears in messages */
   input?: string | Buffer | Readable;
@@ -197,14 +200,14 @@ export class SshClient {
   /** Whether a master connection for this client is up (`ssh -O check`). */
   async isConnected(): Promise<boolean> {
     this.prepareDirs();
-    const r = await execa("ssh", sshControlArgs(this.target, this.argsOpts, "check"), { reject: false, stdin: "ignore" });
+    const r = await execa("ssh", sshControlArgs(this.target, this.argsOpts, "check"), { reject: false, stdin: "ignore", timeout: CONTROL_TIMEOUT_MS });
     return r.exitCode === 0;
   }
 
   /** Close forwards opened here and end the shared master (`ssh -O exit`). */
   async close(): Promise<void> {
     await Promise.all([...this.forwards].map((f) => f.close()));
-    await execa("ssh", sshControlArgs(this.target, this.argsOpts, "exit"), { reject: false, stdin: "ignore" });
+    await execa("ssh", sshControlArgs(this.target, this.argsOpts, "exit"), { reject: false, stdin: "ignore", timeout: CONTROL_TIMEOUT_MS });
   }
 
   /**
@@ -214,7 +217,7 @@ export class SshClient {
    */
   async forwardUnixSocket(remotePath: string): Promise<UnixSocketForward> {
     await this.connect();
-    const probe = await this.exec(["test", "-S", remotePath], { allowFailure: true });
+    const probe = await this.exec(["test", "-S", remotePath], { allowFailure: true, timeoutMs: 60_000 });
     if (probe.exitCode !== 0) {
       throw new OperationError(`no unix socket at ${remotePath} on server '${this.name}'`, {
         code: "ssh-forward",
@@ -297,17 +300,17 @@ export class SshClient {
       clearTimeout(timer);
     };
     const r = attached
-      ? await execa("ssh", sshForwardArgs(this.target, this.argsOpts, "forward", spec), { reject: false, stdin: "ignore" })
+      ? await execa("ssh", sshForwardArgs(this.target, this.argsOpts, "forward", spec), { reject: false, stdin: "ignore", timeout: CONTROL_TIMEOUT_MS })
       : { exitCode: -1, stderr: "the keeper session did not start" };
     if (r.exitCode !== 0) {
       await stopKeeper();
-      throw new OperationError(`cannot set up a forwarding to server '${this.name}': ${lastLine(r.stderr) || `exit ${r.exitCode}`}`, {
+      throw new OperationError(`cannot set up a forwarding to server '${this.name}': ${lastLine(r.stderr) || ("timedOut" in r && r.timedOut ? `its SSH master did not answer within ${CONTROL_TIMEOUT_MS / 1000} s` : `exit ${r.exitCode}`)}`, {
         code: "ssh-forward",
         hint: `check the connection with: btw server check ${this.name}`,
       });
     }
     return async () => {
-      await execa("ssh", sshForwardArgs(this.target, this.argsOpts, "cancel", spec), { reject: false, stdin: "ignore" });
+      await execa("ssh", sshForwardArgs(this.target, this.argsOpts, "cancel", spec), { reject: false, stdin: "ignore", timeout: CONTROL_TIMEOUT_MS });
       await stopKeeper();
     };
   }
