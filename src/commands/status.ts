@@ -1,11 +1,14 @@
 import type { Handler } from "../cli/program.js";
 import type { ContainerSummary } from "../remote/docker.js";
 import { ExitCode } from "../errors.js";
+import { describeUnfinished, isTransitional, JOURNAL_KINDS, unfinishedOperation } from "../core/tenant/unfinished.js";
 import { spread, versionOf } from "../core/upgrade/plan.js";
 import { imagesOf } from "../ops/tenant-context.js";
 
 // Fleet health: every server and every tenant on it, with ONE SSH connection per server
 // (the Docker socket forwarded over it; one container listing per server, not per tenant).
+// A tenant left mid-mutation (restoring, migrating, upgrading, provisioning) serves the
+// maintenance page until someone finishes it: degraded, with the command that does.
 const handler: Handler = async (ctx) => {
   const db = await ctx.db();
   const { listServers } = await import("../state/servers.js");
@@ -34,6 +37,10 @@ const handler: Handler = async (ctx) => {
     }),
   );
   const byServer = new Map(perServer.map((p) => [p.server, p]));
+  const caught = tenants.filter((t) => isTransitional(t.status));
+  const { newestSteps } = await import("../state/operations.js");
+  const journal = await newestSteps(db, caught.map((t) => t.id), Object.values(JOURNAL_KINDS));
+  const unfinished = new Map(caught.map((t) => [t.id, unfinishedOperation(t, journal.filter((r) => r.tenantId === t.id))]));
   const tenantRows = tenants.map((t) => {
     const live = byServer.get(t.serverName ?? "");
     const mine = live?.containers.filter((c) => c.tenant === t.slug) ?? [];
@@ -42,7 +49,7 @@ const handler: Handler = async (ctx) => {
     const health = !live?.reachable ? "unknown" : t.status === "active" ? (mine.length > 0 && unhealthy.length === 0 && mine.every((c) => c.health !== "starting") ? "healthy" : mine.length === 0 ? "missing" : "unhealthy") : t.status;
     const images = imagesOf(ctx, t);
     const versions = { n8n: versionOf(images.n8n), postgres: versionOf(images.postgres), redis: versionOf(images.redis) };
-    return { tenant: t.slug, server: t.serverName, plan: t.plan, status: t.status, containers: mine.length, running, health, unhealthy, versions };
+    return { tenant: t.slug, server: t.serverName, plan: t.plan, status: t.status, containers: mine.length, running, health, unhealthy, versions, unfinished: unfinished.get(t.id) ?? null };
   });
   // the fleet's spread, as `upgrade plan` shows it: how many tenants per n8n version
   const fleet = spread(tenants.map((t) => imagesOf(ctx, t).n8n));
@@ -56,6 +63,7 @@ const handler: Handler = async (ctx) => {
   const degraded =
     serverRows.some((r) => !r.reachable) ||
     tenantRows.some((r) => r.status === "active" && r.health !== "healthy") ||
+    tenantRows.some((r) => r.unfinished !== null) ||
     failedJobs.length > 0 ||
     notifications.length > 0 ||
     (edge !== null && (edge.proxies.some((p) => !p.ok) || edge.unroutable.length > 0));
@@ -94,6 +102,7 @@ const handler: Handler = async (ctx) => {
           ]
         : []),
       ...(fleet.length ? [`fleet: ${fleet.map((f) => `${f.tenants}× n8n ${f.version}`).join(", ")}`] : []),
+      ...tenantRows.flatMap((r) => (r.unfinished ? [describeUnfinished({ slug: r.tenant, status: r.status, plan: r.plan }, r.unfinished)] : [])),
       ...failedJobs.map((j) => `job ${j.job} failed (exit ${j.exitCode}) at ${j.startedAt.toISOString()}: \`btw schedule status\``),
       ...notifications.flatMap((n) => n.failed.map((d) => `NOT DELIVERED: the notice of ${n.job} at ${n.startedAt.toISOString()} by ${d.channel}: ${d.error ?? "unknown error"}`)),
     ].join("\n"),

@@ -110,3 +110,18 @@ export async function lastStep(q: Queryable, tenantId: number, kind: string, ste
   );
   return r.rows[0] ?? null;
 }
+
+/**
+ * The newest row of every (tenant, kind, step) of these tenants and kinds, in one query: what
+ * `btw status` reads to tell what a tenant caught mid-mutation has left unfinished.
+ */
+export async function newestSteps(q: Queryable, tenantIds: readonly number[], kinds: readonly string[]): Promise<OperationRow[]> {
+  if (tenantIds.length === 0 || kinds.length === 0) return [];
+  const r = await q.query<OperationRow>(
+    `select distinct on (tenant_id, kind, step) ${COLUMNS} from operations
+      where tenant_id = any ($1::bigint[]) and kind = any ($2::text[])
+      order by tenant_id, kind, step, id desc`,
+    [tenantIds, kinds],
+  );
+  return r.rows;
+}

@@ -103,6 +103,16 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
     await killDuring(home, ["restore", R, "--backup", b1, "--yes"], "safety backup of the current data");
     expect(await status(R)).toBe("restoring");
     expect((await viaProxy(vm1, `${R}.${LAB_DOMAIN}`, "/healthz")).status).toBe(503); // maintenance page
+    // issue 22 item 12: stuck behind the maintenance page is not healthy — `btw status` says
+    // which operation did not finish and the command that finishes it (exit 3)
+    const st = await runLong(home, ["status", "--json"]);
+    expect(st.code, st.stderr).toBe(3);
+    const rows = (JSON.parse(st.stdout) as { tenants: Array<{ tenant: string; status: string; unfinished: unknown }> }).tenants;
+    expect(rows.find((t) => t.tenant === R)).toMatchObject({
+      status: "restoring",
+      unfinished: { operation: `restore of backup ${b1}`, journal: { kind: "tenant.restore", step: "restore" }, finish: `btw restore ${R} --yes`, undo: `btw restore ${R} --rollback --yes` },
+    });
+    expect(rows.find((t) => t.tenant === M)).toMatchObject({ status: "active", unfinished: null });
     await backupAllSkips(R);
     const r = await runLong(home, ["restore", R, "--rollback", "--yes"]);
     expect(r.code, r.stderr).toBe(0);

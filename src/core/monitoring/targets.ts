@@ -5,6 +5,7 @@
 // exception, made on purpose from outside: it goes through the public name, as users do.
 
 import type { MonitoringConfig } from "../../config/monitoring-schema.js";
+import { isTransitional } from "../tenant/unfinished.js";
 import { JOBS } from "./jobs.js";
 
 export interface TargetGroup {
@@ -78,9 +79,12 @@ export function renderScrapeTargets(input: TargetsInput): TargetFiles {
   const known = new Set(input.servers.map((s) => s.name));
   const serverLabels = (s: TargetServer) => ({ server: s.name, role: s.labels[ROLE_LABEL] ?? "tenants" });
   // Tenants whose n8n should be up: an active tenant on a known server.
-  const live = [...input.tenants]
-    .filter((t) => t.status === "active" && t.serverName && known.has(t.serverName))
-    .sort((a, b) => a.slug.localeCompare(b.slug));
+  const onKnown = [...input.tenants].filter((t) => t.serverName && known.has(t.serverName)).sort((a, b) => a.slug.localeCompare(b.slug));
+  const live = onKnown.filter((t) => t.status === "active");
+  // Probed from outside as customers see it: the active ones, and those a mutation left
+  // behind the maintenance page (restoring, migrating, upgrading, provisioning) — a killed
+  // restore nobody resumes must fail its probe and alert, not drop out of sight.
+  const probed = onKnown.filter((t) => t.status === "active" || isTransitional(t.status));
   const scheme = input.tls === "auto" ? "https" : "http";
   return {
     [TARGET_FILES[JOBS.node]]: servers.map((s) => ({ targets: [hostPort(privateAddress(s)!, input.ports.nodeExporter)], labels: serverLabels(s) })),
@@ -93,11 +97,11 @@ export function renderScrapeTargets(input: TargetsInput): TargetFiles {
     [TARGET_FILES[JOBS.readiness]]: input.readinessProbe === "server"
       // at the server's proxy, named as users name it: the exporter's `hostname` parameter
       // sets the Host header (and the TLS server name)
-      ? live.filter((t) => byName.has(t.serverName!)).map((t) => ({
+      ? probed.filter((t) => byName.has(t.serverName!)).map((t) => ({
           targets: [`${scheme}://${hostPort(privateAddress(byName.get(t.serverName!)!)!, scheme === "https" ? 443 : 80)}/healthz/readiness`],
           labels: { tenant: t.slug, server: t.serverName!, __param_hostname: `${t.slug}.${input.domain}` },
         }))
-      : live.map((t) => ({
+      : probed.map((t) => ({
           targets: [`${scheme}://${t.slug}.${input.domain}/healthz/readiness`],
           labels: { tenant: t.slug, server: t.serverName! },
         })),

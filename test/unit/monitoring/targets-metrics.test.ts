@@ -73,6 +73,16 @@ describe("renderScrapeTargets", () => {
     expect(renderScrapeTargets({ ...input, readinessProbe: "server" })["readiness.json"]![0]!.targets).toEqual(["https://10.0.1.1:443/healthz/readiness"]);
   });
 
+  it("probes the readiness of a tenant a mutation left behind the maintenance page too (issue 22 item 12), not a suspended or deleted one; its n8n is not scraped", () => {
+    const caught = ["restoring", "migrating", "upgrading", "provisioning"].map((status) => ({ slug: `mid-${status}`, serverName: "s-1", status }));
+    const files = renderScrapeTargets({ ...input, tenants: [...input.tenants, ...caught, { slug: "halted", serverName: "s-1", status: "failed" }] });
+    expect(files["readiness.json"]!.map((g) => g.labels.tenant)).toEqual(["acme", "beta", "mid-migrating", "mid-provisioning", "mid-restoring", "mid-upgrading", "open"]);
+    expect(files["readiness.json"]!.find((g) => g.labels.tenant === "mid-restoring")).toEqual({ targets: ["https://mid-restoring.example.com/healthz/readiness"], labels: { tenant: "mid-restoring", server: "s-1" } });
+    expect(files["n8n.json"]!.map((g) => g.labels.tenant)).toEqual(["acme", "beta"]);
+    const atServer = renderScrapeTargets({ ...input, tenants: caught, readinessProbe: "server" });
+    expect(atServer["readiness.json"]!.map((g) => g.labels.tenant)).toEqual(["mid-migrating", "mid-provisioning", "mid-restoring", "mid-upgrading"]);
+  });
+
   it("has no cAdvisor targets when monitoring.cadvisor is off", () => {
     expect(renderScrapeTargets({ ...input, cadvisor: false })["cadvisor.json"]).toEqual([]);
   });
