@@ -46,7 +46,9 @@ const handler: Handler = async (ctx, _args, opts) => {
     });
     await step(add, "secrets", async () => {
       const key = await ctx.master();
-      const r = await db!.query<{ keyId: string; n: number }>(`select key_id as "keyId", count(*)::int as n from tenant_secrets group by key_id`);
+      const r = await db!.query<{ keyId: string; n: number }>(
+        `select key_id as "keyId", count(*)::int as n from (select key_id from tenant_secrets union all select key_id from server_secrets) s group by key_id`,
+      );
       const { keyById } = await import("../secrets/master-key.js");
       const foreign = r.rows.filter((row) => !keyById(key, row.keyId)); // retired keys in the keyring still open theirs
       if (foreign.length) {

@@ -19,11 +19,13 @@ import { publishHost, renderProxyEnv } from "../core/proxy/env.js";
 import { edgeGateway } from "../core/tenant/edge-gateway.js";
 import { PROXY_LAYOUT } from "../core/proxy/layout.js";
 import { OperationError } from "../errors.js";
+import type { MasterKey } from "../secrets/master-key.js";
 import type { Db, Lock } from "../state/db.js";
 import { getServer, type ServerRow } from "../state/servers.js";
 import { listTenants } from "../state/tenants.js";
 import { asset } from "./assets.js";
 import type { Host } from "./host.js";
+import { metricsToken } from "./server/secrets.js";
 
 // One Caddy per server. Its Caddyfile is always rendered from the state — every live tenant
 // of that server — under the server's proxy lock, so concurrent creates on one server cannot
@@ -38,6 +40,15 @@ import type { Host } from "./host.js";
 // Compose hashes a service's networks into its config, so every tenant created or deleted
 // would recreate Caddy (a restart for every tenant of the server). Connecting is live.
 
+/**
+ * What rendering a server's proxy needs from the command: the config, and the master key that
+ * opens the server's metrics token (the listener's credential). A command's Ctx is one.
+ */
+export interface ProxyCtx {
+  config: Config;
+  master(): Promise<MasterKey>;
+}
+
 /** The metrics listener on the server's private address (none known: loopback, the template's default). */
 function metricsPublish(server: ServerRow, config: Config): { metricsPublish?: string; webPublishAddress?: string } {
   const a = privateAddress(server);
@@ -50,11 +61,15 @@ function metricsPublish(server: ServerRow, config: Config): { metricsPublish?: s
   };
 }
 
+/** A server's Caddyfile holds its metrics token: root only (Caddy runs as root in its container). */
+const CADDYFILE_MODE = "0600";
+
 function proxyLock(db: Db, serverName: string): Promise<Lock> {
   return db.lock({ kind: "server", name: `${serverName}:proxy` }, { timeoutMs: 60_000 });
 }
 
-async function caddyfileFor(db: Db, config: Config, serverId: number, alsoActive: readonly string[] = []): Promise<string> {
+async function caddyfileFor(db: Db, ctx: ProxyCtx, serverId: number, alsoActive: readonly string[] = []): Promise<string> {
+  const config = ctx.config;
   // A tenant mid-restore or mid-migration serves the maintenance page, like a suspended one.
   const live = await listTenants(db, { serverId, status: ["active", "suspended", "restoring", "migrating", "upgrading"] });
   const rows = live.map((t) => ({ slug: t.slug, status: t.status === "active" ? ("active" as const) : ("suspended" as const) }));
@@ -73,6 +88,8 @@ async function caddyfileFor(db: Db, config: Config, serverId: number, alsoActive
     }),
     metrics: {
       port: PROXY_LAYOUT.metricsPort,
+      // made on the first render; Prometheus gets it from `monitoring sync`
+      token: (await metricsToken(db, await ctx.master(), serverId, { create: true }))!,
       denyFrom: [config.placement.subnetPool],
       // every tenant network on the server can carry the proxy's published ports (one being
       // created included: it is not `live` yet, only `alsoActive`)
@@ -82,7 +99,8 @@ async function caddyfileFor(db: Db, config: Config, serverId: number, alsoActive
 }
 
 /** Files and container of the proxy; converges (image change, missing container). Idempotent. */
-export async function ensureProxy(host: Host, db: Db, config: Config, serverId: number): Promise<void> {
+export async function ensureProxy(host: Host, db: Db, ctx: ProxyCtx, serverId: number): Promise<void> {
+  const config = ctx.config;
   const server = await getServer(db, serverId);
   if (!server) throw new OperationError(`server #${serverId} is not in the state`, { code: "server-not-found" });
   const lock = await proxyLock(db, server.name);
@@ -94,7 +112,7 @@ export async function ensureProxy(host: Host, db: Db, config: Config, serverId: 
     ]);
     // The live Caddyfile is only ever replaced after validation; a first start needs one.
     const exists = await host.run(["test", "-f", PROXY_LAYOUT.caddyfile], { allowFailure: true });
-    if (exists.exitCode !== 0) await host.writeFile(PROXY_LAYOUT.caddyfile, await caddyfileFor(db, config, serverId));
+    if (exists.exitCode !== 0) await host.writeFile(PROXY_LAYOUT.caddyfile, await caddyfileFor(db, ctx, serverId), CADDYFILE_MODE);
     await host.run(proxyComposeUp({ wait: true }), { timeoutMs: 180_000 });
     await attachTenantNetworks(host, db, serverId);
   } finally {
@@ -149,11 +167,11 @@ export async function disconnectTenant(host: Host, slug: string): Promise<void> 
  * `alsoActive` routes tenants about to become active (so a crash between the reload and the
  * status change leaves a routed, still-provisioning tenant that a re-run completes).
  */
-export async function syncRoutes(host: Host, db: Db, config: Config, server: { id: number; name: string }, alsoActive: readonly string[] = []): Promise<void> {
+export async function syncRoutes(host: Host, db: Db, ctx: ProxyCtx, server: { id: number; name: string }, alsoActive: readonly string[] = []): Promise<void> {
   const lock = await proxyLock(db, server.name);
   try {
     await attachTenantNetworks(host, db, server.id);
-    const text = await caddyfileFor(db, config, server.id, alsoActive);
+    const text = await caddyfileFor(db, ctx, server.id, alsoActive);
     await installCaddyfile(host, server.name, text);
   } finally {
     await lock.release();
@@ -167,7 +185,7 @@ export async function syncRoutes(host: Host, db: Db, config: Config, server: { i
  * proxy's lock.
  */
 export async function installCaddyfile(host: Host, serverName: string, text: string): Promise<void> {
-  await host.writeFile(PROXY_LAYOUT.caddyfileNext, text);
+  await host.writeFile(PROXY_LAYOUT.caddyfileNext, text, CADDYFILE_MODE);
   const valid = await host.run(caddyValidate(), { allowFailure: true });
   if (valid.exitCode !== 0) {
     throw new OperationError(`the rendered Caddyfile for ${serverName} does not validate: ${valid.stderr.trim().split("\n").pop()}`, {
@@ -175,6 +193,6 @@ export async function installCaddyfile(host: Host, serverName: string, text: str
       hint: "the running proxy keeps its previous routes; please report this",
     });
   }
-  await host.writeFile(PROXY_LAYOUT.caddyfile, text);
+  await host.writeFile(PROXY_LAYOUT.caddyfile, text, CADDYFILE_MODE);
   await host.run(caddyReload(), { timeoutMs: 60_000 });
 }

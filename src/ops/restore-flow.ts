@@ -358,7 +358,7 @@ async function inPlace(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan,
     if (tenant.status !== "restoring") {
       step("status restoring: maintenance page, excluded from backups");
       await updateTenantStatus(db, tenant.id, "restoring");
-      await syncRoutes(session.host, db, ctx.config, p.server);
+      await syncRoutes(session.host, db, ctx, p.server);
     }
     let result: { counts: RestoreResult["counts"]; mismatches: string[] } = { counts: null, mismatches: [] };
     if (p.mode === "rollback" && !p.backup) {
@@ -387,7 +387,7 @@ async function inPlace(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan,
     }
     await connectTenant(session.host, p.target);
     await updateTenantStatus(db, tenant.id, details.priorStatus);
-    await syncRoutes(session.host, db, ctx.config, p.server);
+    await syncRoutes(session.host, db, ctx, p.server);
     await finishStep(db, op.id, { ...details });
     if (journal !== op) await failStep(db, journal.id, "rolled back", { rolledBackBy: op.id }).catch(() => {});
     await ctx.audit(p.mode === "rollback" ? "tenant.restore.rollback" : "tenant.restore", p.target, {
@@ -444,11 +444,11 @@ async function recreate(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan
   }
   await updateTenantStatus(db, tenant.id, "provisioning");
   try {
-    await ensureProxy(session.host, db, ctx.config, p.server.id);
+    await ensureProxy(session.host, db, ctx, p.server.id);
     const result = await putData(ctx, db, storage, session, p, master, tenant, plan, backupImages(ctx, manifest), step);
     step("route the tenant");
     await connectTenant(session.host, p.target);
-    await syncRoutes(session.host, db, ctx.config, p.server, [p.target]);
+    await syncRoutes(session.host, db, ctx, p.server, [p.target]);
     await updateTenantStatus(db, tenant.id, "active");
     await finishStep(db, op.id);
     await ctx.audit("tenant.restore", p.target, { backup: backup.id, from: backup.tenantSlug, mode: p.mode, server: p.server.name, ...crossedAudit(p, tenant) });

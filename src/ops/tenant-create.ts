@@ -272,7 +272,7 @@ function createSteps(ctx: Ctx, db: Db, p: CreatePlan): Step[] {
       id: "proxy",
       title: "ensure the server's proxy",
       run: async ({ host }) => {
-        await ensureProxy(host, db, ctx.config, p.server.id);
+        await ensureProxy(host, db, ctx, p.server.id);
       },
     },
     {
@@ -313,7 +313,7 @@ function createSteps(ctx: Ctx, db: Db, p: CreatePlan): Step[] {
       run: async ({ host, tenant }) => {
         const { updateTenantStatus } = await import("../state/tenants.js");
         await connectTenant(host, p.slug);
-        await syncRoutes(host, db, ctx.config, p.server, [p.slug]);
+        await syncRoutes(host, db, ctx, p.server, [p.slug]);
         // edge mode: the edge proxies route the new name too (a failure stops the step: the
         // re-run of the create finishes it)
         const { syncEdgeAfterChange } = await import("./edge/switch.js");

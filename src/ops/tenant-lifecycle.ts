@@ -41,7 +41,7 @@ export async function suspendTenant(ctx: Ctx, db: Db, slug: string): Promise<Ten
     const host = await hostFor(ctx, server);
     const { updateTenantStatus, getTenant } = await import("../state/tenants.js");
     await updateTenantStatus(db, t.id, "suspended");
-    await syncRoutes(host, db, ctx.config, server);
+    await syncRoutes(host, db, ctx, server);
     await host.run(composeStop(slug, { services: ["worker", "n8n"] as TenantService[], timeoutSec: 30 }), { timeoutMs: 120_000 });
     await ctx.audit("tenant.suspend", slug, { server: server.name });
     return (await getTenant(db, slug))!;
@@ -59,7 +59,7 @@ export async function resumeTenant(ctx: Ctx, db: Db, slug: string): Promise<Tena
     // routed only once it answers: n8n mounts its API a few seconds after its readiness
     const { checkN8n } = await import("./restore.js");
     await checkN8n(host, slug, undefined);
-    await syncRoutes(host, db, ctx.config, server, [slug]);
+    await syncRoutes(host, db, ctx, server, [slug]);
     const { updateTenantStatus, getTenant } = await import("../state/tenants.js");
     await updateTenantStatus(db, t.id, "active");
     await ctx.audit("tenant.resume", slug, { server: server.name });
@@ -181,7 +181,7 @@ export async function deleteTenant(ctx: Ctx, db: Db, slug: string, o: DeleteOpti
       await migrate!.removeKeptSource(ctx, db, slug, migration.migration.details.fromServerId);
     }
     await updateTenantStatus(db, t.id, "deleting");
-    await syncRoutes(host, db, ctx.config, server);
+    await syncRoutes(host, db, ctx, server);
     // edge mode: the name leaves the edge tables too; an edge proxy that cannot be reached
     // does not stop the delete (its stale route leads to a server that answers 404; `btw
     // status` shows the drift, `btw edge sync` removes it)

@@ -253,7 +253,7 @@ async function runMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: stri
     if (!reached(d, "final-backup")) {
       step(`maintenance page on ${source.name}, n8n stopped`);
       await updateTenantStatus(db, tenant.id, "migrating");
-      await syncRoutes(src.host, db, ctx.config, source);
+      await syncRoutes(src.host, db, ctx, source);
       await src.host.run(composeStop(slug, { services: ["worker", "n8n"], timeoutSec: 30 }), { timeoutMs: 120_000 });
       step("final backup of the quiet database");
       const final = await backupTenant(ctx, db, storage, src, { ...tenant, status: "migrating" }, { heldLock: lock, reason: "pre-migrate" });
@@ -268,7 +268,7 @@ async function runMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: stri
       await dst.host.mkdir(layout.dir, "0700");
       await dst.host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml"));
       await dst.host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: d.subnet!, images: await adoptImages(ctx, db, tenant), webhookHost: await webhookHostOf(db, tenant.id) }, secrets), "0600");
-      await ensureProxy(dst.host, db, ctx.config, target.id);
+      await ensureProxy(dst.host, db, ctx, target.id);
       await restoreData({ session: dst, slug, plan, storage, key: storage.keyOf(final.location)!, master: await ctx.master(), backupId: final.id, onStep: (s) => step(`  ${s}`) });
       step("wait for n8n on the target");
       await checkN8n(dst.host, slug, secrets.get(N8N_API_KEY));
@@ -293,7 +293,7 @@ async function runMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: stri
     // now names the target), between the target's route and the source's (ops/tenant/migrate-cutover.ts).
     const { cutover } = await import("./tenant/migrate-cutover.js");
     const cut = await cutover(d.downSince, {
-      routeTarget: () => syncRoutes(dst.host, db, ctx.config, target),
+      routeTarget: () => syncRoutes(dst.host, db, ctx, target),
       switchEdge:
         edges === null
           ? null
@@ -306,7 +306,7 @@ async function runMigration(ctx: Ctx, db: Db, storage: BackupStorage, slug: stri
         await updateStepDetails(db, op.id, { edgeSwitchedAt: at, edgeProxies: proxies });
         Object.assign(d, { edgeSwitchedAt: at, edgeProxies: proxies });
       },
-      routeSource: () => syncRoutes(src.host, db, ctx.config, source),
+      routeSource: () => syncRoutes(src.host, db, ctx, source),
       now: Date.now,
     });
     const window = cut.unavailable;
@@ -349,7 +349,7 @@ async function undoBeforeSwitch(ctx: Ctx, db: Db, src: ServerSession, dst: Serve
     await checkN8n(src.host, slug, undefined);
   }
   await updateTenantStatus(db, tenantId, prior);
-  await syncRoutes(src.host, db, ctx.config, src.server);
+  await syncRoutes(src.host, db, ctx, src.server);
 }
 
 /**
@@ -409,7 +409,7 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
       step(`maintenance page on ${current.name}, n8n stopped`);
       const down = Date.now();
       await updateTenantStatus(db, tenant.id, "migrating");
-      await syncRoutes(dst.host, db, ctx.config, current);
+      await syncRoutes(dst.host, db, ctx, current);
       await dst.host.run(composeStop(slug, { services: ["worker", "n8n"], timeoutSec: 30 }), { timeoutMs: 120_000 });
       step(`safety backup of what ${current.name} holds (changes since the migration)`);
       const safety = await backupTenant(ctx, db, storage, dst, tenant, { heldLock: lock, reason: "pre-restore" });
@@ -446,7 +446,7 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
         await src.host.run(composeDown(slug, { volumes: false }), { allowFailure: true, timeoutMs: 180_000 }).catch(() => {});
         await updateTenantStatus(db, tenant.id, tenant.status).catch(() => {});
         await dst.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { allowFailure: true, timeoutMs: 330_000 }).catch(() => {});
-        await syncRoutes(dst.host, db, ctx.config, current).catch(() => {});
+        await syncRoutes(dst.host, db, ctx, current).catch(() => {});
       }
       await failStep(db, op.id, message).catch(() => {});
       throw new OperationError(`rollback of ${slug} failed: ${message}`, {
@@ -476,7 +476,7 @@ async function finishRollback(
 ): Promise<number> {
   const { src, dst, slug } = o;
   await connectTenant(src.host, slug);
-  await syncRoutes(src.host, db, ctx.config, src.server, o.suspended ? [] : [slug]);
+  await syncRoutes(src.host, db, ctx, src.server, o.suspended ? [] : [slug]);
   if (o.edges !== null) {
     o.step(`switch the edge route back to ${src.server.name}`);
     const { switchEdgeRoutes } = await import("./edge/switch.js");
@@ -484,7 +484,7 @@ async function finishRollback(
   }
   const routed = Date.now();
   if (dst) {
-    await syncRoutes(dst.host, db, ctx.config, dst.server);
+    await syncRoutes(dst.host, db, ctx, dst.server);
     o.step(`remove the stack on ${dst.server.name} (its data is in ${o.safetyBackup ? `backup ${o.safetyBackup}` : "the rollback's safety backup"})`);
     await removeStack(dst, slug);
   }

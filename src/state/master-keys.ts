@@ -25,13 +25,14 @@ export async function listMasterKeys(q: Queryable): Promise<MasterKeyRow[]> {
 
 /**
  * The ids of every key the state depends on: the current one it records and those that
- * sealed a tenant secret. Works on a schema of any age (tables may not exist yet).
+ * sealed a tenant or server secret. Works on a schema of any age (tables may not exist yet).
  */
 export async function keyIdsInUse(q: Queryable): Promise<string[]> {
   const ids = new Set<string>();
   for (const k of await listMasterKeys(q)) if (k.status === "current") ids.add(k.id);
-  if (await tableExists(q, "tenant_secrets")) {
-    const r = await q.query<{ id: string }>(`select distinct key_id as id from tenant_secrets`);
+  for (const table of ["tenant_secrets", "server_secrets"]) {
+    if (!(await tableExists(q, table))) continue;
+    const r = await q.query<{ id: string }>(`select distinct key_id as id from ${table}`);
     for (const row of r.rows) ids.add(row.id);
   }
   return [...ids].sort();

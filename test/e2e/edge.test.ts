@@ -285,7 +285,12 @@ describe("the edge on the lab", () => {
     const pub = await viaEdge(hostOf(A), "/metrics");
     expect(pub.status).toBe(404);
     expect(pub.body).not.toMatch(/n8n_/);
-    const priv = await httpGet(edgeLab.privateAddresses[vm1.name]!, 9180, `/tenants/${A}/metrics`);
+    // the private listener asks for the server's token (issue 22 item 4): an address proves nothing
+    const p1 = edgeLab.privateAddresses[vm1.name]!;
+    expect((await httpGet(p1, 9180, `/tenants/${A}/metrics`)).status).toBe(401);
+    const token = /Authorization "Bearer ([0-9a-f]{64})"/.exec((await onVm(vm1, ["cat", PROXY_LAYOUT.caddyfile])).stdout)?.[1];
+    expect(token, "lab-1's Caddyfile names its metrics token").toBeDefined();
+    const priv = await get({ host: p1, port: 9180, path: `/tenants/${A}/metrics`, headers: { Authorization: `Bearer ${token}` } }, false);
     expect(priv.status).toBe(200);
     expect(priv.body).toMatch(/^n8n_\w+/m);
   });

@@ -75,6 +75,28 @@ describe("tenant lifecycle on the lab", () => {
     expect(x.stdout.trim()).toBe("OPEN");
   });
 
+  // issue 22 item 4: the proxy sits on every tenant's edge network, and its private metrics
+  // listener used to trust addresses; now it asks for the server's token and refuses the
+  // tenants' pool outright
+  it("orbit's n8n cannot read beta's metrics from the proxy in its own network, token or not; the token holder can", async () => {
+    const caddyfile = await onVm(vm, ["cat", "/opt/btw/proxy/conf/Caddyfile"]);
+    const token = /Authorization "Bearer ([0-9a-f]{64})"/.exec(caddyfile.stdout)?.[1];
+    expect(token, "the metrics listener asks for the server's token").toBeDefined();
+    expect((await onVm(vm, ["stat", "-c", "%a", "/opt/btw/proxy/conf/Caddyfile"])).stdout.trim()).toBe("600");
+    const fromOrbit = async (headers: Record<string, string>) => {
+      const probe = `require('http').get({host:'btw-proxy',port:9180,path:'/tenants/beta/metrics',headers:${JSON.stringify(headers)},timeout:5000},(r)=>{console.log(r.statusCode);process.exit(0)}).on('error',(e)=>{console.log(e.code);process.exit(0)})`;
+      return (await onVm(vm, ["docker", "exec", "btw-orbit-n8n", "node", "-e", probe])).stdout.trim();
+    };
+    expect(await fromOrbit({})).toBe("403");
+    expect(await fromOrbit({ Authorization: `Bearer ${token}` })).toBe("403");
+    // the listener itself, from the proxy's own loopback: 401 without the token, beta's n8n metrics with it
+    const wget = (auth: string[]) => onVm(vm, ["docker", "exec", "btw-proxy", "wget", "-q", "-O-", ...auth, "http://127.0.0.1:9180/tenants/beta/metrics"]);
+    expect((await wget([])).code).not.toBe(0);
+    const served = await wget(["--header", `Authorization: Bearer ${token}`]);
+    expect(served.code, served.stderr).toBe(0);
+    expect(served.stdout).toMatch(/^n8n_\w+/m);
+  });
+
   it("publishes no port but the proxy's; .env is 0600; no secret in the process list", async () => {
     const ports = await onVm(vm, ["docker", "ps", "--format", "{{.Names}} {{.Ports}}"]);
     const publishing = ports.stdout.split("\n").filter((l) => /->/.test(l)).map((l) => l.split(" ")[0]);

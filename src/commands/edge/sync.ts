@@ -42,8 +42,8 @@ const handler: Handler = async (ctx, _args, opts) => {
       const host = new Host(s.name, await sshFor(ctx, s));
       // the proxy's files first: behind the edge its 80/443 move to the private address
       // (Compose recreates Caddy once when that changes; the tenants' networks re-attached)
-      await ensureProxy(host, db, ctx.config, s.id);
-      await syncRoutes(host, db, ctx.config, s);
+      await ensureProxy(host, db, ctx, s.id);
+      await syncRoutes(host, db, ctx, s);
       results.push({ target: s.name, kind: "server", ok: true });
     } catch (e) {
       results.push({ target: s.name, kind: "server", ok: false, error: (e as Error).message });

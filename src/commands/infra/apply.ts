@@ -112,7 +112,7 @@ async function converge(ctx: Ctx, db: Db, server: ServerRow, added: boolean): Pr
       changed = (await runBootstrap(host, ctx.config, server.sshUser)).changed;
       const { ensureIsolation } = await import("../../ops/server/isolation.js");
       if ((await ensureIsolation(host, db, ctx.config, server.id)).changed) changed.push("isolation");
-      await ensureProxy(host, db, ctx.config, server.id);
+      await ensureProxy(host, db, ctx, server.id);
     }
     const check = await checkAndRecord(ctx, db, server);
     return { server: server.name, added, status: check.status, changed, error: check.error };

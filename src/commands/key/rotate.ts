@@ -1,6 +1,6 @@
 import type { Handler } from "../../cli/program.js";
 
-// A new master key; every tenant secret re-sealed under it; the old key kept read-only in
+// A new master key; every tenant and server secret re-sealed under it; the old key kept read-only in
 // $BTW_HOME/keyring so backups taken before the rotation still open. Re-run after a crash.
 const handler: Handler = async (ctx, _args, opts) => {
   const db = await ctx.db();
@@ -10,7 +10,7 @@ const handler: Handler = async (ctx, _args, opts) => {
     return void ctx.out.result({ dryRun: true, ...plan }, () =>
       [
         `would create a new master key${plan.resumed ? ` (resuming: ${plan.to} is pending)` : ""} and keep ${plan.from} in ${ctx.home}/keyring`,
-        `would re-seal ${plan.secrets} tenant secret(s) under the new key in one transaction`,
+        `would re-seal ${plan.secrets} secret(s) (tenants' and servers') under the new key in one transaction`,
         "(dry run: nothing was changed)",
       ].join("\n"),
     );

@@ -4,7 +4,7 @@ import { applySync, planSync } from "../../ops/monitoring/sync.js";
 // Targets, rules, prometheus.yml and btw's own metrics onto the monitoring server.
 const handler: Handler = async (ctx, _args, opts) => {
   const db = await ctx.db();
-  const plan = await planSync(ctx, db, typeof opts.server === "string" ? opts.server : undefined);
+  const plan = await planSync(ctx, db, typeof opts.server === "string" ? opts.server : undefined, { dryRun: opts.dryRun === true });
   const summary = { server: plan.server, servers: plan.counts.servers, tenants: plan.counts.tenants, steps: plan.steps.map((s) => s.describe) };
   if (opts.dryRun) {
     return void ctx.out.result({ dryRun: true, ...summary }, () => [`would sync monitoring on ${plan.server}:`, ...summary.steps.map((s) => `  ${s}`)].join("\n"));

@@ -50,7 +50,7 @@ const handler: Handler = async (ctx, [name], opts) => {
     const isolation = await ensureIsolation(host, db, ctx.config, server.id);
     if (!isolation.persistent) ctx.out.warn(`${server.name} has no systemd: the tenant isolation rules are applied but not re-applied at boot; re-run \`btw server bootstrap ${server.name}\` after a reboot`);
     const proxyWasRunning = await proxyRunning(host);
-    await ensureProxy(host, db, ctx.config, server.id);
+    await ensureProxy(host, db, ctx, server.id);
     const changed = [...report.changed, ...(isolation.changed ? ["isolation"] : []), ...(proxyWasRunning ? [] : ["proxy"])];
 
     const check = await checkAndRecord(ctx, db, server);

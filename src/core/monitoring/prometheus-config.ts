@@ -3,8 +3,15 @@
 
 import { stringify } from "yaml";
 import type { MonitoringConfig } from "../../config/monitoring-schema.js";
+import { UsageError } from "../../errors.js";
 import { JOBS } from "./jobs.js";
 import { TARGET_FILES } from "./targets.js";
+
+/** The file (in the credentials directory) holding a server's metrics token. */
+export function metricsCredentialsFile(server: string): string {
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(server)) throw new UsageError(`invalid server name ${JSON.stringify(server)}`, { code: "invalid-server-name" });
+  return `metrics-${server}.token`;
+}
 
 export interface PrometheusConfigInput {
   monitoring: MonitoringConfig;
@@ -16,6 +23,13 @@ export interface PrometheusConfigInput {
   alertmanager: string;
   /** host:port of the blackbox exporter */
   blackbox: string;
+  /**
+   * The servers whose proxies serve tenants' n8n metrics: each asks for its own token (the
+   * proxy's metrics listener), read from `credentialsDir`/metricsCredentialsFile(server).
+   */
+  metricsServers: readonly string[];
+  /** the directory of the credentials files, as Prometheus sees it */
+  credentialsDir: string;
 }
 
 export function renderPrometheusConfig(i: PrometheusConfigInput): string {
@@ -31,8 +45,19 @@ export function renderPrometheusConfig(i: PrometheusConfigInput): string {
     scrape_configs: [
       { job_name: JOBS.node, file_sd_configs: sd(JOBS.node) },
       { job_name: JOBS.cadvisor, file_sd_configs: sd(JOBS.cadvisor) },
-      // The target's __metrics_path__ says which tenant behind the proxy's private listener.
-      { job_name: JOBS.n8n, file_sd_configs: sd(JOBS.n8n) },
+      // One scrape config per server, as the token is per server (Prometheus sends one
+      // credential per scrape config): each keeps its server's targets from the one n8n file
+      // and labels them job="n8n" like the others. The target's __metrics_path__ says which
+      // tenant behind the proxy's private listener.
+      ...[...new Set(i.metricsServers)].sort().map((server) => ({
+        job_name: `${JOBS.n8n}-${server}`,
+        file_sd_configs: sd(JOBS.n8n),
+        authorization: { type: "Bearer", credentials_file: `${i.credentialsDir}/${metricsCredentialsFile(server)}` },
+        relabel_configs: [
+          { source_labels: ["server"], regex: server, action: "keep" },
+          { target_label: "job", replacement: JOBS.n8n },
+        ],
+      })),
       {
         job_name: JOBS.readiness,
         metrics_path: "/probe",

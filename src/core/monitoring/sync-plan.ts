@@ -4,17 +4,23 @@
 
 import { mkdirP, writeFileAtomic } from "../commands/files.js";
 import { BTW_METRICS } from "./jobs.js";
+import { metricsCredentialsFile } from "./prometheus-config.js";
 import type { TargetFiles } from "./targets.js";
+
+/** `nobody` in the official prom/prometheus image (and the lab's): it owns its credentials files. */
+export const PROMETHEUS_UID = 65534;
 
 /** Where the monitoring stack lives on its server (the compose project of `monitoring deploy`). */
 export const MONITORING_LAYOUT = {
   dir: "/opt/btw/monitoring",
   prometheusDir: "/opt/btw/monitoring/prometheus",
   targetsDir: "/opt/btw/monitoring/prometheus/targets",
+  /** the servers' metrics tokens (0700, owned by Prometheus' user; files 0600) */
+  secretsDir: "/opt/btw/monitoring/prometheus/secrets",
   rulesFile: "/opt/btw/monitoring/prometheus/rules.yml",
   configFile: "/opt/btw/monitoring/prometheus/prometheus.yml",
   /** inside the Prometheus container (the prometheus dir is mounted there) */
-  inContainer: { dir: "/etc/prometheus", targetsDir: "/etc/prometheus/targets", rulesFile: "/etc/prometheus/rules.yml" },
+  inContainer: { dir: "/etc/prometheus", targetsDir: "/etc/prometheus/targets", rulesFile: "/etc/prometheus/rules.yml", secretsDir: "/etc/prometheus/secrets" },
   prometheusContainer: "btw-monitoring-prometheus",
   textfile: "btw.prom",
 } as const;
@@ -27,6 +33,8 @@ export interface SyncFile {
   path: string;
   content: string;
   mode: string;
+  /** a credential: described without its size, never shown */
+  secret?: boolean;
 }
 
 export interface SyncStep {
@@ -43,11 +51,17 @@ export interface SyncInput {
   prometheusConfig: string;
   btwMetrics: string;
   textfileDir: string;
+  /** server name → its metrics token (renderPrometheusConfig's metricsServers) */
+  credentials: Readonly<Record<string, string>>;
 }
 
 export function monitoringSyncFiles(i: SyncInput): SyncFile[] {
   const L = MONITORING_LAYOUT;
   return [
+    // before prometheus.yml names them
+    ...Object.entries(i.credentials)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([server, token]) => ({ path: `${L.secretsDir}/${metricsCredentialsFile(server)}`, content: token, mode: "0600", secret: true })),
     ...Object.entries(i.targets).map(([name, groups]) => ({ path: `${L.targetsDir}/${name}`, content: JSON.stringify(groups, null, 2) + "\n", mode: "0644" })),
     { path: L.rulesFile, content: i.rules, mode: "0644" },
     { path: L.configFile, content: i.prometheusConfig, mode: "0644" },
@@ -57,10 +71,14 @@ export function monitoringSyncFiles(i: SyncInput): SyncFile[] {
 
 export function planMonitoringSync(i: SyncInput): SyncStep[] {
   const files = monitoringSyncFiles(i);
-  const dirs = [MONITORING_LAYOUT.targetsDir, i.textfileDir];
+  const L = MONITORING_LAYOUT;
+  const dirs = [L.targetsDir, i.textfileDir];
   return [
     ...dirs.map((d) => ({ argv: mkdirP(d, "0755"), describe: `mkdir -p ${d}` })),
-    ...files.map((f) => ({ argv: writeFileAtomic(f.path, f.mode), input: f.content, describe: `write ${f.path} (${Buffer.byteLength(f.content)} bytes)` })),
+    { argv: mkdirP(L.secretsDir, "0700"), describe: `mkdir -p ${L.secretsDir}` },
+    ...files.map((f) => ({ argv: writeFileAtomic(f.path, f.mode), input: f.content, describe: f.secret ? `write ${f.path} (secret, ${f.mode})` : `write ${f.path} (${Buffer.byteLength(f.content)} bytes)` })),
+    // Prometheus runs as nobody: it alone reads the tokens
+    { argv: ["chown", "-R", `${PROMETHEUS_UID}:${PROMETHEUS_UID}`, "--", L.secretsDir], describe: `chown the metrics tokens to Prometheus' user (${PROMETHEUS_UID})` },
     { argv: ["sh", "-c", RELOAD_PROMETHEUS_SCRIPT, "sh", MONITORING_LAYOUT.prometheusContainer], describe: "reload Prometheus (SIGHUP) if it runs" },
   ];
 }

@@ -19,14 +19,15 @@ export interface CaddyfileInput {
   /**
    * A plain-HTTP listener on this port serving each active tenant's n8n /metrics at
    * /tenants/<name>/metrics, for Prometheus. The proxy's compose file publishes it on the
-   * server's private address only; no public site serves /metrics. The proxy also sits on
-   * every tenant's edge network: requests from `denyFrom` (the tenants' subnet pool) are
-   * refused, so no tenant's n8n reads another's metrics — except from `allowFrom`, the edge
-   * networks' gateways: on a server that runs the monitoring stack too, Docker masquerades
-   * Prometheus' requests to the published port behind the gateway of the proxy's network
-   * they enter (no container holds a gateway's address).
+   * server's private address only; no public site serves /metrics. Every request must carry
+   * `Authorization: Bearer <token>` (the server's metrics token, sealed in the state; Prometheus
+   * reads it from a credentials file): an address proves nothing here. The proxy also sits on
+   * every tenant's edge network, so requests from `denyFrom` (the tenants' subnet pool) are
+   * refused outright — except from `allowFrom`, the edge networks' gateways: on a server that
+   * runs the monitoring stack too, Docker masquerades Prometheus' requests to the published
+   * port behind the gateway of the proxy's network they enter. Those still need the token.
    */
-  metrics?: { port: number; denyFrom: readonly string[]; allowFrom?: readonly string[] };
+  metrics?: { port: number; token: string; denyFrom: readonly string[]; allowFrom?: readonly string[] };
   /**
    * Behind the edge: the edge proxies' addresses (CIDRs), the only peers whose X-Forwarded-*
    * headers Caddy keeps, so n8n sees the visitor's address and `https` instead of the edge's
@@ -122,22 +123,32 @@ export function requireCidr(c: string): void {
   if (!CIDR.test(c)) throw new UsageError(`invalid CIDR ${JSON.stringify(c)}`, { code: "invalid-cidr" });
 }
 
+/** A metrics token as btw generates it (hex or base64url, long): nothing that could end the quoted value. */
+const METRICS_TOKEN = /^[A-Za-z0-9_-]{32,128}$/;
+
 function metricsSite(m: NonNullable<CaddyfileInput["metrics"]>, slugs: readonly string[]): string[] {
   const allow = m.allowFrom ?? [];
   for (const c of [...m.denyFrom, ...allow]) requireCidr(c);
   if (!Number.isInteger(m.port) || m.port < 1 || m.port > 65535) throw new UsageError(`invalid metrics port ${m.port}`, { code: "invalid-port" });
+  // never echo the value: it is a credential
+  if (!METRICS_TOKEN.test(m.token)) throw new UsageError("invalid metrics token: expected 32–128 characters of [A-Za-z0-9_-]", { code: "invalid-metrics-token" });
   // `route` keeps this order as written (Caddy would otherwise sort `handle` before `respond`).
   return [
     `http://:${m.port} {`,
     ...(m.denyFrom.length && allow.length
       ? ["\t@tenants {", `\t\tremote_ip ${m.denyFrom.join(" ")}`, `\t\tnot remote_ip ${allow.join(" ")}`, "\t}"]
       : m.denyFrom.length ? [`\t@tenants remote_ip ${m.denyFrom.join(" ")}`] : []),
+    `\t@unauthenticated not header Authorization "Bearer ${m.token}"`,
     "\troute {",
     ...(m.denyFrom.length ? ['\t\trespond @tenants "Forbidden" 403'] : []),
+    '\t\trespond @unauthenticated "Unauthorized" 401',
     ...slugs.flatMap((slug) => [
       `\t\thandle /tenants/${slug}/metrics {`,
       "\t\t\trewrite * /metrics",
-      `\t\t\treverse_proxy ${tenantLayout(slug).edgeAlias}:${N8N_PORT}`,
+      // the token stops here: the tenant's n8n never sees it
+      `\t\t\treverse_proxy ${tenantLayout(slug).edgeAlias}:${N8N_PORT} {`,
+      "\t\t\t\theader_up -Authorization",
+      "\t\t\t}",
       "\t\t}",
     ]),
     '\t\trespond "Not found" 404',

@@ -14,10 +14,12 @@ import {
 } from "../../secrets/master-key.js";
 import type { Db } from "../../state/db.js";
 import { makeCurrent } from "../../state/master-keys.js";
+import { listAllServerSecrets, lockServerSecretsNotSealedBy } from "../../state/server-secrets.js";
 import { listAllTenantSecrets, lockTenantSecretsNotSealedBy } from "../../state/tenant-secrets.js";
+import { resealServerSecret } from "../server/secrets.js";
 import { resealSecret } from "../tenant-secrets.js";
 
-// `btw key rotate`: a new master key, every tenant secret re-sealed under it, the old key
+// `btw key rotate`: a new master key, every tenant and server secret re-sealed under it, the old key
 // kept read-only in $BTW_HOME/keyring so backups taken before still open (age backups too:
 // the master key's age identity is derived from it). A new backup recovery identity as well,
 // the old one kept in the keyring. Order matters, so
@@ -57,7 +59,7 @@ export async function planRotation(ctx: Ctx, db: Db): Promise<RotatePlan> {
   const master = await ctx.master();
   requireFileKey(master, "key rotate");
   const next = existsSync(pendingPath(ctx.home)) ? keyId(readKeyFile(pendingPath(ctx.home))) : null;
-  const r = await db.query<{ n: number }>(`select count(*)::int as n from tenant_secrets`);
+  const r = await db.query<{ n: number }>(`select (select count(*) from tenant_secrets)::int + (select count(*) from server_secrets)::int as n`);
   return { from: master.id, to: next, secrets: r.rows[0]!.n, resumed: next !== null };
 }
 
@@ -97,6 +99,17 @@ export async function rotateMasterKey(ctx: Ctx, db: Db): Promise<RotateResult> {
       for (const row of changed) {
         if (!(await resealSecret(tx, opener, next, row))) {
           throw new OperationError(`tenant ${row.tenantId}'s ${row.name} changed under its row lock; nothing was re-sealed`, { code: "key-rotate-conflict", hint: "run `btw key rotate` again (it reuses the pending key)" });
+        }
+        resealed++;
+      }
+      // the servers' secrets (metrics tokens) the same way
+      for (const row of await listAllServerSecrets(tx)) {
+        if (row.keyId === next.id) already++;
+        else if (await resealServerSecret(tx, opener, next, row)) resealed++;
+      }
+      for (const row of await lockServerSecretsNotSealedBy(tx, next.id)) {
+        if (!(await resealServerSecret(tx, opener, next, row))) {
+          throw new OperationError(`server ${row.serverId}'s ${row.name} changed under its row lock; nothing was re-sealed`, { code: "key-rotate-conflict", hint: "run `btw key rotate` again (it reuses the pending key)" });
         }
         resealed++;
       }

@@ -58,7 +58,7 @@ export async function planDeploy(ctx: Ctx, db: Queryable, serverName: string | u
   }
   const secret = (name: string) => (opts.revealSecrets ? ctx.env[name]! : "[REDACTED]");
   const assets: StackAssets = { compose: asset("templates/monitoring/compose.yml"), exporters: asset("templates/monitoring/exporters.yml"), grafana: grafanaAssets() };
-  const sync = await planSync(ctx, db, mon.name);
+  const sync = await planSync(ctx, db, mon.name, { dryRun: !opts.revealSecrets });
   const { listServers } = await import("../../state/servers.js");
   const servers = await listServers(db);
   const stack = planStackDeploy({

@@ -6,7 +6,7 @@ import type { Ctx } from "../../cli/context.js";
 import { renderPrometheusConfig } from "../../core/monitoring/prometheus-config.js";
 import { renderAlertRules } from "../../core/monitoring/rules.js";
 import { MONITORING_LAYOUT, planMonitoringSync, type SyncStep } from "../../core/monitoring/sync-plan.js";
-import { ROLE_LABEL, renderScrapeTargets } from "../../core/monitoring/targets.js";
+import { privateAddress, ROLE_LABEL, renderScrapeTargets } from "../../core/monitoring/targets.js";
 import { UsageError } from "../../errors.js";
 import type { Queryable } from "../../state/db.js";
 import type { ServerRow } from "../../state/servers.js";
@@ -37,13 +37,26 @@ export async function monitoringServer(db: Queryable, name?: string): Promise<Se
   });
 }
 
-export async function planSync(ctx: Ctx, db: Queryable, serverName?: string): Promise<SyncPlan> {
+/**
+ * The plan of a sync. Each server scraped on a private address gets its metrics token into
+ * Prometheus' credentials directory — made now if the server has none yet (its proxy asks
+ * for it from its next render on). A dry run makes and reads none: it plans placeholders.
+ */
+export async function planSync(ctx: Ctx, db: Queryable, serverName?: string, opts: { dryRun?: boolean } = {}): Promise<SyncPlan> {
   const server = await monitoringServer(db, serverName);
   const { listServers } = await import("../../state/servers.js");
   const { listTenants } = await import("../../state/tenants.js");
   const [servers, tenants] = await Promise.all([listServers(db), listTenants(db)]);
   const m = ctx.config.monitoring;
   const metrics = await btwMetricsText(db);
+  const scraped = servers.filter((s) => privateAddress(s) !== null);
+  const credentials: Record<string, string> = {};
+  if (opts.dryRun) for (const s of scraped) credentials[s.name] = "[REDACTED]";
+  else {
+    const { metricsToken } = await import("../server/secrets.js");
+    const master = await ctx.master();
+    for (const s of scraped) credentials[s.name] = (await metricsToken(db, master, s.id, { create: true }))!;
+  }
   const steps = planMonitoringSync({
     targets: renderScrapeTargets({ servers, tenants, domain: ctx.config.domain, tls: ctx.config.proxy.tls, ports: m.ports, cadvisor: m.cadvisor, readinessProbe: m.readinessProbe }),
     rules: renderAlertRules(m),
@@ -53,9 +66,12 @@ export async function planSync(ctx: Ctx, db: Queryable, serverName?: string): Pr
       rulesFile: MONITORING_LAYOUT.inContainer.rulesFile,
       alertmanager: "alertmanager:9093",
       blackbox: "blackbox:9115",
+      metricsServers: scraped.map((s) => s.name),
+      credentialsDir: MONITORING_LAYOUT.inContainer.secretsDir,
     }),
     btwMetrics: metrics,
     textfileDir: m.textfileDir,
+    credentials,
   });
   return { server: server.name, metrics, steps, counts: { servers: servers.length, tenants: tenants.filter((t) => t.status === "active").length } };
 }

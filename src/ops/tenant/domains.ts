@@ -81,7 +81,7 @@ async function reroute(ctx: Ctx, db: Db, t: TenantRow, step: Step): Promise<{ se
   const server = await tenantServer(db, t);
   const { syncRoutes } = await import("../proxy.js");
   step(`routes of ${server.name} re-rendered and reloaded`);
-  await syncRoutes(await hostFor(ctx, server), db, ctx.config, server);
+  await syncRoutes(await hostFor(ctx, server), db, ctx, server);
   if (ctx.config.proxy.mode !== "edge") return { server: server.name, edgeProxies: null };
   const { edgeTargets, switchEdgeRoutes } = await import("../edge/switch.js");
   const edges = await edgeTargets(ctx);

@@ -138,7 +138,7 @@ export async function upgradeTenantN8n(ctx: Ctx, db: Db, storage: BackupStorage,
       pull: () => pull(session, target),
       maintenance: async () => {
         await updateTenantStatus(db, tenant.id, "upgrading");
-        await syncRoutes(session.host, db, ctx.config, srv);
+        await syncRoutes(session.host, db, ctx, srv);
       },
       stop: () => session.host.run(composeStop(slug, { services: ["worker", "n8n"], timeoutSec: 40 }), { timeoutMs: 180_000 }),
       backup: async () => {
@@ -226,7 +226,7 @@ export async function finishTo(ctx: Ctx, db: Db, session: ServerSession, tenant:
     await session.host.run(composeStop(tenant.slug, { services: queueMode ? ["worker", "n8n"] : ["n8n"], timeoutSec: 30 }), { timeoutMs: 120_000 });
   }
   await updateTenantStatus(db, tenant.id, prior);
-  await syncRoutes(session.host, db, ctx.config, session.server);
+  await syncRoutes(session.host, db, ctx, session.server);
 }
 
 export async function pull(session: ServerSession, image: string): Promise<void> {

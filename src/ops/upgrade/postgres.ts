@@ -214,7 +214,7 @@ export async function upgradeTenantPostgres(ctx: Ctx, db: Db, storage: BackupSto
 
 async function syncRoutesOf(ctx: Ctx, db: Db, session: ServerSession): Promise<void> {
   const { syncRoutes } = await import("../proxy.js");
-  await syncRoutes(session.host, db, ctx.config, session.server);
+  await syncRoutes(session.host, db, ctx, session.server);
 }
 
 async function countRows(session: ServerSession, slug: string): Promise<Record<string, number>> {

@@ -90,7 +90,7 @@ export async function upgradeTenantRedis(ctx: Ctx, db: Db, storage: BackupStorag
       }
       o.step(`${slug}: Redis recreated on ${d.to}`);
       await updateTenantStatus(db, tenant.id, "upgrading");
-      await syncRoutes(session.host, db, ctx.config, srv);
+      await syncRoutes(session.host, db, ctx, srv);
       await timed("recreate", () => startWith({ ...images, redis: d.to }));
       await lock.check();
       await setTenantImages(db, tenant.id, { redis: d.to });

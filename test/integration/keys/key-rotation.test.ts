@@ -8,6 +8,7 @@ import { buffer } from "node:stream/consumers";
 import { ageDecryptStream } from "../../../src/core/backup/age.js";
 import { BACKUP_FORMAT, dataKeyContext, type BackupManifest, type BackupStart } from "../../../src/core/backup/manifest.js";
 import { writeBackupObject } from "../../../src/ops/backup/object.js";
+import { metricsToken } from "../../../src/ops/server/secrets.js";
 import { readAllSecrets, storeSecrets } from "../../../src/ops/tenant-secrets.js";
 import { checkBackup, decryptedStream } from "../../../src/ops/restore.js";
 import { DirStorage } from "../../../src/remote/backup-dir.js";
@@ -68,6 +69,8 @@ describe("btw key (pg state)", () => {
   let pg: TestDatabase;
   let a: BtwHome;
   let tenantId: number;
+  let serverId: number;
+  let metrics: string;
   beforeAll(async () => {
     pg = await createTestDatabase();
     a = tempHome({ BTW_DATABASE_URL: pg.url });
@@ -78,6 +81,12 @@ describe("btw key (pg state)", () => {
       const t = await insertTenant(db, { slug: "acme", plan: "starter" });
       await storeSecrets(db, loadMasterKey(a.dir, {}), t.id, { POSTGRES_PASSWORD: "pg-secret-1", N8N_ENCRYPTION_KEY: "enc-secret-1" });
       return t.id;
+    });
+    // a server's metrics token: a secret of the state too
+    [serverId, metrics] = await withDb(pg.url, async (db) => {
+      const { insertServer } = await import("../../../src/state/servers.js");
+      const s = await insertServer(db, { name: "fsn1-1", host: "203.0.113.1", capacity: 10 });
+      return [s.id, (await metricsToken(db, loadMasterKey(a.dir, {}), s.id, { create: true }))!] as const;
     });
   });
   afterAll(async () => {
@@ -142,7 +151,7 @@ describe("btw key (pg state)", () => {
     }
   });
 
-  it("rotate re-seals every secret under a new key (values and ages kept); backups from before still open", async () => {
+  it("rotate re-seals every secret under a new key, the servers' metrics tokens too (values and ages kept); backups from before still open", async () => {
     const storage = new DirStorage(join(a.dir, "backups"));
     mkdirSync(storage.root, { recursive: true });
     const id = "acme-20260101T000000Z-0001";
@@ -155,13 +164,13 @@ describe("btw key (pg state)", () => {
 
     const dry = await a.run(["key", "rotate", "--dry-run", "--json"]);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, from: old.id, secrets: 2 });
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, from: old.id, secrets: 3 });
     expect(loadMasterKey(a.dir, {}).id).toBe(old.id);
 
     const r = await a.run(["key", "rotate", "--yes", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { from: string; to: string; resealed: number };
-    expect(out).toMatchObject({ from: old.id, resealed: 2 });
+    expect(out).toMatchObject({ from: old.id, resealed: 3 });
     const now = loadMasterKey(a.dir, {});
     expect(now.id).toBe(out.to);
     expect(now.id).not.toBe(old.id);
@@ -180,6 +189,8 @@ describe("btw key (pg state)", () => {
     // the secrets open with the new key alone (no keyring)
     const secrets = await withDb(pg.url, (db) => readAllSecrets(db, { id: now.id, key: now.key, source: "file" }, tenantId));
     expect(Object.fromEntries(secrets)).toEqual({ N8N_ENCRYPTION_KEY: "enc-secret-1", POSTGRES_PASSWORD: "pg-secret-1" });
+    expect(await stateSql(a, `select distinct key_id from server_secrets`)).toEqual([{ key_id: now.id }]);
+    expect(await withDb(pg.url, (db) => metricsToken(db, { id: now.id, key: now.key, source: "file" }, serverId, { create: false }))).toBe(metrics);
     // the backup sealed by the old key opens through the keyring, and not without it
     expect(await readBackup(a, storage, key, id)).toBe("the database dump of before");
     await expect(decryptedStream(storage, key, { id: now.id, key: now.key, source: "file" }, id).then((s) => s.toArray())).rejects.toThrow(/neither the current master key/);

@@ -124,7 +124,7 @@ describe("Grafana provisioning and dashboards", () => {
 
 describe("monitoring deploy's plan", () => {
   const assets = { compose: "C", exporters: "E", grafana: { "dashboards/a.json": "{}", "provisioning/datasources/p.yml": "d" } };
-  const sync = planMonitoringSync({ targets: {}, rules: "r", prometheusConfig: "p", btwMetrics: "m", textfileDir: monitoring.textfileDir });
+  const sync = planMonitoringSync({ targets: {}, rules: "r", prometheusConfig: "p", btwMetrics: "m", textfileDir: monitoring.textfileDir, credentials: {} });
 
   it("puts the exporters on a server and starts them", () => {
     const steps = planExportersDeploy(monitoring, assets, "10.0.1.2");

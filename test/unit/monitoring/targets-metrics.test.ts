@@ -9,7 +9,8 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { monitoringSchema } from "../../../src/config/monitoring-schema.js";
 import { imageVersion, renderBtwMetrics } from "../../../src/core/monitoring/btw-metrics.js";
-import { renderPrometheusConfig } from "../../../src/core/monitoring/prometheus-config.js";
+import { metricsCredentialsFile, renderPrometheusConfig } from "../../../src/core/monitoring/prometheus-config.js";
+import { UsageError } from "../../../src/errors.js";
 import { renderAlertRules } from "../../../src/core/monitoring/rules.js";
 import { privateAddress, renderScrapeTargets, type TargetsInput } from "../../../src/core/monitoring/targets.js";
 import { ensurePromtool, promtool } from "../../support/promtool.js";
@@ -166,8 +167,10 @@ describe("prometheus.yml", () => {
     writeFileSync(join(dir, "rules.yml"), renderAlertRules(monitoring));
     writeFileSync(
       join(dir, "prometheus.yml"),
-      renderPrometheusConfig({ monitoring, targetsDir: join(dir, "targets"), rulesFile: join(dir, "rules.yml"), alertmanager: "alertmanager:9093", blackbox: "blackbox:9115" }),
+      renderPrometheusConfig({ monitoring, targetsDir: join(dir, "targets"), rulesFile: join(dir, "rules.yml"), alertmanager: "alertmanager:9093", blackbox: "blackbox:9115", metricsServers: ["s-2", "s-1"], credentialsDir: join(dir, "secrets") }),
     );
+    mkdirSync(join(dir, "secrets"));
+    for (const server of ["s-1", "s-2"]) writeFileSync(join(dir, "secrets", metricsCredentialsFile(server)), "0123456789abcdef".repeat(4));
   }, 900_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -179,7 +182,7 @@ describe("prometheus.yml", () => {
 
   it("probes readiness through the blackbox exporter, with the URL as the instance", () => {
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const cfg = parse(renderPrometheusConfig({ monitoring, targetsDir: "/t", rulesFile: "/r.yml", alertmanager: "am:9093", blackbox: "bb:9115" })) as any;
+    const cfg = parse(renderPrometheusConfig({ monitoring, targetsDir: "/t", rulesFile: "/r.yml", alertmanager: "am:9093", blackbox: "bb:9115", metricsServers: ["s-1"], credentialsDir: "/s" })) as any;
     const probe = cfg.scrape_configs.find((s: { job_name: string }) => s.job_name === "tenant-readiness");
     expect(probe.metrics_path).toBe("/probe");
     expect(probe.relabel_configs).toEqual([
@@ -187,6 +190,25 @@ describe("prometheus.yml", () => {
       { source_labels: ["__param_target"], target_label: "instance" },
       { target_label: "__address__", replacement: "bb:9115" },
     ]);
-    expect(cfg.scrape_configs.map((s: { job_name: string }) => s.job_name)).toEqual(["node", "cadvisor", "n8n", "tenant-readiness"]);
+    expect(cfg.scrape_configs.map((s: { job_name: string }) => s.job_name)).toEqual(["node", "cadvisor", "n8n-s-1", "tenant-readiness"]);
+  });
+
+  it("scrapes n8n with each server's own token from a credentials file, one scrape config per server, all labelled job n8n", () => {
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const cfg = parse(renderPrometheusConfig({ monitoring, targetsDir: "/t", rulesFile: "/r.yml", alertmanager: "am:9093", blackbox: "bb:9115", metricsServers: ["s-2", "s-1"], credentialsDir: "/etc/prometheus/secrets" })) as any;
+    const n8n = cfg.scrape_configs.filter((s: { job_name: string }) => s.job_name.startsWith("n8n"));
+    expect(n8n).toEqual(
+      ["s-1", "s-2"].map((server) => ({
+        job_name: `n8n-${server}`,
+        file_sd_configs: [{ files: ["/t/n8n.json"] }],
+        authorization: { type: "Bearer", credentials_file: `/etc/prometheus/secrets/metrics-${server}.token` },
+        relabel_configs: [
+          { source_labels: ["server"], regex: server, action: "keep" },
+          { target_label: "job", replacement: "n8n" },
+        ],
+      })),
+    );
+    // a name is spliced into a regex and a path: only what a server name may be
+    expect(() => renderPrometheusConfig({ monitoring, targetsDir: "/t", rulesFile: "/r.yml", alertmanager: "am:9093", blackbox: "bb:9115", metricsServers: ["s.*|x"], credentialsDir: "/s" })).toThrow(UsageError);
   });
 });

@@ -35,22 +35,31 @@ const tenants: CaddyfileInput["tenants"] = [
   { slug: "beta", status: "suspended" },
 ];
 
+/** a server's metrics token, as btw generates it (32 random bytes, hex) */
+const TOKEN = "0123456789abcdef".repeat(4);
+
 describe("renderCaddyfile: the metrics listener", () => {
-  it("serves each active tenant's n8n /metrics at /tenants/<name>/metrics on its own port, 404 for the rest; suspended tenants not at all", () => {
-    const text = renderCaddyfile({ tls: "auto", domain: "example.com", metrics: { port: 9180, denyFrom: ["10.220.0.0/16"] }, tenants: [{ slug: "beta", status: "suspended" }, { slug: "acme", status: "active" }] });
+  it("serves each active tenant's n8n /metrics at /tenants/<name>/metrics on its own port to the holder of the server's token, 404 for the rest; suspended tenants not at all", () => {
+    const text = renderCaddyfile({ tls: "auto", domain: "example.com", metrics: { port: 9180, token: TOKEN, denyFrom: ["10.220.0.0/16"] }, tenants: [{ slug: "beta", status: "suspended" }, { slug: "acme", status: "active" }] });
     expect(text).toContain(
       [
         "# Tenants' n8n metrics for Prometheus (published on the private address only).",
         "http://:9180 {",
         // the proxy is on every tenant's edge network: tenants may not read each other's metrics
         "\t@tenants remote_ip 10.220.0.0/16",
+        // Prometheus presents the server's token; an address proves nothing
+        `\t@unauthenticated not header Authorization "Bearer ${TOKEN}"`,
         // route: in this order (Caddy sorts handle before respond otherwise); checked against Caddy 2.6.2:
-        // 403 from a denied address, proxied for /tenants/acme/metrics, 404 for anything else
+        // 403 from a denied address, 401 without the token, proxied for /tenants/acme/metrics, 404 for anything else
         "\troute {",
         '\t\trespond @tenants "Forbidden" 403',
+        '\t\trespond @unauthenticated "Unauthorized" 401',
         "\t\thandle /tenants/acme/metrics {",
         "\t\t\trewrite * /metrics",
-        "\t\t\treverse_proxy n8n-acme:5678",
+        // the token is not passed on to the tenant's n8n
+        "\t\t\treverse_proxy n8n-acme:5678 {",
+        "\t\t\t\theader_up -Authorization",
+        "\t\t\t}",
         "\t\t}",
         '\t\trespond "Not found" 404',
         "\t}",
@@ -62,10 +71,10 @@ describe("renderCaddyfile: the metrics listener", () => {
     expect(text.split("http://:9180 {")[0]).not.toContain("metrics {");
   });
 
-  it("lets the tenants' edge gateways through the deny (Docker masquerades a co-located Prometheus behind them)", () => {
-    const text = renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [{ slug: "acme", status: "active" }], metrics: { port: 9180, denyFrom: ["10.220.0.0/16"], allowFrom: ["10.220.0.9/32", "10.220.0.25/32"] } });
-    expect(text).toContain(["\t@tenants {", "\t\tremote_ip 10.220.0.0/16", "\t\tnot remote_ip 10.220.0.9/32 10.220.0.25/32", "\t}", "\troute {"].join("\n"));
-    expect(() => renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [], metrics: { port: 9180, denyFrom: ["10.0.0.0/8"], allowFrom: ["10.0.0.1 }"] } })).toThrow(UsageError);
+  it("lets the tenants' edge gateways through the deny (Docker masquerades a co-located Prometheus behind them); they still need the token", () => {
+    const text = renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [{ slug: "acme", status: "active" }], metrics: { port: 9180, token: TOKEN, denyFrom: ["10.220.0.0/16"], allowFrom: ["10.220.0.9/32", "10.220.0.25/32"] } });
+    expect(text).toContain(["\t@tenants {", "\t\tremote_ip 10.220.0.0/16", "\t\tnot remote_ip 10.220.0.9/32 10.220.0.25/32", "\t}", `\t@unauthenticated not header Authorization "Bearer ${TOKEN}"`, "\troute {"].join("\n"));
+    expect(() => renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [], metrics: { port: 9180, token: TOKEN, denyFrom: ["10.0.0.0/8"], allowFrom: ["10.0.0.1 }"] } })).toThrow(UsageError);
   });
 
   it("edgeGateway: the first address of the tenant block's upper (edge) half", () => {
@@ -74,7 +83,22 @@ describe("renderCaddyfile: the metrics listener", () => {
   });
 
   it("refuses a deny list that is not CIDRs (it is spliced into the file)", () => {
-    expect(() => renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [], metrics: { port: 9180, denyFrom: ["10.0.0.0/8 }"] } })).toThrow(UsageError);
+    expect(() => renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [], metrics: { port: 9180, token: TOKEN, denyFrom: ["10.0.0.0/8 }"] } })).toThrow(UsageError);
+  });
+
+  it("refuses a token that could end its quoted value or is too short to be one, without echoing it", () => {
+    for (const token of ['x" }\n:80 {', "short", "", `${TOKEN} `]) {
+      const err = (() => {
+        try {
+          renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [], metrics: { port: 9180, token, denyFrom: [] } });
+        } catch (e) {
+          return e as Error;
+        }
+        return null;
+      })();
+      expect(err).toBeInstanceOf(UsageError);
+      if (token) expect(err!.message).not.toContain(token.trim());
+    }
   });
 
   it("is absent unless asked for", () => {

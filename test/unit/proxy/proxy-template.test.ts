@@ -101,7 +101,7 @@ describe("rendered Caddyfile through real Caddy", () => {
   const inputs: Record<string, CaddyfileInput> = {
     auto: { tls: "auto", acmeEmail: "ops@example.com", domain: "example.com", tenants },
     off: { tls: "off", domain: "lab.test", tenants },
-    metrics: { tls: "auto", acmeEmail: "ops@example.com", domain: "example.com", tenants, metrics: { port: 9180, denyFrom: ["10.220.0.0/16"] } },
+    metrics: { tls: "auto", acmeEmail: "ops@example.com", domain: "example.com", tenants, metrics: { port: 9180, token: "0123456789abcdef".repeat(4), denyFrom: ["10.220.0.0/16"] } },
     empty: { tls: "off", domain: "lab.test", tenants: [] },
     // edge.switch prepare/dns: HTTPS sites for direct visitors + their plain-HTTP twins for the edge
     switching: { tls: "auto", acmeEmail: "ops@example.com", domain: "example.com", tenants, trustedProxies: ["10.0.0.0/16"], edgePlainHttp: true },

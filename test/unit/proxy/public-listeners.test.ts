@@ -30,9 +30,13 @@ function freePort(): Promise<number> {
   });
 }
 
-function get(port: number, host: string, path: string): Promise<{ status: number; body: string }> {
+/** The server's metrics token, as Prometheus presents it. */
+const TOKEN = "0123456789abcdef".repeat(4);
+const BEARER = { authorization: `Bearer ${TOKEN}` };
+
+function get(port: number, host: string, path: string, o: { headers?: Record<string, string>; from?: string } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, headers: { host }, timeout: 10_000 }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path, headers: { host, ...o.headers }, ...(o.from ? { localAddress: o.from } : {}), timeout: 10_000 }, (res) => {
       let body = "";
       res.on("data", (c: Buffer) => (body += c.toString()));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
@@ -56,6 +60,8 @@ beforeAll(async () => {
   upstream = createServer((req, res) => {
     res.writeHead(200, { "content-type": "text/plain" });
     if (req.url === "/forwarded") return void res.end(`proto=${req.headers["x-forwarded-proto"]} for=${req.headers["x-forwarded-for"]}`);
+    // the metrics token must stop at the proxy: a tenant's n8n never sees it
+    if (req.headers.authorization) return void res.end(`LEAKED authorization=${req.headers.authorization}`);
     res.end(`upstream host=${req.headers.host} path=${req.url}`);
   });
   await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", () => r()));
@@ -68,22 +74,35 @@ afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-describe("the metrics listener's deny list with the edge gateways allowed (Prometheus on a server that runs tenants)", () => {
-  // loopback stands in for the tenants' pool: 127.0.0.1 plays a gateway (allowed), then a tenant (denied)
-  const serve = async (allowFrom: string[]) => {
-    const [web, metrics] = [await freePort(), await freePort()];
-    const text = renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [{ slug: "acme", status: "active" }], metrics: { port: metrics, denyFrom: ["127.0.0.0/8"], allowFrom } });
+describe("the metrics listener: the server's token from everyone, and the tenants' pool refused but for the edge gateways (Prometheus on a server that runs tenants)", () => {
+  // loopback stands in for the tenants' pool: 127.0.0.1 plays a gateway (allowed), 127.0.0.7
+  // a tenant's n8n (denied), 127.0.0.5 plays nobody in particular
+  let metrics = 0;
+  beforeAll(async () => {
+    const web = await freePort();
+    metrics = await freePort();
+    const text = renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [{ slug: "acme", status: "active" }], metrics: { port: metrics, token: TOKEN, denyFrom: ["127.0.0.0/29"], allowFrom: ["127.0.0.1/32"] } });
     await runCaddy(text.replaceAll("n8n-acme:5678", `127.0.0.1:${upstreamPort}`), web);
-    return metrics;
-  };
-
-  it("serves a request from an allowed gateway address inside the denied pool", async () => {
-    expect((await get(await serve(["127.0.0.1/32"]), "10.0.1.11", "/tenants/acme/metrics")).status).toBe(200);
   }, 30_000);
 
-  it("still refuses the rest of the pool", async () => {
-    expect(await get(await serve(["127.0.0.2/32"]), "10.0.1.11", "/tenants/acme/metrics")).toEqual({ status: 403, body: "Forbidden" });
-  }, 30_000);
+  it("serves Prometheus' request with the token from a gateway address inside the pool, and the token goes no further", async () => {
+    expect(await get(metrics, "10.0.1.11", "/tenants/acme/metrics", { headers: BEARER, from: "127.0.0.1" })).toEqual({ status: 200, body: "upstream host=10.0.1.11 path=/metrics" });
+  });
+
+  it("refuses a gateway address without the token, or with another one: the address proves nothing (a tenant's request arrives from one too)", async () => {
+    for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${"f".repeat(64)}` }, { authorization: `bearer ${TOKEN}` }, { authorization: TOKEN }]) {
+      expect(await get(metrics, "10.0.1.11", "/tenants/acme/metrics", { headers, from: "127.0.0.1" })).toEqual({ status: 401, body: "Unauthorized" });
+    }
+  });
+
+  it("refuses the rest of the pool even with the token", async () => {
+    expect(await get(metrics, "10.0.1.11", "/tenants/acme/metrics", { headers: BEARER, from: "127.0.0.7" })).toEqual({ status: 403, body: "Forbidden" });
+  });
+
+  it("answers 404 for other paths only to those who hold the token", async () => {
+    expect(await get(metrics, "10.0.1.11", "/tenants/beta/metrics", { headers: BEARER, from: "127.0.0.9" })).toEqual({ status: 404, body: "Not found" });
+    expect(await get(metrics, "10.0.1.11", "/tenants/beta/metrics", { from: "127.0.0.9" })).toEqual({ status: 401, body: "Unauthorized" });
+  });
 });
 
 describe("a server's proxy (direct mode, tls off as in the lab)", () => {
@@ -91,7 +110,7 @@ describe("a server's proxy (direct mode, tls off as in the lab)", () => {
   let metrics = 0;
   beforeAll(async () => {
     [web, metrics] = [await freePort(), await freePort()];
-    const text = renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [{ slug: "acme", status: "active" }], metrics: { port: metrics, denyFrom: ["10.220.0.0/16"] } });
+    const text = renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [{ slug: "acme", status: "active" }], metrics: { port: metrics, token: TOKEN, denyFrom: ["10.220.0.0/16"] } });
     await runCaddy(text.replaceAll("n8n-acme:5678", `127.0.0.1:${upstreamPort}`), web);
   }, 30_000);
 
@@ -110,7 +129,7 @@ describe("a server's proxy (direct mode, tls off as in the lab)", () => {
   });
 
   it("the private metrics listener still serves the tenant's n8n /metrics", async () => {
-    expect(await get(metrics, "10.0.1.11", "/tenants/acme/metrics")).toEqual({ status: 200, body: "upstream host=10.0.1.11 path=/metrics" });
+    expect(await get(metrics, "10.0.1.11", "/tenants/acme/metrics", { headers: BEARER })).toEqual({ status: 200, body: "upstream host=10.0.1.11 path=/metrics" });
   });
 });
 
