@@ -89,7 +89,7 @@ export function ensurePostgresInstalled(): PgBins {
 }
 
 /** The unprivileged account to run as when we are root (PostgreSQL refuses uid 0). */
-function runAsAccount(): { uid: number; gid: number } | null {
+export function runAsAccount(): { uid: number; gid: number } | null {
   if (process.getuid?.() !== 0) return null;
   for (const name of ["postgres", "nobody"]) {
     const r = spawnSync("id", ["-u", name], { encoding: "utf8" });
@@ -100,7 +100,7 @@ function runAsAccount(): { uid: number; gid: number } | null {
 }
 
 /** argv prefix that drops to `account` without a shell or PAM (setpriv execs in place). */
-function asAccount(account: { uid: number; gid: number } | null, argv: string[]): [string, string[]] {
+export function asAccount(account: { uid: number; gid: number } | null, argv: string[]): [string, string[]] {
   if (!account) return [argv[0]!, argv.slice(1)];
   return [
     "setpriv",

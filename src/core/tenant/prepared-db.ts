@@ -138,7 +138,7 @@ find "$d" -mindepth 1 -delete
 mkdir -m 700 "$d/.btw-clone"
 tar -xf /btw-prepared/pgdata.tar -C "$d/.btw-clone"
 chmod 700 "$d/.btw-clone"
-out=$(postgres --single -j -D "$d/.btw-clone" -c log_min_error_statement=panic -c log_min_messages=fatal -c password_encryption=scram-sha-256 n8n)
+out=$(postgres --single -j -D "$d/.btw-clone" -c log_min_error_statement=panic -c log_min_messages=error -c password_encryption=scram-sha-256 n8n)
 case "$out" in *btw-clone-ok*) ;; *) echo "btw-prepared: the identity of the clone was not renewed" >&2; exit 1 ;; esac
 for f in "$d/.btw-clone"/*; do [ "\${f##*/}" = PG_VERSION ] || mv "$f" "$d/"; done
 mv "$d/.btw-clone/PG_VERSION" "$d/PG_VERSION"
@@ -183,7 +183,8 @@ DECLARE
   t record; r record; fk record; newid text;
 BEGIN
   FOR t IN SELECT * FROM (VALUES ('user', 'uuid'), ('project', 'short')) AS v(tab, kind) LOOP
-    IF to_regclass(format('public.%I', t.tab)) IS NULL THEN CONTINUE; END IF;
+    -- n8n renaming these would leave the clone's identity shared: refuse rather than skip
+    IF to_regclass(format('public.%I', t.tab)) IS NULL THEN RAISE EXCEPTION 'no table public.% in the prepared database', t.tab; END IF;
     FOR r IN EXECUTE format('SELECT id::text AS id FROM public.%I', t.tab) LOOP
       newid := CASE t.kind WHEN 'uuid' THEN gen_random_uuid()::text ELSE substr(md5(gen_random_uuid()::text), 1, 16) END;
       FOR fk IN
