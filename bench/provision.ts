@@ -54,7 +54,7 @@ function floorOnce(slug: string): number {
   return dt;
 }
 
-const STEP_NAMES = ["ship compose file", "ensure the server's proxy", "start the stack", "create the content schema", "set up n8n", "route the tenant"];
+const STEP_NAMES = ["ship compose file", "ensure the server's proxy", "clone the prepared n8n database", "start the stack", "create the content schema", "set up n8n", "route the tenant"];
 
 const home = mkdtempSync(join(tmpdir(), "btw-bench-provision-"));
 const env = { ...process.env, BTW_HOME: home, NO_COLOR: "1" };
