@@ -5,6 +5,8 @@
 
 import { OperationError } from "../errors.js";
 
+const TRACE = (process.env.BTW_TRACE ?? "").split(",").includes("n8n");
+
 export const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_MESSAGE = 300;
 const PAGE_LIMIT = 250;
@@ -157,6 +159,7 @@ export class N8nHttp {
       headers.cookie = this.cookie;
     }
     const timeoutMs = spec.timeoutMs ?? this.timeoutMs;
+    const t0 = performance.now();
     let res: Response;
     try {
       res = await this.fetchRetrying(url, spec, headers, timeoutMs);
@@ -174,6 +177,8 @@ export class N8nHttp {
       });
     }
     const text = await res.text().catch(() => "");
+    // BTW_TRACE=n8n: one line per call (method, path, status, time; never headers or bodies)
+    if (TRACE) process.stderr.write(`[n8n] ${spec.method} ${spec.path} ${res.status} ${Math.round(performance.now() - t0)} ms\n`);
     let json: unknown = undefined;
     if (text) {
       try {
