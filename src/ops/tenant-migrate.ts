@@ -198,8 +198,15 @@ export async function migrateTenant(ctx: Ctx, db: Db, storage: BackupStorage, sl
       await failStep(db, previous.id, "interrupted before the maintenance page; started over").catch(() => {});
       await updateStepDetails(db, previous.id, { phase: "abandoned" });
     } else if (previous) {
-      step(`resuming the interrupted migration ${previous.details.from} → ${previous.details.to} (at ${previous.details.phase})`);
-      return await runMigration(ctx, db, storage, slug, previous, lock, step, t0);
+      step(`resuming the ${previous.status === "failed" ? "failed" : "interrupted"} migration ${previous.details.from} → ${previous.details.to} (at ${previous.details.phase})`);
+      // A row that failed (past the switch, or on a lost lock) stays as the record of that
+      // failure; the re-run goes on under a new row with the same journal (only a running row
+      // can be finished). The newest row is the one every reader of the journal takes.
+      const resumed =
+        previous.status === "failed"
+          ? { ...(await startStep(db, { kind: MIGRATE_KIND, step: "migrate", tenantId: tenant0.id, serverId: previous.serverId, details: { ...previous.details, resumedFrom: previous.id } })), details: { ...previous.details } }
+          : previous;
+      return await runMigration(ctx, db, storage, slug, resumed as OperationRow & { details: MigrationDetails }, lock, step, t0);
     }
     const pre = await preflightMigrate(ctx, db, slug, to);
     if (pre.problems.length) throw new ConflictError(`cannot migrate ${slug} to ${to}: ${pre.problems.join("; ")}`, { code: "migrate-preflight" });

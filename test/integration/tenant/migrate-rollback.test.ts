@@ -14,14 +14,14 @@ import { Ctx } from "../../../src/cli/context.js";
 import { composeDown } from "../../../src/core/commands/compose.js";
 import { tenantLayout } from "../../../src/core/tenant/layout.js";
 import { deleteTenant } from "../../../src/ops/tenant-lifecycle.js";
-import { cleanupMigration, currentMigration, MIGRATE_KIND, migrationStateOf, preflightMigrate, removeKeptSource, rollbackMigration } from "../../../src/ops/tenant-migrate.js";
+import { cleanupMigration, currentMigration, MIGRATE_KIND, migrateTenant, migrationStateOf, preflightMigrate, removeKeptSource, rollbackMigration } from "../../../src/ops/tenant-migrate.js";
 import { storeSecrets } from "../../../src/ops/tenant-secrets.js";
 import type { BackupStorage } from "../../../src/remote/backup-storage.js";
 import { listAudit } from "../../../src/state/audit.js";
 import { openDb, type Db } from "../../../src/state/db.js";
 import { migrate } from "../../../src/state/migrate.js";
 import { finishStep, listOperations, startStep } from "../../../src/state/operations.js";
-import { insertServer } from "../../../src/state/servers.js";
+import { insertServer, updateServerFacts } from "../../../src/state/servers.js";
 import { assignTenantServer, getTenant, insertTenant } from "../../../src/state/tenants.js";
 import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
 
@@ -145,6 +145,8 @@ beforeAll(async () => {
   // TEST-NET addresses: nothing would answer, and nothing here dials them
   ids.a = (await insertServer(db, { name: A, host: "192.0.2.1", capacity: 12, status: "active" })).id;
   ids.b = (await insertServer(db, { name: B, host: "192.0.2.2", capacity: 12, status: "active" })).id;
+  // as a check that found their tenant isolation rules in force records it (placement and migrate's preflight read it)
+  for (const id of [ids.a, ids.b]) await updateServerFacts(db, id, { isolation: "in-place" });
 }, 120_000);
 
 afterAll(async () => {
@@ -273,5 +275,38 @@ describe("a rollback of older btw that failed after its switch (its row has no p
     expect(destructive(A)).toEqual([]);
     expect(remote.state.calls).toContainEqual({ server: B, what: "removeTree", argv: [tenantLayout(slug).dir] });
     expect((await migrationStateOf(db, (await getTenant(db, slug))!)).kind).toBe("none");
+  });
+});
+
+describe("a migration that failed after its switch (the source unreachable when its stack is taken down)", () => {
+  const slug = "failed-after-switch";
+
+  beforeAll(async () => {
+    const t = await insertTenant(db, { slug, plan: "pro", serverId: ids.a, subnet: "10.220.3.0/26", status: "migrating" });
+    await storeSecrets(db, await ctx.master(), t.id, { POSTGRES_PASSWORD: "pg-secret-0123456789abcdef", REDIS_PASSWORD: "redis-secret-0123456789abcd", N8N_ENCRYPTION_KEY: "enc-key-0123456789abcdefghijklmn" });
+    // restored on lab-b, not yet switched: the run below switches, then fails on lab-a
+    const details = { from: A, fromServerId: ids.a, to: B, toServerId: ids.b, subnet: "10.220.3.0/26", fromSubnet: "10.220.3.0/26", priorStatus: "active", phase: "restored", backup: "bk-fresh", finalBackup: "bk-final" };
+    await startStep(db, { kind: MIGRATE_KIND, step: "migrate", tenantId: t.id, serverId: ids.b, details });
+  });
+
+  it("fails with the tenant on lab-b, its journal row failed at 'switched'", async () => {
+    remote.state.fail = (server, what) => (server === A && what === "run" ? "ssh: connect to host lab-a port 22: Connection timed out" : null);
+    const err = (await migrateTenant(ctx, db, storage, slug, B, step).catch((e: unknown) => e)) as { code: string; hint?: string };
+    expect(err).toMatchObject({ code: "migrate-failed" });
+    expect(err.hint).toContain(`re-run \`btw tenant migrate ${slug} --to ${B}\` to finish`);
+    expect((await getTenant(db, slug))!.serverId).toBe(ids.b);
+    expect((await journal(slug)).at(-1)).toMatchObject({ step: "migrate", status: "failed", details: { phase: "switched" } });
+  });
+
+  it("the re-run the hint names finishes it: the source stack taken down, a new journal row done, the failed one kept", async () => {
+    const err = await migrateTenant(ctx, db, storage, slug, B, step).then(() => null, (e: unknown) => e);
+    expect(err).toBeNull();
+    expect(remote.state.calls).toContainEqual({ server: A, what: "run", argv: composeDown(slug, { volumes: false }) });
+    const rows = await journal(slug);
+    expect(rows.map((r) => [r.step, r.status])).toEqual([["migrate", "failed"], ["migrate", "done"]]);
+    expect(rows[1]!.details).toMatchObject({ phase: "switched", resumedFrom: rows[0]!.id });
+    const t = (await getTenant(db, slug))!;
+    expect({ server: t.serverId, status: t.status }).toEqual({ server: ids.b, status: "active" });
+    expect((await migrationStateOf(db, t)).kind).not.toBe("unfinished");
   });
 });
