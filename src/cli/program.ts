@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from "commander";
+import { Argument, Command, InvalidArgumentError, Option } from "commander";
 import type { Ctx } from "./context.js";
 
 // The whole command tree, declared with commander only: no handler module is imported until
@@ -496,6 +496,17 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
       .option("--fix", "remove stale scratch stacks (left by a crashed backup verify) it finds"),
     () => import("../commands/doctor.js"),
   );
+
+  // shell completion, generated from this table
+  on(
+    program
+      .command("completion")
+      .description("print the shell completion script: `source <(btw completion bash)`, zsh likewise, `btw completion fish | source`")
+      .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(["bash", "zsh", "fish"])),
+    () => import("../commands/completion.js"),
+  );
+  // what the scripts call back for names (tenants, servers, plans, backups); never in --help
+  on(program.command("__complete <kind>", { hidden: true }), () => import("../commands/complete.js"));
 
   return program;
 }
