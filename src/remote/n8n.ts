@@ -46,6 +46,15 @@ import type {
 
 export type * from "./n8n-types.js";
 
+/** How long login waits out n8n's per-account throttle (5 a minute) before it fails. */
+export const LOGIN_THROTTLE_WAIT_MS = 75_000;
+
+/** Retry-After in seconds (n8n's rate limiter); null when absent or not a number of seconds. */
+export function retryAfterMs(header: string | null): number | null {
+  if (header === null || !/^\d+$/.test(header.trim())) return null;
+  return Number(header.trim()) * 1000;
+}
+
 const FINISHED: ReadonlySet<N8nExecutionStatus> = new Set(["success", "error", "canceled", "crashed"]);
 
 export class N8nClient {
@@ -155,15 +164,25 @@ export class N8nClient {
    */
   async login(email: string, password: string): Promise<string> {
     this.http.secrets.add(password);
-    // No browser-id header: n8n then binds the session to no browser, which is what a CLI wants.
-    const r = await this.http.request({
-      method: "POST",
-      path: "/rest/login",
-      api: "plain",
-      body: { emailOrLdapLoginId: email, password },
-      what: "login",
-    });
-    return this.http.takeCookie(r.headers, "login");
+    // n8n 2.x in production lets one account log in 5 times a minute and answers 429 beyond
+    // (seen on 2.6.4 and 2.8.4): a rotation re-run after re-run logs in that often. The
+    // throttle is waited out, within LOGIN_THROTTLE_WAIT_MS.
+    const deadline = Date.now() + LOGIN_THROTTLE_WAIT_MS;
+    for (;;) {
+      // No browser-id header: n8n then binds the session to no browser, which is what a CLI wants.
+      const r = await this.http.request({
+        method: "POST",
+        path: "/rest/login",
+        api: "plain",
+        body: { emailOrLdapLoginId: email, password },
+        what: "login",
+        accept: [429],
+      });
+      if (r.status !== 429) return this.http.takeCookie(r.headers, "login");
+      const wait = retryAfterMs(r.headers.get("retry-after")) ?? 15_000;
+      if (Date.now() + wait > deadline) throw this.http.httpError("login", r.status, errorMessage(r.json));
+      await sleep(wait);
+    }
   }
 
   get hasSession(): boolean {
@@ -174,7 +193,10 @@ export class N8nClient {
    * Creates a public-API key with every scope n8n offers and returns the raw key — n8n shows
    * it only once, so the caller must store it (encrypted) right away. n8n refuses a second
    * key with the same label; with `replaceExisting` keys carrying this label are deleted first
-   * (use it when a previous run created the key but crashed before storing it).
+   * (use it when a previous run created the key but crashed before storing it). Never to
+   * replace a key that still works: a kill between the delete and the caller's storing the
+   * new one leaves the caller holding a revoked key — a rotation creates the new key under a
+   * label of its own, stores it, and only then deletes the old one.
    */
   async createApiKey(label: string, opts: { replaceExisting?: boolean; expiresAt?: number | null } = {}): Promise<string> {
     // the scopes and the old keys are independent reads: one round trip's wait for both
@@ -235,22 +257,24 @@ export class N8nClient {
   /**
    * The public API lists credentials only since n8n 2.8 (GET /api/v1/credentials answers 405
    * before: create/update/delete existed, listing did not). On an older n8n, with a session
-   * (owner login), the internal REST API's list is used instead: same fields, no data.
+   * or the owner's login (withOwnerLogin), the internal REST API's list is used instead.
    */
   async listCredentials(): Promise<N8nCredential[]> {
     try {
       return (await this.http.paginate("/api/v1/credentials", {}, "list credentials")).map(toCredential);
     } catch (e) {
       if (!(e instanceof OperationError) || e.details?.status !== 405) throw e;
-      if (!this.http.cookie && this.owner) await this.login(this.owner.email, this.owner.password);
-      if (!this.http.cookie) throw e;
-      const r = await this.http.request({ method: "GET", path: "/rest/credentials", api: "rest", what: "list credentials" });
-      return (unwrap(r.json) as unknown[]).map(toCredential);
+      if (!this.http.cookie && !this.owner) throw e;
+      return this.listCredentialsAsOwner();
     }
   }
 
   async findCredentialByName(name: string, type?: string): Promise<N8nCredential | null> {
-    const all = await this.listCredentials();
+    return this.pickCredential(await this.listCredentials(), name, type);
+  }
+
+  /** The one credential with this name (and type); two are reported, not guessed between. */
+  pickCredential(all: readonly N8nCredential[], name: string, type?: string): N8nCredential | null {
     const hits = all.filter((c) => c.name === name && (type === undefined || c.type === type));
     if (hits.length > 1) {
       throw new OperationError(`${this.label}: ${hits.length} credentials are named '${name}'`, {
@@ -278,6 +302,45 @@ export class N8nClient {
 
   async deleteCredential(id: string): Promise<void> {
     await this.http.request({ method: "DELETE", path: `/api/v1/credentials/${enc(id)}`, api: "public", what: `delete credential ${id}` });
+  }
+
+  // ---- credentials as the owner (internal REST API, session) ----
+  //
+  // For when the API key cannot be relied on — a secrets rotation replaces it, and a rotation
+  // an older btw left half done may have left a revoked one in the state — or the public API
+  // lacks the call (listing before 2.8). The same calls on every 2.x: GET /rest/credentials
+  // lists (no data), POST creates, PATCH /rest/credentials/:id replaces name, type and data
+  // (n8n keeps a field sent as its blanking value; btw always sends every field).
+
+  /** Logs in as the owner (withOwnerLogin's account) unless the client holds a session already. */
+  async ensureSession(): Promise<void> {
+    if (this.http.cookie) return;
+    if (!this.owner) {
+      throw new OperationError(`${this.label}: this call needs the owner's session`, { code: "n8n-no-session", hint: "give the client the owner's login (withOwnerLogin)" });
+    }
+    await this.login(this.owner.email, this.owner.password);
+  }
+
+  async listCredentialsAsOwner(): Promise<N8nCredential[]> {
+    await this.ensureSession();
+    const r = await this.http.request({ method: "GET", path: "/rest/credentials", api: "rest", what: "list credentials" });
+    return (unwrap(r.json) as unknown[]).map(toCredential);
+  }
+
+  async createCredentialAsOwner(input: N8nCredentialInput): Promise<N8nCredential> {
+    await this.ensureSession();
+    const r = await this.http.withDataSecrets(input.data, () =>
+      this.http.request({ method: "POST", path: "/rest/credentials", api: "rest", body: { name: input.name, type: input.type, data: input.data }, what: `create credential '${input.name}'` }),
+    );
+    return toCredential(unwrap(r.json));
+  }
+
+  async updateCredentialAsOwner(id: string, input: N8nCredentialInput): Promise<N8nCredential> {
+    await this.ensureSession();
+    const r = await this.http.withDataSecrets(input.data, () =>
+      this.http.request({ method: "PATCH", path: `/rest/credentials/${enc(id)}`, api: "rest", body: { name: input.name, type: input.type, data: input.data }, what: `update credential ${id}` }),
+    );
+    return toCredential(unwrap(r.json));
   }
 
   /** JSON schema of a credential type's data, e.g. credentialSchema("openAiApi"). */

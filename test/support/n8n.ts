@@ -38,19 +38,22 @@ export interface StartN8nOptions {
   /** extra environment (wins over the defaults) */
   env?: Record<string, string>;
   readinessTimeoutMs?: number;
+  /** another n8n than the lab's pinned one, e.g. the lab's n8nPrevious (its bundle is installed on first use) */
+  version?: string;
 }
 
 /** Enough for a first-time npm install of n8n plus a cold start; use as the hook timeout. */
 export const N8N_START_TIMEOUT_MS = 25 * 60_000;
 
-/** The n8n binary, installing the lab's cached bundle when it is missing. */
-export async function ensureN8nBinary(): Promise<string> {
+/** The n8n binary (the lab's version unless told), installing the lab's cached bundle when it is missing. */
+export async function ensureN8nBinary(version?: string): Promise<string> {
   const { labConfig, labPaths } = await import("../lab/config.js");
   const cfg = labConfig();
-  const bin = path.join(labPaths(cfg).n8nDir, "node_modules", ".bin", "n8n");
+  const paths = labPaths(cfg);
+  const bin = path.join(version ? paths.n8nDirOf(version) : paths.n8nDir, "node_modules", ".bin", "n8n");
   if (existsSync(bin)) return bin;
   const { ensureN8nBundle } = await import("../lab/n8n-bundle.js");
-  const dir = await ensureN8nBundle(cfg, false);
+  const dir = await ensureN8nBundle(cfg, false, ...(version ? [version] : []));
   return path.join(dir, "node_modules", ".bin", "n8n");
 }
 
@@ -86,7 +89,7 @@ async function readyOnce(url: string): Promise<boolean> {
 }
 
 export async function startN8n(opts: StartN8nOptions): Promise<TestN8n> {
-  const bin = await ensureN8nBinary();
+  const bin = await ensureN8nBinary(opts.version);
   const userFolder = await mkdtemp(path.join(os.tmpdir(), "btw-n8n-"));
   let logText = "";
   const append = (d: string): void => {
