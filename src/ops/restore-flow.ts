@@ -296,7 +296,7 @@ async function putData(ctx: Ctx, db: Db, storage: BackupStorage, session: Server
   step("wait for n8n and check its API with the restored key");
   await checkN8n(session.host, p.target, secrets.get(N8N_API_KEY));
   const { repointRestoredCredential } = await import("./tenant/secrets-rotate.js");
-  if (await repointRestoredCredential(session.host, p.target, master, manifest, secrets)) step("n8n's Postgres credential re-pointed at the current database password (rotated since the backup)");
+  if (await repointRestoredCredential(session.host, p.target, master, manifest, secrets, ownerEmail(p.target, ctx.config.domain))) step("n8n's Postgres credential re-pointed at the current database password (rotated since the backup)");
   const counts = await liveCounts(session.docker, p.target).catch(() => null);
   await recordRestoredWorkflows(db, tenant.id, manifest.workflows);
   return { manifest, counts, mismatches: countMismatches(manifest.counts, counts) };

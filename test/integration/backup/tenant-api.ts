@@ -11,6 +11,8 @@ import type { LabServer } from "../../support/lab-home.js";
 export interface TenantApi {
   /** public API with the tenant's key */
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }>;
+  /** public API with another key than the state's (an old one a rotation revoked) */
+  apiAs<T = unknown>(apiKey: string, method: string, path: string): Promise<{ status: number; json: T }>;
   /** internal REST API with the owner's session */
   rest<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; json: T }>;
   close(): void;
@@ -73,9 +75,15 @@ export async function tenantApi(home: BtwHome, server: LabServer, slug: string, 
   };
   return {
     api: async (method, path, body) => parse(await call(method, path, { "x-n8n-api-key": secrets.get("N8N_API_KEY")! }, body)),
+    apiAs: async (apiKey, method, path) => parse(await call(method, path, { "x-n8n-api-key": apiKey })),
     rest: async (method, path, body) => {
       if (!cookie) {
-        const login = await call("POST", "/rest/login", {}, { emailOrLdapLoginId: `owner@${slug}.${domain}`, password: secrets.get("N8N_OWNER_PASSWORD") });
+        let login = await call("POST", "/rest/login", {}, { emailOrLdapLoginId: `owner@${slug}.${domain}`, password: secrets.get("N8N_OWNER_PASSWORD") });
+        // n8n lets an account log in 5 times a minute (429 beyond): wait it out, as btw does
+        for (let i = 0; login.status === 429 && i < 8; i++) {
+          await new Promise((r) => setTimeout(r, 10_000));
+          login = await call("POST", "/rest/login", {}, { emailOrLdapLoginId: `owner@${slug}.${domain}`, password: secrets.get("N8N_OWNER_PASSWORD") });
+        }
         if (login.status !== 200) throw new Error(`login to ${slug}'s n8n: HTTP ${login.status} ${login.body.slice(0, 200)}`);
         cookie = login.cookies.join("; ");
       }
