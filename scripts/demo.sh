@@ -29,6 +29,8 @@ for i in $(seq 0 $((count - 1))); do
       --user "$(json "servers.$i.user" <<<"$lab")" --ssh-key "$(json "servers.$i.sshKey" <<<"$lab")" --capacity 12
   fi
 done
+# idempotent: a server registered by an older btw (or whose rules were flushed) takes no tenants without it
+btw server isolate
 btw server check
 btw server list
 

@@ -87,7 +87,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     mutation(
       server
         .command("add <name>")
-        .description("register a server (connects, pins its host key, records its facts)")
+        .description("register a server (connects, pins its host key, records its facts, installs the tenant isolation rules)")
         .requiredOption("--host <addr>", "address or DNS name")
         .option("--port <port>", "SSH port", intArg(1, 65535))
         .option("--user <user>", "SSH user")
@@ -95,7 +95,8 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
         .option("--capacity <units>", "capacity in plan weight units (default: placement.defaultCapacity)", intArg(0, 100_000))
         .addOption(new Option("--role <role>", "what else it does: monitoring = it runs the monitoring stack (`btw monitoring deploy`)").choices(["monitoring"]))
         .option("--private-ip <address>", "its address on the private network (label btw-private-ip; infra apply records it for the servers it makes): the edge, Prometheus and its metrics listener use it")
-        .option("--no-verify", "register without connecting (host not up yet)"),
+        .option("--no-verify", "register without connecting (host not up yet); it takes no tenants until `btw server isolate` (or `bootstrap`)")
+        .option("--no-isolate", "do not install the tenant isolation rules: it takes no tenants until `btw server isolate`"),
     ),
     () => import("../commands/server/add.js"),
   );
@@ -106,14 +107,14 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     mutation(
       server
         .command("isolate [names...]")
-        .description("install and apply the tenant isolation firewall (tenants cannot reach hosts, the private network, other servers, metadata); all servers by default. Re-run after adding a server")
+        .description("install and apply the tenant isolation firewall (tenants cannot reach hosts, the private network, other servers, metadata), then check it; all servers by default. A server takes tenants only once its rules are in force. Re-run after adding a server")
     ),
     () => import("../commands/server/isolate.js"),
   );
   on(
     server
       .command("check [names...]")
-      .description("connect over SSH and record engine, Compose v2, CPU, memory, disk (all servers by default)"),
+      .description("connect over SSH and record engine, Compose v2, CPU, memory, disk and whether the tenant isolation rules are in force (all servers by default)"),
     () => import("../commands/server/check.js"),
   );
   on(
@@ -424,7 +425,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
 
   // key
   const key = program.command("key").description("the master key: rotation, recovery copy, import");
-  on(destructive(key.command("rotate").description("new master key, every tenant secret re-sealed; old keys kept read-only in the keyring")), () => import("../commands/key/rotate.js"));
+  on(destructive(key.command("rotate").description("new master key, every tenant and server secret re-sealed; old keys kept read-only in the keyring")), () => import("../commands/key/rotate.js"));
   on(
     mutation(key.command("export").description("write a passphrase-protected (scrypt) copy of the master key and keyring; passphrase from a prompt or stdin"))
       .option("--recovery", "the passphrase-protected recovery file (the only export)")

@@ -95,16 +95,31 @@ const handler: Handler = async (ctx, _args, opts) => {
     if (servers.length === 0) add({ check: "servers", level: "warn", detail: "no servers registered", fix: "btw server add <name> --host <addr>" });
     const { probeServer } = await import("../remote/probe-server.js");
     const { judgeServer } = await import("../core/server/readiness.js");
+    const { expectedIsolation } = await import("../ops/server/isolation.js");
     const { sshFor } = await import("./server/shared.js");
     await Promise.all(
-      servers.map((s) =>
-        step(add, `server ${s.name}`, async () => {
+      servers.map(async (s) => {
+        let isolation: import("../core/server/isolation-check.js").IsolationCheck | undefined;
+        const reachable = await step(add, `server ${s.name}`, async () => {
           if (s.sshKeyPath) accessSync(s.sshKeyPath, constants.R_OK);
-          const verdict = judgeServer(s.name, await probeServer(await sshFor(ctx, s)));
-          if (verdict.problems.length) throw Object.assign(new Error(verdict.problems.join("; ")), { level: verdict.status === "degraded" ? "warn" : "fail" });
+          const expected = await expectedIsolation(db!, ctx.config, s);
+          const verdict = judgeServer(s.name, await probeServer(await sshFor(ctx, s), { isolation: expected !== null }), expected);
+          isolation = verdict.isolation;
+          // the isolation rules get their own line below, with their fix
+          const problems = verdict.problems.filter((p) => !verdict.isolation?.problems.includes(p));
+          if (problems.length) throw Object.assign(new Error(problems.join("; ")), { level: verdict.status === "degraded" ? "warn" : "fail" });
           return `reachable, ${s.tenantCount} tenant(s), ${s.usedCapacity}/${s.capacity} capacity`;
-        }).then((reachable) => (reachable ? scratchStep(ctx, add, s, opts.fix === true) : undefined)),
-      ),
+        });
+        if (isolation) {
+          const found = isolation;
+          // a server whose rules are not btw's lets tenants reach what they must not: a failure, whichever way
+          await step(add, `isolation ${s.name}`, () => {
+            if (found.state === "in-place") return "the tenant isolation rules are in force, as btw renders them";
+            throw Object.assign(new Error(found.problems.map((p) => p.replace(/[;:] run `btw server isolate [^`]+`( \(as root\))?$/, "")).join("; ")), { hint: `btw server isolate ${s.name}` });
+          });
+        }
+        if (reachable) await scratchStep(ctx, add, s, opts.fix === true);
+      }),
     );
   }
 

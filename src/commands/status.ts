@@ -8,13 +8,16 @@ import { imagesOf } from "../ops/tenant-context.js";
 // Fleet health: every server and every tenant on it, with ONE SSH connection per server
 // (the Docker socket forwarded over it; one container listing per server, not per tenant).
 // A tenant left mid-mutation (restoring, migrating, upgrading, provisioning) serves the
-// maintenance page until someone finishes it: degraded, with the command that does.
+// maintenance page until someone finishes it: degraded, with the command that does. Each
+// server's tenant isolation rules are read over the same connection and compared with btw's:
+// missing (never installed, flushed) or different is degraded, naming `btw server isolate`.
 const handler: Handler = async (ctx) => {
   const db = await ctx.db();
   const { listServers } = await import("../state/servers.js");
   const { listTenants } = await import("../state/tenants.js");
   const { remoteDocker, listBtwContainers } = await import("../remote/docker.js");
   const { sshFor } = await import("./server/shared.js");
+  const { liveIsolation } = await import("../ops/server/isolation.js");
   const [servers, tenants] = await Promise.all([listServers(db), listTenants(db)]);
   // behind the edge, the edge proxies too: read alongside the servers, not after them
   const edgePending = ctx.config.proxy.mode === "edge" ? import("../ops/edge/status.js").then((m) => m.edgeStatus(ctx, db)) : null;
@@ -25,14 +28,16 @@ const handler: Handler = async (ctx) => {
       try {
         const ssh = await sshFor(ctx, s);
         await ssh.connect();
+        const isolation = liveIsolation(ssh, db, ctx.config, s);
+        isolation.catch(() => {}); // awaited below
         const rd = await remoteDocker(ssh);
         try {
-          return { server: s.name, reachable: true, error: null as string | null, containers: await listBtwContainers(rd.docker) };
+          return { server: s.name, reachable: true, error: null as string | null, containers: await listBtwContainers(rd.docker), isolation: await isolation };
         } finally {
           await rd.close();
         }
       } catch (e) {
-        return { server: s.name, reachable: false, error: (e as Error).message, containers: [] as ContainerSummary[] };
+        return { server: s.name, reachable: false, error: (e as Error).message, containers: [] as ContainerSummary[], isolation: null };
       }
     }),
   );
@@ -53,7 +58,12 @@ const handler: Handler = async (ctx) => {
   });
   // the fleet's spread, as `upgrade plan` shows it: how many tenants per n8n version
   const fleet = spread(tenants.map((t) => imagesOf(ctx, t).n8n));
-  const serverRows = servers.map((s) => ({ server: s.name, status: s.status, reachable: byServer.get(s.name)!.reachable, error: byServer.get(s.name)!.error, tenants: s.tenantCount, capacity: `${s.usedCapacity}/${s.capacity}` }));
+  const serverRows = servers.map((s) => {
+    const live = byServer.get(s.name)!;
+    // unknown when unreachable; n/a on an edge proxy (no tenants, never isolated)
+    const isolation = !live.reachable ? "unknown" : live.isolation?.state ?? "n/a";
+    return { server: s.name, status: s.status, reachable: live.reachable, error: live.error, tenants: s.tenantCount, capacity: `${s.usedCapacity}/${s.capacity}`, isolation, isolationProblems: live.isolation?.problems ?? [] };
+  });
   // Scheduled jobs whose last run failed, and notifications that never reached anyone.
   const { lastRunPerJob, undeliveredNotifications } = await import("../state/job-runs.js");
   const [lastRuns, undelivered] = await Promise.all([lastRunPerJob(db), undeliveredNotifications(db)]);
@@ -62,6 +72,7 @@ const handler: Handler = async (ctx) => {
   const edge = edgePending ? await edgePending : null;
   const degraded =
     serverRows.some((r) => !r.reachable) ||
+    serverRows.some((r) => r.isolationProblems.length > 0) ||
     tenantRows.some((r) => r.status === "active" && r.health !== "healthy") ||
     tenantRows.some((r) => r.unfinished !== null) ||
     failedJobs.length > 0 ||
@@ -75,8 +86,10 @@ const handler: Handler = async (ctx) => {
         { header: "status", value: (r) => (r.reachable ? r.status : "UNREACHABLE") },
         { header: "tenants", value: (r) => r.tenants, align: "right" },
         { header: "capacity", value: (r) => r.capacity, align: "right" },
+        { header: "isolation", value: (r) => r.isolation },
         { header: "error", value: (r) => r.error },
       ]),
+      ...serverRows.flatMap((r) => r.isolationProblems),
       tenantRows.length
         ? ctx.out.table(tenantRows, [
             { header: "tenant", value: (r) => r.tenant },

@@ -3,6 +3,7 @@
 // server's capacity and the weights already placed on it, and maps a refusal to an error.
 
 import { BtwError, ConflictError, NotFoundError } from "../errors.js";
+import { isolationInPlace } from "./server/isolation-check.js";
 
 export interface PlacementServer {
   name: string;
@@ -11,6 +12,17 @@ export interface PlacementServer {
   used: number;
   /** only `ready` servers take tenants (not draining, not bootstrapping, …) */
   status: string;
+  /**
+   * its tenant isolation rules are installed, as its last check saw them (isolationInPlace):
+   * a server without them would let a tenant reach the host, the private network and the
+   * other servers, so it takes none, ready or not
+   */
+  isolated: boolean;
+}
+
+/** A server row as placement sees it: `active` is ready; isolated as its last check recorded. */
+export function placementServer(s: { name: string; capacity: number; usedCapacity: number; status: string; facts: Readonly<Record<string, unknown>> | null }): PlacementServer {
+  return { name: s.name, capacity: s.capacity, used: s.usedCapacity, status: s.status === "active" ? "ready" : s.status, isolated: isolationInPlace(s.facts) };
 }
 
 export interface PlacementInput {
@@ -31,6 +43,7 @@ export type Placement =
   | { ok: true; server: string; freeBefore: number; freeAfter: number }
   | { ok: false; reason: "unknown-server"; requested: string; known: string[] }
   | { ok: false; reason: "server-not-ready"; server: string; status: string }
+  | { ok: false; reason: "server-not-isolated"; server: string }
   | { ok: false; reason: "server-full"; server: string; free: number; weight: number }
   | { ok: false; reason: "no-capacity"; weight: number; servers: ServerRoom[] };
 
@@ -59,12 +72,13 @@ export function choosePlacement(input: PlacementInput): Placement {
     const server = servers.find((s) => s.name === input.requested);
     if (server === undefined) return { ok: false, reason: "unknown-server", requested: input.requested, known: servers.map((s) => s.name).sort() };
     if (server.status !== "ready") return { ok: false, reason: "server-not-ready", server: server.name, status: server.status };
+    if (!server.isolated) return { ok: false, reason: "server-not-isolated", server: server.name };
     if (!fits(server, weight)) return { ok: false, reason: "server-full", server: server.name, free: freeCapacity(server), weight };
     return placed(server);
   }
 
   const candidates = servers
-    .filter((s) => s.status === "ready" && fits(s, weight))
+    .filter((s) => s.status === "ready" && s.isolated && fits(s, weight))
     .sort((a, b) => freeCapacity(b) - freeCapacity(a) || byName(a, b));
   const best = candidates[0];
   if (best !== undefined) return placed(best);
@@ -72,7 +86,7 @@ export function choosePlacement(input: PlacementInput): Placement {
     ok: false,
     reason: "no-capacity",
     weight,
-    servers: [...servers].sort(byName).map((s) => ({ name: s.name, status: s.status, free: freeCapacity(s) })),
+    servers: [...servers].sort(byName).map((s) => ({ name: s.name, status: s.status === "ready" && !s.isolated ? "not isolated" : s.status, free: freeCapacity(s) })),
   };
 }
 
@@ -90,6 +104,11 @@ export function placementError(refusal: PlacementRefusal): BtwError {
         code: "server-not-ready",
         hint: `run \`btw server check ${refusal.server}\`, or omit --server to let btw choose`,
       });
+    case "server-not-isolated":
+      return new ConflictError(`server '${refusal.server}' takes no tenants: its tenant isolation rules are not in force (or were never checked)`, {
+        code: "server-not-isolated",
+        hint: `run \`btw server isolate ${refusal.server}\` (it installs the rules and checks them), or omit --server to let btw choose`,
+      });
     case "server-full":
       return new ConflictError(
         `server '${refusal.server}' has ${units(refusal.free)} capacity units free; the plan needs ${units(refusal.weight)}`,
@@ -99,7 +118,9 @@ export function placementError(refusal: PlacementRefusal): BtwError {
       const list = refusal.servers.map((s) => `${s.name} ${s.status === "ready" ? `${units(s.free)} free` : s.status}`).join(", ");
       return new ConflictError(`no server has room for a plan of weight ${units(refusal.weight)}${list ? ` (${list})` : " (no servers)"}`, {
         code: "no-capacity",
-        hint: "add a server (`btw infra apply` or `btw server add`), or choose a smaller plan",
+        hint: refusal.servers.some((s) => s.status === "not isolated")
+          ? "`btw server isolate` the servers marked not isolated, add a server (`btw infra apply` or `btw server add`), or choose a smaller plan"
+          : "add a server (`btw infra apply` or `btw server add`), or choose a smaller plan",
         details: { weight: refusal.weight, servers: refusal.servers },
       });
     }

@@ -7,7 +7,7 @@ import { countMismatches } from "../core/backup/checks.js";
 import { backupChoiceError, chooseRestoreBackup, type RestoreSource } from "../core/backup/restore-choice.js";
 import type { BackupManifest, BackupWorkflow } from "../core/backup/manifest.js";
 import { nameProblem, TENANT_NAME } from "../core/names.js";
-import { choosePlacement, placementError } from "../core/placement.js";
+import { choosePlacement, placementError, placementServer } from "../core/placement.js";
 import { allocateSubnet } from "../core/subnets.js";
 import { tenantLayout } from "../core/tenant/layout.js";
 import { ConflictError, NotFoundError, OperationError, UsageError } from "../errors.js";
@@ -197,9 +197,9 @@ export async function planRestore(ctx: Ctx, db: Db, storage: BackupStorage, req:
   }
   const plan = requirePlan(ctx, planName);
   const servers = await listServers(db);
-  const preferred = req.server ?? (manifest.server && servers.some((s) => s.name === manifest.server && s.freeCapacity >= plan.weight && s.status === "active") ? manifest.server : undefined);
+  const preferred = req.server ?? (manifest.server && servers.some((s) => s.name === manifest.server && s.freeCapacity >= plan.weight && placementServer(s).status === "ready" && placementServer(s).isolated) ? manifest.server : undefined);
   const placement = choosePlacement({
-    servers: servers.map((s) => ({ name: s.name, capacity: s.capacity, used: s.usedCapacity, status: s.status === "active" ? "ready" : s.status })),
+    servers: servers.map(placementServer),
     weight: plan.weight,
     ...(preferred ? { requested: preferred } : {}),
   });

@@ -21,6 +21,7 @@ import { envFor } from "./tenant-create.js";
 import { adoptImages, imagesOf, lockTenant, requirePlan, requireTenant, tenantServer } from "./tenant-context.js";
 import { N8N_API_KEY, readAllSecrets } from "./tenant-secrets.js";
 import { webhookHostOf } from "../state/tenant-domains.js";
+import { isolationInPlace } from "../core/server/isolation-check.js";
 
 // `tenant migrate <name> --to <server>`: preflight (target reachable, active, with capacity,
 // a subnet and the images), a fresh backup while the tenant still serves, then the
@@ -137,6 +138,7 @@ export async function preflightMigrate(ctx: Ctx, db: Db, slug: string, to: strin
   if (tenant.status !== "active" && tenant.status !== "suspended") problems.push(`tenant ${slug} is ${tenant.status}`);
   if (target.id === source.id) throw new UsageError(`tenant ${slug} is already on ${to}`);
   if (target.status !== "active") problems.push(`server ${to} is ${target.status}`);
+  else if (!isolationInPlace(target.facts)) problems.push(`server ${to}'s tenant isolation rules are not in force (or were never checked): \`btw server isolate ${to}\` first`);
   const { listServers } = await import("../state/servers.js");
   const usage = (await listServers(db)).find((s) => s.id === target.id)!;
   if (usage.freeCapacity < tenant.weight) problems.push(`server ${to} has ${usage.freeCapacity} capacity units free, ${slug} needs ${tenant.weight}`);

@@ -97,6 +97,45 @@ describe("tenant lifecycle on the lab", () => {
     expect(served.stdout).toMatch(/^n8n_\w+/m);
   });
 
+  // issue 22 item 10: isolation was never checked — a host added with `server add` took
+  // tenants without BTW-ISOLATION, and a flushed ruleset went unnoticed
+  it("isolation is checked: server add installed it; a flush lets orbit reach the host's sshd, makes status degraded (exit 3) and doctor name the fix, and a check refuses the server for tenants until `server isolate`", async () => {
+    const sshFromOrbit = async () => {
+      const probe = `const s=require('net').connect(22,'${vm.host}');s.setTimeout(3000);s.on('connect',()=>{console.log('OPEN');process.exit(0)});s.on('timeout',()=>{console.log('CLOSED');process.exit(0)});s.on('error',()=>{console.log('CLOSED');process.exit(0)})`;
+      return (await onVm(vm, ["docker", "exec", "btw-orbit-n8n", "node", "-e", probe])).stdout.trim();
+    };
+    type Row = { server: string; isolation: string; isolationProblems: string[] };
+    const isolationRow = async () => ((JSON.parse((await btw(["status", "--json"])).stdout) as { servers: Row[] }).servers.find((r) => r.server === vm.name))!;
+    // labHome's `server add` installed the rules and its check found them in force
+    expect((await onVm(vm, ["iptables-save", "-t", "filter"])).stdout).toContain("-A DOCKER-USER -j BTW-ISOLATION");
+    expect((await isolationRow()).isolation).toBe("in-place");
+    expect(await sshFromOrbit()).toBe("CLOSED");
+
+    await onVm(vm, ["sh", "-c", "iptables -w -F BTW-ISOLATION && iptables -w -F BTW-ISOLATION-INPUT"]);
+    try {
+      expect(await sshFromOrbit(), "what the rules are for").toBe("OPEN");
+      const st = await btw(["status", "--json"]);
+      expect(st.code, st.stdout).toBe(3);
+      const row = (JSON.parse(st.stdout) as { servers: Row[] }).servers.find((r) => r.server === vm.name)!;
+      expect(row.isolation).toBe("missing");
+      expect(row.isolationProblems[0]).toContain(`btw server isolate ${vm.name}`);
+      const doctor = await btw(["doctor", "--json"]);
+      expect(doctor.code).toBe(1);
+      const checks = (JSON.parse(doctor.stdout) as { checks: Array<{ check: string; level: string; fix?: string }> }).checks;
+      expect(checks.find((c) => c.check === `isolation ${vm.name}`)).toMatchObject({ level: "fail", fix: `btw server isolate ${vm.name}` });
+      expect((await btw(["server", "check", vm.name])).code).toBe(0);
+      const create = await btw(["tenant", "create", "gamma", "--plan", "starter", "--server", vm.name, "--dry-run"]);
+      expect(create.code, create.stderr).toBe(2);
+      expect(create.stderr).toMatch(new RegExp(`btw server isolate ${vm.name}`));
+    } finally {
+      const iso = await btw(["server", "isolate", vm.name, "--json"]);
+      expect(iso.code, iso.stderr).toBe(0);
+    }
+    expect((await isolationRow()).isolation).toBe("in-place");
+    expect(await sshFromOrbit()).toBe("CLOSED");
+    expect((await btw(["tenant", "create", "gamma", "--plan", "starter", "--server", vm.name, "--dry-run"])).code).toBe(0);
+  });
+
   it("publishes no port but the proxy's; .env is 0600; no secret in the process list", async () => {
     const ports = await onVm(vm, ["docker", "ps", "--format", "{{.Names}} {{.Ports}}"]);
     const publishing = ports.stdout.split("\n").filter((l) => /->/.test(l)).map((l) => l.split(" ")[0]);

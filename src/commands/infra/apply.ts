@@ -40,7 +40,8 @@ const handler: Handler = async (ctx, _args, opts) => {
 
     const outputs = parseServerOutputs((await tf(ctx, setup, outputArgs())).stdout);
     const { added, known } = await register(ctx, db, outputs);
-    const results = await Promise.all([...added.map((s) => converge(ctx, db, s, true)), ...known.map((s) => converge(ctx, db, s, false))]);
+    // each server's isolation rules name every other server: with servers added, the known ones are re-isolated too
+    const results = await Promise.all([...added.map((s) => converge(ctx, db, s, true)), ...known.map((s) => converge(ctx, db, s, false, added.length > 0))]);
     const failed = results.filter((r) => r.error);
     ctx.out.result({ counts: c, servers: results }, () =>
       ctx.out.table(results, [
@@ -97,8 +98,12 @@ interface Converged {
   error: string | null;
 }
 
-/** New servers: first boot, bootstrap (no-op after cloud-init), proxy, check. Known ones: check. */
-async function converge(ctx: Ctx, db: Db, server: ServerRow, added: boolean): Promise<Converged> {
+/**
+ * New servers: first boot, bootstrap (no-op after cloud-init), isolation, proxy, check. Known
+ * ones: check — after their isolation rules are re-applied when `reisolate` (servers were
+ * added: the rules name them now).
+ */
+async function converge(ctx: Ctx, db: Db, server: ServerRow, added: boolean, reisolate = false): Promise<Converged> {
   try {
     let changed: string[] = [];
     if (added) {
@@ -113,6 +118,10 @@ async function converge(ctx: Ctx, db: Db, server: ServerRow, added: boolean): Pr
       const { ensureIsolation } = await import("../../ops/server/isolation.js");
       if ((await ensureIsolation(host, db, ctx.config, server.id)).changed) changed.push("isolation");
       await ensureProxy(host, db, ctx, server.id);
+    } else if (reisolate && server.labels[ROLE_LABEL] !== "edge") {
+      const { Host } = await import("../../ops/host.js");
+      const { ensureIsolation } = await import("../../ops/server/isolation.js");
+      if ((await ensureIsolation(new Host(server.name, await sshFor(ctx, server)), db, ctx.config, server.id)).changed) changed.push("isolation");
     }
     const check = await checkAndRecord(ctx, db, server);
     return { server: server.name, added, status: check.status, changed, error: check.error };

@@ -1,10 +1,12 @@
 import type { Handler } from "../../cli/program.js";
 import { PartialFailureError } from "../../errors.js";
-import { requireServer, sshFor } from "./shared.js";
+import { checkAndRecord, requireServer, sshFor } from "./shared.js";
 
 // `btw server isolate [names...]`: the tenant isolation rules (src/core/server/isolation.ts)
 // installed and applied on the named servers, or on every server — the step `server bootstrap`
-// and `infra apply` run, alone. Each server's rules name every other server's addresses, so a
+// and `infra apply` run, alone — then each server checked (`server check`): the live rules
+// compared with the rendered ones and recorded, so a server refused for tenants for want of
+// isolation takes them again. Each server's rules name every other server's addresses, so a
 // server added later is only kept from the older ones once they are re-isolated: run it
 // after `server add`. Idempotent; a server that fails is reported and the others go on.
 const handler: Handler = async (ctx, [names], opts) => {
@@ -30,9 +32,16 @@ const handler: Handler = async (ctx, [names], opts) => {
     servers.map(async (s) => {
       try {
         const r = await ensureIsolation(new Host(s.name, await sshFor(ctx, s)), db, ctx.config, s.id);
-        return { server: s.name, ok: true, changed: r.changed, persistent: r.persistent, error: null as string | null };
+        // what placement reads: the rules as the kernel holds them now
+        const check = await checkAndRecord(ctx, db, s);
+        const isolation = (check.facts?.isolation as string | undefined) ?? "unknown";
+        if (check.error || isolation !== "in-place") {
+          const why = check.error ?? check.verdict?.isolation?.problems.join("; ") ?? isolation;
+          return { server: s.name, ok: false, changed: r.changed, persistent: r.persistent, isolation, error: `applied, but the check that followed says: ${why}` };
+        }
+        return { server: s.name, ok: true, changed: r.changed, persistent: r.persistent, isolation, error: null as string | null };
       } catch (e) {
-        return { server: s.name, ok: false, changed: false, persistent: false, error: (e as Error).message.split("\n")[0]! };
+        return { server: s.name, ok: false, changed: false, persistent: false, isolation: "unknown", error: (e as Error).message.split("\n")[0]! };
       }
     }),
   );

@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Ctx } from "../../cli/context.js";
 import { NotFoundError } from "../../errors.js";
-import { judgeServer, type Verdict } from "../../core/server/readiness.js";
+import { judgeServer, type ServerProbe, type Verdict } from "../../core/server/readiness.js";
 import type { Queryable } from "../../state/db.js";
 import type { ServerRow, ServerStatus } from "../../state/servers.js";
 import type { SshClient } from "../../remote/ssh.js";
@@ -60,14 +60,32 @@ export interface CheckResult {
   cause?: unknown;
 }
 
-/** Probes one server and records what it saw; a failure is recorded as `unreachable`. */
+/**
+ * What a probe and its verdict record in `servers.facts`. `isolation` (the state of the tenant
+ * isolation rules it saw) is what placement reads: a server takes tenants only once a check
+ * found its rules installed (core/server/isolation-check.ts isolationInPlace).
+ */
+export function factsOf(probe: ServerProbe, verdict: Verdict): Record<string, unknown> {
+  return {
+    ...probe.facts,
+    engineVersion: probe.engineVersion ?? undefined,
+    composeVersion: probe.composeVersion ?? undefined,
+    verdict: verdict.status,
+    problems: verdict.problems,
+    ...(verdict.isolation ? { isolation: verdict.isolation.state } : {}),
+  };
+}
+
+/** Probes one server (its isolation rules included) and records what it saw; a failure is recorded as `unreachable`. */
 export async function checkAndRecord(ctx: Ctx, q: Queryable, s: ServerRow): Promise<CheckResult> {
   const { updateServerFacts, updateServerStatus } = await import("../../state/servers.js");
   const { probeServer } = await import("../../remote/probe-server.js");
+  const { expectedIsolation } = await import("../../ops/server/isolation.js");
   try {
-    const probe = await probeServer(await sshFor(ctx, s));
-    const verdict = judgeServer(s.name, probe);
-    const facts = { ...probe.facts, engineVersion: probe.engineVersion ?? undefined, composeVersion: probe.composeVersion ?? undefined, verdict: verdict.status, problems: verdict.problems };
+    const expected = await expectedIsolation(q, ctx.config, s);
+    const probe = await probeServer(await sshFor(ctx, s), { isolation: expected !== null });
+    const verdict = judgeServer(s.name, probe, expected);
+    const facts = factsOf(probe, verdict);
     // draining is the operator's decision: a check never undoes it
     const status: ServerStatus = s.status === "draining" ? "draining" : verdict.status === "needs-bootstrap" ? "new" : "active";
     await updateServerFacts(q, s.id, facts);

@@ -1,4 +1,6 @@
 import type { HostFacts } from "../commands/host-facts.js";
+import { checkIsolation, type IsolationCheck } from "./isolation-check.js";
+import type { IsolationInput } from "./isolation.js";
 
 // What `server check` concludes from what it saw: pure, so the thresholds are tested and
 // the same verdict is shown by `server check`, `server show` and `doctor`.
@@ -9,19 +11,29 @@ export interface ServerProbe {
   /** why the engine probe failed, when it did (one line) */
   engineError?: string;
   composeVersion: string | null;
+  /** the live filter table (`iptables-save`), or why it could not be read; absent: not looked at */
+  isolation?: { saved: string } | { error: string };
 }
 
-export type ServerStatus = "ready" | "needs-bootstrap" | "degraded";
+/** needs-isolation: Docker is fine but the tenant isolation rules are not in force — placement refuses it. */
+export type ServerStatus = "ready" | "needs-bootstrap" | "needs-isolation" | "degraded";
 
 export interface Verdict {
   status: ServerStatus;
   problems: string[];
+  /** the live isolation rules against `expected` (judgeServer's third argument), when both were given */
+  isolation?: IsolationCheck;
 }
 
 export const MIN_DISK_FREE_BYTES = 5 * 1024 ** 3;
 export const MIN_MEM_AVAILABLE_BYTES = 512 * 1024 ** 2;
 
-export function judgeServer(name: string, p: ServerProbe): Verdict {
+/**
+ * `expected`: the isolation rules btw renders for this server (null or absent: not checked —
+ * an edge proxy runs no tenants). A server whose rules are not in force needs isolation; one
+ * whose rules differ from btw's is degraded. Each problem names its fix.
+ */
+export function judgeServer(name: string, p: ServerProbe, expected?: IsolationInput | null): Verdict {
   const problems: string[] = [];
   let status: ServerStatus = "ready";
   if (!p.engineVersion) {
@@ -40,7 +52,13 @@ export function judgeServer(name: string, p: ServerProbe): Verdict {
     if (status === "ready") status = "degraded";
     problems.push(`only ${gib(p.facts.memAvailableBytes)} memory available (want ≥ ${gib(MIN_MEM_AVAILABLE_BYTES)}): move tenants off (\`btw tenant migrate\`)`);
   }
-  return { status, problems };
+  if (!expected || !p.isolation) return { status, problems };
+  const isolation = checkIsolation(name, expected, p.isolation);
+  problems.push(...isolation.problems);
+  if (isolation.state === "missing" || isolation.state === "unknown") {
+    if (status !== "needs-bootstrap") status = "needs-isolation";
+  } else if (isolation.state === "drift" && status === "ready") status = "degraded";
+  return { status, problems, isolation };
 }
 
 export function gib(bytes: number): string {

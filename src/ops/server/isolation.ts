@@ -1,5 +1,5 @@
 import type { Config } from "../../config/schema.js";
-import { privateAddress } from "../../core/monitoring/targets.js";
+import { privateAddress, ROLE_LABEL } from "../../core/monitoring/targets.js";
 import {
   ISOLATION_LAYOUT,
   isolationApply,
@@ -9,8 +9,11 @@ import {
   systemdRunning,
   type IsolationInput,
 } from "../../core/server/isolation.js";
+import { checkIsolation, type IsolationCheck } from "../../core/server/isolation-check.js";
 import { OperationError } from "../../errors.js";
-import type { Db } from "../../state/db.js";
+import { readIsolation } from "../../remote/probe-server.js";
+import type { SshClient } from "../../remote/ssh.js";
+import type { Db, Queryable } from "../../state/db.js";
 import { listServers } from "../../state/servers.js";
 import type { Host } from "../host.js";
 
@@ -20,11 +23,28 @@ import type { Host } from "../host.js";
 // which is also how a server learns about servers added since (their addresses are in the
 // rules; the private network's range covers their private side already).
 
-/** The rules' inputs from the config and the state: every other server's addresses. */
-export async function isolationInputFor(db: Db, config: Config, serverId: number): Promise<IsolationInput> {
+/** The rules' inputs from the config and the state: every other server's addresses (null: a server not registered yet). */
+export async function isolationInputFor(db: Queryable, config: Config, serverId: number | null): Promise<IsolationInput> {
   const others = (await listServers(db)).filter((s) => s.id !== serverId);
   const addresses = others.flatMap((s) => [s.host, privateAddress(s)].filter((a): a is string => a !== null));
   return { tenantSources: [config.placement.subnetPool], privateRanges: [config.hetzner.networkRange], otherServers: addresses };
+}
+
+/**
+ * The rules a server must hold for its checks (readiness, `status`, `doctor`), or null for one
+ * that runs no tenants and is never isolated (an edge proxy: `server isolate` skips it too).
+ */
+export async function expectedIsolation(db: Queryable, config: Config, server: { id: number | null; labels: Record<string, string> }): Promise<IsolationInput | null> {
+  return server.labels[ROLE_LABEL] === "edge" ? null : isolationInputFor(db, config, server.id);
+}
+
+/**
+ * The server's isolation rules as its kernel holds them against btw's (`status`, `doctor`):
+ * null for a server that is never isolated (an edge proxy).
+ */
+export async function liveIsolation(ssh: SshClient, db: Queryable, config: Config, server: { id: number; name: string; labels: Record<string, string> }): Promise<IsolationCheck | null> {
+  const expected = await expectedIsolation(db, config, server);
+  return expected ? checkIsolation(server.name, expected, await readIsolation(ssh)) : null;
 }
 
 export interface IsolationResult {

@@ -18,7 +18,7 @@ import { listAudit } from "../../../src/state/audit.js";
 import { completeBackup, insertBackup, type BackupReason } from "../../../src/state/backups.js";
 import { openDb, type Db } from "../../../src/state/db.js";
 import { migrate } from "../../../src/state/migrate.js";
-import { insertServer } from "../../../src/state/servers.js";
+import { insertServer, updateServerFacts } from "../../../src/state/servers.js";
 import { deleteTenantSecrets } from "../../../src/state/tenant-secrets.js";
 import { getTenant, insertTenant, updateTenantStatus, type TenantRow } from "../../../src/state/tenants.js";
 import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
@@ -140,6 +140,7 @@ beforeAll(async () => {
   db = await ctx.db();
   // a TEST-NET address: nothing would answer, and nothing here dials it
   serverId = (await insertServer(db, { name: "lab-a", host: "192.0.2.1", capacity: 100, status: "active" })).id;
+  await updateServerFacts(db, serverId, { isolation: "in-place" }); // a check found its tenant isolation in force
 }, 120_000);
 
 afterAll(async () => {

@@ -38,7 +38,8 @@ describe("host keys pinned in the shared state", () => {
   });
 
   it("the first contact (server add on A) pins the key in the state; B connects with that pin, scanning nothing", async () => {
-    const add = await a.run(["server", "add", "loop", "--host", "127.0.0.1", "--port", String(sshd.port), "--ssh-key", sshd.clientKey]);
+    // --no-isolate: the "server" is this machine; its firewall is not the test's to change
+    const add = await a.run(["server", "add", "loop", "--host", "127.0.0.1", "--port", String(sshd.port), "--ssh-key", sshd.clientKey, "--no-isolate"]);
     expect(add.code, add.stderr).toBe(0);
     const first = await pins();
     expect(first).toEqual([expect.objectContaining({ type: "ssh-ed25519", fingerprint: await sshd.hostKeyFingerprint(), source: "first-contact" })]);

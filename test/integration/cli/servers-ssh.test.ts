@@ -41,7 +41,8 @@ describe("servers over real SSH", () => {
   });
 
   it("add pins the host key on first contact and records the server's facts", async () => {
-    const r = await home.run(["server", "add", "loop", "--host", "127.0.0.1", "--port", String(sshd.port), "--ssh-key", sshd.clientKey, "--capacity", "10", "--json"]);
+    // --no-isolate: the "server" is this machine; its firewall is not the test's to change
+    const r = await home.run(["server", "add", "loop", "--host", "127.0.0.1", "--port", String(sshd.port), "--ssh-key", sshd.clientKey, "--capacity", "10", "--no-isolate", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { server: { name: string; capacity: number; facts: { cpus: number; memTotalBytes: number; diskFreeBytes: number } } };
     expect(out.server).toMatchObject({ name: "loop", capacity: 10 });
@@ -60,6 +61,26 @@ describe("servers over real SSH", () => {
     expect(out.servers[0]!.facts.cpus).toBeGreaterThan(0);
     const show = JSON.parse((await home.run(["server", "show", "loop", "--json"])).stdout) as { server: { checkedAt: string } };
     expect(Date.parse(show.server.checkedAt)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  // issue 22 item 10, with this machine's real iptables-save read over SSH (root here): it has
+  // no BTW-ISOLATION, as a host freshly added
+  it("a host without the tenant isolation rules: check records it, tenant create refuses it naming `btw server isolate`, doctor fails naming the same fix", async () => {
+    const check = await home.run(["server", "check", "loop", "--json"]);
+    expect(check.code, check.stderr).toBe(0);
+    const out = JSON.parse(check.stdout) as { servers: { facts: { isolation: string; problems: string[] } }[] };
+    expect(out.servers[0]!.facts.isolation).toBe("missing");
+    expect(out.servers[0]!.facts.problems).toContainEqual(expect.stringMatching(/^tenant isolation is not in force on loop \(no BTW-ISOLATION chain; .*\): .*run `btw server isolate loop`$/));
+    // as if its Docker were ready: still no tenant
+    await stateSql(home, "update servers set status = 'active' where name = 'loop'");
+    const create = await home.run(["tenant", "create", "acme", "--plan", "starter", "--server", "loop"]);
+    expect(create.code).toBe(2);
+    expect(errorLines(create.stderr)).toEqual(["error: server 'loop' takes no tenants: its tenant isolation rules are not in force (or were never checked)"]);
+    expect(create.stderr).toMatch(/btw server isolate loop/);
+    const doctor = await home.run(["doctor", "--json"]);
+    expect(doctor.code).toBe(1);
+    const checks = (JSON.parse(doctor.stdout) as { checks: { check: string; level: string; detail: string; fix?: string }[] }).checks;
+    expect(checks.find((c) => c.check === "isolation loop")).toMatchObject({ level: "fail", detail: expect.stringMatching(/^tenant isolation is not in force on loop \(no BTW-ISOLATION chain/), fix: "btw server isolate loop" });
   });
 
   it("a changed host key is refused, naming the re-pin command; trust re-pins", async () => {

@@ -19,6 +19,7 @@ import { failStep, finishStep, startStep } from "../../../src/state/operations.j
 import { insertServer } from "../../../src/state/servers.js";
 import { insertTenant, updateTenantStatus, type TenantRow } from "../../../src/state/tenants.js";
 import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
+import { savedFilterTable } from "../../support/isolation.js";
 
 const seam = vi.hoisted(() => ({ dockerSocket: "" }));
 
@@ -29,6 +30,8 @@ vi.mock("../../../src/commands/server/shared.js", async (importOriginal) => ({
     name: s.name,
     connect: async () => {},
     forwardUnixSocket: async () => ({ localPath: seam.dockerSocket, close: async () => {} }),
+    // `iptables-save`: the server's tenant isolation rules in force (lab-a alone, the config's defaults)
+    run: async () => ({ stdout: savedFilterTable({ tenantSources: ["10.220.0.0/16"], privateRanges: ["10.0.0.0/16"], otherServers: [] }), stderr: "", exitCode: 0 }),
   }),
 }));
 

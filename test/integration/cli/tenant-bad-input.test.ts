@@ -11,8 +11,8 @@ describe("tenant create: bad input", () => {
     // registered without connecting: capacity 1 (too small for pro), and one nobody answers on
     expect((await home.run(["server", "add", "tiny", "--host", "127.0.0.1", "--port", "1", "--capacity", "1", "--no-verify"])).code).toBe(0);
     expect((await home.run(["server", "add", "dead", "--host", "127.0.0.1", "--port", "9", "--capacity", "10", "--no-verify"])).code).toBe(0);
-    // as if it had passed `server check` and gone down since
-    await stateSql(home, "update servers set status = 'active'");
+    // as if it had passed `server check` (tenant isolation in force) and gone down since
+    await stateSql(home, `update servers set status = 'active', facts = '{"isolation": "in-place"}'`);
   });
   afterAll(() => home?.cleanup());
 
@@ -62,6 +62,21 @@ describe("tenant create: bad input", () => {
     const r = await home.run(["tenant", "create", "acme", "--plan", "starter", "--timezone", "Mars/Olympus"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown timezone/);
+  });
+
+  // issue 22 item 10: a server whose tenant isolation rules were never found in force takes no tenant
+  it("a ready server without its tenant isolation in force exits 2 naming `btw server isolate`, and creates nothing", async () => {
+    expect((await home.run(["server", "add", "bare", "--host", "127.0.0.1", "--port", "10", "--capacity", "48", "--no-verify"])).code).toBe(0);
+    await stateSql(home, "update servers set status = 'active' where name = 'bare'");
+    try {
+      const r = await home.run(["tenant", "create", "acme", "--plan", "pro", "--server", "bare"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/server 'bare' takes no tenants: its tenant isolation rules are not in force/);
+      expect(r.stderr).toMatch(/btw server isolate bare/);
+      await nothingCreated();
+    } finally {
+      await stateSql(home, "delete from servers where name = 'bare'");
+    }
   });
 
   it("an unreachable server exits 1 and creates nothing", async () => {

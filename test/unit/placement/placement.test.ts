@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { choosePlacement, placementError, type PlacementServer } from "../../../src/core/placement.js";
+import { choosePlacement, placementError, placementServer, type PlacementServer } from "../../../src/core/placement.js";
 import { ConflictError, ExitCode, NotFoundError } from "../../../src/errors.js";
 
-const server = (name: string, capacity: number, used: number, status = "ready"): PlacementServer => ({ name, capacity, used, status });
+const server = (name: string, capacity: number, used: number, status = "ready", isolated = true): PlacementServer => ({ name, capacity, used, status, isolated });
 
 describe("choosePlacement", () => {
   it("picks the server with most free capacity", () => {
@@ -19,6 +19,26 @@ describe("choosePlacement", () => {
   it("skips servers that are not ready, even with the most room", () => {
     const servers = [server("empty-draining", 48, 0, "draining"), server("new", 48, 0, "bootstrapping"), server("busy", 12, 8)];
     expect(choosePlacement({ servers, weight: 4 })).toMatchObject({ ok: true, server: "busy", freeAfter: 0 });
+  });
+
+  // issue 22 item 10: a host added without BTW-ISOLATION (or whose rules were flushed) passed
+  // readiness and received tenants that could reach its sshd, the private network, the others
+  it("skips a ready server whose tenant isolation is not in force, even with the most room", () => {
+    const servers = [server("bare", 48, 0, "ready", false), server("busy", 12, 8)];
+    expect(choosePlacement({ servers, weight: 4 })).toMatchObject({ ok: true, server: "busy" });
+    expect(choosePlacement({ servers: [server("bare", 48, 0, "ready", false)], weight: 1 })).toEqual({
+      ok: false,
+      reason: "no-capacity",
+      weight: 1,
+      servers: [{ name: "bare", status: "not isolated", free: 48 }],
+    });
+  });
+
+  it("reads isolation from what the server's last check recorded: installed (in place, or drifted and reported) takes tenants; missing, unreadable or never checked does not", () => {
+    const row = (facts: Record<string, unknown> | null, status = "active") => placementServer({ name: "s", capacity: 12, usedCapacity: 0, status, facts });
+    expect([{ isolation: "in-place" }, { isolation: "drift" }, { isolation: "missing" }, { isolation: "unknown" }, { engineVersion: "27.5.1" }, null].map((f) => row(f).isolated)).toEqual([true, true, false, false, false, false]);
+    expect(row({ isolation: "in-place" })).toEqual({ name: "s", capacity: 12, used: 0, status: "ready", isolated: true });
+    expect(row({ isolation: "in-place" }, "new").status).toBe("new");
   });
 
   it("fills a server exactly, with decimal weights", () => {
@@ -67,6 +87,10 @@ describe("choosePlacement", () => {
     it("refuses a server that is not ready", () => {
       expect(choosePlacement({ servers, weight: 1, requested: "c" })).toEqual({ ok: false, reason: "server-not-ready", server: "c", status: "draining" });
     });
+
+    it("refuses a ready server whose tenant isolation is not in force, instead of placing there", () => {
+      expect(choosePlacement({ servers: [server("bare", 48, 0, "ready", false)], weight: 1, requested: "bare" })).toEqual({ ok: false, reason: "server-not-isolated", server: "bare" });
+    });
   });
 
   it("rejects a non-positive weight as a programming error", () => {
@@ -95,6 +119,18 @@ describe("placementError", () => {
       "server 'c' is draining, not ready for new tenants",
       "run `btw server check c`, or omit --server to let btw choose",
     ]);
+  });
+
+  it("not isolated → ConflictError naming the command that isolates it", () => {
+    const e = placementError({ ok: false, reason: "server-not-isolated", server: "bare" });
+    expect(e).toBeInstanceOf(ConflictError);
+    expect([e.code, e.message, e.hint, e.exitCode]).toEqual([
+      "server-not-isolated",
+      "server 'bare' takes no tenants: its tenant isolation rules are not in force (or were never checked)",
+      "run `btw server isolate bare` (it installs the rules and checks them), or omit --server to let btw choose",
+      ExitCode.usage,
+    ]);
+    expect(placementError({ ok: false, reason: "no-capacity", weight: 1, servers: [{ name: "bare", status: "not isolated", free: 48 }] }).hint).toMatch(/^`btw server isolate` the servers marked not isolated/);
   });
 
   it("no capacity → ConflictError listing every server", () => {
