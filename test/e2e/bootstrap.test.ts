@@ -75,6 +75,8 @@ describe("server bootstrap on a bare Debian host", () => {
     const check = await home.run(["server", "check", bare.name, "--json"]);
     expect(check.code, check.stderr).toBe(0);
     expect(JSON.parse(check.stdout).servers[0]).toMatchObject({ server: bare.name, status: "active", error: null });
+    // the tenant isolation rules bootstrap installed, read back from the kernel by the check (issue 22 item 10)
+    expect(JSON.parse(check.stdout).servers[0].facts).toMatchObject({ isolation: "in-place" });
   });
 
   it("runs a tenant there", async () => {
