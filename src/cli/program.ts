@@ -383,8 +383,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     () => import("../commands/backup/show.js"),
   );
   on(
-    backup
-      .command("verify")
+    mutation(backup.command("verify"))
       .description("restore backups into a scratch stack and check them (records verified_at)")
       .option("--tenant <name>", "this tenant's backups")
       .option("--all", "every tenant's backups")
@@ -484,8 +483,7 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
   );
   on(schedule.command("status").description("each job's schedule, last run, outcome, notification and next run"), () => import("../commands/schedule/status.js"));
   on(
-    schedule
-      .command("run <job>")
+    mutation(schedule.command("run <job>"))
       .description("run one job now as cron does: recorded, metrics updated, failures notified (backup-all, backup-verify, backup-prune, secrets-rotate, maintenance)")
       .option("--jitter <seconds>", "first sleep a random 0..seconds", intArg(0, 3600), 0),
     () => import("../commands/schedule/run.js"),

@@ -48,17 +48,31 @@ export interface VerifyResult {
   error?: string;
 }
 
-async function chooseServer(db: Db, row: BackupRow, m: BackupManifest, requested?: string): Promise<ServerRow> {
-  const { getServerByName, listServers } = await import("../state/servers.js");
+/** The requested server, else the tenant's: what the state alone says (null: the manifest decides). */
+async function serverFromState(db: Db, row: BackupRow, requested?: string): Promise<ServerRow | null> {
   const { requireServer } = await import("../commands/server/shared.js");
   if (requested) return requireServer(db, requested);
   const { getTenant } = await import("../state/tenants.js");
   const t = await getTenant(db, row.tenantSlug);
   const { getServer } = await import("../state/servers.js");
-  if (t?.serverId) {
-    const s = await getServer(db, t.serverId);
-    if (s) return s;
-  }
+  return t?.serverId ? await getServer(db, t.serverId) : null;
+}
+
+/** Where each backup would be verified (`backup verify --dry-run`): no storage read, no server. */
+export async function planVerify(db: Db, rows: BackupRow[], requested?: string): Promise<Array<{ backup: string; tenant: string; server: string }>> {
+  return Promise.all(
+    rows.map(async (row) => ({
+      backup: row.id,
+      tenant: row.tenantSlug,
+      server: (await serverFromState(db, row, requested))?.name ?? "the server in its manifest, else an active one",
+    })),
+  );
+}
+
+async function chooseServer(db: Db, row: BackupRow, m: BackupManifest, requested?: string): Promise<ServerRow> {
+  const { getServerByName, listServers } = await import("../state/servers.js");
+  const known = await serverFromState(db, row, requested);
+  if (known) return known;
   const original = await getServerByName(db, m.server);
   if (original) return original;
   const any = (await listServers(db)).find((s) => s.status === "active");

@@ -1,7 +1,7 @@
 import type { Handler } from "../../cli/program.js";
 import { ExitCode, UsageError } from "../../errors.js";
 import { storageFor, type ServerSession } from "../../ops/backup.js";
-import { verifyBackup } from "../../ops/backup-verify.js";
+import { planVerify, verifyBackup } from "../../ops/backup-verify.js";
 import type { BackupRow } from "../../state/backups.js";
 
 const handler: Handler = async (ctx, _args, opts) => {
@@ -24,6 +24,15 @@ const handler: Handler = async (ctx, _args, opts) => {
     }
   }
   if (rows.length === 0) throw new UsageError(`no completed backups${tenant ? ` of ${tenant}` : ""} to verify`, { code: "backup-not-found", hint: "`btw backup list`" });
+  if (opts.dryRun) {
+    const plan = await planVerify(db, rows, typeof opts.server === "string" ? opts.server : undefined);
+    return void ctx.out.result({ dryRun: true, verify: plan }, () =>
+      [
+        ...plan.map((p) => `would verify ${p.backup} (${p.tenant}): decrypt and check it, restore it into a scratch stack on ${p.server}, check n8n there, remove the stack; record the outcome`),
+        "  (stale scratch stacks found on those servers are removed first)",
+      ].join("\n"),
+    );
+  }
   const storage = await storageFor(ctx);
   const sessions = new Map<string, Promise<ServerSession>>();
   const results = [];

@@ -16,6 +16,14 @@ interface ServerOutcome {
   warnings?: string[];
 }
 
+/** The commands the job runs on each server, for its plan (`schedule run maintenance --dry-run`). */
+export async function maintenanceCommands(ctx: Ctx): Promise<Array<{ server: string; commands: string[][] }>> {
+  const { listServers } = await import("../../state/servers.js");
+  const hours = ctx.config.schedule.maintenance.pruneOlderThanHours;
+  const commands = [pruneImages(hours), pruneBuildCache(hours), diskUsage(), containerLogsSize()];
+  return (await listServers(await ctx.db())).map((s) => ({ server: s.name, commands }));
+}
+
 export async function maintainServers(ctx: Ctx): Promise<{ code: number; report: string }> {
   const db = await ctx.db();
   const { listServers } = await import("../../state/servers.js");

@@ -52,13 +52,37 @@ async function runBtw(ctx: Ctx, env: NodeJS.ProcessEnv, argv: readonly string[])
   return { code: r.code, report: `$ btw ${argv.join(" ")}\n${r.stderr}${r.stdout}` };
 }
 
-async function verifySample(ctx: Ctx, env: NodeJS.ProcessEnv): Promise<{ code: number; report: string }> {
+/** The verify job's btw commands: one per tenant of this run's sample. */
+async function verifySampleCommands(ctx: Ctx): Promise<string[][]> {
   const { tenantFacts } = await import("../../state/monitoring-facts.js");
   const tenants = pickVerifySample(await tenantFacts(await ctx.db()), ctx.config.schedule.backupVerify.sample);
-  if (tenants.length === 0) return { code: 0, report: "no tenant has a completed backup to verify\n" };
+  return tenants.map((t) => ["backup", "verify", "--tenant", t, "--latest", "--json"]);
+}
+
+async function verifySample(ctx: Ctx, env: NodeJS.ProcessEnv): Promise<{ code: number; report: string }> {
+  const commands = await verifySampleCommands(ctx);
+  if (commands.length === 0) return { code: 0, report: "no tenant has a completed backup to verify\n" };
   const runs = [];
-  for (const t of tenants) runs.push(await runBtw(ctx, env, ["backup", "verify", "--tenant", t, "--latest", "--json"]));
+  for (const argv of commands) runs.push(await runBtw(ctx, env, argv));
   return { code: worstExit(runs.map((r) => r.code)), report: runs.map((r) => r.report).join("\n") };
+}
+
+export interface JobPlan {
+  job: string;
+  description: string;
+  /** the btw commands it would run, in order */
+  btw: string[][];
+  /** maintenance: the commands it would run on each server */
+  servers: Array<{ server: string; commands: string[][] }>;
+}
+
+/** What one run would do (`schedule run --dry-run`): from the state and the config alone. */
+export async function planJob(ctx: Ctx, job: JobDef): Promise<JobPlan> {
+  const base = { job: job.name, description: job.description, btw: [] as string[][], servers: [] as JobPlan["servers"] };
+  if (job.argv) return { ...base, btw: [job.argv] };
+  if (job.name === "backup-verify") return { ...base, btw: await verifySampleCommands(ctx) };
+  const { maintenanceCommands } = await import("./maintenance.js");
+  return { ...base, servers: await maintenanceCommands(ctx) };
 }
 
 async function execute(ctx: Ctx, job: JobDef, env: NodeJS.ProcessEnv): Promise<{ code: number; report: string }> {
