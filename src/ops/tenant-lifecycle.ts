@@ -15,6 +15,16 @@ import { webhookHostOf } from "../state/tenant-domains.js";
 // suspend, resume, set-plan, delete: each under the tenant's lock, each audited, each safe to
 // re-run after an interruption (it converges on the target state rather than replaying).
 
+const SUSPEND_FROM: TenantStatus[] = ["active", "suspended"];
+const RESUME_FROM: TenantStatus[] = ["suspended", "active"];
+
+/** suspend and resume --dry-run: the run's own refusals, from the state alone, and where it would act. */
+export async function planSuspendResume(db: Db, slug: string, verb: "suspend" | "resume"): Promise<{ tenant: TenantRow; server: ServerRow }> {
+  const t = await requireTenant(db, slug);
+  requireStatus(t, verb === "suspend" ? SUSPEND_FROM : RESUME_FROM, verb);
+  return { tenant: t, server: await tenantServer(db, t) };
+}
+
 function requireStatus(t: TenantRow, allowed: TenantStatus[], verb: string): void {
   if (!allowed.includes(t.status)) {
     throw new ConflictError(`cannot ${verb} tenant '${t.slug}': it is ${t.status}`, {
@@ -36,7 +46,7 @@ async function withTenant<T>(ctx: Ctx, db: Db, slug: string, fn: (t: TenantRow, 
 /** Visitors get the maintenance page (503) first, then the containers stop; data stays. */
 export async function suspendTenant(ctx: Ctx, db: Db, slug: string): Promise<TenantRow> {
   return withTenant(ctx, db, slug, async (t) => {
-    requireStatus(t, ["active", "suspended"], "suspend");
+    requireStatus(t, SUSPEND_FROM, "suspend");
     const server = await tenantServer(db, t);
     const host = await hostFor(ctx, server);
     const { updateTenantStatus, getTenant } = await import("../state/tenants.js");
@@ -51,7 +61,7 @@ export async function suspendTenant(ctx: Ctx, db: Db, slug: string): Promise<Ten
 /** Containers up and healthy first, then the route switches back from maintenance. */
 export async function resumeTenant(ctx: Ctx, db: Db, slug: string): Promise<TenantRow> {
   return withTenant(ctx, db, slug, async (t) => {
-    requireStatus(t, ["suspended", "active"], "resume");
+    requireStatus(t, RESUME_FROM, "resume");
     const server = await tenantServer(db, t);
     const host = await hostFor(ctx, server);
     const plan = requirePlan(ctx, t.plan);
