@@ -12,7 +12,7 @@ import { buildProgram } from "../../../src/cli/program.js";
 
 // The completion scripts are generated from the command table `--help` prints. The bash one
 // is loaded into a real bash and asked, for every command of the table, what it completes;
-// zsh and fish are not installed where the tests run, so their scripts are checked for their
+// zsh and fish are not part of the test set-up, so their scripts are checked for their
 // structure here (each command path, option and kind is in them, quoted).
 
 const tree = completionTree(buildProgram("0.0.0", {}));
@@ -162,7 +162,7 @@ describe("btw completion bash, in a real bash", () => {
   });
 });
 
-describe("btw completion zsh and fish: structure (neither shell is installed where the tests run)", () => {
+describe("btw completion zsh and fish: structure (neither shell is part of the test set-up)", () => {
   const zsh = zshScript(tree);
   const fish = fishScript(tree);
 
