@@ -91,9 +91,10 @@ const handler: Handler = async (ctx, [name], opts) => {
     return inserted;
   });
   let isolated = false;
-  if (plan.isolate && verdict?.status === "needs-isolation") {
-    // Docker answers, the rules are not in force: install them, then look again (the check
-    // records what placement reads). A failure keeps the server, refused for tenants.
+  if (plan.isolate && verdict?.isolation && verdict.isolation.state !== "in-place" && verdict.status !== "needs-bootstrap") {
+    // Docker answers, btw's rules are not in force (none, or another state's): install them,
+    // then look again (the check records what placement reads). A failure keeps the server,
+    // refused for tenants.
     try {
       const { Host } = await import("../../ops/host.js");
       const { ensureIsolation } = await import("../../ops/server/isolation.js");
