@@ -116,8 +116,9 @@ const handler: Handler = async (ctx, [name], opts) => {
   const takesTenants = isolationInPlace(facts);
   if (!takesTenants) ctx.out.warn(`${serverName} takes no tenants until its tenant isolation rules are in force: \`btw server ${status === "new" && plan.verify ? "bootstrap" : "isolate"} ${serverName}\``);
   // The others' rules name every other server's addresses: until re-applied, their tenants
-  // reach this one's sshd. Re-applied now (each at once); one that fails is named, not fatal.
-  const others = (await servers.listServers(db)).filter((s) => s.id !== row.id && s.labels[ROLE_LABEL] !== "edge" && s.status !== "unreachable");
+  // reach this one's sshd. Re-applied now on those btw isolated (each at once; a server never
+  // isolated takes no tenants and is left as it is); one that fails is named, not fatal.
+  const others = (await servers.listServers(db)).filter((s) => s.id !== row.id && s.labels[ROLE_LABEL] !== "edge" && s.status !== "unreachable" && isolationInPlace(s.facts));
   const reisolated: string[] = [];
   if (others.length && !plan.isolate) ctx.out.info(`the tenant isolation rules of ${others.map((s) => s.name).join(", ")} do not name ${serverName} yet: \`btw server isolate\``);
   else if (others.length) {
