@@ -9,6 +9,7 @@
 import { EXPORTERS_LAYOUT, STACK_PROJECT } from "../monitoring/deploy-plan.js";
 import { MONITORING_LAYOUT } from "../monitoring/sync-plan.js";
 import { PROXY_LAYOUT } from "../proxy/layout.js";
+import { PREPARED_ROOT } from "../tenant/prepared-db.js";
 import { ISOLATION_LAYOUT } from "./isolation.js";
 
 /** btw's own Compose projects on a server. */
@@ -26,7 +27,7 @@ export const OWN_DOCKER_NAMES: readonly string[] = [
  * btw's directories under /opt/btw. `tenants` (TENANTS_ROOT) and `bin` (cloud-init's
  * bootstrap script) are written out: their modules import names.ts, or YAML.
  */
-export const OWN_DIRS: readonly string[] = [PROXY_LAYOUT.dir, EXPORTERS_LAYOUT.dir, MONITORING_LAYOUT.dir, ISOLATION_LAYOUT.dir, "/opt/btw/tenants", "/opt/btw/bin"];
+export const OWN_DIRS: readonly string[] = [PROXY_LAYOUT.dir, EXPORTERS_LAYOUT.dir, MONITORING_LAYOUT.dir, ISOLATION_LAYOUT.dir, PREPARED_ROOT, "/opt/btw/tenants", "/opt/btw/bin"];
 
 /** Each name a tenant may not take, with whose it is: `btw-<name>` of the above, or a directory's own name. */
 export function ownNames(): ReadonlyMap<string, string> {

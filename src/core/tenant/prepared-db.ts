@@ -81,7 +81,8 @@ if [ "$why" = ok ]; then
   echo "prepared $key ready"
 else
   [ -z "$why" ] || echo "prepared $key refused: $why; rebuilding"
-  name=btw-prep-$key tmp=$dir.tmp
+  # an underscore: no tenant's name (letters, digits, dashes) makes these container and volume names
+  name=btw_prepared_$key tmp=$dir.tmp
   cleanup() { docker rm -f "$name-n8n" "$name-pg" >/dev/null 2>&1 || true; docker volume rm -f "$name-pgdata" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
   trap cleanup EXIT
   cleanup
