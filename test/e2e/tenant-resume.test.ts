@@ -7,6 +7,7 @@ import { stateSql, type BtwHome, killDuring } from "../support/cli.js";
 import { labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { labInfo, type LaneLab } from "./support/lab.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
+import { prepareAndClone } from "../../src/core/tenant/prepared-db.js";
 
 const containersOf = async (vm: LabServer, slug: string) =>
   (await onVm(vm, ["docker", "ps", "-a", "--filter", `label=btw.tenant=${slug}`, "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).sort();
@@ -85,23 +86,29 @@ describe("tenant create: kill and resume, concurrency", () => {
 
   it("creates of different tenants on one server both succeed, from one prepared database (refused and rebuilt first: its manifest names another n8n) and sharing no identity", async () => {
     created.push("par-a", "par-b");
-    // The server's prepared database (made by the creates above) as if made from another n8n image.
-    const manifests = (await onVm(vm, ["sh", "-c", "ls /opt/btw/prepared/*/manifest.json"])).stdout.trim().split("\n").filter(Boolean);
-    expect(manifests.length, "the creates above made a prepared database").toBeGreaterThan(0);
+    // The creates above found none on this server and had one made in the background; this
+    // waits for it (wait mode: the lock), as if it had been made from another n8n image first.
+    const prepare = async () => {
+      const r = await onVm(vm, prepareAndClone({ n8nImage: lab.images.n8n, postgresImage: lab.images.postgres, wait: true }), undefined, 600_000);
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    expect(await prepare()).toMatch(/^prepared [0-9a-f]{16} (ready|built)$/m);
     const tamper = await onVm(vm, ["sh", "-c", 'for m in /opt/btw/prepared/*/manifest.json; do sed -i \'s/"n8nImageId":"sha256:[0-9a-f]*"/"n8nImageId":"sha256:0000"/\' "$m"; done']);
     expect(tamper.code, tamper.stderr).toBe(0);
+    const again = await prepare();
+    expect(again).toMatch(/^prepared [0-9a-f]{16} refused: its manifest names other images or another recipe; rebuilding$/m);
+    expect(again).toMatch(/^prepared [0-9a-f]{16} built$/m);
+    expect((await onVm(vm, ["sh", "-c", "cat /opt/btw/prepared/*/manifest.json"])).stdout).not.toContain("sha256:0000");
     const [a, b] = await Promise.all([
       home.run(["tenant", "create", "par-a", "--plan", "starter", "--server", vm.name]),
       home.run(["tenant", "create", "par-b", "--plan", "starter", "--server", vm.name]),
     ]);
     expect(a.code, a.stderr).toBe(0);
     expect(b.code, b.stderr).toBe(0);
+    for (const r of [a, b]) expect(r.stderr).toMatch(/clone the prepared n8n database: [0-9a-f]{16}/);
     const rows = (await stateSql(home, "select slug, subnet::text as s from tenants where slug in ('par-a','par-b')")) as { s: string }[];
     expect(new Set(rows.map((r) => r.s)).size).toBe(2);
-    // one of the two found the manifest wrong, refused it and built it again; both cloned it
-    expect(`${a.stderr}\n${b.stderr}`).toMatch(/prepared n8n database [0-9a-f]{16} on \S+ was refused \(its manifest names other images or another recipe\) and rebuilt/);
-    for (const r of [a, b]) expect(r.stderr).toMatch(/clone the prepared n8n database: [0-9a-f]{16}/);
-    expect((await onVm(vm, ["sh", "-c", "cat /opt/btw/prepared/*/manifest.json"])).stdout).not.toContain("sha256:0000");
 
     // Field by field, nothing shared: ids, keys, passwords, instance, webhooks.
     const identity = async (slug: string) => {

@@ -39,12 +39,12 @@ export async function labHome(lab: LabInfo, opts: { servers?: string[]; env?: Re
 }
 
 /** Runs argv on a lab VM as root with the lab key (test plumbing, not btw's SSH). */
-export async function onVm(s: LabServer, argv: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function onVm(s: LabServer, argv: string[], input?: string, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
   const { shellJoin } = await import("../../src/core/shell.js");
   const r = await execa(
     "ssh",
     ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i", s.sshKey, "-p", String(s.port), `${s.user}@${s.host}`, shellJoin(argv)],
-    { reject: false, input: input ?? "", timeout: 120_000 },
+    { reject: false, input: input ?? "", timeout: timeoutMs },
   );
   return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

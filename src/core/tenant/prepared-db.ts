@@ -33,6 +33,7 @@ export const PREPARED_RECIPE = "btw-prepared-1";
 /** Exit codes of the script, beyond 0. */
 export const PREPARE_FAILED = 10; // nothing was cloned: the create may go on without it
 export const CLONE_FAILED = 11; // the clone failed part-way: the volume is left without PG_VERSION
+export const NOT_READY = 12; // none ready yet (being made in the background): nothing was cloned
 
 /**
  * What one throwaway n8n runs to migrate the database: the same DB settings as a tenant's,
@@ -55,12 +56,15 @@ const N8N_PREP_ENV = [
 
 /**
  * The server side of prepare-and-clone, one `sh` script: $1 root, $2 n8n image, $3 Postgres
- * image, $4 recipe, $5 the tenant's data volume ("" to prepare only), $6 "rebuild" to force.
- * Stdin (clone only): the tenant's database password on the first line, then the identity SQL.
- * Prints `prepared <key> ready|built [refused: why]` and `clone done|earlier`.
+ * image, $4 recipe, $5 the tenant's data volume ("" to prepare only), $6 "rebuild" to force,
+ * $7 "wait" to make a missing one now (else it is made in the background, detached from the
+ * SSH session, and the create goes on without it: no create waits a minute for a database it
+ * can do without). Stdin (clone only): the tenant's database password on the first line, then
+ * the identity SQL. Prints `prepared <key> ready|built|building|busy [refused: why]` and
+ * `clone done|earlier`. The script itself is in $PREP (to start its background run).
  */
 export const PREPARE_AND_CLONE_SCRIPT = `set -eu
-root=$1 n8n_image=$2 pg_image=$3 recipe=$4 vol=$5 force=$6
+root=$1 n8n_image=$2 pg_image=$3 recipe=$4 vol=$5 force=$6 mode=$7
 fail() { echo "btw-prepared: $2" >&2; exit "$1"; }
 n8n_id=$(docker image inspect -f '{{.Id}}' "$n8n_image" </dev/null) || fail ${PREPARE_FAILED} "image $n8n_image is not on this server"
 pg_id=$(docker image inspect -f '{{.Id}}' "$pg_image" </dev/null) || fail ${PREPARE_FAILED} "image $pg_image is not on this server"
@@ -69,7 +73,11 @@ dir=$root/$key
 want=$(printf '{"recipe":"%s","n8nImage":"%s","n8nImageId":"%s","postgresImage":"%s","postgresImageId":"%s"}' "$recipe" "$n8n_image" "$n8n_id" "$pg_image" "$pg_id")
 mkdir -p "$root" && chmod 700 "$root"
 exec 9>"$root/.lock"
-flock -w 900 9 || fail ${PREPARE_FAILED} "$root/.lock busy for 900 s"
+if [ "$mode" = wait ]; then
+  flock -w 900 9 || fail ${PREPARE_FAILED} "$root/.lock busy for 900 s"
+elif ! flock -n 9; then
+  echo "prepared $key busy"; exit ${NOT_READY}
+fi
 why=""
 if [ "$force" = rebuild ]; then why="rebuild asked"
 elif [ ! -d "$dir" ]; then why=""
@@ -81,6 +89,12 @@ if [ "$why" = ok ]; then
   echo "prepared $key ready"
 else
   [ -z "$why" ] || echo "prepared $key refused: $why; rebuilding"
+  if [ "$mode" != wait ]; then
+    flock -u 9
+    setsid sh -c "$PREP" sh "$root" "$n8n_image" "$pg_image" "$recipe" "" "$force" wait </dev/null >"$root/.build-$key.log" 2>&1 &
+    echo "prepared $key building"
+    exit ${NOT_READY}
+  fi
   # an underscore: no tenant's name (letters, digits, dashes) makes these container and volume names
   name=btw_prepared_$key tmp=$dir.tmp
   cleanup() { docker rm -f "$name-n8n" "$name-pg" >/dev/null 2>&1 || true; docker volume rm -f "$name-pgdata" >/dev/null 2>&1 || true; rm -rf "$tmp"; }
@@ -148,10 +162,14 @@ echo "clone done"
 `;
 
 /** argv: prepare (and verify) the server's prepared database for these images; with `volume`, clone it there. */
-export function prepareAndClone(opts: { n8nImage: string; postgresImage: string; volume?: string; rebuild?: boolean }): string[] {
+export function prepareAndClone(opts: { n8nImage: string; postgresImage: string; volume?: string; rebuild?: boolean; wait?: boolean }): string[] {
   if (opts.volume !== undefined && !/^[a-z0-9][a-z0-9_.-]*$/.test(opts.volume)) throw new UsageError(`invalid volume name ${JSON.stringify(opts.volume)}`, { code: "invalid-volume" });
-  // CLONE reaches the inner sh through the environment of the outer one: set as a prefix word.
-  return ["env", `CLONE=${CLONE_SCRIPT}`, "sh", "-c", PREPARE_AND_CLONE_SCRIPT, "sh", PREPARED_ROOT, opts.n8nImage, opts.postgresImage, PREPARED_RECIPE, opts.volume ?? "", opts.rebuild ? "rebuild" : ""];
+  // CLONE reaches the inner sh through the environment of the outer one, PREP its own
+  // background run: set as prefix words (scripts, no secrets).
+  return [
+    "env", `CLONE=${CLONE_SCRIPT}`, `PREP=${PREPARE_AND_CLONE_SCRIPT}`,
+    "sh", "-c", PREPARE_AND_CLONE_SCRIPT, "sh", PREPARED_ROOT, opts.n8nImage, opts.postgresImage, PREPARED_RECIPE, opts.volume ?? "", opts.rebuild ? "rebuild" : "", opts.wait ? "wait" : "",
+  ];
 }
 
 /**
@@ -206,9 +224,9 @@ END
 $btw$;`;
 
 /** The script's report: the key, whether it was ready, built or refused (and why), and the clone. */
-export function parsePrepareOutput(stdout: string): { key: string | null; prepared: "ready" | "built" | null; refused: string | null; clone: "done" | "earlier" | null } {
+export function parsePrepareOutput(stdout: string): { key: string | null; prepared: "ready" | "built" | "building" | "busy" | null; refused: string | null; clone: "done" | "earlier" | null } {
   const key = /^prepared ([0-9a-f]{16}) /m.exec(stdout)?.[1] ?? null;
-  const prepared = /^prepared [0-9a-f]{16} (ready|built)$/m.exec(stdout)?.[1] as "ready" | "built" | undefined;
+  const prepared = /^prepared [0-9a-f]{16} (ready|built|building|busy)$/m.exec(stdout)?.[1] as "ready" | "built" | "building" | "busy" | undefined;
   const refused = /^prepared [0-9a-f]{16} refused: (.*); rebuilding$/m.exec(stdout)?.[1] ?? null;
   const clone = /^clone (done|earlier)$/m.exec(stdout)?.[1] as "done" | "earlier" | undefined;
   return { key, prepared: prepared ?? null, refused, clone: clone ?? null };

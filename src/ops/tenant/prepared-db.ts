@@ -1,6 +1,6 @@
 import type { Ctx } from "../../cli/context.js";
 import { composeCreate } from "../../core/commands/compose.js";
-import { CLONE_FAILED, cloneInput, PREPARE_FAILED, parsePrepareOutput, prepareAndClone } from "../../core/tenant/prepared-db.js";
+import { CLONE_FAILED, cloneInput, NOT_READY, PREPARE_FAILED, parsePrepareOutput, prepareAndClone } from "../../core/tenant/prepared-db.js";
 import type { TenantProfile } from "../../core/tenant/layout.js";
 import { tenantLayout } from "../../core/tenant/layout.js";
 import { OperationError } from "../../errors.js";
@@ -10,14 +10,14 @@ import { GENERATED } from "../tenant-secrets.js";
 
 /**
  * Fills a new tenant's (still empty) Postgres volume with the server's prepared n8n database
- * for the tenant's images — made first if the server has none or its copy fails the checks —
- * with the tenant's own password and new ids (core/tenant/prepared-db.ts). The stack is created
- * (images pulled, volumes made) but not started. Resumable: a volume already holding a whole
- * data directory is left as it is; a clone cut short is started over.
+ * for the tenant's images, with the tenant's own password and new ids (core/tenant/prepared-db.ts).
+ * The stack is created (images pulled, volumes made) but not started. Resumable: a volume
+ * already holding a whole data directory is left as it is; a clone cut short is started over.
  *
- * When the prepared database cannot be made (an image n8n cannot start with, a full disk), the
- * create goes on without it: n8n then migrates the empty database on its first start, as
- * before, and a warning says why.
+ * When the server has none ready for these images (the first create after a new server or a
+ * new n8n, or its copy failed the checks), it is made in the background on the server and this
+ * create goes on without it: n8n migrates the empty database on its first start, as before.
+ * When it cannot be made at all (an image n8n cannot start with, a full disk), a warning says why.
  */
 export async function clonePreparedDatabase(
   ctx: Ctx,
@@ -36,6 +36,10 @@ export async function clonePreparedDatabase(
   });
   const out = parsePrepareOutput(r.stdout);
   const why = r.stderr.split("\n").filter((l) => l.startsWith("btw-prepared: ")).map((l) => l.slice("btw-prepared: ".length)).pop() ?? r.stderr.trim().split("\n").pop() ?? "";
+  if (r.exitCode === NOT_READY) {
+    if (out.refused) ctx.out.warn(`the prepared n8n database ${out.key} on ${t.server} was refused (${out.refused}): it is made again in the background`);
+    return out.prepared === "busy" ? "none: being prepared on the server" : "none yet: being prepared in the background";
+  }
   if (r.exitCode === PREPARE_FAILED) {
     ctx.out.warn(`no prepared n8n database on ${t.server} (${why}): ${t.slug}'s n8n migrates an empty one on its first start instead`);
     return "none: n8n migrates an empty database";
@@ -45,6 +49,5 @@ export async function clonePreparedDatabase(
       code: "prepared-clone-failed",
     });
   }
-  if (out.refused) ctx.out.warn(`the prepared n8n database ${out.key} on ${t.server} was refused (${out.refused}) and rebuilt`);
   return `${out.key}${out.prepared === "built" ? " (built now)" : ""}${out.clone === "earlier" ? ", cloned earlier" : ""}`;
 }

@@ -6,9 +6,10 @@ describe("prepared database: the remote command", () => {
     const argv = prepareAndClone({ n8nImage: "n8nio/n8n:2.8.4", postgresImage: "postgres:17", volume: "btw-acme-pgdata" });
     expect(argv[0]).toBe("env");
     expect(argv[1]).toMatch(/^CLONE=set -eu\n/);
-    expect(argv.slice(2, 4)).toEqual(["sh", "-c"]);
-    expect(argv.slice(5)).toEqual(["sh", PREPARED_ROOT, "n8nio/n8n:2.8.4", "postgres:17", PREPARED_RECIPE, "btw-acme-pgdata", ""]);
-    expect(prepareAndClone({ n8nImage: "a", postgresImage: "b", rebuild: true }).slice(-2)).toEqual(["", "rebuild"]);
+    expect(argv[2]).toBe(`PREP=${argv[5]}`); // the script, to start its own background run
+    expect(argv.slice(3, 5)).toEqual(["sh", "-c"]);
+    expect(argv.slice(6)).toEqual(["sh", PREPARED_ROOT, "n8nio/n8n:2.8.4", "postgres:17", PREPARED_RECIPE, "btw-acme-pgdata", "", ""]);
+    expect(prepareAndClone({ n8nImage: "a", postgresImage: "b", rebuild: true, wait: true }).slice(-3)).toEqual(["", "rebuild", "wait"]);
   });
 
   it("refuses a volume name that is not a Docker volume name", () => {
@@ -33,6 +34,8 @@ describe("prepared database: the script's report", () => {
       refused: "its checksum does not match",
       clone: "earlier",
     });
+    expect(parsePrepareOutput("prepared 0123456789abcdef refused: its checksum does not match; rebuilding\nprepared 0123456789abcdef building\n")).toMatchObject({ prepared: "building", refused: "its checksum does not match", clone: null });
+    expect(parsePrepareOutput("prepared 0123456789abcdef busy\n")).toMatchObject({ prepared: "busy" });
     expect(parsePrepareOutput("")).toEqual({ key: null, prepared: null, refused: null, clone: null });
   });
 });
