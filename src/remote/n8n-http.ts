@@ -6,6 +6,9 @@
 import { OperationError } from "../errors.js";
 
 const TRACE = (process.env.BTW_TRACE ?? "").split(",").includes("n8n");
+const DB_NOT_READY = /Database is not ready/;
+/** How long a call waits out n8n's "Database is not ready!" (its database ping timed out). */
+export const DB_NOT_READY_WAIT_MS = 60_000;
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 const MAX_MESSAGE = 300;
@@ -161,8 +164,18 @@ export class N8nHttp {
     const timeoutMs = spec.timeoutMs ?? this.timeoutMs;
     const t0 = performance.now();
     let res: Response;
+    let text: string;
     try {
-      res = await this.fetchRetrying(url, spec, headers, timeoutMs);
+      // n8n answers 503 "Database is not ready!" before any handler runs while its periodic
+      // database ping has timed out (seen on loaded servers, for seconds): nothing was done,
+      // so any call is sent again, for up to DB_NOT_READY_WAIT_MS.
+      for (;;) {
+        res = await this.fetchRetrying(url, spec, headers, timeoutMs);
+        text = await res.text().catch(() => "");
+        if (res.status !== 503 || !DB_NOT_READY.test(text) || performance.now() - t0 > DB_NOT_READY_WAIT_MS) break;
+        if (TRACE) process.stderr.write(`[n8n] ${spec.method} ${spec.path} 503 database not ready: again in 1 s\n`);
+        await sleep(1000);
+      }
     } catch (e) {
       if (isTimeout(e)) {
         throw new OperationError(`${this.label}: ${spec.what} timed out after ${seconds(timeoutMs)}`, {
@@ -176,7 +189,6 @@ export class N8nHttp {
         details: { method: spec.method, path: spec.path },
       });
     }
-    const text = await res.text().catch(() => "");
     // BTW_TRACE=n8n: one line per call (method, path, status, time; never headers or bodies)
     if (TRACE) process.stderr.write(`[n8n] ${spec.method} ${spec.path} ${res.status} ${Math.round(performance.now() - t0)} ms\n`);
     let json: unknown = undefined;
