@@ -86,6 +86,7 @@ elif ! (cd "$dir" && sha256sum -c --status pgdata.tar.sha256 2>/dev/null); then 
 else why=ok
 fi
 if [ "$why" = ok ]; then
+  touch "$dir" # last used: what the prune below reads
   echo "prepared $key ready"
 else
   [ -z "$why" ] || echo "prepared $key refused: $why; rebuilding"
@@ -129,6 +130,8 @@ else
   cleanup_keep
   mv "$tmp" "$dir"
   trap - EXIT
+  # the ones of images no create has used for 30 days (an n8n upgraded past them) go
+  find "$root" -mindepth 1 -maxdepth 1 -type d -mtime +30 ! -name "$key" -exec rm -rf {} + 2>/dev/null || true
   echo "prepared $key built"
 fi
 [ -n "$vol" ] || exit 0
