@@ -9,8 +9,8 @@ import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } fro
 import { LAB_IMAGES_TIMEOUT_MS, ensureLabImages, labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
-// Time: ~7–10 min (615 s in two lanes beside unit and integration, before the kill at every
-// step, which adds about a minute): three tenants on the older n8n (created at once), each
+// Time: ~10–19 min (615 s in two lanes before the kill at every step; 1140 s with it, beside
+// three other files and four helpers compiling, 2026-12-06): three tenants on the older n8n (created at once), each
 // upgraded for real — one killed at each step and resumed, one `--all` wave, one rolled back
 // from a broken image after its readiness deadline (with a write made once it had started).
 //
