@@ -75,7 +75,8 @@ mkdir -p "$root" && chmod 700 "$root"
 exec 9>"$root/.lock"
 if [ "$mode" = wait ]; then
   flock -w 900 9 || fail ${PREPARE_FAILED} "$root/.lock busy for 900 s"
-elif ! flock -n 9; then
+elif ! flock -s -n 9; then
+  # creates share the lock to check and clone (two at once both clone); only a build holds it alone
   echo "prepared $key busy"; exit ${NOT_READY}
 fi
 why=""
