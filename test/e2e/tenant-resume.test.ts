@@ -3,11 +3,24 @@
 // prepared database (refused and rebuilt first), compared field by field.
 //
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stateSql, type BtwHome, killDuring } from "../support/cli.js";
-import { labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { stateSql, tenantSecret, type BtwHome, killDuring } from "../support/cli.js";
+import { LAB_DOMAIN, labHome, onVm, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { labInfo, type LaneLab } from "./support/lab.js";
 import { startPostgres, type TestPostgres } from "../support/postgres.js";
 import { prepareAndClone } from "../../src/core/tenant/prepared-db.js";
+
+/** Run by node in a tenant's n8n container: logs in (owner JSON on stdin), prints the instance id. */
+const INSTANCE_ID_SCRIPT = `
+let input = "";
+process.stdin.on("data", (c) => (input += c)).on("end", async () => {
+  const base = "http://127.0.0.1:5678";
+  const login = await fetch(base + "/rest/login", { method: "POST", headers: { "content-type": "application/json" }, body: input });
+  if (!login.ok) { console.error("login: HTTP " + login.status); process.exit(1); }
+  const cookie = (login.headers.get("set-cookie") || "").split(";")[0];
+  const settings = await (await fetch(base + "/rest/settings", { headers: { cookie } })).json();
+  if (!settings.data || !settings.data.instanceId) { console.error("no instanceId in /rest/settings"); process.exit(1); }
+  console.log(settings.data.instanceId);
+});`;
 
 const containersOf = async (vm: LabServer, slug: string) =>
   (await onVm(vm, ["docker", "ps", "-a", "--filter", `label=btw.tenant=${slug}`, "--format", "{{.Names}}"])).stdout.split("\n").filter(Boolean).sort();
@@ -123,7 +136,10 @@ describe("tenant create: kill and resume, concurrency", () => {
         expect(r.code, r.stderr).toBe(0);
         return r.stdout.trim();
       };
-      const settings = await onVm(vm, ["docker", "exec", `btw-${slug}-n8n`, "node", "-e", "fetch('http://127.0.0.1:5678/rest/settings').then((r)=>r.json()).then((j)=>console.log(j.data.instanceId))"]);
+      // n8n shows its instance id to a signed-in user only: log in as the owner (password on stdin)
+      const owner = JSON.stringify({ emailOrLdapLoginId: `owner@${slug}.${LAB_DOMAIN}`, password: await tenantSecret(home, slug, "N8N_OWNER_PASSWORD") });
+      const settings = await onVm(vm, ["docker", "exec", "-i", `btw-${slug}-n8n`, "node", "-e", INSTANCE_ID_SCRIPT], owner);
+      expect(settings.code, settings.stderr).toBe(0);
       return {
         ownerIds: await q('select string_agg(id::text, \',\' order by id) from "user"'),
         ownerPasswordHashes: await q('select string_agg(coalesce(password, \'\'), \',\') from "user"'),

@@ -100,6 +100,26 @@ export async function stateSql(home: BtwHome, sql: string, params: unknown[] = [
   }
 }
 
+/** One of a tenant's sealed secrets, opened as btw would (master key of the home). */
+export async function tenantSecret(home: BtwHome, slug: string, name: string): Promise<string> {
+  const [{ openDb }, { loadMasterKey }, { readSecret }, { getTenant }] = await Promise.all([
+    import("../../src/state/db.js"),
+    import("../../src/secrets/master-key.js"),
+    import("../../src/ops/tenant-secrets.js"),
+    import("../../src/state/tenants.js"),
+  ]);
+  const db = await openDb({ ...(home.env.BTW_DATABASE_URL ? { url: home.env.BTW_DATABASE_URL } : {}), dataDir: join(home.dir, "state"), command: "test fixture" });
+  try {
+    const t = await getTenant(db, slug);
+    if (!t) throw new Error(`no tenant ${slug} in this home's state`);
+    const v = await readSecret(db, loadMasterKey(home.dir, home.env), t.id, name);
+    if (!v) throw new Error(`tenant ${slug} has no secret ${name}`);
+    return v;
+  } finally {
+    await db.close();
+  }
+}
+
 /** btw with a long deadline (a create, restore or upgrade under load takes minutes); `seconds` is its wall time. */
 export async function runLong(
   home: BtwHome,
