@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from "
 import { dirname, join, resolve } from "node:path";
 import { parseDocument, stringify } from "yaml";
 import { parseConfigText } from "../config/load.js";
+import { isTimezone } from "../core/tenant/env.js";
 import { ConfigError, UsageError } from "../errors.js";
 import type { Ctx } from "../cli/context.js";
 import type { Handler } from "../cli/program.js";
@@ -114,15 +115,6 @@ async function gather(ctx: Ctx, opts: Record<string, unknown>): Promise<InitAnsw
   if (!isTimezone(timezone)) throw new UsageError(`unknown timezone ${JSON.stringify(timezone)}`, { hint: "use an IANA name such as Europe/Paris" });
   const acmeEmail = str(opts.acmeEmail);
   return { domain, timezone, store, tls, ...(acmeEmail ? { acmeEmail } : {}) };
-}
-
-export function isTimezone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat("en", { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function readFragment(path: string, cwd: string): Record<string, unknown> {

@@ -7,10 +7,9 @@ import { networkSubnets, parseNetworkSubnets, psqlFromStdin } from "../core/comm
 import { nameProblem, TENANT_NAME } from "../core/names.js";
 import { choosePlacement, placementError, placementServer } from "../core/placement.js";
 import { allocateSubnet } from "../core/subnets.js";
-import { renderTenantEnv, type ScratchMarks } from "../core/tenant/env.js";
+import { isTimezone, renderTenantEnv, type ScratchMarks } from "../core/tenant/env.js";
 import { TENANT_DB_NAME, TENANT_DB_USER, tenantLayout } from "../core/tenant/layout.js";
 import { generateTenantSecrets, type TenantSecrets } from "../core/tenant/secrets.js";
-import { isTimezone } from "../commands/init.js";
 import { ConflictError, OperationError, UsageError } from "../errors.js";
 import type { Db } from "../state/db.js";
 import type { ServerRow } from "../state/servers.js";

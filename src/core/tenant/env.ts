@@ -114,6 +114,16 @@ export const TENANT_ENV_SECRET_KEYS: readonly TenantEnvKey[] = TENANT_ENV_SECTIO
 
 const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
+/** Whether this machine's ICU knows `tz` as a time zone (the default tenant zone of `init`, a tenant's at create). */
+export function isTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Why `zone` is not a time zone this machine's ICU knows, or null. */
 export function timezoneProblem(zone: string): string | null {
   if (!/^[A-Za-z][A-Za-z0-9_+\-\/]{0,63}$/.test(zone)) return `time zone ${JSON.stringify(zone)} is not an IANA name like Europe/Paris`;
