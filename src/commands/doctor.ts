@@ -96,7 +96,7 @@ const handler: Handler = async (ctx, _args, opts) => {
     const { probeServer } = await import("../remote/probe-server.js");
     const { judgeServer } = await import("../core/server/readiness.js");
     const { expectedIsolation } = await import("../ops/server/isolation.js");
-    const { sshFor } = await import("./server/shared.js");
+    const { sshFor } = await import("../ops/server/context.js");
     await Promise.all(
       servers.map(async (s) => {
         let isolation: import("../core/server/isolation-check.js").IsolationCheck | undefined;

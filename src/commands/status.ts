@@ -16,7 +16,7 @@ const handler: Handler = async (ctx) => {
   const { listServers } = await import("../state/servers.js");
   const { listTenants } = await import("../state/tenants.js");
   const { remoteDocker, listBtwContainers } = await import("../remote/docker.js");
-  const { sshFor } = await import("./server/shared.js");
+  const { sshFor } = await import("../ops/server/context.js");
   const { liveIsolation } = await import("../ops/server/isolation.js");
   const [servers, tenants] = await Promise.all([listServers(db), listTenants(db)]);
   // behind the edge, the edge proxies too: read alongside the servers, not after them

@@ -50,7 +50,7 @@ export interface VerifyResult {
 
 /** The requested server, else the tenant's: what the state alone says (null: the manifest decides). */
 async function serverFromState(db: Db, row: BackupRow, requested?: string): Promise<ServerRow | null> {
-  const { requireServer } = await import("../commands/server/shared.js");
+  const { requireServer } = await import("./server/context.js");
   if (requested) return requireServer(db, requested);
   const { getTenant } = await import("../state/tenants.js");
   const t = await getTenant(db, row.tenantSlug);

@@ -32,7 +32,7 @@ export async function tenantServer(db: Db, tenant: TenantRow): Promise<ServerRow
 }
 
 export async function hostFor(ctx: Ctx, server: ServerRow): Promise<Host> {
-  const { sshFor } = await import("../commands/server/shared.js");
+  const { sshFor } = await import("./server/context.js");
   return new Host(server.name, await sshFor(ctx, server));
 }
 

@@ -132,7 +132,7 @@ export interface MigratePreflight {
 export async function preflightMigrate(ctx: Ctx, db: Db, slug: string, to: string): Promise<MigratePreflight> {
   const tenant = await requireTenant(db, slug);
   const source = await tenantServer(db, tenant);
-  const { requireServer } = await import("../commands/server/shared.js");
+  const { requireServer } = await import("./server/context.js");
   const target = await requireServer(db, to);
   const problems: string[] = [];
   if (tenant.status !== "active" && tenant.status !== "suspended") problems.push(`tenant ${slug} is ${tenant.status}`);

@@ -2,7 +2,7 @@ import type { Handler } from "../../cli/program.js";
 import { ExitCode } from "../../errors.js";
 import { backupAll } from "../../ops/backup-all.js";
 import { cleanupInterrupted, storageFor, withInterrupt } from "../../ops/backup.js";
-import { requireServer } from "../server/shared.js";
+import { requireServer } from "../../ops/server/context.js";
 import { formatBytes } from "./format.js";
 
 const handler: Handler = async (ctx, _args, opts) => {

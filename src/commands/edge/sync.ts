@@ -31,7 +31,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   const { Host } = await import("../../ops/host.js");
   const { ensureProxy, syncRoutes } = await import("../../ops/proxy.js");
   const { edgeTargets, syncEdgeTarget } = await import("../../ops/edge/switch.js");
-  const { sshFor } = await import("../server/shared.js");
+  const { sshFor } = await import("../../ops/server/context.js");
   const { PartialFailureError } = await import("../../errors.js");
 
   const edges = await edgeTargets(ctx);

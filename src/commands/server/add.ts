@@ -9,7 +9,8 @@ import { ConflictError, UsageError } from "../../errors.js";
 import type { Verdict } from "../../core/server/readiness.js";
 import type { ServerStatus } from "../../state/servers.js";
 import { isolationInPlace } from "../../core/server/isolation-check.js";
-import { checkAndRecord, factsOf, sshFor } from "./shared.js";
+import { sshFor } from "../../ops/server/context.js";
+import { checkAndRecord, factsOf } from "./shared.js";
 
 // Registers a server. By default it connects first (pinning the host key on first contact)
 // and records its facts; a server that cannot be reached is not registered, and a key pinned

@@ -1,6 +1,7 @@
 import type { Handler } from "../../cli/program.js";
 import { bootstrapCommand, bootstrapScriptArgs } from "../../core/infra/bootstrap.js";
-import { checkAndRecord, requireServer, sshFor } from "./shared.js";
+import { requireServer, sshFor } from "../../ops/server/context.js";
+import { checkAndRecord } from "./shared.js";
 
 // Prepares a registered server the way cloud-init prepares the ones `infra apply` makes:
 // Docker Engine + Compose v2, unattended security upgrades, fail2ban, key-only SSH, log

@@ -1,6 +1,7 @@
 import type { Handler } from "../../cli/program.js";
 import { PartialFailureError } from "../../errors.js";
-import { bytes, checkAndRecord, requireServer, type CheckResult } from "./shared.js";
+import { requireServer } from "../../ops/server/context.js";
+import { bytes, checkAndRecord, type CheckResult } from "./shared.js";
 
 const handler: Handler = async (ctx, [names]) => {
   const db = await ctx.db();

@@ -1,6 +1,7 @@
 import type { Handler } from "../../cli/program.js";
 import { PartialFailureError } from "../../errors.js";
-import { checkAndRecord, requireServer, sshFor } from "./shared.js";
+import { requireServer, sshFor } from "../../ops/server/context.js";
+import { checkAndRecord } from "./shared.js";
 
 // `btw server isolate [names...]`: the tenant isolation rules (src/core/server/isolation.ts)
 // installed and applied on the named servers, or on every server — the step `server bootstrap`

@@ -1,6 +1,6 @@
 import type { Handler } from "../../cli/program.js";
 import { ConflictError } from "../../errors.js";
-import { requireServer } from "./shared.js";
+import { requireServer } from "../../ops/server/context.js";
 
 const handler: Handler = async (ctx, [name], opts) => {
   const db = await ctx.db();

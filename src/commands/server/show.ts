@@ -1,5 +1,6 @@
 import type { Handler } from "../../cli/program.js";
-import { bytes, requireServer } from "./shared.js";
+import { requireServer } from "../../ops/server/context.js";
+import { bytes } from "./shared.js";
 
 const handler: Handler = async (ctx, [name]) => {
   const db = await ctx.db();

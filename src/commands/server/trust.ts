@@ -1,6 +1,6 @@
 import type { Handler } from "../../cli/program.js";
 import { ConflictError, UsageError } from "../../errors.js";
-import { requireServer, sshFor } from "./shared.js";
+import { requireServer, sshFor } from "../../ops/server/context.js";
 
 // After a legitimate host key change (reinstall, rebuild), replace the pins in the state —
 // which every operator and cron host reads. With --fingerprint, exactly the key the operator

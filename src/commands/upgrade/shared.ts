@@ -16,7 +16,7 @@ export async function selectTenants(ctx: Ctx, db: Db, opts: Record<string, unkno
     return all.filter((t) => named.includes(t.slug));
   }
   if (typeof opts.server === "string") {
-    const { requireServer } = await import("../server/shared.js");
+    const { requireServer } = await import("../../ops/server/context.js");
     const s = await requireServer(db, opts.server);
     return all.filter((t) => t.serverId === s.id);
   }

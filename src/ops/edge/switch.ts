@@ -61,7 +61,7 @@ export function requireAllSynced(results: readonly EdgeSyncResult[]): void {
 
 /** An edge proxy as a Host: SSH with the config's user, port and key (it is no registered server). */
 export async function edgeHost(ctx: Ctx, t: EdgeTarget): Promise<Host> {
-  const { sshFor } = await import("../../commands/server/shared.js");
+  const { sshFor } = await import("../server/context.js");
   const { Host } = await import("../host.js");
   return new Host(t.name, await sshFor(ctx, { name: t.name, host: t.address, port: ctx.config.ssh.port, sshUser: ctx.config.ssh.user, sshKeyPath: null }));
 }

@@ -84,7 +84,7 @@ export async function planDeploy(ctx: Ctx, db: Queryable, serverName: string | u
 }
 
 export async function applyDeploy(ctx: Ctx, db: Queryable, plan: DeployPlan): Promise<Array<{ server: string; ok: boolean; error?: string }>> {
-  const { requireServer, sshFor } = await import("../../commands/server/shared.js");
+  const { requireServer, sshFor } = await import("../server/context.js");
   return Promise.all(
     plan.perServer.map(async (p) => {
       try {

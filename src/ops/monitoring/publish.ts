@@ -42,7 +42,7 @@ async function pushToMonitoringServer(ctx: Ctx, db: Queryable, text: string): Pr
   const { listServers } = await import("../../state/servers.js");
   const mon = (await listServers(db)).filter((s) => s.labels[ROLE_LABEL] === "monitoring");
   if (mon.length !== 1) return; // none (no stack to tell) or ambiguous (`monitoring sync --server` says which)
-  const { requireServer, sshFor } = await import("../../commands/server/shared.js");
+  const { requireServer, sshFor } = await import("../server/context.js");
   const ssh = await sshFor(ctx, await requireServer(db, mon[0]!.name));
   const dir = ctx.config.monitoring.textfileDir;
   await ssh.run(mkdirP(dir, "0755"), { timeoutMs: 60_000 });

@@ -77,7 +77,7 @@ export async function planSync(ctx: Ctx, db: Queryable, serverName?: string, opt
 }
 
 export async function applySync(ctx: Ctx, db: Queryable, plan: SyncPlan): Promise<void> {
-  const { requireServer, sshFor } = await import("../../commands/server/shared.js");
+  const { requireServer, sshFor } = await import("../server/context.js");
   await writeLocalMetrics(ctx.home, plan.metrics);
   const ssh = await sshFor(ctx, await requireServer(db, plan.server));
   for (const step of plan.steps) {

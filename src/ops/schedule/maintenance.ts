@@ -27,7 +27,7 @@ export async function maintenanceCommands(ctx: Ctx): Promise<Array<{ server: str
 export async function maintainServers(ctx: Ctx): Promise<{ code: number; report: string }> {
   const db = await ctx.db();
   const { listServers } = await import("../../state/servers.js");
-  const { sshFor } = await import("../../commands/server/shared.js");
+  const { sshFor } = await import("../server/context.js");
   const m = ctx.config.schedule.maintenance;
   const servers = await listServers(db);
   const results: ServerOutcome[] = await Promise.all(

@@ -93,8 +93,8 @@ vi.mock("../../../src/remote/ssh.js", async (importOriginal) => {
 });
 // Commands take their client from sshFor; its own dynamic import of the SSH module, made by
 // several servers' tasks at once (status), was seen to hand one of them the real client.
-vi.mock("../../../src/commands/server/shared.js", async (importOriginal) => {
-  const real = await importOriginal<typeof import("../../../src/commands/server/shared.js")>();
+vi.mock("../../../src/ops/server/context.js", async (importOriginal) => {
+  const real = await importOriginal<typeof import("../../../src/ops/server/context.js")>();
   const { SshClient } = await import("../../../src/remote/ssh.js");
   return { ...real, sshFor: async (_ctx: unknown, s: { name: string; host: string }) => new SshClient(s as never) };
 });

@@ -24,8 +24,8 @@ import { savedFilterTable } from "../../support/isolation.js";
 const seam = vi.hoisted(() => ({ dockerSocket: "" }));
 
 // the SSH boundary: a client whose forwarded Docker socket is the fake engine's
-vi.mock("../../../src/commands/server/shared.js", async (importOriginal) => ({
-  ...(await importOriginal<typeof import("../../../src/commands/server/shared.js")>()),
+vi.mock("../../../src/ops/server/context.js", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("../../../src/ops/server/context.js")>()),
   sshFor: async (_ctx: unknown, s: { name: string }) => ({
     name: s.name,
     connect: async () => {},
