@@ -5,11 +5,11 @@ import { describeChanges } from "../../core/infra/plan.js";
 import { ROLE_LABEL, STACK_LABEL } from "../../core/infra/spec.js";
 import { applyArgs, outputArgs } from "../../core/infra/terraform.js";
 import { PartialFailureError } from "../../errors.js";
+import { infraSetup, prepare, refuseServersWithTenants, savedPlan, tf, withInfraLock } from "../../ops/infra/terraform.js";
 import { sshFor } from "../../ops/server/context.js";
 import type { Db } from "../../state/db.js";
 import type { ServerRow } from "../../state/servers.js";
 import { checkAndRecord } from "../server/shared.js";
-import { infraSetup, prepare, refuseServersWithTenants, savedPlan, tf, withInfraLock } from "./shared.js";
 
 // Plan, refuse if a server with tenants would go, confirm deletions, apply exactly the saved
 // plan, then make btw's state follow: register the new servers, wait for their first boot,

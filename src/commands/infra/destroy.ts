@@ -1,7 +1,7 @@
 import type { Handler } from "../../cli/program.js";
 import { describeChanges } from "../../core/infra/plan.js";
 import { applyArgs } from "../../core/infra/terraform.js";
-import { infraSetup, prepare, refuseServersWithTenants, savedPlan, stackServerNames, tf, withInfraLock } from "./shared.js";
+import { infraSetup, prepare, refuseServersWithTenants, savedPlan, stackServerNames, tf, withInfraLock } from "../../ops/infra/terraform.js";
 
 // Deletes everything the stack made. Refused — before Terraform is even run — while any of
 // its servers holds tenants (exit 2, naming them); otherwise shows what goes and asks.

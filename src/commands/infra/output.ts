@@ -1,7 +1,7 @@
 import type { Handler } from "../../cli/program.js";
 import { outputArgs } from "../../core/infra/terraform.js";
 import { parseServerOutputs } from "../../core/infra/outputs.js";
-import { infraSetup, prepare, tf } from "./shared.js";
+import { infraSetup, prepare, tf } from "../../ops/infra/terraform.js";
 
 // The servers in Terraform's state (reads the state only: no Hetzner call, no token).
 const handler: Handler = async (ctx) => {

@@ -1,6 +1,6 @@
 import type { Handler } from "../../cli/program.js";
 import { addedMonthlyCost, describeChanges } from "../../core/infra/plan.js";
-import { infraSetup, prepare, refuseServersWithTenants, savedPlan } from "./shared.js";
+import { infraSetup, prepare, refuseServersWithTenants, savedPlan } from "../../ops/infra/terraform.js";
 
 // Shows what `infra apply` would do. Changes nothing (the saved plan is what apply replans).
 const handler: Handler = async (ctx) => {

@@ -1,5 +1,5 @@
 import type { Handler } from "../../cli/program.js";
-import { infraSetup, synthesize } from "./shared.js";
+import { infraSetup, synthesize } from "../../ops/infra/terraform.js";
 
 // Writes the Terraform JSON and says where; touches neither Hetzner nor the state.
 const handler: Handler = async (ctx, _args, opts) => {

@@ -25,7 +25,7 @@ export interface EdgeSyncResult {
 export async function edgeTargets(ctx: Ctx): Promise<EdgeTarget[]> {
   const listed = ctx.config.edge.proxies;
   if (listed !== undefined && listed.length > 0) return listed.map((p) => ({ name: p.name, address: p.host }));
-  const { infraSetup, prepare, tf } = await import("../../commands/infra/shared.js");
+  const { infraSetup, prepare, tf } = await import("../infra/terraform.js");
   const { outputArgs } = await import("../../core/infra/terraform.js");
   const { parseServerOutputs } = await import("../../core/infra/outputs.js");
   const setup = infraSetup(ctx);

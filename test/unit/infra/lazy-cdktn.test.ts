@@ -22,7 +22,7 @@ describe("cdktn stays behind the infra commands", () => {
   });
 
   it("the infra commands load the stacks lazily", () => {
-    const shared = readFileSync(join(ROOT, "src/commands/infra/shared.ts"), "utf8");
+    const shared = readFileSync(join(ROOT, "src/ops/infra/terraform.ts"), "utf8");
     expect(shared).toMatch(/await import\("\.\.\/\.\.\/\.\.\/stacks\/from-config\.js"\)/);
   });
 });

@@ -18,9 +18,9 @@ import { ConfigError, ConflictError } from "../../errors.js";
 import type { Db } from "../../state/db.js";
 import type { SynthResult } from "../../../stacks/synth.js";
 
-// What every `btw infra` verb shares: where things live, synthesizing the stack (cdktn is
-// loaded here, lazily, and nowhere else in the CLI), running terraform/tofu with the
-// secrets in its environment, and the tenant guard in front of anything that deletes.
+// What every `btw infra` verb, and the edge switch, share: where things live, synthesizing the
+// stack (cdktn is loaded here, lazily, and nowhere else in the CLI), running terraform/tofu
+// with the secrets in its environment, and the tenant guard in front of anything that deletes.
 
 export interface InfraSetup {
   paths: InfraPaths;
