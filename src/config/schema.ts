@@ -26,7 +26,13 @@ const hetznerLabelValue = z.string().regex(/^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A
 
 const service = z
   .object({
-    cpus: z.number().positive().max(64),
+    cpus: z.number().positive().max(64).describe("hard cap: what the service may burst to (n8n's boot, a heavy run)"),
+    cpuReserved: z
+      .number()
+      .positive()
+      .max(64)
+      .optional()
+      .describe("its share when the server is busy (Docker cpu_shares = 1024 × this, at most cpus); default: cpus"),
     memoryMb: z.number().int().min(64),
     pids: z.number().int().min(32),
   })
@@ -67,19 +73,19 @@ const large = { postgres: { cpus: 2, memoryMb: 1024, pids: 400 }, redis: { cpus:
 export const defaultPlans: Record<string, z.input<typeof planSchema>> = {
   starter: {
     priceEurMonth: 49, executionsPerMonth: 10_000, activeWorkflows: 5, articlesPerWeek: 2, support: "email",
-    weight: 1, n8n: { cpus: 0.5, memoryMb: 768, pids: 256 }, ...small,
+    weight: 1, n8n: { cpus: 1, cpuReserved: 0.25, memoryMb: 768, pids: 256 }, ...small,
   },
   pro: {
     priceEurMonth: 149, executionsPerMonth: 50_000, activeWorkflows: 25, articlesPerWeek: 8, support: "priority",
-    weight: 2, n8n: { cpus: 1, memoryMb: 1536, pids: 512 }, ...medium,
+    weight: 2, n8n: { cpus: 2, cpuReserved: 0.5, memoryMb: 1536, pids: 512 }, ...medium,
   },
   business: {
     priceEurMonth: 499, executionsPerMonth: 250_000, activeWorkflows: null, articlesPerWeek: 20, support: "chat",
-    weight: 4, queueMode: true, n8n: { cpus: 1, memoryMb: 1536, pids: 512 }, worker: { cpus: 1.5, memoryMb: 2048, pids: 512 }, ...large,
+    weight: 4, queueMode: true, n8n: { cpus: 2, cpuReserved: 0.5, memoryMb: 1536, pids: 512 }, worker: { cpus: 2, cpuReserved: 1.5, memoryMb: 2048, pids: 512 }, ...large,
   },
   enterprise: {
     priceEurMonth: null, executionsPerMonth: null, activeWorkflows: null, articlesPerWeek: null, support: "dedicated",
-    weight: 8, queueMode: true, n8n: { cpus: 2, memoryMb: 2048, pids: 1024 }, worker: { cpus: 3, memoryMb: 4096, pids: 1024 }, ...large,
+    weight: 8, queueMode: true, n8n: { cpus: 2, cpuReserved: 1, memoryMb: 2048, pids: 1024 }, worker: { cpus: 3, memoryMb: 4096, pids: 1024 }, ...large,
   },
 };
 

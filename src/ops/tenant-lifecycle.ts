@@ -1,5 +1,5 @@
 import type { Ctx } from "../cli/context.js";
-import { composeDown, composeRm, composeStop, composeUp, dockerUpdateLimits, tenantProfiles } from "../core/commands/compose.js";
+import { composeDown, composeRm, composeStop, composeUp, dockerUpdateLimits, tenantProfiles, type ContainerLimits } from "../core/commands/compose.js";
 import { purgeByLabel } from "../core/commands/tenant-purge.js";
 import { tenantLayout, type TenantService } from "../core/tenant/layout.js";
 import { ConflictError, OperationError, UsageError } from "../errors.js";
@@ -120,11 +120,11 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
       if (!plan.queueMode) await host.run(composeRm(slug, ["worker"]), { timeoutMs: 120_000 });
       applied = "recreated";
     } else {
-      const limits: Array<[string, { cpus: number; memoryMb: number; pids: number }]> = [
+      const limits: Array<[string, ContainerLimits]> = [
         [layout.containers.n8n, plan.n8n],
         [layout.containers.postgres, plan.postgres],
         [layout.containers.redis, plan.redis],
-        ...(plan.queueMode ? ([[layout.containers.worker, plan.worker ?? plan.n8n]] as Array<[string, { cpus: number; memoryMb: number; pids: number }]>) : []),
+        ...(plan.queueMode ? ([[layout.containers.worker, plan.worker ?? plan.n8n]] as Array<[string, ContainerLimits]>) : []),
       ];
       await Promise.all(limits.map(([container, l]) => host.run(dockerUpdateLimits(container, l))));
       applied = "in-place";

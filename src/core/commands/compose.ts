@@ -3,7 +3,7 @@
 // Pure builders: values are separate argv words, quoted later by core/shell.ts.
 
 import { UsageError } from "../../errors.js";
-import { formatCpus, formatMemory } from "../tenant/env.js";
+import { cpuShares, formatCpus, formatMemory } from "../tenant/env.js";
 import {
   TENANT_PROFILES,
   TENANT_SERVICES,
@@ -174,6 +174,7 @@ export function composeConfigCheck(slug: string): string[] {
 
 export interface ContainerLimits {
   cpus: number;
+  cpuReserved?: number | undefined;
   memoryMb: number;
   pids: number;
 }
@@ -188,7 +189,7 @@ export function dockerUpdateLimits(container: string, limits: ContainerLimits): 
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(container)) throw new UsageError(`invalid container name '${container}'`, { code: "invalid-container" });
   const memory = formatMemory(limits.memoryMb);
   const pids = positiveInt("pids limit", limits.pids);
-  return ["docker", "update", "--cpus", formatCpus(limits.cpus), "--memory", memory, "--memory-swap", memory, "--pids-limit", String(pids), container];
+  return ["docker", "update", "--cpus", formatCpus(limits.cpus), "--cpu-shares", cpuShares(limits), "--memory", memory, "--memory-swap", memory, "--pids-limit", String(pids), container];
 }
 
 function positiveInt(what: string, n: number): number {

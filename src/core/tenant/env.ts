@@ -93,11 +93,11 @@ export const TENANT_ENV_SECTIONS = {
     "EXECUTIONS_DATA_MAX_AGE",
     "EXECUTIONS_DATA_PRUNE_MAX_COUNT",
   ],
-  "Plan limits (cpus, memory, pids) per service": [
-    "N8N_CPUS", "N8N_MEMORY", "N8N_PIDS",
-    "WORKER_CPUS", "WORKER_MEMORY", "WORKER_PIDS",
-    "POSTGRES_CPUS", "POSTGRES_MEMORY", "POSTGRES_PIDS",
-    "REDIS_CPUS", "REDIS_MEMORY", "REDIS_PIDS", "REDIS_MAXMEMORY",
+  "Plan limits per service: cpus (cap), cpu shares (reservation when the server is busy), memory, pids": [
+    "N8N_CPUS", "N8N_CPU_SHARES", "N8N_MEMORY", "N8N_PIDS",
+    "WORKER_CPUS", "WORKER_CPU_SHARES", "WORKER_MEMORY", "WORKER_PIDS",
+    "POSTGRES_CPUS", "POSTGRES_CPU_SHARES", "POSTGRES_MEMORY", "POSTGRES_PIDS",
+    "REDIS_CPUS", "REDIS_CPU_SHARES", "REDIS_MEMORY", "REDIS_PIDS", "REDIS_MAXMEMORY",
   ],
   "Ownership (container labels) and quarantine (scratch stacks: no egress)": ["BTW_STATE", "BTW_SCRATCH", "BTW_CREATED_AT", "BTW_OWNER", "EDGE_INTERNAL"],
   "Secrets: this file is mode 0600": ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_ENCRYPTION_KEY"],
@@ -154,6 +154,17 @@ export function splitTenantSubnet(subnet: string): { internal: string; edge: str
 }
 
 /** Number → Docker's decimal CPU count ("0.5", "1.5"); never exponent notation. */
+/**
+ * Docker's cpu_shares (cgroup v2: cpu.weight) for a reservation in CPUs: 1024 a CPU, as
+ * Kubernetes maps requests. Only relative between containers, and only when the CPU is busy.
+ */
+export function cpuShares(service: { cpus: number; cpuReserved?: number | undefined }): string {
+  // within the cap: an overlay that lowers cpus below a default's reservation lowers both
+  const reserved = Math.min(service.cpuReserved ?? service.cpus, service.cpus);
+  formatCpus(reserved);
+  return String(Math.max(2, Math.round(reserved * 1024)));
+}
+
 export function formatCpus(cpus: number): string {
   if (!Number.isFinite(cpus) || cpus <= 0 || cpus > 1024) throw new UsageError(`invalid CPU limit ${cpus}`, { code: "invalid-limit" });
   return String(Math.round(cpus * 1000) / 1000);
@@ -227,16 +238,20 @@ export function tenantEnvValues(input: TenantEnvInput): TenantEnv {
     EXECUTIONS_DATA_MAX_AGE: positiveInt("pruning.maxAgeHours", pruning.maxAgeHours),
     EXECUTIONS_DATA_PRUNE_MAX_COUNT: positiveInt("pruning.maxCount", pruning.maxCount),
     N8N_CPUS: formatCpus(plan.n8n.cpus),
+    N8N_CPU_SHARES: cpuShares(plan.n8n),
     N8N_MEMORY: formatMemory(plan.n8n.memoryMb),
     N8N_PIDS: formatPids(plan.n8n.pids),
     // Always set, even without a worker: Compose interpolates disabled profiles too.
     WORKER_CPUS: formatCpus(worker.cpus),
+    WORKER_CPU_SHARES: cpuShares(worker),
     WORKER_MEMORY: formatMemory(worker.memoryMb),
     WORKER_PIDS: formatPids(worker.pids),
     POSTGRES_CPUS: formatCpus(plan.postgres.cpus),
+    POSTGRES_CPU_SHARES: cpuShares(plan.postgres),
     POSTGRES_MEMORY: formatMemory(plan.postgres.memoryMb),
     POSTGRES_PIDS: formatPids(plan.postgres.pids),
     REDIS_CPUS: formatCpus(plan.redis.cpus),
+    REDIS_CPU_SHARES: cpuShares(plan.redis),
     REDIS_MEMORY: formatMemory(plan.redis.memoryMb),
     REDIS_PIDS: formatPids(plan.redis.pids),
     // Redis reads "m" as 10^6 bytes; "mb" is MiB like Docker's "m".

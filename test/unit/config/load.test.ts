@@ -19,7 +19,7 @@ describe("findConfig", () => {
 describe("parseConfigText", () => {
   it("fills every default from a minimal file", () => {
     const { config } = parseConfigText("domain: example.com\n", "btw.yml", { BTW_HOME: "/h" });
-    expect(config.plans.pro).toMatchObject({ weight: 2, queueMode: false, n8n: { cpus: 1, memoryMb: 1536, pids: 512 } });
+    expect(config.plans.pro).toMatchObject({ weight: 2, queueMode: false, n8n: { cpus: 2, cpuReserved: 0.5, memoryMb: 1536, pids: 512 } });
     expect(config.plans.business!.queueMode).toBe(true);
     expect(config.backup.storage).toEqual({ type: "dir", path: "/h/backups" });
     expect(config.images.n8n).toBe("docker.n8n.io/n8nio/n8n:2.8.4");
@@ -30,7 +30,7 @@ describe("parseConfigText", () => {
     const text = "domain: example.com\nplans:\n  starter:\n    n8n: {cpus: 2}\n  enterprise: null\n  solo:\n    priceEurMonth: 9\n    executionsPerMonth: 100\n    activeWorkflows: 1\n    articlesPerWeek: 1\n    support: email\n    weight: 1\n    n8n: {cpus: 0.25, memoryMb: 512, pids: 128}\n    postgres: {cpus: 0.25, memoryMb: 128, pids: 100}\n    redis: {cpus: 0.1, memoryMb: 64, pids: 32}\n";
     const { config } = parseConfigText(text, "btw.yml", { BTW_HOME: "/h" });
     expect(config.plans.starter).toMatchObject({ priceEurMonth: 49, n8n: { cpus: 2, memoryMb: 768, pids: 256 }, postgres: { cpus: 0.5 } });
-    expect(config.plans.pro!.n8n.cpus).toBe(1);
+    expect(config.plans.pro!.n8n.cpus).toBe(2);
     expect(config.plans.enterprise).toBeUndefined();
     expect(config.plans.solo!.weight).toBe(1);
     expect(() => parseConfigText("domain: example.com\nplans:\n  solo:\n    weight: 1\n", "btw.yml", { BTW_HOME: "/h" })).toThrow(/plans/);

@@ -147,9 +147,10 @@ describe("composeExec", () => {
 });
 
 describe("dockerUpdateLimits", () => {
-  it("sets cpus, memory with equal swap (no swap) and pids", () => {
+  it("sets cpus, cpu shares (the reservation, else the cap), memory with equal swap (no swap) and pids", () => {
+    expect(dockerUpdateLimits("btw-acme-n8n", { cpus: 2, cpuReserved: 0.5, memoryMb: 2048, pids: 512 })).toContain("512");
     expect(dockerUpdateLimits("btw-acme-n8n", { cpus: 1.5, memoryMb: 2048, pids: 512 })).toEqual([
-      "docker", "update", "--cpus", "1.5", "--memory", "2048m", "--memory-swap", "2048m", "--pids-limit", "512", "btw-acme-n8n",
+      "docker", "update", "--cpus", "1.5", "--cpu-shares", "1536", "--memory", "2048m", "--memory-swap", "2048m", "--pids-limit", "512", "btw-acme-n8n",
     ]);
   });
 

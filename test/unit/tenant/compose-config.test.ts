@@ -39,13 +39,14 @@ describe("tenant compose.yml through real Compose", () => {
     expect(cfg.name).toBe("btw-acme");
     expect(Object.keys(cfg.services).sort()).toEqual(["n8n", "postgres", "redis"]);
     const limits = Object.fromEntries(
-      Object.entries(cfg.services).map(([name, svc]: [string, any]) => [name, [svc.deploy.resources.limits, svc.memswap_limit]]),
+      Object.entries(cfg.services).map(([name, svc]: [string, any]) => [name, [svc.deploy.resources.limits, svc.memswap_limit, svc.cpu_shares]]),
     );
     const mb = (n: number): string => String(n * 1024 * 1024);
     expect(limits).toEqual({
-      n8n: [{ cpus: 0.5, memory: mb(768), pids: 256 }, mb(768)],
-      postgres: [{ cpus: 0.5, memory: mb(256), pids: 200 }, mb(256)],
-      redis: [{ cpus: 0.25, memory: mb(128), pids: 64 }, mb(128)],
+      // a cap to boot on, a share by reservation when the server is busy
+      n8n: [{ cpus: 1, memory: mb(768), pids: 256 }, mb(768), 256],
+      postgres: [{ cpus: 0.5, memory: mb(256), pids: 200 }, mb(256), 512],
+      redis: [{ cpus: 0.25, memory: mb(128), pids: 64 }, mb(128), 256],
     });
     expect(cfg.services.n8n.environment.EXECUTIONS_MODE).toBe("regular");
   });
@@ -74,7 +75,8 @@ describe("tenant compose.yml through real Compose", () => {
     const input = envInput({ plan: plan("business") });
     const cfg = resolved(input, ["queue"]);
     expect(Object.keys(cfg.services).sort()).toEqual(["n8n", "postgres", "redis", "worker"]);
-    expect(cfg.services.worker.deploy.resources.limits).toEqual({ cpus: 1.5, memory: String(2048 * 1024 * 1024), pids: 512 });
+    expect(cfg.services.worker.deploy.resources.limits).toEqual({ cpus: 2, memory: String(2048 * 1024 * 1024), pids: 512 });
+    expect(cfg.services.worker.cpu_shares).toBe(1536);
     expect(cfg.services.worker.command).toEqual(["worker"]);
     expect(cfg.services.worker.environment.EXECUTIONS_MODE).toBe("queue");
     expect(cfg.services.worker.environment.N8N_ENCRYPTION_KEY).toBe(SECRETS.encryptionKey);

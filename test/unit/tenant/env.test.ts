@@ -49,17 +49,21 @@ describe("renderTenantEnv", () => {
         "EXECUTIONS_DATA_MAX_AGE=336",
         "EXECUTIONS_DATA_PRUNE_MAX_COUNT=10000",
         "",
-        "# Plan limits (cpus, memory, pids) per service",
-        "N8N_CPUS=0.5",
+        "# Plan limits per service: cpus (cap), cpu shares (reservation when the server is busy), memory, pids",
+        "N8N_CPUS=1",
+        "N8N_CPU_SHARES=256",
         "N8N_MEMORY=768m",
         "N8N_PIDS=256",
-        "WORKER_CPUS=0.5",
+        "WORKER_CPUS=1",
+        "WORKER_CPU_SHARES=256",
         "WORKER_MEMORY=768m",
         "WORKER_PIDS=256",
         "POSTGRES_CPUS=0.5",
+        "POSTGRES_CPU_SHARES=512",
         "POSTGRES_MEMORY=256m",
         "POSTGRES_PIDS=200",
         "REDIS_CPUS=0.25",
+        "REDIS_CPU_SHARES=256",
         "REDIS_MEMORY=128m",
         "REDIS_PIDS=64",
         "REDIS_MAXMEMORY=96mb",
@@ -100,25 +104,25 @@ describe("tenantEnvValues", () => {
       profiles: v.COMPOSE_PROFILES,
       mode: v.EXECUTIONS_MODE,
       binary: v.N8N_DEFAULT_BINARY_DATA_MODE,
-      worker: [v.WORKER_CPUS, v.WORKER_MEMORY, v.WORKER_PIDS],
-      n8n: [v.N8N_CPUS, v.N8N_MEMORY, v.N8N_PIDS],
-      postgres: [v.POSTGRES_CPUS, v.POSTGRES_MEMORY, v.POSTGRES_PIDS],
-      redis: [v.REDIS_CPUS, v.REDIS_MEMORY, v.REDIS_PIDS, v.REDIS_MAXMEMORY],
+      worker: [v.WORKER_CPUS, v.WORKER_CPU_SHARES, v.WORKER_MEMORY, v.WORKER_PIDS],
+      n8n: [v.N8N_CPUS, v.N8N_CPU_SHARES, v.N8N_MEMORY, v.N8N_PIDS],
+      postgres: [v.POSTGRES_CPUS, v.POSTGRES_CPU_SHARES, v.POSTGRES_MEMORY, v.POSTGRES_PIDS],
+      redis: [v.REDIS_CPUS, v.REDIS_CPU_SHARES, v.REDIS_MEMORY, v.REDIS_PIDS, v.REDIS_MAXMEMORY],
     }).toEqual({
       profiles: "queue",
       mode: "queue",
       binary: "database",
-      worker: ["1.5", "2048m", "512"],
-      n8n: ["1", "1536m", "512"],
-      postgres: ["2", "1024m", "400"],
-      redis: ["1", "512m", "128", "384mb"],
+      worker: ["2", "1536", "2048m", "512"],
+      n8n: ["2", "512", "1536m", "512"],
+      postgres: ["2", "2048", "1024m", "400"],
+      redis: ["1", "1024", "512m", "128", "384mb"],
     });
   });
 
   it("a queue-mode plan without worker limits gives the worker n8n's", () => {
     const p = { ...plan("pro"), queueMode: true, worker: undefined };
     const v = tenantEnvValues(envInput({ plan: p }));
-    expect([v.COMPOSE_PROFILES, v.WORKER_CPUS, v.WORKER_MEMORY, v.WORKER_PIDS]).toEqual(["queue", "1", "1536m", "512"]);
+    expect([v.COMPOSE_PROFILES, v.WORKER_CPUS, v.WORKER_CPU_SHARES, v.WORKER_MEMORY, v.WORKER_PIDS]).toEqual(["queue", "2", "512", "1536m", "512"]);
   });
 
   it("tls off: plain-HTTP URLs and a non-secure cookie", () => {
