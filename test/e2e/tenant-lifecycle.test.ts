@@ -207,17 +207,18 @@ describe("tenant lifecycle on the lab", () => {
   });
 
   it("set-plan changes the running containers' limits in place", async () => {
-    const limits = async () => (await onVm(vm, ["docker", "inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}", "btw-orbit-n8n"])).stdout.trim();
+    const limits = async () => (await onVm(vm, ["docker", "inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.CpuShares}}", "btw-orbit-n8n"])).stdout.trim();
     const started = (await onVm(vm, ["docker", "inspect", "--format", "{{.State.StartedAt}}", "btw-orbit-n8n"])).stdout.trim();
-    // memory and pids as the default plans; CPUs as the lab's btw.lab.yml sets them for n8n
-    expect(await limits()).toBe(`${1536 * 1024 * 1024} ${LAB_N8N_CPUS * 1e9} 512`);
+    // memory, pids and reserved CPU (shares) as the default plans; the CPU cap as the lab's btw.lab.yml sets it for n8n
+    expect(await limits()).toBe(`${1536 * 1024 * 1024} ${LAB_N8N_CPUS * 1e9} 512 512`);
     const r = await btw(["tenant", "set-plan", "orbit", "starter", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ from: "pro", to: "starter", applied: "in-place" });
-    expect(await limits()).toBe(`${768 * 1024 * 1024} ${LAB_N8N_CPUS * 1e9} 256`);
+    expect(await limits()).toBe(`${768 * 1024 * 1024} ${LAB_N8N_CPUS * 1e9} 256 256`);
     expect((await onVm(vm, ["docker", "inspect", "--format", "{{.State.StartedAt}}", "btw-orbit-n8n"])).stdout.trim()).toBe(started);
     const env = (await onVm(vm, ["cat", "/opt/btw/tenants/orbit/.env"])).stdout;
     expect(env).toMatch(/^N8N_MEMORY=768m$/m);
+    expect(env).toMatch(/^N8N_CPU_SHARES=256$/m);
   });
 
   it("delete --purge leaves no container, volume, network, route or live row; audit rows stay", async () => {
