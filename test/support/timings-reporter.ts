@@ -13,6 +13,8 @@ interface FileTiming {
   state: string;
   startedAt: string;
   seconds: number;
+  /** its tests over a second, slowest first: where inside the file the time goes */
+  tests?: { name: string; seconds: number }[];
 }
 
 // scripts/test.sh runs unit+integration and e2e as two vitest processes at once: each writes
@@ -38,6 +40,10 @@ export default class TimingsReporter implements Reporter {
       state: module.state(),
       startedAt: new Date(start).toISOString(),
       seconds: Math.round((Date.now() - start) / 100) / 10,
+      tests: [...module.children.allTests()]
+        .map((t) => ({ name: t.fullName, seconds: Math.round((t.diagnostic()?.duration ?? 0) / 100) / 10 }))
+        .filter((t) => t.seconds >= 1)
+        .sort((a, b) => b.seconds - a.seconds),
     });
     this.write(false);
   }
