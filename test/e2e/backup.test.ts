@@ -228,7 +228,15 @@ describe("backup and restore on the lab", () => {
     }
   });
 
-  it("killed mid-upload: no successful record; the next run removes the partial object", async () => {
+  it("killed mid-upload: no successful record; the next run removes the partial object (and retention prunes a same-day backup)", async () => {
+    // two completed backups of today: prune keeps the newer, deletes the older
+    const taken: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const b = await btw(["backup", "tenant", T, "--json"]);
+      expect(b.code, b.stderr).toBe(0);
+      taken.push(json<{ backup: { id: string } }>(b.stdout).backup.id);
+    }
+    const [older, newer] = taken as [string, string];
     // make the database big enough to take seconds (incompressible rows)
     const pad = await onVm(vm1, [
       "docker", "exec", `btw-${T}-postgres`, "psql", "-U", "n8n", "-d", "n8n", "-q", "-c",
@@ -246,10 +254,19 @@ describe("backup and restore on the lab", () => {
     const killed = rows[0]!;
     expect(killed.status).toBe("running"); // never "done"
     expect(partial()).toBeDefined();
-    // the next backup run cleans up what the dead one left
+    // the next backup run cleans up what the dead one left; and retention (the newest of a
+    // day is kept, with the newest verified) deletes the older of the two taken first, file and all
     const next = await btw(["backup", "prune", "--json"]);
     expect(next.code, next.stderr).toBe(0);
     expect(partial()).toBeUndefined();
+    const pruned = json<{ removed: string[]; failed: unknown[] }>(next.stdout);
+    expect(pruned.failed).toEqual([]);
+    expect(pruned.removed).toContain(older);
+    expect(pruned.removed).not.toContain(newer);
+    expect(readdirSync(dir).some((f) => f.startsWith(older)), "the pruned backup's file is deleted").toBe(false);
+    expect(readdirSync(dir).some((f) => f.startsWith(newer))).toBe(true);
+    const listed = json<{ backups: Array<{ id: string; status: string }> }>((await btw(["backup", "list", "--tenant", T, "--all", "--json"])).stdout).backups;
+    expect(listed.find((b) => b.id === older)?.status, "kept as history").toBe("deleted");
     expect(readdirSync(dir).some((f) => f.startsWith(killed.id))).toBe(false);
     const after = json<{ backups: Array<{ id: string; status: string; error: string }> }>((await btw(["backup", "list", "--tenant", T, "--json"])).stdout).backups;
     expect(after.find((b) => b.id === killed.id)).toMatchObject({ status: "failed" });
