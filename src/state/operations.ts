@@ -57,6 +57,14 @@ export function finishStep(q: Queryable, id: number, details?: Record<string, un
   return finish(q, id, "done", null, details);
 }
 
+/** Marks a running or failed step done (a later run finished what it left); a done one stays as it is. */
+export async function settleStep(q: Queryable, id: number, details?: Record<string, unknown>): Promise<void> {
+  await q.query(`update operations set status = 'done', error = null, finished_at = now(), details = details || $2::jsonb where id = $1 and status <> 'done'`, [
+    id,
+    JSON.stringify(details ?? {}),
+  ]);
+}
+
 /** Marks a running step failed with a one-line error (never a secret). */
 export function failStep(q: Queryable, id: number, error: string, details?: Record<string, unknown>): Promise<void> {
   return finish(q, id, "failed", error, details);

@@ -6,7 +6,7 @@ import { usageOf } from "../../ops/usage/flags.js";
 // `btw usage [--month YYYY-MM] [--tenant T] [--json|--csv] [--enforce [--dry-run]]`: what
 // `usage collect` stored, against each plan's quotas; tenants at 80 % and 100 % are flagged.
 // --enforce unpublishes the customer workflows over the active-workflow quota (see
-// core/usage/enforce.ts for the rule), each in the audit log.
+// core/usage/enforce.ts for the rule), journaled, each in the audit log (ops/usage/enforce.ts).
 
 const handler: Handler = async (ctx, _args, opts) => {
   if (opts.dryRun && !opts.enforce) throw new UsageError("--dry-run goes with --enforce (the report alone changes nothing)", { code: "dry-run-without-enforce" });
@@ -37,7 +37,8 @@ const handler: Handler = async (ctx, _args, opts) => {
               !r.ok
                 ? `  ✗ ${r.tenant}: ${r.error}`
                 : [
-                    r.skipped ? `  - ${r.tenant}: skipped (${r.skipped})` : `  ${r.tenant}: ${r.published} published, quota ${r.quota}${r.unpublished.length ? `; ${opts.dryRun ? "would unpublish" : "unpublished"} ${r.unpublished.map((w) => `'${w.name}' (${w.id})`).join(", ")}` : ""}`,
+                    r.skipped ? `  - ${r.tenant}: skipped (${r.skipped})` : `  ${r.tenant}: ${r.published} published, quota ${r.quota ?? "none"}${r.unpublished.length ? `; ${opts.dryRun ? "would unpublish" : "unpublished"} ${r.unpublished.map((w) => `'${w.name}' (${w.id})`).join(", ")}` : ""}`,
+                    ...(r.resumed?.length ? [`    recorded ${r.resumed.map((w) => `'${w.name}' (${w.id})`).join(", ")}: unpublished by an interrupted run`] : []),
                     ...(r.unmet ? [`    ${r.unmet} over the quota are btw's own WF1–WF3, kept published`] : []),
                   ].join("\n"),
             )
