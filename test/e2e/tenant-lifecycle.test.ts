@@ -12,6 +12,7 @@ describe("tenant lifecycle on the lab", () => {
   let home: BtwHome;
   let vm: LabServer;
   const outputs: BtwResult[] = [];
+  let betaWorkflows = 0;
   const btw = async (args: string[]) => {
     const r = await home.run(args);
     outputs.push(r);
@@ -136,6 +137,49 @@ describe("tenant lifecycle on the lab", () => {
     expect((await btw(["tenant", "create", "gamma", "--plan", "starter", "--server", vm.name, "--dry-run"])).code).toBe(0);
   });
 
+  // issue 22 (Also): commands no test had run to success
+  it("tenant logs prints the stack's own lines (n8n's as the engine has them; every service without --service) and no secret", async () => {
+    const env = (await onVm(vm, ["cat", "/opt/btw/tenants/orbit/.env"])).stdout;
+    const secrets = ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_ENCRYPTION_KEY"].map((k) => new RegExp(`^${k}=(.*)$`, "m").exec(env)![1]!.replace(/^'|'$/g, ""));
+    const own = await onVm(vm, ["docker", "logs", "btw-orbit-n8n"]);
+    const lines = `${own.stdout}\n${own.stderr}`.split("\n").map((l) => l.trim()).filter(Boolean);
+    expect(lines.length, "n8n has logged its start by now").toBeGreaterThan(0);
+    const n8n = await btw(["tenant", "logs", "orbit", "--service", "n8n"]);
+    expect(n8n.code, n8n.stderr).toBe(0);
+    for (const l of lines) expect(n8n.stdout, "each of n8n's own lines, in btw's stdout").toContain(l);
+    const tail = await btw(["tenant", "logs", "orbit", "--service", "n8n", "--tail", "3"]);
+    expect(tail.code, tail.stderr).toBe(0);
+    expect(tail.stdout.split("\n").filter(Boolean).length).toBeLessThanOrEqual(3);
+    // without --service: the whole stack, each line prefixed with its container
+    const all = await btw(["tenant", "logs", "orbit", "--tail", "20"]);
+    expect(all.code, all.stderr).toBe(0);
+    const prefixes = new Set(all.stdout.split("\n").filter(Boolean).map((l) => /^(\S+)\s+\|/.exec(l)?.[1] ?? l));
+    for (const service of ["postgres", "redis", "n8n"]) expect([...prefixes].some((p) => p.includes(service)), `${service} in ${[...prefixes].join(", ")}`).toBe(true);
+    for (const r of [n8n, tail, all]) for (const s of secrets) expect(r.stdout + r.stderr).not.toContain(s);
+  });
+
+  it("tenant exec runs in orbit's own containers (n8n by default, --service postgres), pipes stdin, returns the remote exit code, and is audited", async () => {
+    const hostname = (await onVm(vm, ["docker", "inspect", "--format", "{{.Config.Hostname}}", "btw-orbit-n8n"])).stdout.trim();
+    const who = await btw(["tenant", "exec", "orbit", "--", "node", "-e", "console.log(require('os').hostname() + ' ' + process.env.N8N_HOST)"]);
+    expect(who.code, who.stderr).toBe(0);
+    expect(who.stdout.trim()).toBe(`${hostname} orbit.${LAB_DOMAIN}`);
+    const piped = await home.run(["tenant", "exec", "orbit", "--", "cat"], { input: "through stdin\n" });
+    outputs.push(piped);
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout).toBe("through stdin");
+    expect((await btw(["tenant", "exec", "orbit", "--", "sh", "-c", "exit 7"])).code).toBe(7);
+    const pg = await btw(["tenant", "exec", "orbit", "--service", "postgres", "--", "psql", "-U", "n8n", "-d", "n8n", "-XAtc", "select count(*) from workflow_entity"]);
+    expect(pg.code, pg.stderr).toBe(0);
+    expect(Number(pg.stdout.trim()), "orbit's WF1–WF3, in orbit's database").toBeGreaterThanOrEqual(3);
+    const audit = JSON.parse((await btw(["audit", "--json", "--action", "tenant.exec"])).stdout) as { entries: { action: string; target: string; details: { service: string; program: string } }[] };
+    expect(audit.entries.map((e) => [e.target, e.details.service, e.details.program]).sort()).toEqual([
+      ["orbit", "n8n", "cat"],
+      ["orbit", "n8n", "node"],
+      ["orbit", "n8n", "sh"],
+      ["orbit", "postgres", "psql"],
+    ]);
+  });
+
   it("publishes no port but the proxy's; .env is 0600; no secret in the process list", async () => {
     const ports = await onVm(vm, ["docker", "ps", "--format", "{{.Names}} {{.Ports}}"]);
     const publishing = ports.stdout.split("\n").filter((l) => /->/.test(l)).map((l) => l.split(" ")[0]);
@@ -221,9 +265,40 @@ describe("tenant lifecycle on the lab", () => {
     expect(env).toMatch(/^N8N_CPU_SHARES=256$/m);
   });
 
-  it("delete --purge leaves no container, volume, network, route or live row; audit rows stay", async () => {
-    const r = await btw(["tenant", "delete", "beta", "--purge", "--yes"]);
+  it("delete without --purge takes beta out of service and keeps its data: containers and route gone; volumes, files, secrets kept; the row 'deleting'", async () => {
+    // what beta's database holds: the purge's final backup below reads it back from the kept volume
+    const count = await onVm(vm, ["docker", "exec", "btw-beta-postgres", "psql", "-U", "n8n", "-d", "n8n", "-XAtc", "select count(*) from workflow_entity"]);
+    expect(count.code, count.stderr).toBe(0);
+    betaWorkflows = Number(count.stdout.trim());
+    expect(betaWorkflows).toBeGreaterThanOrEqual(3);
+    const r = await btw(["tenant", "delete", "beta", "--yes", "--json"]);
     expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ tenant: { slug: "beta", status: "deleting" }, purge: false, finalBackup: null });
+    expect((await onVm(vm, ["docker", "ps", "-a", "-q", "--filter", "label=btw.tenant=beta"])).stdout.trim(), "containers").toBe("");
+    const volumes = (await onVm(vm, ["docker", "volume", "ls", "-q", "--filter", "label=btw.tenant=beta"])).stdout.trim().split("\n").sort();
+    expect(volumes).toEqual(expect.arrayContaining(["btw-beta-n8ndata", "btw-beta-pgdata"]));
+    expect((await onVm(vm, ["test", "-s", "/opt/btw/tenants/beta/.env"])).code, "beta's .env kept").toBe(0);
+    expect((await viaProxy(vm, `beta.${LAB_DOMAIN}`, "/healthz")).status).toBe(404);
+    expect((await viaProxy(vm, `orbit.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+    const show = JSON.parse((await btw(["tenant", "show", "beta", "--json"])).stdout) as { tenant: { status: string }; secrets: string[] };
+    expect(show.tenant.status).toBe("deleting");
+    expect(show.secrets).toEqual(expect.arrayContaining(["POSTGRES_PASSWORD", "N8N_ENCRYPTION_KEY"]));
+    const list = JSON.parse((await btw(["tenant", "list", "--json"])).stdout) as { tenants: { slug: string; status: string }[] };
+    expect(list.tenants.map((t) => [t.slug, t.status]).sort()).toEqual([["beta", "deleting"], ["orbit", "active"]]);
+    // the name stays reserved
+    const again = await btw(["tenant", "create", "beta", "--plan", "starter", "--server", vm.name, "--dry-run"]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/tenant 'beta' already exists \(deleting\)/);
+  });
+
+  it("delete --purge of the tenant taken out of service: a final backup of its kept data, then no container, volume, network, route or live row; audit rows stay", async () => {
+    const r = await btw(["tenant", "delete", "beta", "--purge", "--yes", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const finalBackup = (JSON.parse(r.stdout) as { finalBackup: string | null }).finalBackup;
+    expect(finalBackup, "the kept database was started alone and backed up").not.toBeNull();
+    const { backups } = JSON.parse((await btw(["backup", "list", "--tenant", "beta", "--json"])).stdout) as { backups: Array<{ id: string; status: string; reason: string; manifest: { counts?: { workflows: number | null } } }> };
+    const b = backups.find((x) => x.id === finalBackup);
+    expect(b, JSON.stringify(backups.map((x) => x.id))).toMatchObject({ status: "done", reason: "final", manifest: { counts: { workflows: betaWorkflows } } });
     for (const kind of [["ps", "-a"], ["volume", "ls"], ["network", "ls"]]) {
       const x = await onVm(vm, ["docker", ...kind, "-q", "--filter", "label=btw.tenant=beta"]);
       expect(x.stdout.trim(), kind.join(" ")).toBe("");
@@ -233,6 +308,6 @@ describe("tenant lifecycle on the lab", () => {
     const list = JSON.parse((await btw(["tenant", "list", "--json"])).stdout) as { tenants: { slug: string }[] };
     expect(list.tenants.map((t) => t.slug)).toEqual(["orbit"]);
     const audit = JSON.parse((await btw(["audit", "--json"])).stdout) as { entries: { action: string; target: string }[] };
-    expect(audit.entries.filter((e) => e.target === "beta").map((e) => e.action)).toEqual(["tenant.create", "tenant.purge"]);
+    expect(audit.entries.filter((e) => e.target === "beta").map((e) => e.action)).toEqual(["tenant.create", "tenant.delete", "tenant.purge"]);
   });
 });
