@@ -17,6 +17,8 @@ import { scrubTenant } from "../integration/backup/tenant-api.js";
 import { startFakeWordPress, type FakeWordPress } from "../fakes/wordpress.js";
 
 const T = "qz-src";
+/** a scratch stack another machine's verify left 8 h ago (made by hand below, labelled as verify labels its stacks) */
+const CRASHED = "vfy-0badc0de";
 /** a loaded 2-core machine: a create or verify can take minutes */
 const LONG = { timeoutMs: 600_000 };
 
@@ -61,6 +63,7 @@ describe("verify's scratch stacks are quarantined and swept", () => {
   afterAll(async () => {
     await wp?.close();
     if (scratch) await scrubTenant(vm, scratch);
+    await scrubTenant(vm, CRASHED);
     if (home) {
       await home.run(["tenant", "delete", T, "--purge", "--yes"], LONG);
       home.cleanup();
@@ -119,5 +122,38 @@ describe("verify's scratch stacks are quarantined and swept", () => {
     expect(out.results[0]!.checks.map((c) => c.check)).toEqual(expect.arrayContaining(["n8n ready with the escrowed key", "credentials decrypt"]));
     expect(await leftovers(scratch)).toBe("");
     process.stderr.write(`scratch e2e: verify with sweep ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  });
+
+  // issue 22 (Also): `doctor --fix` had never run to success
+  it("doctor --fix removes the stale scratch stack it reports (another machine's verify, older than any verify runs): containers, volumes, networks, files; the tenant untouched", async () => {
+    const image = (await onVm(vm, ["docker", "inspect", "--format", "{{.Config.Image}}", `btw-${T}-redis`])).stdout.trim();
+    const labels = ["--label", "btw.scratch=1", "--label", `btw.tenant=${CRASHED}`, "--label", "btw.owner=crashed-host:4242", "--label", `btw.created-at=${new Date(Date.now() - 8 * 3600_000).toISOString()}`];
+    for (const argv of [
+      ["docker", "network", "create", "--internal", ...labels, `btw-${CRASHED}-internal`],
+      ["docker", "volume", "create", ...labels, `btw-${CRASHED}-pgdata`],
+      ["docker", "run", "-d", "--name", `btw-${CRASHED}-postgres`, ...labels, "--network", `btw-${CRASHED}-internal`, "-v", `btw-${CRASHED}-pgdata:/data`, "--entrypoint", "sleep", image, "infinity"],
+      ["mkdir", "-p", `/opt/btw/tenants/${CRASHED}`],
+    ]) {
+      const r = await onVm(vm, argv);
+      expect(r.code, `${argv.join(" ")}: ${r.stderr}`).toBe(0);
+    }
+    const scratchCheck = async (args: string[]) => {
+      const r = await home.run(["doctor", "--json", ...args], LONG);
+      const checks = (JSON.parse(r.stdout) as { checks: Array<{ check: string; level: string; detail: string; fix?: string }> }).checks;
+      return checks.find((x) => x.check === `scratch ${vm.name}`);
+    };
+    const reported = await scratchCheck([]);
+    expect(reported).toMatchObject({ level: "warn", fix: expect.stringContaining("btw doctor --fix") });
+    expect(reported!.detail).toMatch(new RegExp(`${CRASHED} \\(4\\d\\d min old\\)`));
+    expect(await leftovers(CRASHED), "doctor without --fix changes nothing").not.toBe("");
+
+    const fixed = await scratchCheck(["--fix"]);
+    expect(fixed).toMatchObject({ level: "ok" });
+    expect(fixed!.detail).toMatch(new RegExp(`^removed 1 stale scratch stack\\(s\\): ${CRASHED} \\(4\\d\\d min old\\)$`));
+    expect(await leftovers(CRASHED)).toBe("");
+    expect(await scratchCheck([])).toMatchObject({ level: "ok", detail: "no stale scratch stacks" });
+    // the tenant beside it: all its containers still running
+    const running = await onVm(vm, ["docker", "ps", "-q", "--filter", `label=btw.tenant=${T}`, "--filter", "status=running"]);
+    expect(running.stdout.trim().split("\n")).toHaveLength(3);
   });
 });
