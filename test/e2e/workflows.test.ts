@@ -319,6 +319,31 @@ describe("workflows on the lab", () => {
     expect(await stateSql(home, "select target, details->>'file' as file from audit_log where action = 'tenant.export'")).toEqual([{ target: A, file }]);
   });
 
+  // issue 22 (Also): `tenant content prune` had never run to success
+  it("tenant content prune deletes the chain's keywords and article-less clusters past the plan's retention (180 days); the article, its cluster and recent keywords stay; audited", async () => {
+    const n = async (sql: string) => Number(await psql(A, sql));
+    const keywords = await n("select count(*) from content.keywords");
+    // half the keywords and every cluster made older than the starter plan's contentRetentionDays
+    await psql(A, "update content.keywords set created_at = now() - interval '200 days' where id % 2 = 0");
+    await psql(A, "update content.clusters set created_at = now() - interval '200 days'");
+    const old = await n("select count(*) from content.keywords where created_at < now() - interval '180 days'");
+    expect(old).toBeGreaterThan(0);
+    expect(old).toBeLessThan(keywords);
+    const withArticle = await psql(A, "select string_agg(cluster_id::text, ',') from content.articles");
+    const r = await btw(["tenant", "content", "prune", A, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(json<{ results: unknown[] }>(r).results).toEqual([{ tenant: A, server: serverOf(A).name, ok: true, days: 180, keywords: old, clusters: 59 }]);
+    expect(await n("select count(*) from content.keywords")).toBe(keywords - old);
+    expect(await n("select count(*) from content.keywords where created_at < now() - interval '180 days'")).toBe(0);
+    expect(await psql(A, "select string_agg(id::text, ',') from content.clusters")).toBe(withArticle);
+    expect(await n("select count(*) from content.articles")).toBe(1);
+    expect(await n("select count(*) from content.seeds")).toBe(1);
+    expect(await stateSql(home, "select target, details->>'keywords' as keywords, details->>'clusters' as clusters from audit_log where action = 'tenant.content.prune'")).toEqual([{ target: A, keywords: String(old), clusters: "59" }]);
+    // a second run finds nothing more to delete
+    const again = await btw(["tenant", "content", "prune", A, "--json"]);
+    expect(json<{ results: Array<{ keywords: number; clusters: number }> }>(again).results[0]).toMatchObject({ keywords: 0, clusters: 0 });
+  });
+
   it("a changed template is updated in place; an edit through the tenant's API is drift, shown node by node; rollback restores the previous version", async () => {
     const v2 = changedTemplates("2", "v2: e2e change");
     const before = Object.fromEntries((await status(A)).map((x) => [x.workflow, x.n8nId]));
