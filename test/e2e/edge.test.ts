@@ -325,20 +325,32 @@ describe("the edge on the lab", () => {
     expect(j.edge![0]).toMatchObject({ proxy: "lab-edge", reachable: true, healthy: true, drift: "in-sync" });
   });
 
-  it("routes a custom domain to a tenant at the edge with its own certificate, and stops when removed; each killed mid-way and finished by its re-run", async () => {
+  it("routes a custom domain to a tenant at the edge with its own certificate (and n8n's WEBHOOK_URL with --webhook-url), and stops when removed; each killed mid-way and finished by its re-run", async () => {
     const withDns = { ...home, env: { ...home.env, BTW_DNS_SERVERS: dns.address } };
     // killed after the tenant's server took the route, before the edge did
     await killDuring(withDns, ["tenant", "domain", "add", A, CUSTOM], "edge tables re-synced");
-    await must(["tenant", "domain", "add", A, CUSTOM]);
+    // the re-run finishes it, and with --webhook-url moves n8n's WEBHOOK_URL to the customer's
+    // name (issue 22, Also: never run before): in the tenant's .env and in the recreated n8n
+    const webhookUrls = async () => [
+      (await onVm(vm1, ["grep", "^WEBHOOK_URL=", `/opt/btw/tenants/${A}/.env`])).stdout.trim().replace(/^WEBHOOK_URL=/, "").replace(/^'|'$/g, ""),
+      (await onVm(vm1, ["docker", "exec", `btw-${A}-n8n`, "printenv", "WEBHOOK_URL"])).stdout.trim(),
+    ];
+    const [defaultUrl] = await webhookUrls();
+    expect(defaultUrl).toMatch(new RegExp(`^https?://${hostOf(A).replaceAll(".", "\\.")}/$`));
+    const added = JSON.parse((await must(["tenant", "domain", "add", A, CUSTOM, "--webhook-url", "--json"])).stdout) as { domain: { webhook: boolean; webhookUrl: string } };
+    expect(added.domain).toMatchObject({ webhook: true, webhookUrl: defaultUrl!.replace(hostOf(A), CUSTOM) });
+    expect(await webhookUrls()).toEqual([added.domain.webhookUrl, added.domain.webhookUrl]);
     const r = await viaEdge(CUSTOM);
     expect(r.status, r.body).toBe(200);
-    const listed = JSON.parse((await must(["tenant", "domain", "list", A, "--json"])).stdout) as unknown;
-    expect(JSON.stringify(listed)).toContain(CUSTOM);
+    const listed = JSON.parse((await must(["tenant", "domain", "list", A, "--json"])).stdout) as { domains: Array<{ tenant: string; hostname: string; webhook: boolean }> };
+    expect(listed.domains.map((d) => [d.tenant, d.hostname, d.webhook])).toEqual([[A, CUSTOM, true]]);
     await killDuring(withDns, ["tenant", "domain", "remove", A, CUSTOM, "--yes"], "edge tables re-synced");
     await must(["tenant", "domain", "remove", A, CUSTOM, "--yes"]);
     await expect(viaEdge(CUSTOM)).rejects.toThrow();
     expect(JSON.stringify(JSON.parse((await must(["tenant", "domain", "list", A, "--json"])).stdout))).not.toContain(CUSTOM);
     expect((await viaEdge(hostOf(A))).status).toBe(200);
+    // WEBHOOK_URL back on the tenant's own name
+    expect(await webhookUrls()).toEqual([defaultUrl, defaultUrl]);
 
     // ownership (issue 22): every tenant's name resolves to the edge, so a CNAME to B's name is
     // refused, and an apex on the edge's address needs A's TXT token, which the refusal prints
