@@ -11,8 +11,9 @@ import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from
 
 // Time: ~10–19 min (615 s in two lanes before the kill at every step; 1140 s with it, beside
 // three other files and four helpers compiling, 2026-12-06): three tenants on the older n8n (created at once), each
-// upgraded for real — one killed at each step and resumed, one `--all` wave, one rolled back
-// from a broken image after its readiness deadline (with a write made once it had started).
+// upgraded for real — one killed at each step and resumed, one `--all` rollout behind a canary
+// (watched 5 s), one rolled back from a broken image after its readiness deadline (with a write
+// made once it had started); and one tenant's Redis upgraded (a backup and a recreate, ~1 min).
 //
 // n8n upgrades across the fleet on the lab (issue 11): three tenants created on the lab's
 // older n8n (lab.n8nPrevious), whose database the current one migrates forward. Versions are
@@ -184,11 +185,24 @@ describe("n8n upgrades across the fleet (lab)", () => {
     expect(await dataOf(C)).toEqual(data.get(C));
   });
 
-  it("upgrade n8n --all --wave-size 1: every tenant on the new version, workflows published, credentials decrypt, executions kept", async () => {
-    const r = await runLong(home, ["upgrade", "n8n", "--all", "--wave-size", "1", "--to", newImage, "--json"]);
+  it("upgrade n8n --all --canary 1 --wave-size 1: the canary alone first and watched, then the waves; every tenant on the new version, workflows published, credentials decrypt, executions kept", async () => {
+    const r = await runLong(home, ["upgrade", "n8n", "--all", "--canary", "1", "--canary-watch", "5", "--wave-size", "1", "--to", newImage, "--json"]);
     expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(r.stdout) as { results: Array<{ tenant: string; outcome: string }> };
-    expect(Object.fromEntries(report.results.map((x) => [x.tenant, x.outcome]))).toEqual({ [A]: "upgraded", [B]: "upgraded", [C]: "unchanged" });
+    const report = JSON.parse(r.stdout) as { results: Array<{ tenant: string; outcome: string; wave: string }> };
+    // the canary: the first tenant (one per server); C moved to lab-2 and is already there
+    expect(report.results.map((x) => [x.tenant, x.wave, x.outcome])).toEqual([
+      [A, "canary", "upgraded"],
+      [B, "wave 1", "upgraded"],
+      [C, "wave 2", "unchanged"],
+    ]);
+    // exactly the canary set went first, was watched, and only then did the first wave start
+    const at = (line: string) => {
+      const i = r.stderr.indexOf(line);
+      expect(i, `stderr has "${line}"`).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    const order = [at(`canary: ${A}\n`), at("canary: watching 5 s before the first wave"), at(`wave 1: ${B}\n`), at(`wave 2: ${C}\n`)];
+    expect([...order].sort((x, y) => x - y)).toEqual(order);
     for (const slug of [A, B, C]) {
       expect(await imageOf(slug)).toBe(newImage);
       expect(await dataOf(slug)).toEqual(data.get(slug));
@@ -196,6 +210,40 @@ describe("n8n upgrades across the fleet (lab)", () => {
       const v = await onVm(serverOf(slug), ["docker", "inspect", "--format", "{{.Config.Image}}", `btw-${slug}-n8n`]);
       expect(v.stdout.trim()).toBe(newImage);
     }
+  });
+
+  // issue 22 (Also): `upgrade redis` had never run to success. The lab builds one Redis: the
+  // target is the same image under another tag of the same major (btw moves by image).
+  it("upgrade redis moves one tenant to the new Redis image with its data (a key written before it), backed up first, n8n answering; a second run does nothing", async () => {
+    const pushSide = (img: string) => img.replace(lab.registry, "127.0.0.1:5000");
+    const target = `${lab.images.redis.replace(/:[^:/]+$/, "")}:${lab.images.redis.replace(/^.*:/, "")}-e2e`;
+    await execa("docker", ["pull", pushSide(lab.images.redis)]);
+    await execa("docker", ["tag", pushSide(lab.images.redis), pushSide(target)]);
+    await execa("docker", ["push", pushSide(target)]);
+    const redis = (argv: string[]) => onVm(serverOf(B), ["docker", "exec", `btw-${B}-redis`, "redis-cli", ...argv]);
+    expect((await redis(["SET", "btw:e2e", "kept"])).stdout.trim()).toBe("OK");
+    const redisImage = async () => ((await stateSql(home, "select redis_image from tenants where slug = $1 and status <> 'deleted'", [B])) as Array<{ redis_image: string | null }>)[0]!.redis_image;
+    expect(await redisImage()).not.toBe(target);
+
+    const r = await runLong(home, ["upgrade", "redis", "--tenant", B, "--to", target, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { results: Array<{ tenant: string; outcome: string; from: string; to: string; backup: string | null }> };
+    expect(report.results).toHaveLength(1);
+    expect(report.results[0]).toMatchObject({ tenant: B, outcome: "upgraded", from: lab.images.redis, to: target });
+    const b = (await stateSql(home, "select status, reason from backups where id = $1", [report.results[0]!.backup])) as Array<{ status: string; reason: string }>;
+    expect(b).toEqual([{ status: "done", reason: "pre-upgrade" }]);
+    expect(await redisImage()).toBe(target);
+    expect((await onVm(serverOf(B), ["grep", "^REDIS_IMAGE=", `/opt/btw/tenants/${B}/.env`])).stdout.trim()).toBe(`REDIS_IMAGE=${target}`);
+    expect((await onVm(serverOf(B), ["docker", "inspect", "--format", "{{.Config.Image}}", `btw-${B}-redis`])).stdout.trim()).toBe(target);
+    expect((await redis(["GET", "btw:e2e"])).stdout.trim(), "the key written before the upgrade").toBe("kept");
+    const st = JSON.parse((await runLong(home, ["tenant", "status", B, "--json"])).stdout) as { healthy: boolean; n8nReady: boolean };
+    expect(st).toMatchObject({ healthy: true, n8nReady: true });
+    expect((await viaProxy(serverOf(B), `${B}.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+    expect(await dataOf(B)).toEqual(data.get(B));
+
+    const again = await runLong(home, ["upgrade", "redis", "--tenant", B, "--to", target, "--json"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).results).toEqual([]);
   });
 
   it("usage collect, twice: the month's executions per tenant, counted once; usage report flags the tenant over its quota", async () => {
@@ -231,10 +279,10 @@ describe("n8n upgrades across the fleet (lab)", () => {
     expect(csv.stdout.split("\n")[0]).toBe("period,tenant,plan,metric,value,quota,flag");
   });
 
-  it("an image that never becomes ready: that tenant is rolled back to its version with its data — a write made once the upgrade had started included — answering through the proxy; the rollout halts (exit 3)", async () => {
+  it("an image that never becomes ready on the canary: that tenant is rolled back to its version with its data — a write made once the upgrade had started included — answering through the proxy; the rollout stops at the canary (exit 3)", async () => {
     // paused as the pull starts (the upgrade journaled, the tenant still serving): a write now
     // is what a backup taken before the pull would miss, and the rollback would drop (issue 22)
-    const paused = await pauseDuring(home, ["upgrade", "n8n", "--tenant", A, B, "--wave-size", "1", "--to", broken, "--ready-timeout", "40", "--json"], `${A}: ${N8N_STEP_TITLES.pull}`);
+    const paused = await pauseDuring(home, ["upgrade", "n8n", "--tenant", A, B, "--canary", "1", "--wave-size", "1", "--to", broken, "--ready-timeout", "40", "--json"], `${A}: ${N8N_STEP_TITLES.pull}`);
     let written: Snap & { published: string[] };
     try {
       const api = await tenantApi(home, vm1, A, LAB_DOMAIN);
@@ -251,9 +299,10 @@ describe("n8n upgrades across the fleet (lab)", () => {
     }
     const r = await paused.resume();
     expect(r.code, r.stderr).toBe(3);
-    const report = JSON.parse(r.stdout) as { halted: boolean; notReached: string[]; results: Array<{ tenant: string; outcome: string; timings: Record<string, number> }> };
+    const report = JSON.parse(r.stdout) as { halted: boolean; notReached: string[]; results: Array<{ tenant: string; outcome: string; wave: string; timings: Record<string, number> }> };
     expect(report.results).toHaveLength(1);
-    expect(report.results[0]).toMatchObject({ tenant: A, outcome: "rolled-back" });
+    expect(report.results[0]).toMatchObject({ tenant: A, outcome: "rolled-back", wave: "canary" });
+    expect(r.stderr, "no wave after a failed canary").not.toContain("wave 1:");
     expect(report.results[0]!.timings.rollback).toBeGreaterThan(0);
     expect(report.halted).toBe(true);
     expect(report.notReached).toEqual([B]);
