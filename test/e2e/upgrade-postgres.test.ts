@@ -8,13 +8,16 @@ import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } fro
 import { LAB_IMAGES_TIMEOUT_MS, ensureLabImages, labInfo, type LaneLab } from "./support/lab.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
-// Time: ~3–8 min (486 s in two lanes beside unit and integration): a tenant on Postgres 15, a dump
-// and restore into 17 killed and resumed, and a broken major rolled back after its deadline.
+// Time: ~3–8 min (486 s in two lanes beside unit and integration; before the --rollback of a killed
+// upgrade and its second kill were added, ~1 min more): a tenant on Postgres 15, a dump and restore
+// into 17 killed and rolled back, killed again and resumed, and a broken major rolled back after
+// its deadline.
 //
 // A Postgres major upgrade of one tenant on the lab (issue 11): created on the lab's older
 // major (lab.postgresPrevious, Debian bookworm's 15), with workflows, credentials and
 // executions; `upgrade postgres --to <17>` killed (-9) while it restores into the new volume,
-// then the same command finishes it: the data intact, the old volume kept, the state says 17.
+// first undone with `--rollback` (back on 15, the data intact), then killed again and finished by
+// the same command: the data intact, the old volume kept, the state says 17.
 // `--cleanup` is refused without --yes and removes the old volume with it. An image of a
 // newer major that never starts is rolled back: the old image on its untouched volume, exit 3.
 
@@ -82,7 +85,7 @@ describe("Postgres major upgrade (lab)", () => {
     home?.cleanup();
   });
 
-  it("killed -9 while restoring into the new volume, the same command finishes: data intact, old volume kept, the state says 17", async () => {
+  it("killed -9 while restoring into the new volume: --rollback returns to 15 with the data; killed there again, the same command finishes: data intact, old volume kept, the state says 17", async () => {
     expect(await serverMajor()).toBe(lab.postgresPrevious.major);
     expect(before.workflows.length).toBeGreaterThan(0);
     expect(before.credentials.length).toBeGreaterThan(0);
@@ -97,9 +100,30 @@ describe("Postgres major upgrade (lab)", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/cannot go back/);
 
-    const t0 = Date.now();
     await killDuring(home, args, "on a new volume");
     expect((await row()).postgres_image).toBe(lab.postgresPrevious.image); // not recorded yet
+
+    // --rollback undoes the interrupted upgrade (issue 22, Also: never run before): the old
+    // major on its old, untouched volume, the new volume gone, the data intact, serving again
+    const rb = await runLong(home, ["upgrade", "postgres", "--tenant", T, "--rollback", "--json"]);
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(JSON.parse(rb.stdout).results).toEqual([expect.objectContaining({ tenant: T, ok: true, outcome: "rolled-back", from: lab.postgresPrevious.image })]);
+    expect(await serverMajor()).toBe(lab.postgresPrevious.major);
+    expect(await row()).toEqual({ postgres_image: lab.postgresPrevious.image, pgdata_volume: `btw-${T}-pgdata` });
+    expect((await onVm(vm, ["grep", "^PGDATA_VOLUME=", `/opt/btw/tenants/${T}/.env`])).stdout.trim()).toBe(`PGDATA_VOLUME=btw-${T}-pgdata`);
+    expect(await volumes()).toEqual([`btw-${T}-pgdata`]);
+    expect(await dataOf()).toEqual(before);
+    expect(JSON.parse((await runLong(home, ["tenant", "show", T, "--json"])).stdout)).toMatchObject({ tenant: { status: "active" } });
+    expect((await viaProxy(vm, `${T}.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+    // nothing left to undo
+    const none = await runLong(home, ["upgrade", "postgres", "--tenant", T, "--rollback", "--json"]);
+    expect(none.code, none.stderr).toBe(0);
+    expect(JSON.parse(none.stdout).results).toEqual([expect.objectContaining({ tenant: T, outcome: "unchanged" })]);
+
+    // killed again at the same step: this time the same command finishes it
+    const t0 = Date.now();
+    await killDuring(home, args, "on a new volume");
+    expect((await row()).postgres_image).toBe(lab.postgresPrevious.image);
     const r = await runLong(home, [...args, "--json"]);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as { results: Array<{ outcome: string; seconds: number; timings: Record<string, number> }> };
