@@ -4,6 +4,7 @@ import { ExitCode } from "../errors.js";
 import { describeUnfinished, isTransitional, JOURNAL_KINDS, unfinishedOperation } from "../core/tenant/unfinished.js";
 import { spread, versionOf } from "../core/upgrade/plan.js";
 import { imagesOf } from "../ops/tenant-context.js";
+import { describeRouteAnswer, tenantRoute, type RouteAnswer, type TenantRoute } from "../core/commands/route-probe.js";
 
 // Fleet health: every server and every tenant on it, with ONE SSH connection per server
 // (the Docker socket forwarded over it; one container listing per server, not per tenant).
@@ -11,6 +12,10 @@ import { imagesOf } from "../ops/tenant-context.js";
 // maintenance page until someone finishes it: degraded, with the command that does. Each
 // server's tenant isolation rules are read over the same connection and compared with btw's:
 // missing (never installed, flushed) or different is degraded, naming `btw server isolate`.
+// Each active tenant is also asked for where customers look: its host names (and custom
+// domains) through the server's proxy, n8n's /healthz — one remote command per server for all
+// its tenants. Healthy containers behind a route answering anything else (404 from a proxy
+// whose config another btw state rewrote, a 502) are degraded, with the answer.
 const handler: Handler = async (ctx) => {
   const db = await ctx.db();
   const { listServers } = await import("../state/servers.js");
@@ -18,9 +23,19 @@ const handler: Handler = async (ctx) => {
   const { remoteDocker, listBtwContainers } = await import("../remote/docker.js");
   const { sshFor } = await import("../ops/server/context.js");
   const { liveIsolation } = await import("../ops/server/isolation.js");
+  const { probeRoutes } = await import("../remote/probe-server.js");
+  const { serverRouteProbeTarget } = await import("../core/edge/mode.js");
+  const { privateAddress } = await import("../core/monitoring/targets.js");
+  const { tenantHost } = await import("../core/tenant/layout.js");
+  const { domainsByTenant } = await import("../state/tenant-domains.js");
   const [servers, tenants] = await Promise.all([listServers(db), listTenants(db)]);
-  // behind the edge, the edge proxies too: read alongside the servers, not after them
-  const edgePending = ctx.config.proxy.mode === "edge" ? import("../ops/edge/status.js").then((m) => m.edgeStatus(ctx, db)) : null;
+  // the names customers use: each active tenant's own, then its custom domains
+  const routed = tenants.filter((t) => t.status === "active" && t.serverName);
+  const domains = await domainsByTenant(db, routed.map((t) => t.id));
+  const hostsOf = new Map(routed.map((t) => [t.slug, [tenantHost(t.slug, ctx.config.domain), ...(domains.get(t.id) ?? [])]]));
+  // behind the edge, the edge proxies too (asked for the same names, as the load balancer
+  // forwards visitors): read alongside the servers, not after them
+  const edgePending = ctx.config.proxy.mode === "edge" ? import("../ops/edge/status.js").then((m) => m.edgeStatus(ctx, db, [...hostsOf.values()].flat())) : null;
   edgePending?.catch(() => {}); // awaited below; no unhandled rejection if a step before fails first
 
   const perServer = await Promise.all(
@@ -30,18 +45,21 @@ const handler: Handler = async (ctx) => {
         await ssh.connect();
         const isolation = liveIsolation(ssh, db, ctx.config, s);
         isolation.catch(() => {}); // awaited below
+        const hosts = routed.filter((t) => t.serverName === s.name).flatMap((t) => hostsOf.get(t.slug)!);
+        const routes = probeRoutes(ssh, serverRouteProbeTarget(ctx.config, privateAddress(s)), hosts); // never rejects
         const rd = await remoteDocker(ssh);
         try {
-          return { server: s.name, reachable: true, error: null as string | null, containers: await listBtwContainers(rd.docker), isolation: await isolation };
+          return { server: s.name, reachable: true, error: null as string | null, containers: await listBtwContainers(rd.docker), isolation: await isolation, routes: await routes };
         } finally {
           await rd.close();
         }
       } catch (e) {
-        return { server: s.name, reachable: false, error: (e as Error).message, containers: [] as ContainerSummary[], isolation: null };
+        return { server: s.name, reachable: false, error: (e as Error).message, containers: [] as ContainerSummary[], isolation: null, routes: [] as RouteAnswer[] };
       }
     }),
   );
   const byServer = new Map(perServer.map((p) => [p.server, p]));
+  const edge = edgePending ? await edgePending : null;
   const caught = tenants.filter((t) => isTransitional(t.status));
   const { newestSteps } = await import("../state/operations.js");
   const journal = await newestSteps(db, caught.map((t) => t.id), Object.values(JOURNAL_KINDS));
@@ -51,10 +69,20 @@ const handler: Handler = async (ctx) => {
     const mine = live?.containers.filter((c) => c.tenant === t.slug) ?? [];
     const running = mine.filter((c) => c.state === "running").length;
     const unhealthy = mine.filter((c) => c.health === "unhealthy" || (c.state !== "running" && t.status === "active")).map((c) => c.service);
-    const health = !live?.reachable ? "unknown" : t.status === "active" ? (mine.length > 0 && unhealthy.length === 0 && mine.every((c) => c.health !== "starting") ? "healthy" : mine.length === 0 ? "missing" : "unhealthy") : t.status;
+    const answers = hostsOf.get(t.slug)?.flatMap((h) => live?.routes.filter((a) => a.host === h) ?? []) ?? [];
+    // null: not asked (not active, or its server unreachable)
+    const route = live?.reachable && answers.length > 0 ? tenantRoute(`${t.serverName}'s proxy`, answers) : null;
+    // and through each edge proxy btw reached ([] in direct mode)
+    const edgeRoutes = (edge?.routes ?? []).flatMap((e) => {
+      const mineAtEdge = hostsOf.get(t.slug)?.flatMap((h) => e.answers.filter((a) => a.host === h)) ?? [];
+      return mineAtEdge.length ? [tenantRoute(`edge proxy ${e.proxy}`, mineAtEdge)] : [];
+    });
+    const containers = !live?.reachable ? "unknown" : t.status === "active" ? (mine.length > 0 && unhealthy.length === 0 && mine.every((c) => c.health !== "starting") ? "healthy" : mine.length === 0 ? "missing" : "unhealthy") : t.status;
+    // containers healthy, yet customers do not reach its n8n
+    const health = containers === "healthy" && [route, ...edgeRoutes].some((r) => r !== null && !r.ok) ? "degraded" : containers;
     const images = imagesOf(ctx, t);
     const versions = { n8n: versionOf(images.n8n), postgres: versionOf(images.postgres), redis: versionOf(images.redis) };
-    return { tenant: t.slug, server: t.serverName, plan: t.plan, status: t.status, containers: mine.length, running, health, unhealthy, versions, unfinished: unfinished.get(t.id) ?? null };
+    return { tenant: t.slug, server: t.serverName, plan: t.plan, status: t.status, containers: mine.length, running, health, unhealthy, versions, unfinished: unfinished.get(t.id) ?? null, route, edgeRoutes };
   });
   // the fleet's spread, as `upgrade plan` shows it: how many tenants per n8n version
   const fleet = spread(tenants.map((t) => imagesOf(ctx, t).n8n));
@@ -69,7 +97,6 @@ const handler: Handler = async (ctx) => {
   const [lastRuns, undelivered] = await Promise.all([lastRunPerJob(db), undeliveredNotifications(db)]);
   const failedJobs = lastRuns.filter((r) => r.exitCode !== null && r.exitCode !== 0).map((r) => ({ job: r.job, startedAt: r.startedAt, exitCode: r.exitCode }));
   const notifications = undelivered.map((r) => ({ job: r.job, startedAt: r.startedAt, failed: r.notified.filter((d) => !d.ok) }));
-  const edge = edgePending ? await edgePending : null;
   const degraded =
     serverRows.some((r) => !r.reachable) ||
     serverRows.some((r) => r.isolationProblems.length > 0) ||
@@ -98,6 +125,7 @@ const handler: Handler = async (ctx) => {
             { header: "status", value: (r) => r.status },
             { header: "health", value: (r) => r.health },
             { header: "containers", value: (r) => `${r.running}/${r.containers}`, align: "right" },
+            { header: "route", value: (r) => routeCell(r.route, r.edgeRoutes) },
             { header: "n8n", value: (r) => r.versions.n8n },
             { header: "postgres", value: (r) => r.versions.postgres },
             { header: "redis", value: (r) => r.versions.redis },
@@ -115,6 +143,7 @@ const handler: Handler = async (ctx) => {
           ]
         : []),
       ...(fleet.length ? [`fleet: ${fleet.map((f) => `${f.tenants}× n8n ${f.version}`).join(", ")}`] : []),
+      ...tenantRows.flatMap((r) => (r.health === "degraded" ? [r.route, ...r.edgeRoutes].flatMap((x) => (x && !x.ok ? [describeBadRoute(r.tenant, r.server ?? "", x, ctx.config.proxy.mode)] : [])) : [])),
       ...tenantRows.flatMap((r) => (r.unfinished ? [describeUnfinished({ slug: r.tenant, status: r.status, plan: r.plan }, r.unfinished)] : [])),
       ...failedJobs.map((j) => `job ${j.job} failed (exit ${j.exitCode}) at ${j.startedAt.toISOString()}: \`btw schedule status\``),
       ...notifications.flatMap((n) => n.failed.map((d) => `NOT DELIVERED: the notice of ${n.job} at ${n.startedAt.toISOString()} by ${d.channel}: ${d.error ?? "unknown error"}`)),
@@ -123,4 +152,17 @@ const handler: Handler = async (ctx) => {
   // for scripts: 0 all healthy, 3 degraded (1 — btw cannot tell — comes from an error)
   return degraded ? ExitCode.partial : ExitCode.ok;
 };
+
+/** The table's cell: the first route that fails, else the server proxy's status; - when not asked. */
+function routeCell(route: TenantRoute | null, edgeRoutes: readonly TenantRoute[]): string {
+  const bad = [route, ...edgeRoutes].find((r) => r !== null && !r.ok);
+  if (bad) return describeRouteAnswer(bad).slice(0, 40);
+  return route === null ? "-" : String(route.status);
+}
+
+/** The line under the table for a tenant customers do not reach, with the command that re-renders its routes. */
+function describeBadRoute(tenant: string, server: string, route: TenantRoute, mode: "direct" | "edge"): string {
+  const fix = mode === "edge" ? "`btw edge sync`" : `\`btw server bootstrap ${server}\``;
+  return `tenant ${tenant}: ${route.host} answered ${describeRouteAnswer(route)} through ${route.via} while its containers are healthy; ${fix} renders the routes from the state again`;
+}
 export default handler;

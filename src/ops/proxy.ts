@@ -14,7 +14,7 @@ import {
 import { privateAddress } from "../core/monitoring/targets.js";
 import { planProxyAttach } from "../core/proxy/attach.js";
 import { renderCaddyfile } from "../core/proxy/caddyfile.js";
-import { serverProxyTls, serversPublic } from "../core/edge/mode.js";
+import { serverProxyTls, webPublishAddress } from "../core/edge/mode.js";
 import { publishHost, renderProxyEnv } from "../core/proxy/env.js";
 import { edgeGateway } from "../core/tenant/edge-gateway.js";
 import { PROXY_LAYOUT } from "../core/proxy/layout.js";
@@ -57,7 +57,7 @@ function metricsPublish(server: ServerRow, config: Config): { metricsPublish?: s
     metricsPublish: `${publishHost(a)}:${config.monitoring.ports.n8nMetrics}`,
     // behind the edge, the public web listeners move to the private address too
     // (not while the fleet moves there: edge.switch prepare/dns)
-    ...(config.proxy.mode === "edge" && !serversPublic(config) ? { webPublishAddress: a } : {}),
+    ...(webPublishAddress(config, a) ? { webPublishAddress: a } : {}),
   };
 }
 

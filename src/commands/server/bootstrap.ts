@@ -19,7 +19,7 @@ const handler: Handler = async (ctx, [name], opts) => {
         remote: { argv, stdin: "templates/cloud-init/bootstrap.sh" },
         then: [
           "install and apply the tenant isolation rules (/opt/btw/isolation/apply.sh; btw-isolation.service re-applies them at boot and on Docker restarts)",
-          "install or converge the btw proxy (/opt/btw/proxy)",
+          "install or converge the btw proxy (/opt/btw/proxy) and render its routes from the state (validated, then reloaded)",
           "server check (records facts, status)",
         ],
       },
@@ -29,7 +29,7 @@ const handler: Handler = async (ctx, [name], opts) => {
           `  run \`${argv.join(" ")}\` with templates/cloud-init/bootstrap.sh on stdin`,
           `    (Docker Engine + Compose v2, unattended security upgrades, fail2ban, key-only SSH, container log rotation, /opt/btw)`,
           `  install the tenant isolation rules: tenants (${ctx.config.placement.subnetPool}) cannot reach the host, ${ctx.config.hetzner.networkRange}, the other servers or 169.254.169.254`,
-          `  install the btw proxy (${ctx.config.images.caddy}) if it is not running`,
+          `  install the btw proxy (${ctx.config.images.caddy}) if it is not running, and render its routes from the state again (validated, then reloaded)`,
           "  check the server and record its facts",
         ].join("\n"),
     );
@@ -41,7 +41,7 @@ const handler: Handler = async (ctx, [name], opts) => {
   try {
     const { Host } = await import("../../ops/host.js");
     const { runBootstrap, proxyRunning } = await import("../../ops/bootstrap.js");
-    const { ensureProxy } = await import("../../ops/proxy.js");
+    const { ensureProxy, syncRoutes } = await import("../../ops/proxy.js");
     const { ensureIsolation } = await import("../../ops/server/isolation.js");
     const host = new Host(server.name, await sshFor(ctx, server));
     ctx.out.info(`bootstrapping ${server.name} (${server.host})…`);
@@ -52,6 +52,9 @@ const handler: Handler = async (ctx, [name], opts) => {
     if (!isolation.persistent) ctx.out.warn(`${server.name} has no systemd: the tenant isolation rules are applied but not re-applied at boot; re-run \`btw server bootstrap ${server.name}\` after a reboot`);
     const proxyWasRunning = await proxyRunning(host);
     await ensureProxy(host, db, ctx, server.id);
+    // the routes too: a proxy whose Caddyfile something else rewrote (another btw state on the
+    // same server) answers 404 for this state's tenants until they are rendered again
+    await syncRoutes(host, db, ctx, server);
     const changed = [...report.changed, ...(isolation.changed ? ["isolation"] : []), ...(proxyWasRunning ? [] : ["proxy"])];
 
     const check = await checkAndRecord(ctx, db, server);

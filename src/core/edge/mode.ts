@@ -12,6 +12,7 @@
 
 import { isIP } from "node:net";
 import type { Config } from "../../config/schema.js";
+import type { RouteProbeTarget } from "../commands/route-probe.js";
 import { edgeServerIp, loadBalancerIp } from "../infra/edge.js";
 
 /** proxy.mode edge with the servers still serving the internet (edge.switch prepare or dns). */
@@ -29,6 +30,31 @@ export function serverProxyTls(config: Pick<Config, "proxy" | "acmeEmail" | "het
   const direct = { tls: config.proxy.tls, ...(config.acmeEmail ? { acmeEmail: config.acmeEmail } : {}) };
   if (config.proxy.mode === "edge") return { ...direct, trustedProxies: edgeProxyRanges(config), edgePlainHttp: true };
   return direct;
+}
+
+/**
+ * The one address a server's proxy publishes 80/443 on: behind the edge (once the fleet is
+ * there), its private address; null — every address — in direct mode, while the fleet moves
+ * to the edge, or when btw knows no private address.
+ */
+export function webPublishAddress(config: Pick<Config, "proxy" | "edge">, privateAddress: string | null): string | null {
+  return privateAddress && config.proxy.mode === "edge" && !serversPublic(config) ? privateAddress : null;
+}
+
+/**
+ * Where `btw status` asks a server's proxy for its tenants' pages, from the server itself: the
+ * scheme and port visitors (or the edge) use — https on 443 where the proxy terminates TLS,
+ * plain HTTP on 80 where it does not (proxy.tls off, behind the edge) — at the address it is
+ * published on.
+ */
+export function serverRouteProbeTarget(config: Pick<Config, "proxy" | "acmeEmail" | "hetzner" | "edge">, privateAddress: string | null): RouteProbeTarget {
+  const address = webPublishAddress(config, privateAddress) ?? "127.0.0.1";
+  return serverProxyTls(config).tls === "off" ? { scheme: "http", port: 80, address } : { scheme: "https", port: 443, address };
+}
+
+/** The same for an edge proxy (published on every address of its server): https where it ends TLS itself (edge.tls internal). */
+export function edgeRouteProbeTarget(config: Pick<Config, "edge">): RouteProbeTarget {
+  return config.edge.tls === "internal" ? { scheme: "https", port: 443, address: "127.0.0.1" } : { scheme: "http", port: 80, address: "127.0.0.1" };
 }
 
 const hostRange = (ip: string) => `${ip}/${isIP(ip) === 6 ? 128 : 32}`;

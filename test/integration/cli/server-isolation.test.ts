@@ -7,7 +7,7 @@
 // given last put there (parsed from the script's iptables-restore input), or none; a flush
 // empties it. Its Docker API (for `status`) is a FAKE engine with no containers.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -18,6 +18,7 @@ import { WRITE_FILE_ATOMIC_SCRIPT } from "../../../src/core/commands/files.js";
 import { ISOLATION_LAYOUT } from "../../../src/core/server/isolation.js";
 import { openDb, type Db } from "../../../src/state/db.js";
 import { migrate } from "../../../src/state/migrate.js";
+import { fakeDockerApi } from "../../support/fake-server.js";
 import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
 
 interface FakeHost {
@@ -103,15 +104,6 @@ vi.mock("../../../src/ops/host-keys.js", async (importOriginal) => ({
   ensureHostPinned: async () => {},
 }));
 
-/** FAKE Docker Engine API with no containers (no tenants in this file). */
-function fakeDockerApi(socketPath: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    if (req.method === "GET" && /^(\/v[\d.]+)?\/containers\/json/.test(req.url ?? "")) return void res.writeHead(200, { "content-type": "application/json" }).end("[]");
-    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: "not in this fake" }));
-  });
-  return new Promise((r) => server.listen(socketPath, () => r(server)));
-}
-
 let tdb: TestDatabase;
 let home: string;
 let docker: Server;
@@ -167,7 +159,7 @@ beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), "btw-server-isolation-"));
   writeFileSync(join(home, "btw.yml"), "domain: example.com\n");
   fake.dockerSocket = join(home, "docker.sock");
-  docker = await fakeDockerApi(fake.dockerSocket);
+  docker = await fakeDockerApi(fake.dockerSocket); // no containers: no tenants in this file
 }, 120_000);
 
 afterAll(async () => {

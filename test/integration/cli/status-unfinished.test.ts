@@ -1,12 +1,16 @@
 // issue 22 item 12: a tenant stuck behind the maintenance page read healthy. After a restore,
 // migration or upgrade was killed and nobody resumed it, `btw status` exited 0 (reproduced on
-// the lab: a restore killed under way, the tenant `restoring` at 503, status 0). Here the real
-// `status` command runs against the real PostgreSQL state (tenant rows, the operations
-// journal); its server's Docker engine is a FAKE Docker API on a unix socket that lists the
-// tenant's containers as healthy, reached through a stand-in for the SSH forward — the one
-// seam replaced. Nothing dials a real server.
+// the lab: a restore killed under way, the tenant `restoring` at 503, status 0).
+// issue 22, Also: status looked at containers only. After another btw state rewrote the
+// server's proxy, the demo's tenant answered 404 "Not found" through it while `btw status`
+// said healthy and exited 0; each active tenant is now asked for through the proxy.
+// Here the real `status` command runs against the real PostgreSQL state (tenant rows, the
+// operations journal, custom domains); its server's Docker engine is a FAKE Docker API on a
+// unix socket that lists the tenant's containers as healthy, reached through a stand-in for
+// the SSH forward, and the SSH client's commands are answered by a FAKE host (its isolation
+// rules, its proxy's answers per host name) — the one seam replaced. Nothing dials a real server.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -20,8 +24,10 @@ import { insertServer } from "../../../src/state/servers.js";
 import { insertTenant, updateTenantStatus, type TenantRow } from "../../../src/state/tenants.js";
 import { createTestDatabase, type TestDatabase } from "../../support/postgres.js";
 import { savedFilterTable } from "../../support/isolation.js";
+import { answerRouteProbe, fakeDockerApi, healthyStack, N8N_HEALTHZ } from "../../support/fake-server.js";
+import { insertTenantDomain } from "../../../src/state/tenant-domains.js";
 
-const seam = vi.hoisted(() => ({ dockerSocket: "" }));
+const seam = vi.hoisted(() => ({ dockerSocket: "", routes: new Map<string, { status: number; body: string }>(), commands: [] as string[][] }));
 
 // the SSH boundary: a client whose forwarded Docker socket is the fake engine's
 vi.mock("../../../src/ops/server/context.js", async (importOriginal) => ({
@@ -30,31 +36,15 @@ vi.mock("../../../src/ops/server/context.js", async (importOriginal) => ({
     name: s.name,
     connect: async () => {},
     forwardUnixSocket: async () => ({ localPath: seam.dockerSocket, close: async () => {} }),
-    // `iptables-save`: the server's tenant isolation rules in force (lab-a alone, the config's defaults)
-    run: async () => ({ stdout: savedFilterTable({ tenantSources: ["10.220.0.0/16"], privateRanges: ["10.0.0.0/16"], otherServers: [] }), stderr: "", exitCode: 0 }),
+    run: async (argv: string[]) => {
+      seam.commands.push(argv);
+      // the proxy, asked for each tenant's names; else `iptables-save`: the server's tenant
+      // isolation rules in force (lab-a alone, the config's defaults)
+      const stdout = answerRouteProbe(argv, seam.routes) ?? savedFilterTable({ tenantSources: ["10.220.0.0/16"], privateRanges: ["10.0.0.0/16"], otherServers: [] });
+      return { stdout, stderr: "", exitCode: 0 };
+    },
   }),
 }));
-
-/** FAKE Docker Engine API: `GET /containers/json` lists acme's three containers, running and healthy. */
-function fakeDockerApi(socketPath: string): Promise<Server> {
-  const containers = ["n8n", "postgres", "redis"].map((service) => ({
-    Id: `id-${service}`,
-    Names: [`/btw-acme-${service}`],
-    Image: service,
-    ImageID: `sha256:${service}`,
-    Labels: { "btw.tenant": "acme", "btw.service": service },
-    State: "running",
-    Status: "Up 2 hours (healthy)",
-  }));
-  const server = createServer((req, res) => {
-    if (req.method === "GET" && /^(\/v[\d.]+)?\/containers\/json/.test(req.url ?? "")) {
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(containers));
-      return;
-    }
-    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: "not in this fake" }));
-  });
-  return new Promise((r) => server.listen(socketPath, () => r(server)));
-}
 
 let tdb: TestDatabase;
 let home: string;
@@ -87,9 +77,19 @@ async function status(args: { json: boolean }): Promise<{ code: number; stdout: 
   }
 }
 
+interface RouteDoc {
+  via: string;
+  ok: boolean;
+  host: string;
+  status: number | null;
+  excerpt: string;
+  error: string | null;
+  hosts: Array<{ host: string; status: number | null; excerpt: string; error: string | null }>;
+}
+
 interface StatusDoc {
   healthy: boolean;
-  tenants: Array<{ tenant: string; status: string; health: string; unfinished: null | { operation: string; finish: string | null; undo: string | null; journal: { kind: string; step: string; status: string } | null } }>;
+  tenants: Array<{ tenant: string; status: string; health: string; route: RouteDoc | null; edgeRoutes: RouteDoc[]; unfinished: null | { operation: string; finish: string | null; undo: string | null; journal: { kind: string; step: string; status: string } | null } }>;
 }
 
 beforeAll(async () => {
@@ -99,7 +99,9 @@ beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), "btw-status-unfinished-"));
   writeFileSync(join(home, "btw.yml"), "domain: example.com\n");
   seam.dockerSocket = join(home, "docker.sock");
-  docker = await fakeDockerApi(seam.dockerSocket);
+  // acme's three containers, running and healthy; its route answers as n8n does
+  docker = await fakeDockerApi(seam.dockerSocket, () => healthyStack("acme"));
+  seam.routes.set("acme.example.com", N8N_HEALTHZ);
   // a TEST-NET address: nothing dials it (the SSH seam is replaced)
   serverId = (await insertServer(db, { name: "lab-a", host: "192.0.2.1", capacity: 100, status: "active" })).id;
   acme = await insertTenant(db, { slug: "acme", plan: "starter", serverId, subnet: "10.231.0.0/26", status: "active" });
@@ -168,5 +170,61 @@ describe("btw status and a tenant a mutation left mid-way", () => {
     const r = await status({ json: true });
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as StatusDoc).tenants[0]).toMatchObject({ status: "active", health: "healthy", unfinished: null });
+  });
+});
+
+describe("btw status and a tenant's route through its server's proxy", () => {
+  it("healthy: acme's name asked of the proxy in one command over the server's connection — https on 443 at loopback (proxy.tls auto) — answered by n8n's healthz", async () => {
+    seam.commands.length = 0;
+    const r = await status({ json: true });
+    expect(r.code).toBe(0);
+    const row = (JSON.parse(r.stdout) as StatusDoc).tenants[0]!;
+    expect(row).toMatchObject({ health: "healthy", edgeRoutes: [] });
+    expect(row.route).toEqual({ via: "lab-a's proxy", ok: true, host: "acme.example.com", status: 200, excerpt: '{"status":"ok"}', error: null, hosts: [{ host: "acme.example.com", status: 200, excerpt: '{"status":"ok"}', error: null }] });
+    const probes = seam.commands.filter((c) => answerRouteProbe(c, new Map()) !== null);
+    expect(probes.map((c) => c.slice(4))).toEqual([["https", "127.0.0.1", "443", "/healthz", "5", "16", "160", "acme.example.com"]]);
+  });
+
+  it("its route answering 404 \"Not found\" (another state rewrote the proxy) while its containers are healthy: degraded, exit 3, with the answer and the fix", async () => {
+    seam.routes.delete("acme.example.com");
+    const r = await status({ json: true });
+    expect(r.code).toBe(3);
+    const doc = JSON.parse(r.stdout) as StatusDoc;
+    expect(doc.healthy).toBe(false);
+    expect(doc.tenants[0]).toMatchObject({ tenant: "acme", status: "active", health: "degraded", route: { ok: false, host: "acme.example.com", status: 404, excerpt: "Not found", error: null } });
+    const text = await status({ json: false });
+    expect(text.code).toBe(3);
+    expect(text.stdout).toMatch(/^acme\s+lab-a\s+starter\s+active\s+degraded\s+3\/3\s+404 "Not found"\s/m);
+    expect(text.stdout).toMatch(/^tenant acme: acme\.example\.com answered 404 "Not found" through lab-a's proxy while its containers are healthy; `btw server bootstrap lab-a` renders the routes from the state again$/m);
+  });
+
+  it("a custom domain is asked too, in the same command; one that does not answer degrades the tenant", async () => {
+    seam.routes.set("acme.example.com", N8N_HEALTHZ);
+    await insertTenantDomain(db, { tenantId: acme.id, hostname: "shop.acme.test", webhook: false });
+    seam.commands.length = 0;
+    const r = await status({ json: true });
+    expect(r.code).toBe(3);
+    const row = (JSON.parse(r.stdout) as StatusDoc).tenants[0]!;
+    expect(row.health).toBe("degraded");
+    expect(row.route).toMatchObject({ ok: false, host: "shop.acme.test", status: 404 });
+    expect(row.route!.hosts.map((h) => [h.host, h.status])).toEqual([["acme.example.com", 200], ["shop.acme.test", 404]]);
+    expect(seam.commands.filter((c) => answerRouteProbe(c, new Map()) !== null).map((c) => c.slice(11))).toEqual([["acme.example.com", "shop.acme.test"]]);
+  });
+
+  it("every name answering n8n's healthz again: healthy, exit 0", async () => {
+    seam.routes.set("shop.acme.test", N8N_HEALTHZ);
+    const r = await status({ json: true });
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as StatusDoc).tenants[0]).toMatchObject({ health: "healthy", route: { ok: true } });
+  });
+
+  it("a tenant that is not active is not asked (its route is the maintenance page): route null", async () => {
+    await updateTenantStatus(db, acme.id, "suspended");
+    seam.commands.length = 0;
+    const r = await status({ json: true });
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as StatusDoc).tenants[0]).toMatchObject({ status: "suspended", route: null });
+    expect(seam.commands.filter((c) => answerRouteProbe(c, new Map()) !== null)).toEqual([]);
+    await updateTenantStatus(db, acme.id, "active");
   });
 });
