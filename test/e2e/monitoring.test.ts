@@ -6,6 +6,12 @@
 // BackupStale; the scheduled `backup all` with one server's sshd unreachable sends exit code
 // and failed tenant to the fake Slack, a generic webhook and a fake SMTP server.
 //
+// Time: ~3–7 min (184 s alone; 381 s in CI's two lanes beside unit and integration): two tenants
+// created at once, the monitoring images on first use, and the alert pipeline's own clocks —
+// Prometheus scrapes and rule evaluation, Alertmanager's group wait, BackupStale's 90 s
+// threshold — waited on as events, not slept; they cannot be shortened without changing what
+// the alert rules say.
+//
 // The fakes listen on the lab bridge's address (172.29.0.1): Alertmanager on lab-1 and btw on
 // this host both reach it.
 
