@@ -173,8 +173,9 @@ export async function deleteTenant(ctx: Ctx, db: Db, slug: string, o: DeleteOpti
     // a migrate rollback stopped after its switch left a stack on the migration's target: the
     // purge would leave it behind, so `--rollback` finishes first (refused before anything is
     // backed up or removed)
-    const migrate = purge ? await import("./tenant-migrate.js") : null;
-    const migration = migrate ? await migrate.migrationStateOf(db, t) : null;
+    const migrate = purge ? await import("./tenant/migrate/cleanup.js") : null;
+    const journal = purge ? await import("./tenant/migrate/journal.js") : null;
+    const migration = journal ? await journal.migrationStateOf(db, t) : null;
     if (migration?.kind === "rollback-unfinished") throw migrate!.unfinishedRollbackError(slug, migration.migration.details, `purge ${slug}`);
     const server = await tenantServer(db, t);
     const host = await hostFor(ctx, server);

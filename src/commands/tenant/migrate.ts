@@ -2,7 +2,11 @@ import type { Handler } from "../../cli/program.js";
 import { describeWindow } from "../../core/tenant/migration-window.js";
 import { UsageError } from "../../errors.js";
 import { storageFor } from "../../ops/backup.js";
-import { cleanupMigration, currentMigration, migrateTenant, migrationStateOf, preflightMigrate, rollbackMigration } from "../../ops/tenant-migrate.js";
+import { cleanupMigration } from "../../ops/tenant/migrate/cleanup.js";
+import { currentMigration, migrationStateOf } from "../../ops/tenant/migrate/journal.js";
+import { preflightMigrate } from "../../ops/tenant/migrate/preflight.js";
+import { rollbackMigration } from "../../ops/tenant/migrate/rollback.js";
+import { migrateTenant } from "../../ops/tenant/migrate/run.js";
 import { requireTenant } from "../../ops/tenant-context.js";
 
 const handler: Handler = async (ctx, [name], opts) => {

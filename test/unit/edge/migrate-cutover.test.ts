@@ -67,7 +67,7 @@ describe("the cutover's order (after the state names the target)", () => {
   });
 
   it("edge mode: target routed, every edge proxy switched and journaled, window closed, then the source drops the tenant", async () => {
-    const { cutover } = await import("../../../src/ops/tenant/migrate-cutover.js");
+    const { cutover } = await import("../../../src/ops/tenant/migrate/cutover.js");
     const log: string[] = [];
     const r = await cutover("2026-12-01T10:00:00.000Z", steps(log, true, [Date.parse("2026-12-01T10:00:03.000Z"), Date.parse("2026-12-01T10:00:03.500Z")]));
     expect(log).toEqual(["target routed", "edge switched", "journal: edge edge-1,edge-2 at 2026-12-01T10:00:03.000Z", "source dropped"]);
@@ -75,7 +75,7 @@ describe("the cutover's order (after the state names the target)", () => {
   });
 
   it("direct mode: no edge step, the window closes when the target's proxy routes it", async () => {
-    const { cutover } = await import("../../../src/ops/tenant/migrate-cutover.js");
+    const { cutover } = await import("../../../src/ops/tenant/migrate/cutover.js");
     const log: string[] = [];
     const r = await cutover("2026-12-01T10:00:00.000Z", steps(log, false, [Date.parse("2026-12-01T10:00:02.000Z")]));
     expect(log).toEqual(["target routed", "source dropped"]);
@@ -83,7 +83,7 @@ describe("the cutover's order (after the state names the target)", () => {
   });
 
   it("an edge proxy that fails stops the cutover before the source drops the tenant (the resume re-runs it)", async () => {
-    const { cutover } = await import("../../../src/ops/tenant/migrate-cutover.js");
+    const { cutover } = await import("../../../src/ops/tenant/migrate/cutover.js");
     const log: string[] = [];
     const s = { ...steps(log, true, [0, 0]), switchEdge: async () => Promise.reject(new Error("1 of 2 edge proxies did not take the new routes")) };
     await expect(cutover("2026-12-01T10:00:00.000Z", s)).rejects.toThrow(/did not take/);

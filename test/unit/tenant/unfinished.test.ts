@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { describeUnfinished, JOURNAL_KINDS, unfinishedOperation, type JournalRow } from "../../../src/core/tenant/unfinished.js";
 import { CREATE_KIND } from "../../../src/ops/tenant-create.js";
-import { MIGRATE_KIND } from "../../../src/ops/tenant-migrate.js";
+import { MIGRATE_KIND } from "../../../src/ops/tenant/migrate/journal.js";
 import { RECREATE_STEP, RESTORE_KIND } from "../../../src/ops/restore-flow.js";
 import { UPGRADE_KIND } from "../../../src/ops/upgrade/n8n.js";
 

@@ -1,4 +1,4 @@
-import { unavailabilityWindow, type UnavailabilityWindow } from "../../core/tenant/migration-window.js";
+import { unavailabilityWindow, type UnavailabilityWindow } from "../../../core/tenant/migration-window.js";
 
 // The cutover of `tenant migrate`, after the state names the target: the order is the
 // contract. The target's proxy routes the tenant first; then, in edge mode, every edge
