@@ -1,5 +1,11 @@
 // Time: ~4–8 min (442 s in two lanes beside unit and integration, 2026-12-06): three tenants, the
-// proxy recreated twice from another image, and a second state refused.
+// proxy recreated twice from another image, and a second state refused; `btw status` three
+// times and one more bootstrap (not yet measured on the lab).
+//
+// `btw status` on a real fleet (issue 22, Also): its server and tenant rows and its exit
+// codes, each tenant asked for through the server's proxy by its host name — a route that
+// another state's rewrite of the proxy removed is degraded (exit 3) even though the tenant's
+// containers are healthy, and `server bootstrap` renders the routes from the state again.
 //
 // Two guarantees about what several tenants (and several btw states) share on one server:
 // - recreating the server's proxy (a new images.caddy) keeps every tenant's route: the
@@ -37,6 +43,18 @@ async function statuses(vm: LabServer, deadlineMs = 60_000): Promise<Record<stri
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
+
+/**
+ * Takes the site of host $1 out of the proxy's config — whichever file holds it: the one
+ * Caddyfile, or a state's site file — and reloads Caddy, as another btw state's rewrite did.
+ */
+const CUT_SITE_SCRIPT = [
+  'f=$(grep -rl --include=Caddyfile --include="*.caddy" -e "^http://$1 {" /opt/btw/proxy/conf | head -n 1)',
+  '[ -n "$f" ] || { echo "no site for $1 in /opt/btw/proxy/conf" >&2; exit 1; }',
+  `awk -v h="http://$1 {" 'skip && $0 == "}" { skip = 0; next } skip { next } $0 == h { skip = 1; next } { print }' "$f" > "$f.cut"`,
+  'cat "$f.cut" > "$f" && rm -f "$f.cut"',
+  "docker exec btw-proxy caddy reload --config /etc/caddy/Caddyfile --adapter caddyfile",
+].join(" && ");
 
 function setCaddyImage(home: BtwHome, image: string): void {
   const file = join(home.dir, "btw.yml");
@@ -82,6 +100,54 @@ describe("one server's proxy and stacks, shared by several tenants and states", 
 
   it("all three tenants answer through the proxy", async () => {
     expect(await statuses(vm)).toEqual(Object.fromEntries(TENANTS.map((t) => [t, 200])));
+  });
+
+  it("btw status: healthy fleet exit 0; a tenant's route removed from the proxy (as another state's rewrite does) is degraded with the 404, exit 3; server bootstrap repairs it, exit 0", async () => {
+    interface Route { via: string; ok: boolean; host: string; status: number | null; excerpt: string; error: string | null }
+    interface Doc {
+      healthy: boolean;
+      servers: Array<{ server: string; reachable: boolean; status: string; isolation: string; tenants: number }>;
+      tenants: Array<{ tenant: string; server: string; status: string; health: string; containers: number; running: number; route: Route | null }>;
+    }
+    const status = async () => {
+      const r = await home.run(["status", "--json"], LONG);
+      return { code: r.code, doc: JSON.parse(r.stdout) as Doc, stdout: r.stdout, stderr: r.stderr };
+    };
+    const healthyRow = (t: string) => ({ tenant: t, server: vm.name, status: "active", health: "healthy", route: expect.objectContaining({ ok: true, host: `${t}.${LAB_DOMAIN}`, status: 200, excerpt: expect.stringContaining('"status":"ok"') }) });
+
+    const before = await status();
+    expect(before.code, before.stdout + before.stderr).toBe(0);
+    expect(before.doc.healthy).toBe(true);
+    expect(before.doc.servers).toEqual([expect.objectContaining({ server: vm.name, reachable: true, status: "active", isolation: "in-place", tenants: TENANTS.length })]);
+    expect([...before.doc.tenants].sort((a, b) => a.tenant.localeCompare(b.tenant))).toEqual(TENANTS.map((t) => expect.objectContaining(healthyRow(t))));
+    for (const r of before.doc.tenants) expect([r.tenant, r.running]).toEqual([r.tenant, r.containers]);
+
+    // another state's rewrite, by hand: px-alpha's site taken out of whichever file of the
+    // proxy's config holds it (the one Caddyfile, or this state's site file), then Caddy
+    // reloaded; its containers are untouched
+    const [broken, ...rest] = TENANTS as [string, ...string[]];
+    const cut = await onVm(vm, ["sh", "-c", CUT_SITE_SCRIPT, "sh", `${broken}.${LAB_DOMAIN}`]);
+    expect(cut.code, cut.stderr).toBe(0);
+    expect((await viaProxy(vm, `${broken}.${LAB_DOMAIN}`, "/healthz")).status).toBe(404);
+
+    const after = await status();
+    expect(after.code, after.stdout + after.stderr).toBe(3);
+    expect(after.doc.healthy).toBe(false);
+    const row = after.doc.tenants.find((t) => t.tenant === broken)!;
+    expect(row.running).toBe(row.containers); // its containers still all running (and healthy, else health would say so)
+    expect(row).toMatchObject({ status: "active", health: "degraded", route: { via: `${vm.name}'s proxy`, ok: false, host: `${broken}.${LAB_DOMAIN}`, status: 404, excerpt: "Not found", error: null } });
+    for (const t of rest) expect(after.doc.tenants.find((x) => x.tenant === t)).toMatchObject(healthyRow(t));
+    const text = await home.run(["status"], LONG);
+    expect(text.code).toBe(3);
+    expect(text.stdout).toContain(`tenant ${broken}: ${broken}.${LAB_DOMAIN} answered 404 "Not found" through ${vm.name}'s proxy while its containers are healthy; \`btw server bootstrap ${vm.name}\` renders the routes from the state again`);
+
+    // the product's repair: bootstrap converges the proxy and renders this state's routes again
+    const fix = await home.run(["server", "bootstrap", vm.name], LONG);
+    expect(fix.code, fix.stderr).toBe(0);
+    expect(await statuses(vm)).toEqual(Object.fromEntries(TENANTS.map((t) => [t, 200])));
+    const repaired = await status();
+    expect(repaired.code, repaired.stdout + repaired.stderr).toBe(0);
+    expect(repaired.doc.tenants.find((t) => t.tenant === broken)).toMatchObject(healthyRow(broken));
   });
 
   it("a new images.caddy recreates the proxy, and every tenant still answers 200", async () => {
