@@ -8,7 +8,8 @@
 // operations journal, custom domains); its server's Docker engine is a FAKE Docker API on a
 // unix socket that lists the tenant's containers as healthy, reached through a stand-in for
 // the SSH forward, and the SSH client's commands are answered by a FAKE host (its isolation
-// rules, its proxy's answers per host name) — the one seam replaced. Nothing dials a real server.
+// rules, its proxy's answers per host name; behind the edge, an edge proxy's too) — the one
+// seam replaced. Nothing dials a real server.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -27,7 +28,7 @@ import { savedFilterTable } from "../../support/isolation.js";
 import { answerRouteProbe, fakeDockerApi, healthyStack, N8N_HEALTHZ } from "../../support/fake-server.js";
 import { insertTenantDomain } from "../../../src/state/tenant-domains.js";
 
-const seam = vi.hoisted(() => ({ dockerSocket: "", routes: new Map<string, { status: number; body: string }>(), commands: [] as string[][] }));
+const seam = vi.hoisted(() => ({ dockerSocket: "", routes: new Map<string, { status: number; body: string }>(), edgeRoutes: new Map<string, { status: number; body: string }>(), commands: [] as Array<{ on: string; argv: string[] }> }));
 
 // the SSH boundary: a client whose forwarded Docker socket is the fake engine's
 vi.mock("../../../src/ops/server/context.js", async (importOriginal) => ({
@@ -37,10 +38,10 @@ vi.mock("../../../src/ops/server/context.js", async (importOriginal) => ({
     connect: async () => {},
     forwardUnixSocket: async () => ({ localPath: seam.dockerSocket, close: async () => {} }),
     run: async (argv: string[]) => {
-      seam.commands.push(argv);
+      seam.commands.push({ on: s.name, argv });
       // the proxy, asked for each tenant's names; else `iptables-save`: the server's tenant
       // isolation rules in force (lab-a alone, the config's defaults)
-      const stdout = answerRouteProbe(argv, seam.routes) ?? savedFilterTable({ tenantSources: ["10.220.0.0/16"], privateRanges: ["10.0.0.0/16"], otherServers: [] });
+      const stdout = answerRouteProbe(argv, s.name === "edge-a" ? seam.edgeRoutes : seam.routes) ?? savedFilterTable({ tenantSources: ["10.220.0.0/16"], privateRanges: ["10.0.0.0/16"], otherServers: [] });
       return { stdout, stderr: "", exitCode: 0 };
     },
   }),
@@ -76,6 +77,9 @@ async function status(args: { json: boolean }): Promise<{ code: number; stdout: 
     await ctx.close();
   }
 }
+
+/** The route probes the fake host was asked to run. */
+const probes = () => seam.commands.filter((c) => answerRouteProbe(c.argv, new Map()) !== null);
 
 interface RouteDoc {
   via: string;
@@ -181,8 +185,7 @@ describe("btw status and a tenant's route through its server's proxy", () => {
     const row = (JSON.parse(r.stdout) as StatusDoc).tenants[0]!;
     expect(row).toMatchObject({ health: "healthy", edgeRoutes: [] });
     expect(row.route).toEqual({ via: "lab-a's proxy", ok: true, host: "acme.example.com", status: 200, excerpt: '{"status":"ok"}', error: null, hosts: [{ host: "acme.example.com", status: 200, excerpt: '{"status":"ok"}', error: null }] });
-    const probes = seam.commands.filter((c) => answerRouteProbe(c, new Map()) !== null);
-    expect(probes.map((c) => c.slice(4))).toEqual([["https", "127.0.0.1", "443", "/healthz", "5", "16", "160", "acme.example.com"]]);
+    expect(probes().map((c) => [c.on, ...c.argv.slice(4)])).toEqual([["lab-a", "https", "127.0.0.1", "443", "/healthz", "5", "16", "160", "acme.example.com"]]);
   });
 
   it("its route answering 404 \"Not found\" (another state rewrote the proxy) while its containers are healthy: degraded, exit 3, with the answer and the fix", async () => {
@@ -208,7 +211,7 @@ describe("btw status and a tenant's route through its server's proxy", () => {
     expect(row.health).toBe("degraded");
     expect(row.route).toMatchObject({ ok: false, host: "shop.acme.test", status: 404 });
     expect(row.route!.hosts.map((h) => [h.host, h.status])).toEqual([["acme.example.com", 200], ["shop.acme.test", 404]]);
-    expect(seam.commands.filter((c) => answerRouteProbe(c, new Map()) !== null).map((c) => c.slice(11))).toEqual([["acme.example.com", "shop.acme.test"]]);
+    expect(probes().map((c) => c.argv.slice(11))).toEqual([["acme.example.com", "shop.acme.test"]]);
   });
 
   it("every name answering n8n's healthz again: healthy, exit 0", async () => {
@@ -224,7 +227,38 @@ describe("btw status and a tenant's route through its server's proxy", () => {
     const r = await status({ json: true });
     expect(r.code).toBe(0);
     expect((JSON.parse(r.stdout) as StatusDoc).tenants[0]).toMatchObject({ status: "suspended", route: null });
-    expect(seam.commands.filter((c) => answerRouteProbe(c, new Map()) !== null)).toEqual([]);
+    expect(probes()).toEqual([]);
     await updateTenantStatus(db, acme.id, "active");
+  });
+});
+
+describe("behind the edge: each tenant asked for through the edge proxies too", () => {
+  const yml = () => join(home, "btw.yml");
+  beforeAll(() => writeFileSync(yml(), "domain: example.com\nproxy:\n  mode: edge\nedge:\n  proxies:\n    - name: edge-a\n      host: 192.0.2.50\n"));
+  afterAll(() => writeFileSync(yml(), "domain: example.com\n"));
+
+  it("the server's proxy in plain HTTP on 80 (TLS ends at the load balancer), and the edge proxy with the same names", async () => {
+    seam.routes.set("acme.example.com", N8N_HEALTHZ);
+    seam.routes.set("shop.acme.test", N8N_HEALTHZ);
+    seam.edgeRoutes.set("acme.example.com", N8N_HEALTHZ);
+    seam.edgeRoutes.set("shop.acme.test", N8N_HEALTHZ);
+    seam.commands.length = 0;
+    const r = await status({ json: true });
+    const row = (JSON.parse(r.stdout) as StatusDoc).tenants[0]!;
+    expect(probes().map((c) => [c.on, ...c.argv.slice(4, 7), ...c.argv.slice(11)]).sort()).toEqual([
+      ["edge-a", "http", "127.0.0.1", "80", "acme.example.com", "shop.acme.test"],
+      ["lab-a", "http", "127.0.0.1", "80", "acme.example.com", "shop.acme.test"],
+    ]);
+    expect(row).toMatchObject({ health: "healthy", route: { ok: true }, edgeRoutes: [{ via: "edge proxy edge-a", ok: true, host: "acme.example.com", status: 200 }] });
+  });
+
+  it("the edge proxy answering 404 for a name the server's proxy serves: degraded, naming `btw edge sync`", async () => {
+    seam.edgeRoutes.delete("shop.acme.test");
+    const r = await status({ json: true });
+    expect(r.code).toBe(3);
+    const row = (JSON.parse(r.stdout) as StatusDoc).tenants[0]!;
+    expect(row).toMatchObject({ health: "degraded", route: { ok: true }, edgeRoutes: [{ via: "edge proxy edge-a", ok: false, host: "shop.acme.test", status: 404, excerpt: "Not found" }] });
+    const text = await status({ json: false });
+    expect(text.stdout).toMatch(/^tenant acme: shop\.acme\.test answered 404 "Not found" through edge proxy edge-a while its containers are healthy; `btw edge sync` renders the routes from the state again$/m);
   });
 });
