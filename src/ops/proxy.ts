@@ -2,6 +2,8 @@ import type { Config } from "../config/schema.js";
 import {
   caddyReload,
   caddyValidate,
+  INSTALL_SITES_EXIT,
+  proxyInstallFiles,
   isAlreadyConnected,
   isNotConnected,
   networkNames,
@@ -10,15 +12,19 @@ import {
   proxyComposeUp,
   proxyConnectTenant,
   proxyDisconnectTenant,
+  parseProxyConf,
+  readProxyConf,
 } from "../core/commands/proxy.js";
 import { privateAddress } from "../core/monitoring/targets.js";
 import { planProxyAttach } from "../core/proxy/attach.js";
-import { renderCaddyfile } from "../core/proxy/caddyfile.js";
+import { renderMainCaddyfile, renderStateSites } from "../core/proxy/caddyfile.js";
+import { planStateSites } from "../core/proxy/sites.js";
 import { serverProxyTls, webPublishAddress } from "../core/edge/mode.js";
+import { mainProxySettings } from "../core/proxy/settings.js";
 import { publishHost, renderProxyEnv } from "../core/proxy/env.js";
 import { edgeGateway } from "../core/tenant/edge-gateway.js";
-import { PROXY_LAYOUT } from "../core/proxy/layout.js";
-import { OperationError } from "../errors.js";
+import { PROXY_LAYOUT, stateSitesName } from "../core/proxy/layout.js";
+import { BusyError, OperationError } from "../errors.js";
 import type { MasterKey } from "../secrets/master-key.js";
 import type { Db, Lock } from "../state/db.js";
 import { getServer, type ServerRow } from "../state/servers.js";
@@ -27,9 +33,12 @@ import { asset } from "./assets.js";
 import type { Host } from "./host.js";
 import { metricsToken } from "./server/secrets.js";
 
-// One Caddy per server. Its Caddyfile is always rendered from the state — every live tenant
-// of that server — under the server's proxy lock, so concurrent creates on one server cannot
-// lose each other's routes, and a reload never drops the other tenants' sites.
+// One Caddy per server, possibly shared by several btw states (two operators' homes, the
+// demo and the test suite): its main Caddyfile is rendered from the server's settings alone
+// and imports one site file per state (sites/<stateId>.caddy). A state's file is always
+// rendered from that state — every live tenant it has on the server — under its proxy lock,
+// so concurrent creates on one server cannot lose each other's routes, and it writes only its
+// own file: a reload never drops the other tenants' sites, nor another state's.
 //
 // The same holds for the proxy's attachment to tenants' edge networks: every convergence
 // (ensureProxy, syncRoutes) re-derives it from the state and connects what is missing. A
@@ -47,6 +56,8 @@ import { metricsToken } from "./server/secrets.js";
 export interface ProxyCtx {
   config: Config;
   master(): Promise<MasterKey>;
+  /** the state's identity: names its site file on the server */
+  readonly stateId: string | null;
 }
 
 /** The metrics listener on the server's private address (none known: loopback, the template's default). */
@@ -68,7 +79,20 @@ function proxyLock(db: Db, serverName: string): Promise<Lock> {
   return db.lock({ kind: "server", name: `${serverName}:proxy` }, { timeoutMs: 60_000 });
 }
 
-async function caddyfileFor(db: Db, ctx: ProxyCtx, serverId: number, alsoActive: readonly string[] = []): Promise<string> {
+/** The main Caddyfile: the server's settings only, the same bytes from every state with the same config. */
+function mainCaddyfile(config: Config): string {
+  return renderMainCaddyfile(mainProxySettings(config));
+}
+
+function requireStateId(ctx: ProxyCtx): string {
+  if (ctx.stateId === null) {
+    throw new OperationError("this btw state has no identity to name its proxy site file", { code: "state-unmigrated", hint: "run `btw db migrate`" });
+  }
+  return ctx.stateId;
+}
+
+/** This state's site file for one server. */
+async function stateSitesFor(db: Db, ctx: ProxyCtx, serverId: number, alsoActive: readonly string[] = []): Promise<{ sites: string; metrics: string }> {
   const config = ctx.config;
   // A tenant mid-restore or mid-migration serves the maintenance page, like a suspended one.
   const live = await listTenants(db, { serverId, status: ["active", "suspended", "restoring", "migrating", "upgrading"] });
@@ -79,7 +103,8 @@ async function caddyfileFor(db: Db, ctx: ProxyCtx, serverId: number, alsoActive:
   const { domainsByTenant } = await import("../state/tenant-domains.js");
   const domains = await domainsByTenant(db, live.map((t) => t.id));
   const idOf = new Map(live.map((t) => [t.slug, t.id]));
-  return renderCaddyfile({
+  return renderStateSites({
+    stateId: requireStateId(ctx),
     ...serverProxyTls(config),
     domain: config.domain,
     tenants: tenants.map((t) => {
@@ -110,9 +135,17 @@ export async function ensureProxy(host: Host, db: Db, ctx: ProxyCtx, serverId: n
       host.writeFile(PROXY_LAYOUT.composeFile, asset("templates/proxy/compose.yml")),
       host.writeFile(PROXY_LAYOUT.envFile, renderProxyEnv({ caddyImage: config.images.caddy, ...metricsPublish(server, config) }), "0600"),
     ]);
-    // The live Caddyfile is only ever replaced after validation; a first start needs one.
+    // The live files are only ever replaced after validation (syncRoutes); a first start needs
+    // them. A proxy another state installed keeps its main file until a sync converges it.
+    await host.mkdir(PROXY_LAYOUT.sitesDir, "0700");
     const exists = await host.run(["test", "-f", PROXY_LAYOUT.caddyfile], { allowFailure: true });
-    if (exists.exitCode !== 0) await host.writeFile(PROXY_LAYOUT.caddyfile, await caddyfileFor(db, ctx, serverId), CADDYFILE_MODE);
+    if (exists.exitCode !== 0) {
+      const ours = await stateSitesFor(db, ctx, serverId);
+      const name = stateSitesName(requireStateId(ctx));
+      await host.writeFile(`${PROXY_LAYOUT.confDir}/${name}.caddy`, ours.sites, CADDYFILE_MODE);
+      await host.writeFile(`${PROXY_LAYOUT.confDir}/${name}.metrics`, ours.metrics, CADDYFILE_MODE);
+      await host.writeFile(PROXY_LAYOUT.caddyfile, mainCaddyfile(config), CADDYFILE_MODE);
+    }
     await host.run(proxyComposeUp({ wait: true }), { timeoutMs: 180_000 });
     await attachTenantNetworks(host, db, serverId);
   } finally {
@@ -163,19 +196,58 @@ export async function disconnectTenant(host: Host, slug: string): Promise<void> 
 }
 
 /**
- * Re-renders the routes of one server from the state, validates, then reloads gracefully.
- * `alsoActive` routes tenants about to become active (so a crash between the reload and the
- * status change leaves a routed, still-provisioning tenant that a re-run completes).
+ * Re-renders this state's routes on one server from the state, validates, then reloads
+ * gracefully. `alsoActive` routes tenants about to become active (so a crash between the
+ * reload and the status change leaves a routed, still-provisioning tenant that a re-run
+ * completes). Writes this state's site file only — and the main file when it is missing, in
+ * the old single-file layout (migrated: see core/proxy/sites.ts) or rendered from other
+ * settings. Refuses (exit 2, nothing written) a host another state's file routes.
  */
 export async function syncRoutes(host: Host, db: Db, ctx: ProxyCtx, server: { id: number; name: string }, alsoActive: readonly string[] = []): Promise<void> {
   const lock = await proxyLock(db, server.name);
   try {
     await attachTenantNetworks(host, db, server.id);
-    const text = await caddyfileFor(db, ctx, server.id, alsoActive);
-    await installCaddyfile(host, server.name, text);
+    const ours = await stateSitesFor(db, ctx, server.id, alsoActive);
+    const read = await host.run(readProxyConf(), { timeoutMs: 30_000 });
+    const plan = planStateSites({
+      stateId: requireStateId(ctx),
+      ours,
+      main: mainCaddyfile(ctx.config),
+      files: parseProxyConf(read.stdout),
+      knownSlugs: (await listTenants(db, { serverId: server.id, includeDeleted: true })).map((t) => t.slug),
+      domain: ctx.config.domain,
+      server: server.name,
+    });
+    await installProxyFiles(host, server.name, plan.writes);
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * Candidates → one `caddy validate` of the whole configuration (every state's files, these in
+ * place) → live files → graceful reload, under the server-wide lock on the proxy's conf dir
+ * (INSTALL_SITES_SCRIPT). With nothing to write it still validates and reloads: a run killed
+ * between renaming its files into place and the reload left them live but not loaded, and
+ * the re-run, finding them as rendered, must still load them. Call under the proxy's lock.
+ */
+async function installProxyFiles(host: Host, serverName: string, writes: ReadonlyArray<{ name: string; text: string }>): Promise<void> {
+  await host.mkdir(PROXY_LAYOUT.sitesDir, "0700");
+  for (const w of writes) await host.writeFile(`${PROXY_LAYOUT.confDir}/${w.name}.next`, w.text, CADDYFILE_MODE);
+  const r = await host.run(proxyInstallFiles(writes.map((w) => w.name)), { allowFailure: true, timeoutMs: 240_000 });
+  if (r.exitCode === 0) return;
+  const why = r.stderr.trim().split("\n").pop() ?? "";
+  if (r.exitCode === INSTALL_SITES_EXIT.busy) throw new BusyError(`the proxy on ${serverName}: ${why}`, { hint: "run the command again" });
+  if (r.exitCode === INSTALL_SITES_EXIT.invalid) {
+    throw new OperationError(`the rendered proxy configuration for ${serverName} does not validate: ${why}`, {
+      code: "proxy-config-invalid",
+      hint: "the running proxy keeps its previous routes; please report this",
+    });
+  }
+  throw new OperationError(`the proxy on ${serverName} did not reload its routes: ${why}`, {
+    code: "proxy-reload",
+    hint: "its previous files are back in place; `btw server check` tells whether the proxy runs",
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
 // Argv for the server's proxy (templates/proxy/compose.yml): its Compose project, joining
 // and leaving tenants' edge networks, validating and reloading the Caddyfile. Pure builders.
 
+import { UsageError } from "../../errors.js";
 import { PROXY_LAYOUT } from "../proxy/layout.js";
 import { tenantLayout } from "../tenant/layout.js";
 
@@ -85,4 +86,77 @@ export function parseAttachedNetworks(stdout: string): string[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Prints the main Caddyfile and every state's files of the proxy's conf dir ($1), each after a
+ * line `\x1ebtw-file <name>` (the record separator no rendered file contains); see parseProxyConf.
+ */
+export const READ_PROXY_CONF_SCRIPT = `cd "$1" 2>/dev/null || exit 0
+for f in Caddyfile sites/*.caddy sites/*.metrics; do
+  [ -f "$f" ] || continue
+  printf '\\036btw-file %s\\n' "$f"
+  cat -- "$f"
+  printf '\\n'
+done`;
+
+export function readProxyConf(): string[] {
+  return ["sh", "-c", READ_PROXY_CONF_SCRIPT, "sh", PROXY_LAYOUT.confDir];
+}
+
+/** readProxyConf's output → file name (relative to the conf dir) → text. */
+export function parseProxyConf(stdout: string): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const part of stdout.split("\x1ebtw-file ").slice(1)) {
+    const nl = part.indexOf("\n");
+    const name = part.slice(0, nl);
+    // the newline printed after each file
+    files.set(name, part.slice(nl + 1).replace(/\n$/, ""));
+  }
+  return files;
+}
+
+/** Exit codes of INSTALL_SITES_SCRIPT besides 0. */
+export const INSTALL_SITES_EXIT = { invalid: 3, reloadFailed: 4, busy: 75 } as const;
+
+/**
+ * Installs candidates `<name>.next` (written beside the live files) as `<name>` for each name
+ * after $3, in that order: under the server-wide lock $1/.lock (btw states share the proxy and
+ * not their databases' locks), validates the whole configuration as it will be — a copy of the
+ * main file and every state's site file with the candidates in place, in $1/.check.<pid>, run
+ * by the proxy container ($2 the conf dir as the container sees it) — then renames each into
+ * place and reloads gracefully. A candidate Caddy rejects never becomes live; a reload that
+ * fails puts the previous files back. Prints the last line of Caddy's error on stderr.
+ */
+export const INSTALL_SITES_SCRIPT = `set -eu
+conf=$1 inner=$2 container=$3; shift 3
+fail() { echo "$2" >&2; exit "$1"; }
+exec 9>"$conf/.lock"
+flock -w 120 9 || fail ${INSTALL_SITES_EXIT.busy} "$conf/.lock busy for 120 s: another btw is changing this proxy"
+check=".check.$$"
+trap 'rm -rf "$conf/$check"' EXIT
+mkdir -m 700 "$conf/$check" "$conf/$check/sites"
+[ ! -f "$conf/Caddyfile" ] || cp -p "$conf/Caddyfile" "$conf/$check/Caddyfile"
+for f in "$conf"/sites/*.caddy "$conf"/sites/*.metrics; do [ ! -f "$f" ] || cp -p "$f" "$conf/$check/sites/"; done
+for n; do cp -p "$conf/$n.next" "$conf/$check/$n"; done
+if ! out=$(docker exec "$container" caddy validate --config "$inner/$check/Caddyfile" --adapter caddyfile 2>&1 </dev/null); then
+  for n; do rm -f "$conf/$n.next"; done
+  fail ${INSTALL_SITES_EXIT.invalid} "$(printf '%s\\n' "$out" | tail -n 1)"
+fi
+for n; do
+  if [ -f "$conf/$n" ]; then cp -p "$conf/$n" "$conf/$n.prev"; else rm -f "$conf/$n.prev"; fi
+done
+for n; do mv -f "$conf/$n.next" "$conf/$n"; done
+if ! out=$(docker exec "$container" caddy reload --config "$inner/Caddyfile" --adapter caddyfile 2>&1 </dev/null); then
+  for n; do if [ -f "$conf/$n.prev" ]; then mv -f "$conf/$n.prev" "$conf/$n"; else rm -f "$conf/$n"; fi; done
+  fail ${INSTALL_SITES_EXIT.reloadFailed} "$(printf '%s\\n' "$out" | tail -n 1)"
+fi
+for n; do rm -f "$conf/$n.prev"; done`;
+
+/** Install the candidates of `names` (relative to the conf dir: "sites/<id>.caddy", "sites/<id>.metrics", "Caddyfile"). */
+export function proxyInstallFiles(names: readonly string[]): string[] {
+  for (const n of names) {
+    if (!/^(Caddyfile|sites\/[a-z0-9-]+\.(caddy|metrics))$/.test(n)) throw new UsageError(`not a proxy file name: ${JSON.stringify(n)}`, { code: "invalid-path" });
+  }
+  return ["sh", "-c", INSTALL_SITES_SCRIPT, "sh", PROXY_LAYOUT.confDir, PROXY_LAYOUT.inContainer.confDir, PROXY_LAYOUT.container, ...names];
 }

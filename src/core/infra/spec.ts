@@ -5,7 +5,7 @@
 import type { Config } from "../../config/schema.js";
 import { ConfigError } from "../../errors.js";
 import { proxyComposeUp } from "../commands/proxy.js";
-import { renderCaddyfile } from "../proxy/caddyfile.js";
+import { renderMainCaddyfile } from "../proxy/caddyfile.js";
 import { renderProxyEnv } from "../proxy/env.js";
 import { PROXY_LAYOUT } from "../proxy/layout.js";
 import { blockSize, cidrContains, cidrProblem, formatIpv4, parseCidr } from "../subnets.js";
@@ -15,6 +15,7 @@ import { firewallRules, type FirewallRule } from "./firewall.js";
 import { edgeProblems, edgeServerIp, edgeSpec, type EdgeSpec } from "./edge.js";
 import { renderEdgeCaddyfile } from "../edge/caddyfile.js";
 import { edgeTrustedProxies, serverProxyTls, serversPublic } from "../edge/mode.js";
+import { mainProxySettings } from "../proxy/settings.js";
 
 export const HCLOUD_PROVIDER_SOURCE = "hetznercloud/hcloud";
 
@@ -130,7 +131,8 @@ export function platformSpec(config: Config, assets: SpecAssets): PlatformSpec {
       { path: PROXY_LAYOUT.envFile, content: renderProxyEnv({ caddyImage: config.images.caddy }), permissions: "0600" },
       {
         path: PROXY_LAYOUT.caddyfile,
-        content: renderCaddyfile({ ...serverProxyTls(config), domain: config.domain, tenants: [] }),
+        // the main file alone (no state's sites yet: the first sync writes its own)
+        content: renderMainCaddyfile(mainProxySettings(config)),
         permissions: "0644",
       },
     ],

@@ -1,8 +1,10 @@
-// The server's Caddyfile, rendered from the state: every live tenant on that server, sorted
-// by name so the same state always gives the same bytes (and an unchanged route table means
-// an unchanged file). Caddy ≥ 2.6 (the lab runs Debian's 2.6.2).
+// The server's proxy configuration: a main Caddyfile rendered from the server's settings, and
+// one site file per btw state rendered from that state — every live tenant it has on that
+// server, sorted by name so the same state always gives the same bytes (and an unchanged route
+// table means an unchanged file). Caddy ≥ 2.6 (the lab runs Debian's 2.6.2).
 
 import { UsageError } from "../../errors.js";
+import { stateSitesName } from "./layout.js";
 import { N8N_PORT, requireTenantSlug, tenantHost, tenantLayout } from "../tenant/layout.js";
 
 /** How the proxy treats a tenant: `active` routes to its n8n, `suspended` answers 503. */
@@ -126,15 +128,17 @@ export function requireCidr(c: string): void {
 /** A metrics token as btw generates it (hex or base64url, long): nothing that could end the quoted value. */
 const METRICS_TOKEN = /^[A-Za-z0-9_-]{32,128}$/;
 
-function metricsSite(m: NonNullable<CaddyfileInput["metrics"]>, slugs: readonly string[]): string[] {
+/**
+ * One tenant's metrics path on the listener: a `handle` that the main file's metrics site
+ * takes in (`import sites/*.metrics` inside its `route`), so that each btw state's file carries
+ * its own tenants' with its own token (a server's token is sealed in each state that routes
+ * there). Other paths get the main file's 401, to anyone: no tenant name is learnt without a token.
+ */
+function metricsHandle(m: NonNullable<CaddyfileInput["metrics"]>, slug: string): string[] {
   const allow = m.allowFrom ?? [];
-  for (const c of [...m.denyFrom, ...allow]) requireCidr(c);
-  if (!Number.isInteger(m.port) || m.port < 1 || m.port > 65535) throw new UsageError(`invalid metrics port ${m.port}`, { code: "invalid-port" });
-  // never echo the value: it is a credential
-  if (!METRICS_TOKEN.test(m.token)) throw new UsageError("invalid metrics token: expected 32–128 characters of [A-Za-z0-9_-]", { code: "invalid-metrics-token" });
-  // `route` keeps this order as written (Caddy would otherwise sort `handle` before `respond`).
+  // `route` keeps this order as written (Caddy would otherwise sort `rewrite` before `respond`).
   return [
-    `http://:${m.port} {`,
+    `handle /tenants/${slug}/metrics {`,
     ...(m.denyFrom.length && allow.length
       ? ["\t@tenants {", `\t\tremote_ip ${m.denyFrom.join(" ")}`, `\t\tnot remote_ip ${allow.join(" ")}`, "\t}"]
       : m.denyFrom.length ? [`\t@tenants remote_ip ${m.denyFrom.join(" ")}`] : []),
@@ -142,33 +146,87 @@ function metricsSite(m: NonNullable<CaddyfileInput["metrics"]>, slugs: readonly 
     "\troute {",
     ...(m.denyFrom.length ? ['\t\trespond @tenants "Forbidden" 403'] : []),
     '\t\trespond @unauthenticated "Unauthorized" 401',
-    ...slugs.flatMap((slug) => [
-      `\t\thandle /tenants/${slug}/metrics {`,
-      "\t\t\trewrite * /metrics",
-      // the token stops here: the tenant's n8n never sees it
-      `\t\t\treverse_proxy ${tenantLayout(slug).edgeAlias}:${N8N_PORT} {`,
-      "\t\t\t\theader_up -Authorization",
-      "\t\t\t}",
-      "\t\t}",
-    ]),
-    '\t\trespond "Not found" 404',
+    "\t\trewrite * /metrics",
+    // the token stops here: the tenant's n8n never sees it
+    `\t\treverse_proxy ${tenantLayout(slug).edgeAlias}:${N8N_PORT} {`,
+    "\t\t\theader_up -Authorization",
+    "\t\t}",
     "\t}",
     "}",
   ];
+}
+
+function requireMetrics(m: NonNullable<CaddyfileInput["metrics"]>): void {
+  for (const c of [...m.denyFrom, ...(m.allowFrom ?? [])]) requireCidr(c);
+  requireMetricsPort(m.port);
+  // never echo the value: it is a credential
+  if (!METRICS_TOKEN.test(m.token)) throw new UsageError("invalid metrics token: expected 32–128 characters of [A-Za-z0-9_-]", { code: "invalid-metrics-token" });
+}
+
+function requireMetricsPort(port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`invalid metrics port ${port}`, { code: "invalid-port" });
 }
 
 function suspendedSite(slug: string, input: CaddyfileInput, extraHosts?: readonly string[]): string[] {
   return [`${siteAddress(slug, input, extraHosts)} {`, "\timport maintenance", "}"];
 }
 
-/** The Caddyfile text for one server. Throws UsageError on input that could break it. */
+/**
+ * What the main Caddyfile depends on: the server's settings, never a state's tenants, so every
+ * btw state sharing the server renders the same bytes (global options must live here: Caddy
+ * reads them only from the top of the main file).
+ */
+export interface MainCaddyfileInput {
+  tls: "auto" | "off";
+  acmeEmail?: string;
+  /** `auto_https disable_redirects` while the fleet moves to the edge (see CaddyfileInput) */
+  edgePlainHttp?: boolean;
+  /** the metrics listener's port: its catch-all answers 404 (the states' files add their tenants' paths) */
+  metricsPort?: number;
+}
+
+/** The line of the main Caddyfile that takes in every state's site file (relative to the main file). */
+export const SITES_IMPORT = "import sites/*.caddy";
+/** The line of the metrics site that takes in every state's metrics handles. */
+export const METRICS_IMPORT = "import sites/*.metrics";
+
+/** The main Caddyfile of a server's proxy: global options, shared snippets, the states' site files, catch-alls. */
+export function renderMainCaddyfile(input: MainCaddyfileInput): string {
+  return mainBlocks(input, [[SITES_IMPORT]], [METRICS_IMPORT]);
+}
+
+/**
+ * One btw state's files: `sites` (sites/<stateId>.caddy: its tenants' sites, and their
+ * plain-HTTP twins behind a moving edge) and `metrics` (sites/<stateId>.metrics: its active
+ * tenants' metrics paths). With no tenant, each holds its header comment alone (Caddy 2.6
+ * refuses to import a file with no token at all, and a comment is enough).
+ */
+export function renderStateSites(input: CaddyfileInput & { stateId: string }): { sites: string; metrics: string } {
+  stateSitesName(input.stateId); // a uuid: it is written into the file
+  const { tenants, active } = checkInput(input);
+  const header = `# btw proxy: the ${"%s"} of btw state ${input.stateId} (${tenants.length} tenants, ${active} active, ${tenants.length - active} suspended).`;
+  const note = "# btw rewrites this file on every route change of that state; edits are lost. Other states' files sit beside it.";
+  const sites = [[header.replace("%s", "sites"), note], ...siteBlocks(input, tenants)].map((b) => b.join("\n")).join("\n\n");
+  const metrics = [header.replace("%s", "tenants' metrics paths"), note, ...metricsHandles(input, tenants)].join("\n");
+  return { sites: `${sites}\n`, metrics: `${metrics}\n` };
+}
+
+/**
+ * The main Caddyfile with one state's sites inline instead of imported: the configuration Caddy
+ * runs when that state is the only one on the server, in one text (what the tests load).
+ */
 export function renderCaddyfile(input: CaddyfileInput): string {
+  const { tenants, active } = checkInput(input);
+  const header = [`# btw proxy: rendered from the state (${tenants.length} tenants, ${active} active, ${tenants.length - active} suspended).`, "# btw rewrites this file on every route change; edits are lost."];
+  const main = { tls: input.tls, ...(input.acmeEmail !== undefined ? { acmeEmail: input.acmeEmail } : {}), ...(input.edgePlainHttp !== undefined ? { edgePlainHttp: input.edgePlainHttp } : {}), ...(input.metrics ? { metricsPort: input.metrics.port } : {}) };
+  return mainBlocks(main, siteBlocks(input, tenants), metricsHandles(input, tenants), header);
+}
+
+function checkInput(input: CaddyfileInput): { tenants: CaddyfileInput["tenants"]; active: number } {
   if (input.tls !== "auto" && input.tls !== "off") throw new UsageError(`invalid proxy.tls '${String(input.tls)}'`, { code: "invalid-proxy-tls" });
   if (!DNS_NAME.test(input.domain)) throw new UsageError(`domain ${JSON.stringify(input.domain)} is not a DNS name like example.com`, { code: "invalid-domain" });
-  if (input.acmeEmail !== undefined && !EMAIL.test(input.acmeEmail)) {
-    throw new UsageError(`acmeEmail ${JSON.stringify(input.acmeEmail)} is not an email address`, { code: "invalid-acme-email" });
-  }
   for (const c of input.trustedProxies ?? []) requireCidr(c);
+  if (input.metrics) requireMetrics(input.metrics);
   const seen = new Set<string>();
   for (const t of input.tenants) {
     requireTenantSlug(t.slug);
@@ -188,25 +246,51 @@ export function renderCaddyfile(input: CaddyfileInput): string {
     }
   }
   const tenants = [...input.tenants].sort((a, b) => (a.slug < b.slug ? -1 : a.slug > b.slug ? 1 : 0));
-  const active = tenants.filter((t) => t.status === "active").length;
+  return { tenants, active: tenants.filter((t) => t.status === "active").length };
+}
 
-  const global = ["{", "\tadmin localhost:2019"];
+function siteBlocks(input: CaddyfileInput, tenants: CaddyfileInput["tenants"]): string[][] {
   // plain-HTTP twins only where the sites are HTTPS (with tls off they serve HTTP already)
   const twins = input.edgePlainHttp === true && input.tls === "auto";
+  const plain: CaddyfileInput = { ...input, tls: "off" };
+  return [
+    ...tenants.map((t) => (t.status === "active" ? activeSite(t.slug, input, t.extraHosts) : suspendedSite(t.slug, input, t.extraHosts))),
+    ...(twins
+      ? tenants.map((t, i) => [
+          ...(i === 0 ? ["# The same tenants in plain HTTP for the edge proxies, while the fleet moves to the edge (edge.switch)."] : []),
+          ...(t.status === "active" ? activeSite(t.slug, plain, t.extraHosts) : suspendedSite(t.slug, plain, t.extraHosts)),
+        ])
+      : []),
+  ];
+}
+
+/** The metrics handles of the active tenants, in one list of lines (indented as in their own file). */
+function metricsHandles(input: CaddyfileInput, tenants: CaddyfileInput["tenants"]): string[] {
+  const m = input.metrics;
+  if (m === undefined) return [];
+  return tenants.filter((t) => t.status === "active").flatMap((t) => metricsHandle(m, t.slug));
+}
+
+const MAIN_HEADER = [
+  "# btw proxy: the server's settings; the tenants' sites are in sites/<btw state id>.caddy, one file per btw state.",
+  "# btw rewrites this file from its config; edits are lost.",
+];
+
+function mainBlocks(input: MainCaddyfileInput, sites: string[][], metrics: readonly string[], header: readonly string[] = MAIN_HEADER): string {
+  if (input.tls !== "auto" && input.tls !== "off") throw new UsageError(`invalid proxy.tls '${String(input.tls)}'`, { code: "invalid-proxy-tls" });
+  if (input.acmeEmail !== undefined && !EMAIL.test(input.acmeEmail)) {
+    throw new UsageError(`acmeEmail ${JSON.stringify(input.acmeEmail)} is not an email address`, { code: "invalid-acme-email" });
+  }
+  if (input.metricsPort !== undefined) requireMetricsPort(input.metricsPort);
+  const global = ["{", "\tadmin localhost:2019"];
   if (input.tls === "off") global.push("\tauto_https off");
   else {
-    if (twins) global.push("\tauto_https disable_redirects");
+    if (input.edgePlainHttp === true) global.push("\tauto_https disable_redirects");
     if (input.acmeEmail !== undefined) global.push(`\temail ${input.acmeEmail}`);
   }
   global.push("}");
-  const plain: CaddyfileInput = { ...input, tls: "off" };
-
   const blocks: string[][] = [
-    [
-      `# btw proxy: rendered from the state (${tenants.length} tenants, ${active} active, ${tenants.length - active} suspended).`,
-      "# btw rewrites this file on every route change; edits are lost.",
-      ...global,
-    ],
+    [...header, ...global],
     [
       "(maintenance) {",
       `\theader Retry-After ${MAINTENANCE_RETRY_AFTER_SEC}`,
@@ -215,16 +299,20 @@ export function renderCaddyfile(input: CaddyfileInput): string {
       `\trespond \`${MAINTENANCE_PAGE}\` 503`,
       "}",
     ],
-    ...tenants.map((t) => (t.status === "active" ? activeSite(t.slug, input, t.extraHosts) : suspendedSite(t.slug, input, t.extraHosts))),
-    ...(twins
-      ? tenants.map((t, i) => [
-          ...(i === 0 ? ["# The same tenants in plain HTTP for the edge proxies, while the fleet moves to the edge (edge.switch)."] : []),
-          ...(t.status === "active" ? activeSite(t.slug, plain, t.extraHosts) : suspendedSite(t.slug, plain, t.extraHosts)),
-        ])
-      : []),
-    ...(input.metrics === undefined
+    ...sites,
+    ...(input.metricsPort === undefined
       ? []
-      : [["# Tenants' n8n metrics for Prometheus (published on the private address only).", ...metricsSite(input.metrics, tenants.filter((t) => t.status === "active").map((t) => t.slug))]]),
+      : [
+          [
+            "# Tenants' n8n metrics for Prometheus (published on the private address only).",
+            `http://:${input.metricsPort} {`,
+            "\troute {",
+            ...metrics.map((l) => `\t\t${l}`),
+            '\t\trespond "Unauthorized" 401',
+            "\t}",
+            "}",
+          ],
+        ]),
     // Any other host on port 80. (With tls auto, Caddy puts the tenants' HTTP→HTTPS
     // redirects before this; an unknown host on 443 gets no certificate and no answer.)
     ["# Unknown hosts.", "http:// {", '\trespond "Not found" 404', "}"],

@@ -1,5 +1,7 @@
 // The proxy's names on a server, in one place (templates/proxy/compose.yml uses the same).
 
+import { UsageError } from "../../errors.js";
+
 export const PROXY_DIR = "/opt/btw/proxy";
 
 export const PROXY_LAYOUT = {
@@ -11,6 +13,14 @@ export const PROXY_LAYOUT = {
   caddyfile: `${PROXY_DIR}/conf/Caddyfile`,
   /** where a candidate Caddyfile is written and validated before it replaces the live one */
   caddyfileNext: `${PROXY_DIR}/conf/Caddyfile.next`,
+  /**
+   * Two files per btw state, imported by the main Caddyfile: `<stateId>.caddy` with that
+   * state's tenant sites (`import sites/*.caddy`), `<stateId>.metrics` with their metrics paths
+   * (imported inside the metrics listener's site): several btw states can share one server's
+   * proxy, each rewriting only its own files. `legacy.caddy` holds sites carried over from the old
+   * single-file layout that no state has claimed yet.
+   */
+  sitesDir: `${PROXY_DIR}/conf/sites`,
   project: "btw-proxy",
   /** the private listener serving /tenants/<name>/metrics (published on the private address only) */
   metricsPort: 9180,
@@ -18,5 +28,16 @@ export const PROXY_LAYOUT = {
   network: "btw-proxy",
   volumes: { data: "btw-proxy-data", config: "btw-proxy-config" },
   /** the same files as seen inside the container */
-  inContainer: { caddyfile: "/etc/caddy/Caddyfile", caddyfileNext: "/etc/caddy/Caddyfile.next" },
+  inContainer: { confDir: "/etc/caddy", caddyfile: "/etc/caddy/Caddyfile", caddyfileNext: "/etc/caddy/Caddyfile.next" },
 } as const;
+
+/** The name (relative to confDir) of the legacy sites file: no state id (a uuid) looks like it. */
+export const LEGACY_SITES = "sites/legacy.caddy";
+
+const STATE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** A state's files without their extension (.caddy, .metrics), relative to confDir. Throws on anything but a uuid (it becomes a path). */
+export function stateSitesName(stateId: string): string {
+  if (!STATE_ID.test(stateId)) throw new UsageError(`invalid state id ${JSON.stringify(stateId)}: expected a uuid`, { code: "invalid-state-id" });
+  return `sites/${stateId}`;
+}

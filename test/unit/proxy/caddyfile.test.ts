@@ -39,29 +39,33 @@ const tenants: CaddyfileInput["tenants"] = [
 const TOKEN = "0123456789abcdef".repeat(4);
 
 describe("renderCaddyfile: the metrics listener", () => {
-  it("serves each active tenant's n8n /metrics at /tenants/<name>/metrics on its own port to the holder of the server's token, 404 for the rest; suspended tenants not at all", () => {
+  it("serves each active tenant's n8n /metrics at /tenants/<name>/metrics on its own port to the holder of the server's token, 401 for the rest; suspended tenants not at all", () => {
     const text = renderCaddyfile({ tls: "auto", domain: "example.com", metrics: { port: 9180, token: TOKEN, denyFrom: ["10.220.0.0/16"] }, tenants: [{ slug: "beta", status: "suspended" }, { slug: "acme", status: "active" }] });
     expect(text).toContain(
       [
         "# Tenants' n8n metrics for Prometheus (published on the private address only).",
         "http://:9180 {",
-        // the proxy is on every tenant's edge network: tenants may not read each other's metrics
-        "\t@tenants remote_ip 10.220.0.0/16",
-        // Prometheus presents the server's token; an address proves nothing
-        `\t@unauthenticated not header Authorization "Bearer ${TOKEN}"`,
-        // route: in this order (Caddy sorts handle before respond otherwise); checked against Caddy 2.6.2:
-        // 403 from a denied address, 401 without the token, proxied for /tenants/acme/metrics, 404 for anything else
+        // route: in this order; each tenant's path is a handle of its own btw state's file
+        // (sites/<state id>.metrics, imported here), with that state's token; checked against
+        // Caddy 2.6.2 (public-listeners.test.ts): 403 from a denied address, 401 without the
+        // token, proxied for /tenants/acme/metrics, 401 for anything else (no name learnt without a token)
         "\troute {",
-        '\t\trespond @tenants "Forbidden" 403',
-        '\t\trespond @unauthenticated "Unauthorized" 401',
         "\t\thandle /tenants/acme/metrics {",
-        "\t\t\trewrite * /metrics",
+        // the proxy is on every tenant's edge network: tenants may not read each other's metrics
+        "\t\t\t@tenants remote_ip 10.220.0.0/16",
+        // Prometheus presents the server's token; an address proves nothing
+        `\t\t\t@unauthenticated not header Authorization "Bearer ${TOKEN}"`,
+        "\t\t\troute {",
+        '\t\t\t\trespond @tenants "Forbidden" 403',
+        '\t\t\t\trespond @unauthenticated "Unauthorized" 401',
+        "\t\t\t\trewrite * /metrics",
         // the token is not passed on to the tenant's n8n
-        "\t\t\treverse_proxy n8n-acme:5678 {",
-        "\t\t\t\theader_up -Authorization",
+        "\t\t\t\treverse_proxy n8n-acme:5678 {",
+        "\t\t\t\t\theader_up -Authorization",
+        "\t\t\t\t}",
         "\t\t\t}",
         "\t\t}",
-        '\t\trespond "Not found" 404',
+        '\t\trespond "Unauthorized" 401',
         "\t}",
         "}",
       ].join("\n"),
@@ -73,7 +77,7 @@ describe("renderCaddyfile: the metrics listener", () => {
 
   it("lets the tenants' edge gateways through the deny (Docker masquerades a co-located Prometheus behind them); they still need the token", () => {
     const text = renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [{ slug: "acme", status: "active" }], metrics: { port: 9180, token: TOKEN, denyFrom: ["10.220.0.0/16"], allowFrom: ["10.220.0.9/32", "10.220.0.25/32"] } });
-    expect(text).toContain(["\t@tenants {", "\t\tremote_ip 10.220.0.0/16", "\t\tnot remote_ip 10.220.0.9/32 10.220.0.25/32", "\t}", `\t@unauthenticated not header Authorization "Bearer ${TOKEN}"`, "\troute {"].join("\n"));
+    expect(text).toContain(["\t\t\t@tenants {", "\t\t\t\tremote_ip 10.220.0.0/16", "\t\t\t\tnot remote_ip 10.220.0.9/32 10.220.0.25/32", "\t\t\t}", `\t\t\t@unauthenticated not header Authorization "Bearer ${TOKEN}"`, "\t\t\troute {"].join("\n"));
     expect(() => renderCaddyfile({ tls: "off", domain: "lab.test", tenants: [], metrics: { port: 9180, token: TOKEN, denyFrom: ["10.0.0.0/8"], allowFrom: ["10.0.0.1 }"] } })).toThrow(UsageError);
   });
 

@@ -31,7 +31,7 @@ describe("proxy compose", () => {
     expect([PROXY_LAYOUT.caddyfile, PROXY_LAYOUT.caddyfileNext, PROXY_LAYOUT.inContainer]).toEqual([
       "/opt/btw/proxy/conf/Caddyfile",
       "/opt/btw/proxy/conf/Caddyfile.next",
-      { caddyfile: "/etc/caddy/Caddyfile", caddyfileNext: "/etc/caddy/Caddyfile.next" },
+      { confDir: "/etc/caddy", caddyfile: "/etc/caddy/Caddyfile", caddyfileNext: "/etc/caddy/Caddyfile.next" },
     ]);
   });
 });

@@ -99,9 +99,12 @@ describe("the metrics listener: the server's token from everyone, and the tenant
     expect(await get(metrics, "10.0.1.11", "/tenants/acme/metrics", { headers: BEARER, from: "127.0.0.7" })).toEqual({ status: 403, body: "Forbidden" });
   });
 
-  it("answers 404 for other paths only to those who hold the token", async () => {
-    expect(await get(metrics, "10.0.1.11", "/tenants/beta/metrics", { headers: BEARER, from: "127.0.0.9" })).toEqual({ status: 404, body: "Not found" });
+  it("answers other paths 401 to everyone, token or not: a tenant's path is told from a missing one by nobody without a token", async () => {
+    // each btw state's file carries its own tenants' paths with its own token; the main file's
+    // rest of the listener holds no token to tell a holder from anyone else
+    expect(await get(metrics, "10.0.1.11", "/tenants/beta/metrics", { headers: BEARER, from: "127.0.0.9" })).toEqual({ status: 401, body: "Unauthorized" });
     expect(await get(metrics, "10.0.1.11", "/tenants/beta/metrics", { from: "127.0.0.9" })).toEqual({ status: 401, body: "Unauthorized" });
+    expect(await get(metrics, "10.0.1.11", "/tenants/acme/metrics", { from: "127.0.0.9" })).toEqual({ status: 401, body: "Unauthorized" });
   });
 });
 
