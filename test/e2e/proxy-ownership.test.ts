@@ -11,7 +11,11 @@
 // - recreating the server's proxy (a new images.caddy) keeps every tenant's route: the
 //   proxy's attachment to tenant networks is derived from the state on every convergence;
 // - a second btw state never adopts or overwrites a stack the first one owns: its `tenant
-//   create` of the same name on the same server is refused (exit 2) before it writes anything.
+//   create` of the same name on the same server is refused (exit 2) before it writes anything;
+// - two btw states share the server's proxy without removing each other's routes (issue 22,
+//   Also): each writes only its own site file (conf/sites/<state id>.caddy), so a tenant of
+//   either state answers 200 through the proxy after the other creates, suspends, resumes or
+//   deletes a tenant there.
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -23,6 +27,8 @@ import { labInfo, type LaneLab } from "./support/lab.js";
 import { scrubTenant } from "../integration/backup/tenant-api.js";
 
 const TENANTS = ["px-alpha", "px-bravo", "px-charlie"];
+/** the second state's own tenant */
+const OTHER = "px-delta";
 /** a loaded 2-core machine: a create or a proxy recreate can take minutes */
 const LONG = { timeoutMs: 600_000 };
 
@@ -73,7 +79,7 @@ describe("one server's proxy and stacks, shared by several tenants and states", 
     lab = labInfo();
     // lab-2: lab-1 holds the demo's tenant, whose route a proxy recreate by this state would drop
     vm = lab.servers[1] ?? lab.servers[0]!;
-    for (const t of TENANTS) await scrubTenant(vm, t);
+    for (const t of [...TENANTS, OTHER]) await scrubTenant(vm, t);
     home = await labHome(lab, { servers: [vm.name] });
     appendFileSync(join(home.dir, "btw.yml"), "placement:\n  subnetPool: 10.241.0.0/16\n");
     // at once: the state admits several btw processes
@@ -95,7 +101,10 @@ describe("one server's proxy and stacks, shared by several tenants and states", 
       await Promise.all(TENANTS.map((t) => home.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"], LONG))); // at once: each takes its own tenant lock
       home.cleanup();
     }
-    other?.cleanup();
+    if (other) {
+      await other.run(["tenant", "delete", OTHER, "--purge", "--no-final-backup", "--yes"], LONG);
+      other.cleanup();
+    }
   });
 
   it("all three tenants answer through the proxy", async () => {
@@ -184,5 +193,48 @@ describe("one server's proxy and stacks, shared by several tenants and states", 
     const list = JSON.parse((await other.run(["tenant", "list", "--json"])).stdout) as { tenants: unknown[] };
     expect(list.tenants).toEqual([]);
     expect((await viaProxy(vm, `${t}.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+  });
+
+  it("two states' routes live side by side: each state's tenant answers 200 after the other state creates, suspends/resumes and deletes a tenant", async () => {
+    // `other` is the second state of the test above (refused there, its state otherwise empty)
+    expect(other).toBeDefined();
+    const second = other!;
+    /** each tenant's status through the proxy, polled until all are as expected (60 s at most: a reload is graceful, not instant) */
+    const all = async (want: Record<string, number>) => {
+      const t0 = Date.now();
+      for (;;) {
+        const out: Record<string, number> = {};
+        for (const t of Object.keys(want)) out[t] = await viaProxy(vm, `${t}.${LAB_DOMAIN}`, "/healthz").then((r) => r.status, () => 0);
+        if (Object.entries(want).every(([t, w]) => out[t] === w) || Date.now() - t0 > 60_000) return out;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    };
+    const everyone = (extra: Record<string, number>) => ({ ...Object.fromEntries(TENANTS.map((t) => [t, 200])), ...extra });
+
+    // the second state creates its tenant: its sync writes its own file, the first state's routes stay
+    const created = await second.run(["tenant", "create", OTHER, "--plan", "starter", "--server", vm.name], LONG);
+    expect(created.code, created.stderr).toBe(0);
+    expect(await all(everyone({ [OTHER]: 200 }))).toEqual(everyone({ [OTHER]: 200 }));
+
+    // on the server: one file per state, each routing its own tenants only; the main file none
+    const files = await onVm(vm, ["sh", "-c", 'cd /opt/btw/proxy/conf && for f in sites/*.caddy; do printf "%s %s\\n" "$f" "$(grep -o "px-[a-z]*\\.[a-z0-9.-]* {" "$f" | cut -d. -f1 | sort -u | tr "\\n" " ")"; done; grep -c "px-" Caddyfile || true']);
+    expect(files.code, files.stderr).toBe(0);
+    const lines = files.stdout.trim().split("\n");
+    expect(lines.at(-1)).toBe("0");
+    const byFile = lines.slice(0, -1).filter((l) => /px-/.test(l));
+    expect(byFile).toHaveLength(2);
+    expect(byFile.some((l) => /^sites\/[0-9a-f-]{36}\.caddy px-alpha px-bravo px-charlie $/.test(l))).toBe(true);
+    expect(byFile.some((l) => new RegExp(`^sites/[0-9a-f-]{36}\\.caddy ${OTHER} $`).test(l))).toBe(true);
+
+    // the first state changes its routes (a suspend then a resume, each a sync): the second's tenant stays
+    expect((await home.run(["tenant", "suspend", TENANTS[2]!], LONG)).code).toBe(0);
+    expect(await all(everyone({ [TENANTS[2]!]: 503, [OTHER]: 200 }))).toEqual(everyone({ [TENANTS[2]!]: 503, [OTHER]: 200 }));
+    expect((await home.run(["tenant", "resume", TENANTS[2]!], LONG)).code).toBe(0);
+    expect(await all(everyone({ [OTHER]: 200 }))).toEqual(everyone({ [OTHER]: 200 }));
+
+    // the second state deletes its tenant: its route goes, the first state's stay
+    const deleted = await second.run(["tenant", "delete", OTHER, "--purge", "--no-final-backup", "--yes"], LONG);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    expect(await all(everyone({ [OTHER]: 404 }))).toEqual(everyone({ [OTHER]: 404 }));
   });
 });
