@@ -51,3 +51,17 @@ export async function clonePreparedDatabase(
   }
   return `${out.key}${out.prepared === "built" ? " (built now)" : ""}${out.clone === "earlier" ? ", cloned earlier" : ""}`;
 }
+
+/**
+ * `upgrade n8n`'s pull step: the server's prepared database for the new image is made now, in
+ * the background on the server, so the creates after the wave clone it instead of migrating.
+ * Never fails the upgrade: a server that cannot make one says so and creates migrate as before.
+ */
+export async function prepareAhead(ctx: Ctx, host: Host, images: { n8n: string; postgres: string }): Promise<"ready" | "building" | "off" | "failed"> {
+  if (!ctx.config.placement.preparedDatabase) return "off";
+  const r = await host.run(prepareAndClone({ n8nImage: images.n8n, postgresImage: images.postgres }), { allowFailure: true, timeoutMs: 120_000 });
+  if (r.exitCode === 0) return "ready";
+  if (r.exitCode === NOT_READY) return "building";
+  ctx.out.warn(`no prepared n8n database for ${images.n8n} on ${host.name} (${r.stderr.trim().split("\n").pop() ?? `exit ${r.exitCode}`}): creates there migrate an empty one`);
+  return "failed";
+}

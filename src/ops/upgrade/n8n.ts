@@ -44,6 +44,8 @@ interface UpgradeDetails {
   phase: string;
   /** active workflows before (ids), compared after */
   published?: string[];
+  /** the server's prepared database for the new image, asked for at the pull */
+  prepared?: "ready" | "building" | "off" | "failed";
 }
 
 export interface TenantUpgradeResult {
@@ -135,7 +137,12 @@ export async function upgradeTenantN8n(ctx: Ctx, db: Db, storage: BackupStorage,
       inspect: async () => {
         found.published = d.priorStatus === "active" ? await publishedWorkflows(session, slug, secrets.get(N8N_API_KEY)) : [];
       },
-      pull: () => pull(session, target),
+      pull: async () => {
+        await pull(session, target);
+        // ahead of the wave: the creates after it clone a database this n8n has migrated
+        const { prepareAhead } = await import("../tenant/prepared-db.js");
+        found.prepared = await prepareAhead(ctx, session.host, { n8n: target, postgres: images.postgres });
+      },
       maintenance: async () => {
         await updateTenantStatus(db, tenant.id, "upgrading");
         await syncRoutes(session.host, db, ctx, srv);
