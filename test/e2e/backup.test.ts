@@ -241,7 +241,7 @@ describe("backup and restore on the lab", () => {
     const pad = await onVm(vm1, [
       "docker", "exec", `btw-${T}-postgres`, "psql", "-U", "n8n", "-d", "n8n", "-q", "-c",
       "create table backup_pad as select i, decode(string_agg(md5(random()::text || i || j), ''), 'hex') as b from generate_series(1, 150000) i, generate_series(1, 80) j group by i",
-    ], undefined);
+    ], undefined, 300_000); // ~192 MB of md5 rows: minutes on a loaded machine (120 s was too short once)
     expect(pad.code, pad.stderr).toBe(0);
     const dir = join(home.dir, "backups", T);
     const child = execa(process.execPath, [join(import.meta.dirname, "../../bin/btw"), "backup", "tenant", T], { env: { ...home.env }, extendEnv: false, reject: false, cwd: home.dir });
