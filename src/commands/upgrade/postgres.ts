@@ -4,6 +4,7 @@ import { planPostgresUpgrade, postgresSteps, resolvePostgresTarget } from "../..
 import { ExitCode, UsageError } from "../../errors.js";
 import { storageFor } from "../../ops/backup.js";
 import { imagesOf } from "../../ops/tenant-context.js";
+import { unfinishedUpgrades } from "../../ops/upgrade/unfinished.js";
 import { intOpt, selectTenants } from "./shared.js";
 
 // `btw upgrade postgres`: the fleet rollout of upgrade n8n (waves, halt, report) with a
@@ -20,9 +21,11 @@ const handler: Handler = async (ctx, _args, opts) => {
   const readyTimeoutSec = intOpt(opts.readyTimeout, "--ready-timeout", 300, 10);
   const rollback = opts.rollback === true;
   const tenants = selected.map((t) => ({ slug: t.slug, server: t.serverName ?? "?", status: t.status, images: imagesOf(ctx, t) }));
-  const todo = rollback ? tenants : tenants.filter((t) => t.images.postgres !== target);
+  // an interrupted upgrade already records the target: the same command must reach it to finish it
+  const unfinished = await unfinishedUpgrades(db, selected, "postgres");
+  const todo = rollback ? tenants : tenants.filter((t) => t.images.postgres !== target || unfinished.has(t.slug));
   // bad input before anything changes: a downgrade, the same major, an unknown major
-  const plans = rollback ? [] : todo.filter((t) => t.status !== "upgrading").map((t) => ({ slug: t.slug, plan: planPostgresUpgrade(t.slug, t.images, target) }));
+  const plans = rollback ? [] : todo.filter((t) => t.status !== "upgrading" && !unfinished.has(t.slug)).map((t) => ({ slug: t.slug, plan: planPostgresUpgrade(t.slug, t.images, target) }));
   if (opts.dryRun) {
     const w = planWaves(todo, { waveSize, canary: 0 });
     return void ctx.out.result({ dryRun: true, target, waves: w.waves.map((x) => x.map((t) => t.slug)), plans, unchanged: tenants.filter((t) => !todo.includes(t)).map((t) => t.slug), steps: postgresSteps("prepared") }, () =>

@@ -4,6 +4,7 @@ import { checkRedisUpgrade, resolveRedisTarget } from "../../core/upgrade/redis.
 import { ExitCode } from "../../errors.js";
 import { storageFor } from "../../ops/backup.js";
 import { imagesOf } from "../../ops/tenant-context.js";
+import { unfinishedUpgrades } from "../../ops/upgrade/unfinished.js";
 import { intOpt, selectTenants } from "./shared.js";
 
 // `btw upgrade redis --to <version|image>`: minor versions within one major, the same
@@ -18,8 +19,10 @@ const handler: Handler = async (ctx, _args, opts) => {
   const readyTimeoutSec = intOpt(opts.readyTimeout, "--ready-timeout", 300, 10);
   const rollback = opts.rollback === true;
   const tenants = selected.map((t) => ({ slug: t.slug, server: t.serverName ?? "?", status: t.status, redis: imagesOf(ctx, t).redis }));
-  const todo = rollback ? tenants : tenants.filter((t) => t.redis !== target);
-  if (!rollback) for (const t of todo.filter((x) => x.status !== "upgrading")) checkRedisUpgrade(t.slug, t.redis, target);
+  // an interrupted upgrade already records the target: the same command must reach it to finish it
+  const unfinished = await unfinishedUpgrades(db, selected, "redis");
+  const todo = rollback ? tenants : tenants.filter((t) => t.redis !== target || unfinished.has(t.slug));
+  if (!rollback) for (const t of todo.filter((x) => x.status !== "upgrading" && !unfinished.has(x.slug))) checkRedisUpgrade(t.slug, t.redis, target);
   if (opts.dryRun) {
     const w = planWaves(todo, { waveSize, canary: 0 });
     return void ctx.out.result({ dryRun: true, target, waves: w.waves.map((x) => x.map((t) => t.slug)) }, () =>
