@@ -1,7 +1,9 @@
 import type { Handler } from "../cli/program.js";
 import { UsageError } from "../errors.js";
 import { storageFor } from "../ops/backup.js";
-import { crossingNote, describeRestore, executeRestore, planRestore } from "../ops/restore-flow.js";
+import { crossingNote, describeRestore } from "../ops/restore/describe.js";
+import { executeRestore } from "../ops/restore/execute.js";
+import { planRestore } from "../ops/restore/plan.js";
 
 const handler: Handler = async (ctx, [name], opts) => {
   // commander turns --no-safety-backup into safetyBackup: false
