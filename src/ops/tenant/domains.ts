@@ -145,6 +145,17 @@ export async function addDomain(ctx: Ctx, db: Db, slug: string, hostname: string
       return { tenant: slug, hostname, webhook: o.webhook || existing?.webhook === true, dns: o.dns, ...routed, webhookUrl, already: existing !== null };
     } catch (e) {
       await failStep(db, op.id, (e as Error).message.split("\n")[0]!.slice(0, 500)).catch(() => {});
+      // Another btw state's site file on the server routes this host (syncRoutes refused it
+      // before writing anything): a refusal, not an unfinished add — the row this run made
+      // goes, else every later route change of this state on that server would be refused too.
+      if (e instanceof ConflictError && e.code === "proxy-host-taken" && !existing) {
+        const { deleteTenantDomain } = await import("../../state/tenant-domains.js");
+        await db.transaction(async (tx) => {
+          if (o.webhook && webhookBefore !== hostname) await setWebhookDomain(tx, t.id, webhookBefore);
+          await deleteTenantDomain(tx, t.id, hostname);
+        });
+        throw e;
+      }
       failed(e, slug, hostname, "add");
     }
   } finally {
