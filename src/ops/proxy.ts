@@ -58,6 +58,8 @@ export interface ProxyCtx {
   master(): Promise<MasterKey>;
   /** the state's identity: names its site file on the server */
   readonly stateId: string | null;
+  /** where a one-time conversion of a server's proxy files is told (a command's Ctx.out) */
+  readonly out?: { info(message: string): void };
 }
 
 /** The metrics listener on the server's private address (none known: loopback, the template's default). */
@@ -219,6 +221,7 @@ export async function syncRoutes(host: Host, db: Db, ctx: ProxyCtx, server: { id
       server: server.name,
     });
     await installProxyFiles(host, server.name, plan.writes);
+    if (plan.migrated) ctx.out?.info(plan.migrated);
   } finally {
     await lock.release();
   }
