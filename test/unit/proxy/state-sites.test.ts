@@ -94,6 +94,26 @@ describe("the main Caddyfile", () => {
     expect(adapt(dir).status).toBe(0);
   });
 
+  it("the main file and a state's two files, with every option in use, are already `caddy fmt` formatted", () => {
+    const dir = tempDir();
+    const files = {
+      main: renderMainCaddyfile({ tls: "auto", acmeEmail: "ops@example.com", edgePlainHttp: true, metricsPort: 9180 }),
+      ...renderStateSites({
+        stateId: A,
+        tls: "auto",
+        edgePlainHttp: true,
+        trustedProxies: ["10.0.0.0/16"],
+        domain: "example.com",
+        tenants: [{ slug: "acme", status: "active", extraHosts: ["automation.acme.test"] }, { slug: "beta", status: "suspended" }, { slug: "zeta", status: "active" }],
+        metrics: { port: 9180, token: TOKEN_A, denyFrom: ["10.220.0.0/16"], allowFrom: ["10.220.0.1/32"] },
+      }),
+    };
+    for (const [name, text] of Object.entries(files)) {
+      writeFileSync(join(dir, name), text);
+      expect(run([caddyBin as string, "fmt", join(dir, name)]).stdout, name).toBe(text);
+    }
+  });
+
   it("keeps the global options that edge mode needs: no redirects while the fleet moves to the edge", () => {
     expect(renderMainCaddyfile({ tls: "auto", acmeEmail: "ops@example.com", edgePlainHttp: true })).toContain("{\n\tadmin localhost:2019\n\tauto_https disable_redirects\n\temail ops@example.com\n}");
   });
