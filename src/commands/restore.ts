@@ -1,9 +1,9 @@
 import type { Handler } from "../cli/program.js";
 import { UsageError } from "../errors.js";
 import { storageFor } from "../ops/backup.js";
-import { crossingNote, describeRestore } from "../ops/restore/describe.js";
-import { executeRestore } from "../ops/restore/execute.js";
-import { planRestore } from "../ops/restore/plan.js";
+import { crossingNote, describeRestore } from "../ops/tenant/restore/describe.js";
+import { executeRestore } from "../ops/tenant/restore/execute.js";
+import { planRestore } from "../ops/tenant/restore/plan.js";
 
 const handler: Handler = async (ctx, [name], opts) => {
   // commander turns --no-safety-backup into safetyBackup: false

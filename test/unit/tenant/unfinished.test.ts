@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { describeUnfinished, JOURNAL_KINDS, unfinishedOperation, type JournalRow } from "../../../src/core/tenant/unfinished.js";
 import { CREATE_KIND } from "../../../src/ops/tenant-create.js";
 import { MIGRATE_KIND } from "../../../src/ops/tenant/migrate/journal.js";
-import { RECREATE_STEP, RESTORE_KIND } from "../../../src/ops/restore/journal.js";
+import { RECREATE_STEP, RESTORE_KIND } from "../../../src/ops/tenant/restore/journal.js";
 import { UPGRADE_KIND } from "../../../src/ops/upgrade/n8n.js";
 
 // issue 22 item 12: what a tenant left mid-mutation has not finished, and the command that

@@ -1,21 +1,21 @@
-import type { Ctx } from "../../cli/context.js";
-import type { Plan } from "../../config/schema.js";
-import { composeDown } from "../../core/commands/compose.js";
-import { purgeByLabel } from "../../core/commands/tenant-purge.js";
-import type { BackupManifest } from "../../core/backup/manifest.js";
-import { allocateSubnet } from "../../core/subnets.js";
-import { tenantLayout } from "../../core/tenant/layout.js";
-import { ConflictError, OperationError } from "../../errors.js";
-import type { BackupStorage } from "../../remote/backup-storage.js";
-import type { MasterKey } from "../../secrets/master-key.js";
-import type { Db } from "../../state/db.js";
-import type { OperationRow } from "../../state/operations.js";
-import type { TenantRow } from "../../state/tenants.js";
-import { openServerSession } from "../backup.js";
-import { connectTenant, ensureProxy, syncRoutes } from "../proxy.js";
-import { backupImages, checkBackup, openEscrow, restoredSecrets } from "../restore.js";
-import { requirePlan } from "../tenant-context.js";
-import { storeSecrets } from "../tenant-secrets.js";
+import type { Ctx } from "../../../cli/context.js";
+import type { Plan } from "../../../config/schema.js";
+import { composeDown } from "../../../core/commands/compose.js";
+import { purgeByLabel } from "../../../core/commands/tenant-purge.js";
+import type { BackupManifest } from "../../../core/backup/manifest.js";
+import { allocateSubnet } from "../../../core/subnets.js";
+import { tenantLayout } from "../../../core/tenant/layout.js";
+import { ConflictError, OperationError } from "../../../errors.js";
+import type { BackupStorage } from "../../../remote/backup-storage.js";
+import type { MasterKey } from "../../../secrets/master-key.js";
+import type { Db } from "../../../state/db.js";
+import type { OperationRow } from "../../../state/operations.js";
+import type { TenantRow } from "../../../state/tenants.js";
+import { openServerSession } from "../../backup.js";
+import { connectTenant, ensureProxy, syncRoutes } from "../../proxy.js";
+import { backupImages, checkBackup, openEscrow, restoredSecrets } from "../../restore.js";
+import { requirePlan } from "../../tenant-context.js";
+import { storeSecrets } from "../../tenant-secrets.js";
 import { RECREATE_STEP, RESTORE_KIND, type RecreateDetails } from "./journal.js";
 import type { RestorePlan } from "./plan.js";
 import { putData } from "./put-data.js";
@@ -33,10 +33,10 @@ export async function recreate(ctx: Ctx, db: Db, storage: BackupStorage, p: Rest
   const plan = requirePlan(ctx, p.planName);
   const session = await openServerSession(ctx, p.server);
   // never adopt or overwrite what another btw state (or nobody) put under this name there
-  const { assertStackOwned } = await import("../stack-ownership.js");
+  const { assertStackOwned } = await import("../../stack-ownership.js");
   await assertStackOwned(session.host, { slug: p.target, stateId: ctx.stateId, recorded: p.existing !== null });
-  const { getTenant, updateTenantStatus } = await import("../../state/tenants.js");
-  const { failStep, finishStep, lastStep, startStep } = await import("../../state/operations.js");
+  const { getTenant, updateTenantStatus } = await import("../../../state/tenants.js");
+  const { failStep, finishStep, lastStep, startStep } = await import("../../../state/operations.js");
   const journal: RecreateDetails = { backup: backup.id, source: p.source.tenantId };
   let tenant: TenantRow;
   let op: OperationRow;
@@ -92,8 +92,8 @@ async function registerRestored(
   secrets: Record<string, string>,
   journal: RecreateDetails,
 ): Promise<{ tenant: TenantRow; op: OperationRow }> {
-  const { insertTenant, usedSubnets } = await import("../../state/tenants.js");
-  const { listServers } = await import("../../state/servers.js");
+  const { insertTenant, usedSubnets } = await import("../../../state/tenants.js");
+  const { listServers } = await import("../../../state/servers.js");
   const lock = await db.lock({ kind: "server", name: p.server.name }, { timeoutMs: 60_000 });
   try {
     const usage = (await listServers(db)).find((s) => s.id === p.server.id)!;
@@ -114,9 +114,9 @@ async function registerRestored(
         status: "provisioning",
       });
       await storeSecrets(tx, master, t.id, secrets);
-      const { startStep } = await import("../../state/operations.js");
+      const { startStep } = await import("../../../state/operations.js");
       const op = await startStep(tx, { kind: RESTORE_KIND, step: RECREATE_STEP, tenantId: t.id, serverId: p.server.id, details: { ...journal } });
-      const { appendAudit } = await import("../../state/audit.js");
+      const { appendAudit } = await import("../../../state/audit.js");
       await appendAudit(tx, { action: "tenant.create", target: p.target, details: { restoredFrom: p.backup!.id, plan: p.planName, server: p.server.name, subnet } });
       return { tenant: t, op };
     });

@@ -1,7 +1,7 @@
-import type { RestoreSource } from "../../core/backup/restore-choice.js";
-import type { Db } from "../../state/db.js";
-import type { OperationRow } from "../../state/operations.js";
-import type { TenantStatus } from "../../state/tenants.js";
+import type { RestoreSource } from "../../../core/backup/restore-choice.js";
+import type { Db } from "../../../state/db.js";
+import type { OperationRow } from "../../../state/operations.js";
+import type { TenantStatus } from "../../../state/tenants.js";
 
 // The journal of `btw restore` (operations, kind tenant.restore): its steps (restore, rollback,
 // recreate), what each row keeps, and the readers that tell what an unfinished one was doing.
@@ -33,10 +33,10 @@ export interface RestoreDetails {
  * it with the same backup.
  */
 export async function restoreSourceOf(db: Db, slug: string): Promise<{ source: RestoreSource; unfinished: string | null }> {
-  const { getTenant } = await import("../../state/tenants.js");
+  const { getTenant } = await import("../../../state/tenants.js");
   const t = await getTenant(db, slug, { includeDeleted: true });
   if (t && (t.status === "provisioning" || t.status === "failed")) {
-    const { lastStep } = await import("../../state/operations.js");
+    const { lastStep } = await import("../../../state/operations.js");
     const op = await lastStep(db, t.id, RESTORE_KIND, RECREATE_STEP);
     if (op && op.status !== "done") {
       const d = op.details as Partial<RecreateDetails>;
@@ -47,7 +47,7 @@ export async function restoreSourceOf(db: Db, slug: string): Promise<{ source: R
 }
 
 export async function lastRestore(db: Db, tenantId: number): Promise<(OperationRow & { details: RestoreDetails }) | null> {
-  const { lastStep } = await import("../../state/operations.js");
+  const { lastStep } = await import("../../../state/operations.js");
   const op = await lastStep(db, tenantId, RESTORE_KIND, "restore");
   return op && op.status !== "done" ? (op as OperationRow & { details: RestoreDetails }) : null;
 }

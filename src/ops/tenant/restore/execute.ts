@@ -1,7 +1,7 @@
-import type { Ctx } from "../../cli/context.js";
-import type { BackupStorage } from "../../remote/backup-storage.js";
-import type { Db } from "../../state/db.js";
-import { lockTenant } from "../tenant-context.js";
+import type { Ctx } from "../../../cli/context.js";
+import type { BackupStorage } from "../../../remote/backup-storage.js";
+import type { Db } from "../../../state/db.js";
+import { lockTenant } from "../../tenant-context.js";
 import { crossingNote } from "./describe.js";
 import { inPlace } from "./in-place.js";
 import type { RestorePlan } from "./plan.js";

@@ -1,17 +1,17 @@
-import type { Ctx } from "../../cli/context.js";
-import { backupChoiceError, chooseRestoreBackup, type RestoreSource } from "../../core/backup/restore-choice.js";
-import type { BackupManifest } from "../../core/backup/manifest.js";
-import { nameProblem, TENANT_NAME } from "../../core/names.js";
-import { choosePlacement, placementError, placementServer } from "../../core/placement.js";
-import { ConflictError, NotFoundError, OperationError, UsageError } from "../../errors.js";
-import type { BackupStorage } from "../../remote/backup-storage.js";
-import type { BackupRow } from "../../state/backups.js";
-import type { Db } from "../../state/db.js";
-import type { OperationRow } from "../../state/operations.js";
-import type { ServerRow } from "../../state/servers.js";
-import type { TenantRow } from "../../state/tenants.js";
-import { openBackupRow } from "../restore.js";
-import { requirePlan } from "../tenant-context.js";
+import type { Ctx } from "../../../cli/context.js";
+import { backupChoiceError, chooseRestoreBackup, type RestoreSource } from "../../../core/backup/restore-choice.js";
+import type { BackupManifest } from "../../../core/backup/manifest.js";
+import { nameProblem, TENANT_NAME } from "../../../core/names.js";
+import { choosePlacement, placementError, placementServer } from "../../../core/placement.js";
+import { ConflictError, NotFoundError, OperationError, UsageError } from "../../../errors.js";
+import type { BackupStorage } from "../../../remote/backup-storage.js";
+import type { BackupRow } from "../../../state/backups.js";
+import type { Db } from "../../../state/db.js";
+import type { OperationRow } from "../../../state/operations.js";
+import type { ServerRow } from "../../../state/servers.js";
+import type { TenantRow } from "../../../state/tenants.js";
+import { openBackupRow } from "../../restore.js";
+import { requirePlan } from "../../tenant-context.js";
 import { lastRestore, restoreSourceOf, type RestoreDetails } from "./journal.js";
 
 // What a restore will do, decided before anything changes: the backup, the tenant it goes into,
@@ -56,7 +56,7 @@ export interface RestorePlan {
  * customer's backups outlive it under the name). See core/backup/restore-choice.ts.
  */
 export async function chooseBackup(db: Db, source: RestoreSource, id?: string): Promise<{ backup: BackupRow; crossed: RestorePlan["crossed"] }> {
-  const { getBackup, listBackups } = await import("../../state/backups.js");
+  const { getBackup, listBackups } = await import("../../../state/backups.js");
   let requested: BackupRow | undefined;
   if (id) {
     const b = await getBackup(db, id);
@@ -73,8 +73,8 @@ export async function planRestore(ctx: Ctx, db: Db, storage: BackupStorage, req:
   const target = req.as ?? req.source;
   const problem = nameProblem(target, TENANT_NAME);
   if (problem) throw new UsageError(problem, { code: "invalid-tenant-name" });
-  const { getTenant } = await import("../../state/tenants.js");
-  const { getServer, getServerByName, listServers } = await import("../../state/servers.js");
+  const { getTenant } = await import("../../../state/tenants.js");
+  const { getServer, getServerByName, listServers } = await import("../../../state/servers.js");
   const existing = await getTenant(db, target);
   const noSafetyBackup = req.noSafetyBackup === true;
   const withBackup = async (b: BackupRow | null) => ({ backup: b, key: b ? await openBackupRow(db, storage, b) : null });

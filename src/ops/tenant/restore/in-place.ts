@@ -1,15 +1,15 @@
-import type { Ctx } from "../../cli/context.js";
-import { composeStop, composeUp, tenantProfiles } from "../../core/commands/compose.js";
-import type { BackupManifest } from "../../core/backup/manifest.js";
-import { ConflictError, OperationError } from "../../errors.js";
-import type { BackupStorage } from "../../remote/backup-storage.js";
-import type { MasterKey } from "../../secrets/master-key.js";
-import type { Db, Lock } from "../../state/db.js";
-import { backupTenant, openServerSession } from "../backup.js";
-import { connectTenant, syncRoutes } from "../proxy.js";
-import { checkBackup, checkN8n, openEscrow } from "../restore.js";
-import { imagesOf, requirePlan } from "../tenant-context.js";
-import { GENERATED, N8N_API_KEY, storeSecrets } from "../tenant-secrets.js";
+import type { Ctx } from "../../../cli/context.js";
+import { composeStop, composeUp, tenantProfiles } from "../../../core/commands/compose.js";
+import type { BackupManifest } from "../../../core/backup/manifest.js";
+import { ConflictError, OperationError } from "../../../errors.js";
+import type { BackupStorage } from "../../../remote/backup-storage.js";
+import type { MasterKey } from "../../../secrets/master-key.js";
+import type { Db, Lock } from "../../../state/db.js";
+import { backupTenant, openServerSession } from "../../backup.js";
+import { connectTenant, syncRoutes } from "../../proxy.js";
+import { checkBackup, checkN8n, openEscrow } from "../../restore.js";
+import { imagesOf, requirePlan } from "../../tenant-context.js";
+import { GENERATED, N8N_API_KEY, storeSecrets } from "../../tenant-secrets.js";
 import { RESTORE_KIND, type RestoreDetails } from "./journal.js";
 import type { RestorePlan } from "./plan.js";
 import { putData } from "./put-data.js";
@@ -20,8 +20,8 @@ import { crossedAudit, type RestoreResult, type Step } from "./result.js";
 
 export async function inPlace(ctx: Ctx, db: Db, storage: BackupStorage, p: RestorePlan, master: MasterKey, lock: Lock, step: Step): Promise<RestoreResult> {
   const t0 = Date.now();
-  const { getTenant, updateTenantStatus } = await import("../../state/tenants.js");
-  const { startStep, finishStep, failStep, updateStepDetails } = await import("../../state/operations.js");
+  const { getTenant, updateTenantStatus } = await import("../../../state/tenants.js");
+  const { startStep, finishStep, failStep, updateStepDetails } = await import("../../../state/operations.js");
   // Everything that can be refused is checked before anything changes.
   const tenant = (await getTenant(db, p.target))!;
   if (tenant.status !== p.existing!.status) throw new ConflictError(`tenant ${p.target} changed (now ${tenant.status}) since the restore was planned`, { code: "tenant-changed", hint: "re-run the command" });

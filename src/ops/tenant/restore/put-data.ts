@@ -1,20 +1,20 @@
-import type { Ctx } from "../../cli/context.js";
-import type { Plan } from "../../config/schema.js";
-import { execRenameOwner } from "../../core/backup/commands.js";
-import { countMismatches } from "../../core/backup/checks.js";
-import type { BackupWorkflow } from "../../core/backup/manifest.js";
-import { tenantLayout } from "../../core/tenant/layout.js";
-import type { BackupStorage } from "../../remote/backup-storage.js";
-import type { MasterKey } from "../../secrets/master-key.js";
-import type { Db, Queryable } from "../../state/db.js";
-import type { TenantImages, TenantRow } from "../../state/tenants.js";
-import { asset } from "../assets.js";
-import type { ServerSession } from "../backup.js";
-import { ownerEmail } from "../n8n-bootstrap.js";
-import { checkN8n, liveCounts, restoreData } from "../restore.js";
-import { envFor } from "../tenant-create.js";
-import { N8N_API_KEY, readAllSecrets } from "../tenant-secrets.js";
-import { webhookHostOf } from "../../state/tenant-domains.js";
+import type { Ctx } from "../../../cli/context.js";
+import type { Plan } from "../../../config/schema.js";
+import { execRenameOwner } from "../../../core/backup/commands.js";
+import { countMismatches } from "../../../core/backup/checks.js";
+import type { BackupWorkflow } from "../../../core/backup/manifest.js";
+import { tenantLayout } from "../../../core/tenant/layout.js";
+import type { BackupStorage } from "../../../remote/backup-storage.js";
+import type { MasterKey } from "../../../secrets/master-key.js";
+import type { Db, Queryable } from "../../../state/db.js";
+import type { TenantImages, TenantRow } from "../../../state/tenants.js";
+import { asset } from "../../assets.js";
+import type { ServerSession } from "../../backup.js";
+import { ownerEmail } from "../../n8n-bootstrap.js";
+import { checkN8n, liveCounts, restoreData } from "../../restore.js";
+import { envFor } from "../../tenant-create.js";
+import { N8N_API_KEY, readAllSecrets } from "../../tenant-secrets.js";
+import { webhookHostOf } from "../../../state/tenant-domains.js";
 import type { RestorePlan } from "./plan.js";
 import type { Step } from "./result.js";
 
@@ -26,7 +26,7 @@ export async function putData(ctx: Ctx, db: Db, storage: BackupStorage, session:
   const backup = p.backup!;
   // the backup's n8n version starts (its database is at that version's migrations); the
   // tenant's row records it — an upgrade is a separate, explicit step
-  const { setTenantImages } = await import("../../state/tenants.js");
+  const { setTenantImages } = await import("../../../state/tenants.js");
   // in place: the tenant's own Postgres image and volume (a dump restores into a newer
   // major); a re-created stack: the backup's image on the layout's first volume
   images = { ...images, pgdataVolume: images.pgdataVolume ?? tenantLayout(p.target).volumes.pgdata };
@@ -44,7 +44,7 @@ export async function putData(ctx: Ctx, db: Db, storage: BackupStorage, session:
     ...(renamed
       ? {
           beforeStart: async () => {
-            const { execText } = await import("../../remote/backup-exec.js");
+            const { execText } = await import("../../../remote/backup-exec.js");
             await execText(session.docker, layout.containers.postgres, execRenameOwner(ownerEmail(backup.tenantSlug, ctx.config.domain), ownerEmail(p.target, ctx.config.domain)), "rename the owner");
           },
         }
@@ -52,7 +52,7 @@ export async function putData(ctx: Ctx, db: Db, storage: BackupStorage, session:
   });
   step("wait for n8n and check its API with the restored key");
   await checkN8n(session.host, p.target, secrets.get(N8N_API_KEY));
-  const { repointRestoredCredential } = await import("../tenant/secrets-rotate.js");
+  const { repointRestoredCredential } = await import("../secrets-rotate.js");
   if (await repointRestoredCredential(session.host, p.target, master, manifest, secrets, ownerEmail(p.target, ctx.config.domain))) step("n8n's Postgres credential re-pointed at the current database password (rotated since the backup)");
   const counts = await liveCounts(session.docker, p.target).catch(() => null);
   await recordRestoredWorkflows(db, tenant.id, manifest.workflows);
@@ -66,7 +66,7 @@ export async function putData(ctx: Ctx, db: Db, storage: BackupStorage, session:
  */
 export async function recordRestoredWorkflows(db: Db, tenantId: number, workflows: BackupWorkflow[] | undefined): Promise<void> {
   if (!workflows) return;
-  const { currentWorkflowDeployments, recordWorkflowDeployment, setWorkflowDeploymentStatus } = await import("../../state/workflow-deployments.js");
+  const { currentWorkflowDeployments, recordWorkflowDeployment, setWorkflowDeploymentStatus } = await import("../../../state/workflow-deployments.js");
   await db.transaction(async (tx: Queryable) => {
     const known = new Set(
       (await tx.query<{ sha256: string }>(`select sha256 from workflow_templates where sha256 = any ($1::text[])`, [workflows.map((w) => w.templateSha256).filter(Boolean)])).rows.map((r) => r.sha256),

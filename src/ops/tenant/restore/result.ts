@@ -1,4 +1,4 @@
-import type { TenantRow, TenantStatus } from "../../state/tenants.js";
+import type { TenantRow, TenantStatus } from "../../../state/tenants.js";
 import type { RestorePlan } from "./plan.js";
 
 // What a restore returns, and what its audit row records when it crossed tenant ids.
