@@ -220,7 +220,7 @@ export async function syncRoutes(host: Host, db: Db, ctx: ProxyCtx, server: { id
       domain: ctx.config.domain,
       server: server.name,
     });
-    await installProxyFiles(host, server.name, plan.writes);
+    await installProxyFiles(host, server.name, requireStateId(ctx), plan.writes);
     if (plan.migrated) ctx.out?.info(plan.migrated);
   } finally {
     await lock.release();
@@ -234,10 +234,10 @@ export async function syncRoutes(host: Host, db: Db, ctx: ProxyCtx, server: { id
  * between renaming its files into place and the reload left them live but not loaded, and
  * the re-run, finding them as rendered, must still load them. Call under the proxy's lock.
  */
-async function installProxyFiles(host: Host, serverName: string, writes: ReadonlyArray<{ name: string; text: string }>): Promise<void> {
+async function installProxyFiles(host: Host, serverName: string, stateId: string, writes: ReadonlyArray<{ name: string; text: string }>): Promise<void> {
   await host.mkdir(PROXY_LAYOUT.sitesDir, "0700");
-  for (const w of writes) await host.writeFile(`${PROXY_LAYOUT.confDir}/${w.name}.next`, w.text, CADDYFILE_MODE);
-  const r = await host.run(proxyInstallFiles(writes.map((w) => w.name)), { allowFailure: true, timeoutMs: 240_000 });
+  for (const w of writes) await host.writeFile(`${PROXY_LAYOUT.confDir}/${w.name}.next-${stateId}`, w.text, CADDYFILE_MODE);
+  const r = await host.run(proxyInstallFiles(stateId, writes.map((w) => w.name)), { allowFailure: true, timeoutMs: 240_000 });
   if (r.exitCode === 0) return;
   const why = r.stderr.trim().split("\n").pop() ?? "";
   if (r.exitCode === INSTALL_SITES_EXIT.busy) throw new BusyError(`the proxy on ${serverName}: ${why}`, { hint: "run the command again" });
@@ -247,9 +247,15 @@ async function installProxyFiles(host: Host, serverName: string, writes: Readonl
       hint: "the running proxy keeps its previous routes; please report this",
     });
   }
-  throw new OperationError(`the proxy on ${serverName} did not reload its routes: ${why}`, {
-    code: "proxy-reload",
-    hint: "its previous files are back in place; `btw server check` tells whether the proxy runs",
+  if (r.exitCode === INSTALL_SITES_EXIT.reloadFailed) {
+    throw new OperationError(`the proxy on ${serverName} did not reload its routes: ${why}`, {
+      code: "proxy-reload",
+      hint: "its previous files are back in place; `btw server check` tells whether the proxy runs",
+    });
+  }
+  throw new OperationError(`installing the proxy's files on ${serverName} failed: ${why}`, {
+    code: "proxy-install",
+    hint: "the running proxy keeps the routes it had; re-run the command",
   });
 }
 

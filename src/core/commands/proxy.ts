@@ -120,8 +120,9 @@ export function parseProxyConf(stdout: string): Map<string, string> {
 export const INSTALL_SITES_EXIT = { invalid: 3, reloadFailed: 4, busy: 75 } as const;
 
 /**
- * Installs candidates `<name>.next` (written beside the live files) as `<name>` for each name
- * after $3, in that order: under the server-wide lock $1/.lock (btw states share the proxy and
+ * Installs candidates `<name>.next-<$4>` (written beside the live files; $4 the writing
+ * state's id, so that two states converging the shared files at once never take each other's
+ * candidate) as `<name>` for each name after $4, in that order: under the server-wide lock $1/.lock (btw states share the proxy and
  * not their databases' locks), validates the whole configuration as it will be — a copy of the
  * main file and every state's site file with the candidates in place, in $1/.check.<pid>, run
  * by the proxy container ($2 the conf dir as the container sees it) — then renames each into
@@ -129,7 +130,7 @@ export const INSTALL_SITES_EXIT = { invalid: 3, reloadFailed: 4, busy: 75 } as c
  * fails puts the previous files back. Prints the last line of Caddy's error on stderr.
  */
 export const INSTALL_SITES_SCRIPT = `set -eu
-conf=$1 inner=$2 container=$3; shift 3
+conf=$1 inner=$2 container=$3 tag=$4; shift 4
 fail() { echo "$2" >&2; exit "$1"; }
 exec 9>"$conf/.lock"
 flock -w 120 9 || fail ${INSTALL_SITES_EXIT.busy} "$conf/.lock busy for 120 s: another btw is changing this proxy"
@@ -138,25 +139,29 @@ trap 'rm -rf "$conf/$check"' EXIT
 mkdir -m 700 "$conf/$check" "$conf/$check/sites"
 [ ! -f "$conf/Caddyfile" ] || cp -p "$conf/Caddyfile" "$conf/$check/Caddyfile"
 for f in "$conf"/sites/*.caddy "$conf"/sites/*.metrics; do [ ! -f "$f" ] || cp -p "$f" "$conf/$check/sites/"; done
-for n; do cp -p "$conf/$n.next" "$conf/$check/$n"; done
+for n; do cp -p "$conf/$n.next-$tag" "$conf/$check/$n"; done
 if ! out=$(docker exec "$container" caddy validate --config "$inner/$check/Caddyfile" --adapter caddyfile 2>&1 </dev/null); then
-  for n; do rm -f "$conf/$n.next"; done
+  for n; do rm -f "$conf/$n.next-$tag"; done
   fail ${INSTALL_SITES_EXIT.invalid} "$(printf '%s\\n' "$out" | tail -n 1)"
 fi
 for n; do
   if [ -f "$conf/$n" ]; then cp -p "$conf/$n" "$conf/$n.prev"; else rm -f "$conf/$n.prev"; fi
 done
-for n; do mv -f "$conf/$n.next" "$conf/$n"; done
+for n; do mv -f "$conf/$n.next-$tag" "$conf/$n"; done
 if ! out=$(docker exec "$container" caddy reload --config "$inner/Caddyfile" --adapter caddyfile 2>&1 </dev/null); then
   for n; do if [ -f "$conf/$n.prev" ]; then mv -f "$conf/$n.prev" "$conf/$n"; else rm -f "$conf/$n"; fi; done
   fail ${INSTALL_SITES_EXIT.reloadFailed} "$(printf '%s\\n' "$out" | tail -n 1)"
 fi
 for n; do rm -f "$conf/$n.prev"; done`;
 
-/** Install the candidates of `names` (relative to the conf dir: "sites/<id>.caddy", "sites/<id>.metrics", "Caddyfile"). */
-export function proxyInstallFiles(names: readonly string[]): string[] {
+/**
+ * Install the candidates of `names` (relative to the conf dir: "sites/<id>.caddy",
+ * "sites/<id>.metrics", "Caddyfile") that state `tag` wrote as `<name>.next-<tag>`.
+ */
+export function proxyInstallFiles(tag: string, names: readonly string[]): string[] {
+  if (!/^[a-z0-9-]+$/.test(tag)) throw new UsageError(`invalid candidate tag ${JSON.stringify(tag)}`, { code: "invalid-path" });
   for (const n of names) {
     if (!/^(Caddyfile|sites\/[a-z0-9-]+\.(caddy|metrics))$/.test(n)) throw new UsageError(`not a proxy file name: ${JSON.stringify(n)}`, { code: "invalid-path" });
   }
-  return ["sh", "-c", INSTALL_SITES_SCRIPT, "sh", PROXY_LAYOUT.confDir, PROXY_LAYOUT.inContainer.confDir, PROXY_LAYOUT.container, ...names];
+  return ["sh", "-c", INSTALL_SITES_SCRIPT, "sh", PROXY_LAYOUT.confDir, PROXY_LAYOUT.inContainer.confDir, PROXY_LAYOUT.container, tag, ...names];
 }

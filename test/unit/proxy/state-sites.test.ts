@@ -308,7 +308,7 @@ exec "${caddyBin}" validate $args
       dir,
       env,
       install: (names, extra = {}) => {
-        const r = run(["sh", "-c", INSTALL_SITES_SCRIPT, "sh", dir, "/etc/caddy", "btw-proxy", ...names], { env: { ...env, ...extra } });
+        const r = run(["sh", "-c", INSTALL_SITES_SCRIPT, "sh", dir, "/etc/caddy", "btw-proxy", A, ...names], { env: { ...env, ...extra } });
         return { status: r.status, stderr: r.stderr };
       },
     };
@@ -318,8 +318,8 @@ exec "${caddyBin}" validate $args
     const { dir, install } = setup();
     const before = readFileSync(join(dir, `sites/${B}.caddy`), "utf8");
     const next = stateA([{ slug: "acme", status: "suspended" }]);
-    writeFileSync(join(dir, `sites/${A}.caddy.next`), next.sites);
-    writeFileSync(join(dir, `sites/${A}.metrics.next`), next.metrics);
+    writeFileSync(join(dir, `sites/${A}.caddy.next-${A}`), next.sites);
+    writeFileSync(join(dir, `sites/${A}.metrics.next-${A}`), next.metrics);
     expect(install([`sites/${A}.caddy`, `sites/${A}.metrics`])).toEqual({ status: 0, stderr: "" });
     expect(readFileSync(join(dir, `sites/${A}.caddy`), "utf8")).toBe(next.sites);
     expect(readFileSync(join(dir, `sites/${B}.caddy`), "utf8")).toBe(before);
@@ -332,38 +332,49 @@ exec "${caddyBin}" validate $args
     const { dir, install } = setup();
     const live = readFileSync(join(dir, `sites/${A}.caddy`), "utf8");
     // what a race past the planner's check would install: B's host in A's file
-    writeFileSync(join(dir, `sites/${A}.caddy.next`), stateA([{ slug: "beta", status: "active" }]).sites);
+    writeFileSync(join(dir, `sites/${A}.caddy.next-${A}`), stateA([{ slug: "beta", status: "active" }]).sites);
     const r = install([`sites/${A}.caddy`]);
     expect(r.status).toBe(INSTALL_SITES_EXIT.invalid);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/beta\.lab\.test/);
     expect(readFileSync(join(dir, `sites/${A}.caddy`), "utf8")).toBe(live);
-    expect(existsSync(join(dir, `sites/${A}.caddy.next`))).toBe(false);
+    expect(existsSync(join(dir, `sites/${A}.caddy.next-${A}`))).toBe(false);
     expect(existsSync(join(dir, "..", "reloads"))).toBe(false);
   });
 
   it("a reload that fails puts the previous files back (and removes a file that was new)", () => {
     const { dir, install } = setup();
     const live = readFileSync(join(dir, `sites/${A}.caddy`), "utf8");
-    writeFileSync(join(dir, `sites/${A}.caddy.next`), stateA([]).sites);
-    writeFileSync(join(dir, `${LEGACY_SITES}.next`), "# legacy\n");
+    writeFileSync(join(dir, `sites/${A}.caddy.next-${A}`), stateA([]).sites);
+    writeFileSync(join(dir, `${LEGACY_SITES}.next-${A}`), "# legacy\n");
     const r = install([LEGACY_SITES, `sites/${A}.caddy`], { FAIL_RELOAD: "1" });
     expect(r.status).toBe(INSTALL_SITES_EXIT.reloadFailed);
     expect(r.stderr.trim()).toBe("Error: loading new config: stand-in failure");
     expect(readFileSync(join(dir, `sites/${A}.caddy`), "utf8")).toBe(live);
     expect(existsSync(join(dir, LEGACY_SITES))).toBe(false);
-    expect(readdirSync(join(dir, "sites")).filter((f) => f.endsWith(".prev") || f.endsWith(".next"))).toEqual([]);
+    expect(readdirSync(join(dir, "sites")).filter((f) => f.endsWith(".prev") || f.includes(".next"))).toEqual([]);
+  });
+
+  it("two states converging the shared main file at once each install their own candidate (named with their state id)", () => {
+    const { dir, env } = setup();
+    writeFileSync(join(dir, `Caddyfile.next-${A}`), MAIN);
+    writeFileSync(join(dir, `Caddyfile.next-${B}`), MAIN);
+    for (const id of [A, B]) {
+      const r = run(["sh", "-c", INSTALL_SITES_SCRIPT, "sh", dir, "/etc/caddy", "btw-proxy", id, "Caddyfile"], { env });
+      expect([id, r.status, r.stderr]).toEqual([id, 0, ""]);
+    }
+    expect(readdirSync(dir).filter((f) => f.includes(".next"))).toEqual([]);
   });
 
   it("waits for another btw holding the proxy's lock", () => {
     const { dir, env } = setup();
-    writeFileSync(join(dir, `sites/${A}.caddy.next`), stateA([]).sites);
+    writeFileSync(join(dir, `sites/${A}.caddy.next-${A}`), stateA([]).sites);
     // hold the lock for a second from another process, then install: it waits, then succeeds
     const holder = spawn("flock", [join(dir, ".lock"), "sleep", "1"], { stdio: "ignore" });
     const t0 = Date.now();
     const sleepUntilHeld = run(["sh", "-c", 'for i in 1 2 3 4 5 6 7 8 9 10; do flock -n "$1" true || exit 0; sleep 0.05; done', "sh", join(dir, ".lock")]);
     expect(sleepUntilHeld.status).toBe(0);
-    const r = run(["sh", "-c", INSTALL_SITES_SCRIPT, "sh", dir, "/etc/caddy", "btw-proxy", `sites/${A}.caddy`], { env });
+    const r = run(["sh", "-c", INSTALL_SITES_SCRIPT, "sh", dir, "/etc/caddy", "btw-proxy", A, `sites/${A}.caddy`], { env });
     expect([r.status, r.stderr]).toEqual([0, ""]);
     expect(Date.now() - t0).toBeGreaterThan(500);
     holder.kill();
