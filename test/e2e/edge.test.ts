@@ -34,7 +34,7 @@ import { labEdge, type LabEdge } from "../lab/lab.js";
 import { domainChallengeToken } from "../../src/core/edge/domains.js";
 import { BTW, errorLines, killDuring, stateSql, type BtwHome, type BtwResult } from "../support/cli.js";
 import { startFakeDns, type FakeRecords } from "../support/fake-dns.js";
-import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { LAB_DOMAIN, labHome, onVm, proxyMetricsToken, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { labInfo, type LaneLab } from "./support/lab.js";
 
 const [A, B] = ["edg-a", "edg-b"];
@@ -288,8 +288,8 @@ describe("the edge on the lab", () => {
     // the private listener asks for the server's token (issue 22 item 4): an address proves nothing
     const p1 = edgeLab.privateAddresses[vm1.name]!;
     expect((await httpGet(p1, 9180, `/tenants/${A}/metrics`)).status).toBe(401);
-    const token = /Authorization "Bearer ([0-9a-f]{64})"/.exec((await onVm(vm1, ["cat", PROXY_LAYOUT.caddyfile])).stdout)?.[1];
-    expect(token, "lab-1's Caddyfile names its metrics token").toBeDefined();
+    const { token } = await proxyMetricsToken(vm1, A);
+    expect(token, "this state's metrics file on lab-1 names its metrics token").toBeDefined();
     const priv = await get({ host: p1, port: 9180, path: `/tenants/${A}/metrics`, headers: { Authorization: `Bearer ${token}` } }, false);
     expect(priv.status).toBe(200);
     expect(priv.body).toMatch(/^n8n_\w+/m);

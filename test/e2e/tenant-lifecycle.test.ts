@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BtwHome, BtwResult } from "../support/cli.js";
-import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
+import { LAB_DOMAIN, labHome, onVm, proxyMetricsToken, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { labInfo, type LaneLab } from "./support/lab.js";
 import { LAB_N8N_CPUS } from "../lab/lab.js";
 
@@ -80,9 +80,11 @@ describe("tenant lifecycle on the lab", () => {
   // listener used to trust addresses; now it asks for the server's token and refuses the
   // tenants' pool outright
   it("orbit's n8n cannot read beta's metrics from the proxy in its own network, token or not; the token holder can", async () => {
-    const caddyfile = await onVm(vm, ["cat", "/opt/btw/proxy/conf/Caddyfile"]);
-    const token = /Authorization "Bearer ([0-9a-f]{64})"/.exec(caddyfile.stdout)?.[1];
+    // the paths and their token are in this state's own metrics file (sites/<state id>.metrics)
+    const { file: own, token } = await proxyMetricsToken(vm, "beta");
+    expect(own, "one state's metrics file routes beta").toMatch(/^\/opt\/btw\/proxy\/conf\/sites\/[^\n]+\.metrics$/);
     expect(token, "the metrics listener asks for the server's token").toBeDefined();
+    expect((await onVm(vm, ["stat", "-c", "%a", own])).stdout.trim()).toBe("600");
     expect((await onVm(vm, ["stat", "-c", "%a", "/opt/btw/proxy/conf/Caddyfile"])).stdout.trim()).toBe("600");
     const fromOrbit = async (headers: Record<string, string>) => {
       const probe = `require('http').get({host:'btw-proxy',port:9180,path:'/tenants/beta/metrics',headers:${JSON.stringify(headers)},timeout:5000},(r)=>{console.log(r.statusCode);process.exit(0)}).on('error',(e)=>{console.log(e.code);process.exit(0)})`;

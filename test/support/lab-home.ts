@@ -49,6 +49,16 @@ export async function onVm(s: LabServer, argv: string[], input?: string, timeout
   return { code: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * The metrics token guarding a tenant's path on a server's proxy, from the btw state's own
+ * metrics file that routes it (sites/<state id>.metrics), with that file's path.
+ */
+export async function proxyMetricsToken(s: LabServer, slug: string): Promise<{ file: string; token: string | undefined }> {
+  const file = (await onVm(s, ["sh", "-c", 'grep -l -F "/tenants/$2/metrics" "$1"/*.metrics', "sh", "/opt/btw/proxy/conf/sites", slug])).stdout.trim();
+  const token = file ? /Authorization "Bearer ([0-9a-f]{64})"/.exec((await onVm(s, ["cat", file])).stdout)?.[1] : undefined;
+  return { file, token };
+}
+
 /** An HTTP request to a lab VM's proxy with a tenant's Host header. */
 export async function viaProxy(s: LabServer, host: string, path = "/healthz"): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   const { request } = await import("node:http");
