@@ -137,12 +137,7 @@ export async function upgradeTenantN8n(ctx: Ctx, db: Db, storage: BackupStorage,
       inspect: async () => {
         found.published = d.priorStatus === "active" ? await publishedWorkflows(session, slug, secrets.get(N8N_API_KEY)) : [];
       },
-      pull: async () => {
-        await pull(session, target);
-        // ahead of the wave: the creates after it clone a database this n8n has migrated
-        const { prepareAhead } = await import("../tenant/prepared-db.js");
-        found.prepared = await prepareAhead(ctx, session.host, { n8n: target, postgres: images.postgres });
-      },
+      pull: () => pull(session, target),
       maintenance: async () => {
         await updateTenantStatus(db, tenant.id, "upgrading");
         await syncRoutes(session.host, db, ctx, srv);
@@ -164,6 +159,15 @@ export async function upgradeTenantN8n(ctx: Ctx, db: Db, storage: BackupStorage,
         await finishTo(ctx, db, session, tenant, d.priorStatus, plan.queueMode);
         await finishStep(db, op!.id, { phase: "done" });
         await ctx.audit("tenant.upgrade", slug, { what: "n8n", from, to: target, backup });
+        // the server's prepared database for the new n8n, made in the background for the
+        // creates after this wave — only once the image has proven itself on a tenant (a
+        // broken one is rolled back before this), and never failing the upgrade
+        try {
+          const { prepareAhead } = await import("../tenant/prepared-db.js");
+          d.prepared = await prepareAhead(ctx, session.host, { n8n: target, postgres: images.postgres });
+        } catch (e) {
+          ctx.out.warn(`${srv.name}: the prepared n8n database for ${target} was not asked for (${(e as Error).message.split("\n")[0]})`);
+        }
       },
     };
     const detail: Partial<Record<N8nStep, string>> = {
