@@ -124,6 +124,10 @@ describe("one server's proxy and stacks, shared by several tenants and states", 
     };
     const healthyRow = (t: string) => ({ tenant: t, server: vm.name, status: "active", health: "healthy", route: expect.objectContaining({ ok: true, host: `${t}.${LAB_DOMAIN}`, status: 200, excerpt: expect.stringContaining('"status":"ok"') }) });
 
+    // the isolation rules are rendered from a state's subnet pool: files before this one in the
+    // lane (other pools) left theirs on this server — this state's are put back first
+    const iso = await home.run(["server", "isolate", vm.name], LONG);
+    expect(iso.code, iso.stderr).toBe(0);
     const before = await status();
     expect(before.code, before.stdout + before.stderr).toBe(0);
     expect(before.doc.healthy).toBe(true);
