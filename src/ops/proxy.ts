@@ -148,8 +148,13 @@ export async function ensureProxy(host: Host, db: Db, ctx: ProxyCtx, serverId: n
       await host.writeFile(`${PROXY_LAYOUT.confDir}/${name}.metrics`, ours.metrics, CADDYFILE_MODE);
       await host.writeFile(PROXY_LAYOUT.caddyfile, mainCaddyfile(config), CADDYFILE_MODE);
     }
+    // the tenants' networks the proxy is on now, whichever btw state placed them: a recreate
+    // (another state's images.caddy, a new template) starts it on none of them
+    const before = await host.run(proxyAttachedNetworks(), { allowFailure: true, timeoutMs: 30_000 });
+    const prior = before.exitCode === 0 ? parseAttachedNetworks(before.stdout) : [];
     await host.run(proxyComposeUp({ wait: true }), { timeoutMs: 180_000 });
     await attachTenantNetworks(host, db, serverId);
+    await reattachOthers(host, prior);
   } finally {
     await lock.release();
   }
@@ -181,6 +186,22 @@ export async function attachTenantNetworks(host: Host, db: Db, serverId: number)
   });
   for (const slug of plan.connect) await connectTenant(host, slug);
   return plan.connect;
+}
+
+/**
+ * After a recreate, the proxy joins again the tenant networks it was on before that this state
+ * does not place (another btw state's tenants on the same server): their routes keep working.
+ */
+async function reattachOthers(host: Host, prior: readonly string[]): Promise<void> {
+  const wanted = prior.map((n) => /^btw-([a-z0-9][a-z0-9-]*)-edge$/.exec(n)?.[1]).filter((s): s is string => s !== undefined);
+  if (wanted.length === 0) return;
+  const now = await host.run(proxyAttachedNetworks(), { allowFailure: true, timeoutMs: 30_000 });
+  const attached = new Set(now.exitCode === 0 ? parseAttachedNetworks(now.stdout) : []);
+  const existing = new Set((await host.run(networkNames(), { timeoutMs: 30_000 })).stdout.split("\n").map((l) => l.trim()));
+  for (const slug of wanted) {
+    const net = `btw-${slug}-edge`;
+    if (!attached.has(net) && existing.has(net)) await connectTenant(host, slug);
+  }
 }
 
 export async function connectTenant(host: Host, slug: string): Promise<void> {
