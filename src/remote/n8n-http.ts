@@ -28,6 +28,8 @@ export interface RequestSpec {
   timeoutMs?: number;
   /** statuses returned to the caller instead of thrown */
   accept?: number[];
+  /** a write that may be sent again when the connection is cut before an answer (a login: it changes nothing) */
+  resendable?: boolean;
 }
 
 export interface Reply {
@@ -124,10 +126,11 @@ export class N8nHttp {
 
   /**
    * Through an SSH tunnel a connection can be cut before n8n answers (a forward opened while
-   * the container restarts, a loaded host): an idempotent GET is retried, a write never is.
+   * the container restarts, a loaded host): an idempotent GET is retried, and a write marked
+   * resendable (a login); any other write never is.
    */
   private async fetchRetrying(url: URL, spec: RequestSpec, headers: Record<string, string>, timeoutMs: number): Promise<Response> {
-    const attempts = spec.method === "GET" ? 4 : 1;
+    const attempts = spec.method === "GET" || spec.resendable ? 4 : 1;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.doFetch(url, {

@@ -177,6 +177,8 @@ export class N8nClient {
         body: { emailOrLdapLoginId: email, password },
         what: "login",
         accept: [429],
+        // seen after an upgrade's recreate on a loaded server: "login failed: UND_ERR_SOCKET"
+        resendable: true,
       });
       if (r.status !== 429) return this.http.takeCookie(r.headers, "login");
       const wait = retryAfterMs(r.headers.get("retry-after")) ?? 15_000;

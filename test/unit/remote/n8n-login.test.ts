@@ -31,6 +31,24 @@ describe("n8n login under n8n's per-account throttle", () => {
     expect(calls).toHaveLength(1);
   });
 
+  it("sends the login again when the connection is cut before an answer (UND_ERR_SOCKET after a recreate); a workflow create is never sent twice", async () => {
+    let n = 0;
+    const cut = () => Object.assign(new TypeError("fetch failed"), { cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }) });
+    const fetch = (async (url: URL) => {
+      n++;
+      if (n === 1) throw cut();
+      if (String(url).endsWith("/rest/login")) return new Response("{}", { status: 200, headers: { "set-cookie": "n8n-auth=s2; Path=/; HttpOnly" } });
+      throw cut();
+    }) as unknown as typeof globalThis.fetch;
+    const client = new N8nClient({ baseUrl: "http://127.0.0.1:1", fetch });
+    expect(await client.login("owner@acme.example", "Secret-Pw1")).toBe("n8n-auth=s2");
+    expect(n).toBe(2);
+    n = 1;
+    const writes = client.withApiKey("k");
+    await expect(writes.createWorkflow({ name: "x", nodes: [], connections: {}, settings: {} } as never)).rejects.toThrow(/UND_ERR_SOCKET|other side closed|failed/);
+    expect(n).toBe(2); // one attempt only
+  });
+
   it("reads Retry-After in seconds only", () => {
     expect(retryAfterMs("42")).toBe(42_000);
     expect(retryAfterMs(null)).toBeNull();
