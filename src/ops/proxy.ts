@@ -9,6 +9,7 @@ import {
   networkNames,
   parseAttachedNetworks,
   proxyAttachedNetworks,
+  proxyComposeCreate,
   proxyComposeUp,
   proxyConnectTenant,
   proxyDisconnectTenant,
@@ -152,9 +153,10 @@ export async function ensureProxy(host: Host, db: Db, ctx: ProxyCtx, serverId: n
     // (another state's images.caddy, a new template) starts it on none of them
     const before = await host.run(proxyAttachedNetworks(), { allowFailure: true, timeoutMs: 30_000 });
     const prior = before.exitCode === 0 ? parseAttachedNetworks(before.stdout) : [];
-    await host.run(proxyComposeUp({ wait: true }), { timeoutMs: 180_000 });
+    await host.run(proxyComposeCreate(), { timeoutMs: 180_000 });
     await attachTenantNetworks(host, db, serverId);
     await reattachOthers(host, prior);
+    await host.run(proxyComposeUp({ wait: true }), { timeoutMs: 180_000 });
   } finally {
     await lock.release();
   }

@@ -15,6 +15,15 @@ export function proxyComposeUp(opts: { wait?: boolean } = {}): string[] {
   return [...proxyComposeBase(), "up", "-d", "--remove-orphans", ...(opts.wait ? ["--wait"] : [])];
 }
 
+/**
+ * The proxy container made (or re-made when its config changed) but not started: it joins the
+ * tenants' networks before it serves, so a recreated proxy never answers 502 for a tenant it
+ * has not been attached to yet (seen through the edge during a switch).
+ */
+export function proxyComposeCreate(): string[] {
+  return [...proxyComposeBase(), "up", "--no-start", "--remove-orphans"];
+}
+
 /** Remove the proxy container and its network; `volumes: true` also drops certificates. */
 export function proxyComposeDown(opts: { volumes: boolean }): string[] {
   return [...proxyComposeBase(), "down", "--remove-orphans", ...(opts.volumes ? ["--volumes"] : [])];
