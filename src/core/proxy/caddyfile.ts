@@ -73,9 +73,10 @@ export function refuseInternalPaths(indent = "\t"): string[] {
  * headers with what it sees itself (the peer's address). Caddy puts the one with a matcher
  * first (httpcaddyfile's sortRoutes), whatever the order in the file.
  */
-export function reverseProxyLines(upstream: string, trusted: readonly string[]): string[] {
+export function reverseProxyLines(upstream: string, trusted: readonly string[], tryDurationSec = 5): string[] {
   for (const c of trusted) requireCidr(c);
-  const options = ["\t\tlb_try_duration 5s", "\t\ttransport http {", "\t\t\tdial_timeout 3s", "\t\t}", "\t}"];
+  if (!Number.isInteger(tryDurationSec) || tryDurationSec < 1 || tryDurationSec > 120) throw new UsageError(`invalid lb_try_duration ${tryDurationSec}`, { code: "invalid-argument" });
+  const options = [`\t\tlb_try_duration ${tryDurationSec}s`, "\t\ttransport http {", "\t\t\tdial_timeout 3s", "\t\t}", "\t}"];
   if (trusted.length === 0) return [`\treverse_proxy ${upstream} {`, ...options];
   const ranges = trusted.join(" ");
   return [

@@ -6,7 +6,7 @@ import { EDGE_HEALTH_PATH, edgeRoutes, renderEdgeCaddyfile, type EdgeCaddyfileIn
 import { UsageError } from "../../../src/errors.js";
 import { findCaddy, run } from "../tenant/external-tools.js";
 
-const options = ["\t\tlb_try_duration 5s", "\t\ttransport http {", "\t\t\tdial_timeout 3s", "\t\t}", "\t}"];
+const options = ["\t\tlb_try_duration 20s", "\t\ttransport http {", "\t\t\tdial_timeout 3s", "\t\t}", "\t}"];
 // the load balancer's requests keep their X-Forwarded-*; anyone else's are replaced (forwarded-for.test.ts)
 const site = (hosts: string, upstream: string): string =>
   [

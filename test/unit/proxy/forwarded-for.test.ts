@@ -19,6 +19,7 @@ import { findCaddy, runCaddy as startCaddy } from "../tenant/external-tools.js";
 
 /** The tail every reverse_proxy of both files shares. */
 const proxyTail = ["\t\tlb_try_duration 5s", "\t\ttransport http {", "\t\t\tdial_timeout 3s", "\t\t}", "\t}"];
+const edgeTail = ["\t\tlb_try_duration 20s", ...proxyTail.slice(1)];
 
 const siteOf = (text: string, head: string): string => {
   const at = text.indexOf(`${head} {\n`);
@@ -75,9 +76,9 @@ describe("the rendered sites", () => {
         "\treverse_proxy @trusted 10.0.1.11:80 {",
         "\t\ttrusted_proxies 10.0.1.2/32",
         "\t\theader_up X-Forwarded-For {http.request.header.X-Forwarded-For}",
-        ...proxyTail,
+        ...edgeTail,
         "\treverse_proxy 10.0.1.11:80 {",
-        ...proxyTail,
+        ...edgeTail,
         "}",
       ].join("\n"),
     );
@@ -86,7 +87,7 @@ describe("the rendered sites", () => {
   it("an edge proxy that terminates TLS itself (edge.tls internal) trusts nobody", () => {
     const text = renderEdgeCaddyfile({ domain: "example.com", trustedProxies: [], tls: "internal", routes: [{ slug: "acme", server: "btw-1", upstream: "10.0.1.11" }] });
     expect(siteOf(text, "https://acme.example.com")).toBe(
-      ["https://acme.example.com {", "\ttls internal", "\t@internal path /metrics /metrics/*", '\trespond @internal "Not found" 404', "\treverse_proxy 10.0.1.11:80 {", ...proxyTail, "}"].join("\n"),
+      ["https://acme.example.com {", "\ttls internal", "\t@internal path /metrics /metrics/*", '\trespond @internal "Not found" 404', "\treverse_proxy 10.0.1.11:80 {", ...edgeTail, "}"].join("\n"),
     );
   });
 });
