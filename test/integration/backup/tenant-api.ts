@@ -149,6 +149,9 @@ export async function scrubTenant(server: LabServer, slug: string): Promise<void
     'for n in $(docker network ls -q --filter "label=btw.tenant=$1"); do docker network disconnect -f "$n" btw-proxy 2>/dev/null; done',
     'docker network ls -q --filter "label=btw.tenant=$1" | xargs -r docker network rm',
     'rm -rf "/opt/btw/tenants/$1"',
+    // a vanished btw home's site files (a killed run's state) still route the name: another
+    // state is then refused it ("already routed by another btw state") until they go
+    'for f in $(grep -l -E "^(https?://)?$1\\." /opt/btw/proxy/conf/sites/*.caddy 2>/dev/null); do [ "${f##*/}" = legacy.caddy ] || rm -f "$f" "${f%.caddy}.metrics"; done',
     "true",
   ].join("; ");
   await execa("ssh", [...sshBase(server), `${server.user}@${server.host}`, `sh -c '${script.replace(/'/g, "'\\''")}' sh ${slug}`], { reject: false });
