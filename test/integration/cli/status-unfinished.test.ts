@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Ctx } from "../../../src/cli/context.js";
+import type { TenantRoute } from "../../../src/core/commands/route-probe.js";
 import { JOURNAL_KINDS } from "../../../src/core/tenant/unfinished.js";
 import { openDb, type Db } from "../../../src/state/db.js";
 import { migrate } from "../../../src/state/migrate.js";
@@ -81,15 +82,7 @@ async function status(args: { json: boolean }): Promise<{ code: number; stdout: 
 /** The route probes the fake host was asked to run. */
 const probes = () => seam.commands.filter((c) => answerRouteProbe(c.argv, new Map()) !== null);
 
-interface RouteDoc {
-  via: string;
-  ok: boolean;
-  host: string;
-  status: number | null;
-  excerpt: string;
-  error: string | null;
-  hosts: Array<{ host: string; status: number | null; excerpt: string; error: string | null }>;
-}
+type RouteDoc = TenantRoute;
 
 interface StatusDoc {
   healthy: boolean;
