@@ -24,12 +24,17 @@ summary() {
     // The failures again, last: CI shows the end of the output, and vitest prints them before
     // the other process output and the timings.
     const failures = [];
+    // errors outside any test (a hook that threw) are in the timings files, not the JSON report
+    const outside = new Map();
+    for (const t of require("fs").readdirSync("test-results").filter((n) => /^timings.*\.json$/.test(n))) {
+      try { for (const f of JSON.parse(require("fs").readFileSync(`test-results/${t}`, "utf8")).files ?? []) if (f.errors?.length) outside.set(f.file, f.errors); } catch {}
+    }
     for (const f of process.argv.slice(1)) {
       let r; try { r = JSON.parse(require("fs").readFileSync(f, "utf8")); } catch { continue; }
       for (const file of r.testResults ?? []) {
         const rel = require("path").relative(process.cwd(), file.name);
         const failedTests = (file.assertionResults ?? []).filter((a) => a.status === "failed");
-        if (failedTests.length === 0 && file.status === "failed") failures.push(`${rel}: ${(file.message || "failed outside its tests").split("\n").slice(0, 6).join("\n    ")}`);
+        if (failedTests.length === 0 && file.status === "failed") failures.push(`${rel}: ${(file.message || (outside.get(rel) ?? []).join("\n") || "failed outside its tests").split("\n").slice(0, 12).join("\n    ")}`);
         for (const a of failedTests) failures.push(`${rel} > ${a.fullName}\n    ${(a.failureMessages ?? []).join("\n").split("\n").filter((l) => !/node_modules|<anonymous>/.test(l)).slice(0, 8).join("\n    ")}`);
       }
     }

@@ -15,6 +15,9 @@ interface FileTiming {
   seconds: number;
   /** its tests over a second, slowest first: where inside the file the time goes */
   tests?: { name: string; seconds: number }[];
+  /** errors outside any test (a beforeAll/afterAll that threw, a collection error): vitest's
+   * JSON report leaves them out, so a file "failed outside its tests" said nothing of why */
+  errors?: string[];
 }
 
 // scripts/test.sh runs unit+integration and e2e as two vitest processes at once: each writes
@@ -44,6 +47,7 @@ export default class TimingsReporter implements Reporter {
         .map((t) => ({ name: t.fullName, seconds: Math.round((t.diagnostic()?.duration ?? 0) / 100) / 10 }))
         .filter((t) => t.seconds >= 1)
         .sort((a, b) => b.seconds - a.seconds),
+      ...(outsideErrors(module).length ? { errors: outsideErrors(module) } : {}),
     });
     this.write(false);
   }
@@ -67,6 +71,18 @@ export default class TimingsReporter implements Reporter {
       `${JSON.stringify({ startedAt: new Date(this.runStart).toISOString(), finished, totalSeconds, secondsByProject: byProject, files: [...this.files].sort((a, b) => b.seconds - a.seconds) }, null, 2)}\n`,
     );
   }
+}
+
+function outsideErrors(module: TestModule): string[] {
+  const out: string[] = [];
+  for (const suite of [module, ...module.children.allSuites()]) {
+    for (const e of suite.errors()) {
+      const where = suite.type === "module" ? "" : `${suite.fullName}: `;
+      const stack = (e.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l) && !/node_modules|node:internal/.test(l)).slice(0, 3);
+      out.push([`${where}${e.name ?? "Error"}: ${e.message}`.slice(0, 2000), ...stack.map((l) => l.trim())].join("\n"));
+    }
+  }
+  return out;
 }
 
 function fmt(seconds: number): string {
