@@ -6,6 +6,7 @@ import { parse, stringify } from "yaml";
 import { BTW, stateSql, type BtwHome, runLong, killDuring } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { labInfo, type LaneLab } from "./support/lab.js";
+import { onceN8nAnswers } from "./support/n8n-answers.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
 // Time: the longest file (883 s in two lanes beside unit and integration, 2026-12-06): the fault
@@ -35,21 +36,15 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
   const serverOf = async (slug: string) =>
     ((await stateSql(home, "select s.name from tenants t join servers s on s.id = t.server_id where t.slug = $1 and t.status <> 'deleted'", [slug])) as Array<{ name: string }>)[0]?.name;
   /** The tenant's workflows, credentials, executions — n8n mounts /rest a few seconds after it is ready: retried */
-  const dataOf = async (slug: string, vm: LabServer): Promise<Snap> => {
-    for (let attempt = 0; ; attempt++) {
+  const dataOf = (slug: string, vm: LabServer): Promise<Snap> =>
+    onceN8nAnswers(async () => {
+      const api = await tenantApi(home, vm, slug, LAB_DOMAIN);
       try {
-        const api = await tenantApi(home, vm, slug, LAB_DOMAIN);
-        try {
-          return await snapshot(api);
-        } finally {
-          api.close();
-        }
-      } catch (e) {
-        if (attempt >= 20 || !/HTTP 404|HTTP 503|ECONNREFUSED|socket hang up/.test(String(e))) throw e;
-        await new Promise((r) => setTimeout(r, 3000));
+        return await snapshot(api);
+      } finally {
+        api.close();
       }
-    }
-  };
+    });
   const addData = async (slug: string, vm: LabServer) => {
     const api = await tenantApi(home, vm, slug, LAB_DOMAIN);
     try {

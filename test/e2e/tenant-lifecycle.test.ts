@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BtwHome, BtwResult } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, proxyMetricsToken, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { labInfo, type LaneLab } from "./support/lab.js";
+import { onceN8nAnswers } from "./support/n8n-answers.js";
 import { LAB_N8N_CPUS } from "../lab/lab.js";
 
 // The main job on real servers: `btw tenant create` on a lab VM and everything around it.
@@ -222,16 +223,8 @@ describe("tenant lifecycle on the lab", () => {
 
   it("WF3 follows the plan: pro runs 8 times a week; set-plan starter brings it to Monday and Thursday 08:00 in the tenant's zone, no drift", async () => {
     const { tenantApi } = await import("../integration/backup/tenant-api.js");
-    const wf3 = async (attempt = 0): Promise<{ crons: string[]; timezone: string | undefined }> => {
-      try {
-        return await wf3Once();
-      } catch (e) {
-        // n8n mounts /rest a few seconds after its readiness (the suspend/resume test just ran)
-        if (attempt >= 20 || !/HTTP 404|HTTP 503|ECONNREFUSED|socket hang up/.test(String(e))) throw e;
-        await new Promise((r) => setTimeout(r, 3000));
-        return wf3(attempt + 1);
-      }
-    };
+    // the suspend/resume test just ran
+    const wf3 = (): Promise<{ crons: string[]; timezone: string | undefined }> => onceN8nAnswers(() => wf3Once());
     const wf3Once = async () => {
       const api = await tenantApi(home, vm, "orbit", LAB_DOMAIN);
       try {

@@ -6,6 +6,7 @@ import { parse, stringify } from "yaml";
 import { killDuring, runLong, stateSql, type BtwHome } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { LAB_IMAGES_TIMEOUT_MS, ensureLabImages, labInfo, type LaneLab } from "./support/lab.js";
+import { onceN8nAnswers } from "./support/n8n-answers.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
 // Time: ~3–8 min (486 s in two lanes beside unit and integration; before the --rollback of a killed
@@ -30,8 +31,8 @@ describe("Postgres major upgrade (lab)", () => {
   let vm: LabServer;
   let before: Snap;
 
-  const dataOf = async (attempt = 0): Promise<Snap> => {
-    try {
+  const dataOf = (): Promise<Snap> =>
+    onceN8nAnswers(async () => {
       const api = await tenantApi(home, vm, T, LAB_DOMAIN);
       try {
         const snap = await snapshot(api);
@@ -40,13 +41,7 @@ describe("Postgres major upgrade (lab)", () => {
       } finally {
         api.close();
       }
-    } catch (e) {
-      // n8n mounts /rest a few seconds after its readiness
-      if (attempt >= 20 || !/HTTP 404|HTTP 503|ECONNREFUSED|socket hang up/.test(String(e))) throw e;
-      await new Promise((r) => setTimeout(r, 3000));
-      return dataOf(attempt + 1);
-    }
-  };
+    });
   const volumes = async () => (await onVm(vm, ["docker", "volume", "ls", "--format", "{{.Name}}", "--filter", `label=btw.tenant=${T}`])).stdout.split("\n").filter((v) => v.includes("pgdata")).sort();
   const row = async () => ((await stateSql(home, "select postgres_image, pgdata_volume from tenants where slug = $1 and status <> 'deleted'", [T])) as Array<{ postgres_image: string; pgdata_volume: string }>)[0]!;
   const serverMajor = async () => (await onVm(vm, ["docker", "exec", `btw-${T}-postgres`, "psql", "-U", "n8n", "-d", "n8n", "-XAtc", "show server_version_num"])).stdout.trim().slice(0, 2);

@@ -7,6 +7,7 @@ import { N8N_STEP_TITLES, N8N_UPGRADE_PHASES, n8nUpgradeSteps, type N8nStep } fr
 import { stateSql, type BtwHome, runLong, killDuring, pauseDuring } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { LAB_IMAGES_TIMEOUT_MS, ensureLabImages, labInfo, type LaneLab } from "./support/lab.js";
+import { onceN8nAnswers } from "./support/n8n-answers.js";
 import { credentialData, makeExecutions, scrubTenant, snapshot, tenantApi } from "../integration/backup/tenant-api.js";
 
 // Time: ~10–19 min (615 s in two lanes before the kill at every step; 1140 s with it, beside
@@ -45,16 +46,7 @@ describe("n8n upgrades across the fleet (lab)", () => {
   };
   const imageOf = async (slug: string) => ((await stateSql(home, "select n8n_image from tenants where slug = $1 and status <> 'deleted'", [slug])) as Array<{ n8n_image: string }>)[0]!.n8n_image;
   const envImage = async (slug: string) => (await onVm(serverOf(slug), ["grep", "^N8N_IMAGE=", `/opt/btw/tenants/${slug}/.env`])).stdout.trim().replace(/^N8N_IMAGE=/, "");
-  const dataOf = async (slug: string, attempt = 0): Promise<Snap & { published: string[] }> => {
-    try {
-      return await dataOnce(slug);
-    } catch (e) {
-      // n8n mounts /rest a few seconds after its readiness
-      if (attempt >= 20 || !/HTTP 404|HTTP 503|ECONNREFUSED|socket hang up/.test(String(e))) throw e;
-      await new Promise((r) => setTimeout(r, 3000));
-      return dataOf(slug, attempt + 1);
-    }
-  };
+  const dataOf = (slug: string): Promise<Snap & { published: string[] }> => onceN8nAnswers(() => dataOnce(slug));
   const dataOnce = async (slug: string) => {
     const api = await tenantApi(home, serverOf(slug), slug, LAB_DOMAIN);
     try {
