@@ -206,6 +206,7 @@ export async function restoreData(o: RestoreDataOptions): Promise<BackupManifest
   await host.run(composeStop(o.slug, { services: ["worker", "n8n"], timeoutSec: 30 }), { allowFailure: true, timeoutMs: 120_000 });
   await host.run(composeUpDatabase(o.slug), { timeoutMs: 240_000 });
   const { execText, archiveIn } = await import("../remote/backup-exec.js");
+  const { tarWithout, isN8nCrashMarker } = await import("../remote/tar-filter.js");
   await execText(docker, layout.containers.postgres, execRecreateDatabase(), "re-create the database");
   step("re-create n8n's data volume");
   await host.run(composeRm(o.slug, ["n8n", "worker"]), { allowFailure: true, timeoutMs: 120_000 });
@@ -222,7 +223,8 @@ export async function restoreData(o: RestoreDataOptions): Promise<BackupManifest
     }
     if (name === PART_N8N_DATA) {
       const input = new PassThrough({ highWaterMark: 1024 * 1024 });
-      const p = archiveIn(docker, layout.containers.n8n, N8N_DATA_PARENT, input);
+      // without n8n's crash marker: a backup taken while n8n ran has it, and n8n would wait 10 s
+      const p = archiveIn(docker, layout.containers.n8n, N8N_DATA_PARENT, tarWithout(input, isN8nCrashMarker));
       p.catch(() => {});
       return { stream: input, done: () => p };
     }

@@ -169,6 +169,11 @@ describe("backup and restore on the lab", () => {
     const r = await btw(["restore", T, "--backup", goodId, "--yes", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ restore: { mode: "in-place", mismatches: [] } });
+    // the backup was taken with n8n running, so its files held n8n's crash marker; left in,
+    // the restored n8n would sleep 10 s ("Last session crashed") before it starts
+    const logs = await onVm(vm1, ["docker", "logs", `btw-${T}-n8n`]);
+    expect(`${logs.stdout}${logs.stderr}`).toContain("n8n ready on");
+    expect(`${logs.stdout}${logs.stderr}`).not.toContain("Last session crashed");
     const again = await tenantApi(home, vm1, T, LAB_DOMAIN);
     try {
       expect(await snapshot(again)).toEqual(before);
