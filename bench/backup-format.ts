@@ -8,7 +8,7 @@ import { readBundle, writeBundle } from "../src/core/backup/bundle.js";
 import { encryptStream } from "../src/core/backup/crypto-stream.js";
 import { BACKUP_FORMAT, dataKeyContext, type BackupManifest, type BackupStart } from "../src/core/backup/manifest.js";
 import { writeBackupObject } from "../src/ops/backup/object.js";
-import { checkBackup, decryptedStream } from "../src/ops/restore.js";
+import { checkBackup, decryptedStream } from "../src/ops/backup/restore-data.js";
 import { DirStorage } from "../src/remote/backup-dir.js";
 import { seal } from "../src/secrets/envelope.js";
 import { keyId, type MasterKey } from "../src/secrets/master-key.js";

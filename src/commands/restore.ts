@@ -1,6 +1,6 @@
 import type { Handler } from "../cli/program.js";
 import { UsageError } from "../errors.js";
-import { storageFor } from "../ops/backup.js";
+import { storageFor } from "../ops/backup/tenant.js";
 import { crossingNote, describeRestore } from "../ops/tenant/restore/describe.js";
 import { executeRestore } from "../ops/tenant/restore/execute.js";
 import { planRestore } from "../ops/tenant/restore/plan.js";

@@ -17,7 +17,7 @@ const RESERVED_WORDS = [
 export function reservedTenantName(name: string): string | null {
   const own = ownNames().get(name);
   if (own !== undefined) return own;
-  // a verify's scratch stack is laid out as a tenant of that name (backup-verify.ts)
+  // a verify's scratch stack is laid out as a tenant of that name (ops/backup/verify.ts)
   if (SCRATCH_SLUG.test(name)) return "backup verify's scratch stacks";
   return RESERVED_WORDS.includes(name) ? "" : null;
 }

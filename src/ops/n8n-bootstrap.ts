@@ -31,7 +31,7 @@ export async function bootstrapN8n(ctx: Ctx, db: Db, host: Host, tenant: TenantR
       password: secrets.get(GENERATED.ownerPassword)!,
     });
     const api = await ensureApiKey(ctx, db, client, tenant, secrets);
-    const { deployToTenant } = await import("./workflows-deploy.js");
+    const { deployToTenant } = await import("./workflows/deploy.js");
     const deployed = await deployToTenant(ctx, db, tenant, api, secrets);
     return `${owner.created ? "owner created" : "owner exists"}, API key ok, ${deployed}`;
   } finally {

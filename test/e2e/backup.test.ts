@@ -219,7 +219,7 @@ describe("backup and restore on the lab", () => {
   it("a second overlapping `backup all` exits 75", async () => {
     // the first run, as far as the state can tell: a session holding the bulk lock
     const { openDb } = await import("../../src/state/db.js");
-    const { BULK_BACKUP_LOCK } = await import("../../src/ops/backup-all.js");
+    const { BULK_BACKUP_LOCK } = await import("../../src/ops/backup/all.js");
     const db = await openDb({ dataDir: join(home.dir, "state"), command: "backup all (test's first run)" });
     try {
       const lock = await db.tryLock(BULK_BACKUP_LOCK);

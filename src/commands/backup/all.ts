@@ -1,7 +1,7 @@
 import type { Handler } from "../../cli/program.js";
 import { ExitCode } from "../../errors.js";
-import { backupAll } from "../../ops/backup-all.js";
-import { cleanupInterrupted, storageFor, withInterrupt } from "../../ops/backup.js";
+import { backupAll } from "../../ops/backup/all.js";
+import { cleanupInterrupted, storageFor, withInterrupt } from "../../ops/backup/tenant.js";
 import { requireServer } from "../../ops/server/context.js";
 import { formatBytes } from "./format.js";
 
@@ -14,7 +14,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   const storage = await storageFor(ctx);
   if (opts.dryRun) {
     const { listTenants } = await import("../../state/tenants.js");
-    const { skipReason } = await import("../../ops/backup.js");
+    const { skipReason } = await import("../../ops/backup/tenant.js");
     const tenants = (await listTenants(db, server ? { serverName: server } : {})).map((t) => ({ tenant: t.slug, server: t.serverName, status: t.status, skip: skipReason(t.status) }));
     const skips = tenants.filter((t) => t.skip);
     return void ctx.out.result({ dryRun: true, tenants, concurrency: { total, perServer }, storage: storage.root }, () =>

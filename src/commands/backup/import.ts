@@ -12,7 +12,7 @@ const handler: Handler = async (ctx, _args, opts) => {
     const problem = nameProblem(tenant, TENANT_NAME);
     if (problem) throw new UsageError(`invalid tenant name ${JSON.stringify(tenant)}: ${problem}`);
   }
-  const { storageFor } = await import("../../ops/backup.js");
+  const { storageFor } = await import("../../ops/backup/tenant.js");
   const { importBackups } = await import("../../ops/backup/import.js");
   const storage = await storageFor(ctx);
   const r = await importBackups(ctx, db, storage, { ...(tenant ? { tenant } : {}), dryRun: opts.dryRun === true });

@@ -1,7 +1,7 @@
 import type { Handler } from "../../cli/program.js";
 import { ExitCode } from "../../errors.js";
-import { cleanupInterrupted, storageFor } from "../../ops/backup.js";
-import { applyPrune, planPrune } from "../../ops/backup-prune.js";
+import { cleanupInterrupted, storageFor } from "../../ops/backup/tenant.js";
+import { applyPrune, planPrune } from "../../ops/backup/prune.js";
 
 const handler: Handler = async (ctx, _args, opts) => {
   const db = await ctx.db();

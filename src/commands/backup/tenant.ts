@@ -1,5 +1,5 @@
 import type { Handler } from "../../cli/program.js";
-import { backupTenant, cleanupInterrupted, openServerSession, storageFor, withInterrupt } from "../../ops/backup.js";
+import { backupTenant, cleanupInterrupted, openServerSession, storageFor, withInterrupt } from "../../ops/backup/tenant.js";
 import { requireTenant, tenantServer } from "../../ops/tenant-context.js";
 import { formatBytes } from "./format.js";
 

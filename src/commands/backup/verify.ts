@@ -1,7 +1,7 @@
 import type { Handler } from "../../cli/program.js";
 import { ExitCode, UsageError } from "../../errors.js";
-import { storageFor, type ServerSession } from "../../ops/backup.js";
-import { planVerify, verifyBackup } from "../../ops/backup-verify.js";
+import { storageFor, type ServerSession } from "../../ops/backup/tenant.js";
+import { planVerify, verifyBackup } from "../../ops/backup/verify.js";
 import type { BackupRow } from "../../state/backups.js";
 
 const handler: Handler = async (ctx, _args, opts) => {

@@ -5,7 +5,7 @@ import { formatBytes } from "../backup/format.js";
 // fresh machine with the storage settings and the master key can bring the control plane back.
 const handler: Handler = async (ctx, _args, opts) => {
   const db = await ctx.db();
-  const { storageFor } = await import("../../ops/backup.js");
+  const { storageFor } = await import("../../ops/backup/tenant.js");
   const storage = await storageFor(ctx);
   if (opts.dryRun) {
     await ctx.master(); // the key must be there to encrypt

@@ -5,7 +5,7 @@ import type { Handler } from "../../cli/program.js";
 // rows then replace the fresh state's in one transaction.
 const handler: Handler = async (ctx, _args, opts) => {
   const db = await ctx.db();
-  const { storageFor } = await import("../../ops/backup.js");
+  const { storageFor } = await import("../../ops/backup/tenant.js");
   const { readStateBackup, refuseStateInUse, restoreState } = await import("../../ops/state/backup.js");
   await refuseStateInUse(db);
   const storage = await storageFor(ctx);

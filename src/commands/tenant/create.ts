@@ -1,5 +1,5 @@
 import type { Handler } from "../../cli/program.js";
-import { describeCreate, executeCreate, planCreate } from "../../ops/tenant-create.js";
+import { describeCreate, executeCreate, planCreate } from "../../ops/tenant/create.js";
 
 const handler: Handler = async (ctx, [name], opts) => {
   const db = await ctx.db();

@@ -1,6 +1,6 @@
 import type { Handler } from "../../cli/program.js";
 import { UsageError } from "../../errors.js";
-import { deleteTenant } from "../../ops/tenant-lifecycle.js";
+import { deleteTenant } from "../../ops/tenant/lifecycle.js";
 import { requireTenant } from "../../ops/tenant-context.js";
 
 const handler: Handler = async (ctx, [name], opts) => {

@@ -1,7 +1,7 @@
 import type { Handler } from "../../cli/program.js";
 import { describeWindow } from "../../core/tenant/migration-window.js";
 import { UsageError } from "../../errors.js";
-import { storageFor } from "../../ops/backup.js";
+import { storageFor } from "../../ops/backup/tenant.js";
 import { cleanupMigration } from "../../ops/tenant/migrate/cleanup.js";
 import { currentMigration, migrationStateOf } from "../../ops/tenant/migrate/journal.js";
 import { preflightMigrate } from "../../ops/tenant/migrate/preflight.js";

@@ -1,5 +1,5 @@
 import type { Handler } from "../../cli/program.js";
-import { planSuspendResume, resumeTenant } from "../../ops/tenant-lifecycle.js";
+import { planSuspendResume, resumeTenant } from "../../ops/tenant/lifecycle.js";
 
 const handler: Handler = async (ctx, [name], opts) => {
   const db = await ctx.db();

@@ -1,5 +1,5 @@
 import type { Handler } from "../../cli/program.js";
-import { setTenantPlan } from "../../ops/tenant-lifecycle.js";
+import { setTenantPlan } from "../../ops/tenant/lifecycle.js";
 import { requirePlan, requireTenant } from "../../ops/tenant-context.js";
 
 const handler: Handler = async (ctx, [name, plan], opts) => {

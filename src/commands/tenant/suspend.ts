@@ -1,5 +1,5 @@
 import type { Handler } from "../../cli/program.js";
-import { planSuspendResume, suspendTenant } from "../../ops/tenant-lifecycle.js";
+import { planSuspendResume, suspendTenant } from "../../ops/tenant/lifecycle.js";
 
 const handler: Handler = async (ctx, [name], opts) => {
   const db = await ctx.db();

@@ -2,7 +2,7 @@ import type { Handler } from "../../cli/program.js";
 import { describeN8nUpgrade } from "../../core/upgrade/n8n.js";
 import { planWaves, resolveTargetImage, versionOf } from "../../core/upgrade/plan.js";
 import { ExitCode } from "../../errors.js";
-import { storageFor } from "../../ops/backup.js";
+import { storageFor } from "../../ops/backup/tenant.js";
 import { imagesOf } from "../../ops/tenant-context.js";
 import { intOpt, selectTenants } from "./shared.js";
 

@@ -37,7 +37,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   type Breaking = { tenant: string; findings: import("../../remote/n8n.js").BreakingChangeFinding[] | null; error: string | null };
   let breaking: Breaking[] | null = null;
   if (opts.breakingChanges) {
-    const { HostPool, withTenantN8n } = await import("../../ops/workflows-tenant.js");
+    const { HostPool, withTenantN8n } = await import("../../ops/workflows/tenant.js");
     const { mapLimit } = await import("../../core/workflows/index.js");
     const hosts = new HostPool(ctx);
     const todo = tenants.filter((t) => rows.find((r) => r.tenant === t.slug)!.action.startsWith("backup") && t.status === "active");

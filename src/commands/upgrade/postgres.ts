@@ -2,7 +2,7 @@ import type { Handler } from "../../cli/program.js";
 import { planWaves, versionOf } from "../../core/upgrade/plan.js";
 import { planPostgresUpgrade, postgresSteps, resolvePostgresTarget } from "../../core/upgrade/postgres.js";
 import { ExitCode, UsageError } from "../../errors.js";
-import { storageFor } from "../../ops/backup.js";
+import { storageFor } from "../../ops/backup/tenant.js";
 import { imagesOf } from "../../ops/tenant-context.js";
 import { unfinishedUpgrades } from "../../ops/upgrade/unfinished.js";
 import { intOpt, selectTenants } from "./shared.js";

@@ -2,9 +2,9 @@ import type { Handler } from "../../cli/program.js";
 import { mapLimit, planWaves, selectRolloutTargets, versionLabel, type RolloutReport } from "../../core/workflows/index.js";
 import { ConflictError, PartialFailureError, UsageError } from "../../errors.js";
 import { requireTenant } from "../../ops/tenant-context.js";
-import { deployWorkflows, summarizeItems } from "../../ops/workflows-deploy.js";
-import { runRollout } from "../../ops/workflows-rollout.js";
-import { HostPool, withTenantN8n } from "../../ops/workflows-tenant.js";
+import { deployWorkflows, summarizeItems } from "../../ops/workflows/deploy.js";
+import { runRollout } from "../../ops/workflows/rollout.js";
+import { HostPool, withTenantN8n } from "../../ops/workflows/tenant.js";
 import type { TenantListRow } from "../../state/tenants.js";
 import { secs, sourceFor } from "./shared.js";
 

@@ -1,7 +1,7 @@
 import type { Handler } from "../../cli/program.js";
 import { renderDiff } from "../../core/workflows/index.js";
 import { requireTenant } from "../../ops/tenant-context.js";
-import { tenantDiff } from "../../ops/workflows-status.js";
+import { tenantDiff } from "../../ops/workflows/status.js";
 import { sourceFor } from "./shared.js";
 
 // What `workflows deploy --tenant T` would change, node by node; for drift, what was edited

@@ -1,7 +1,7 @@
 import type { Handler } from "../../cli/program.js";
 import { ConflictError } from "../../errors.js";
 import { requireTenant } from "../../ops/tenant-context.js";
-import { rollbackPlan, rollbackTenant } from "../../ops/workflows-rollback.js";
+import { rollbackPlan, rollbackTenant } from "../../ops/workflows/rollback.js";
 import { sourceFor } from "./shared.js";
 
 // Puts a tenant's workflows back to the template each ran before its current one, in place.

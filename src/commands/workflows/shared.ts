@@ -1,5 +1,5 @@
 import type { Ctx } from "../../cli/context.js";
-import { loadWorkflowSource, workflowsDirOption, type WorkflowSource } from "../../ops/workflows-source.js";
+import { loadWorkflowSource, workflowsDirOption, type WorkflowSource } from "../../ops/workflows/source.js";
 
 /** The templates this command works with: --workflows-dir, BTW_WORKFLOWS_DIR, or the shipped ones. */
 export function sourceFor(ctx: Ctx, opts: Record<string, unknown>): WorkflowSource {

@@ -1,6 +1,6 @@
 import type { Handler } from "../../cli/program.js";
 import { requireTenant } from "../../ops/tenant-context.js";
-import { fleetWorkflowStatus } from "../../ops/workflows-status.js";
+import { fleetWorkflowStatus } from "../../ops/workflows/status.js";
 import { sourceFor } from "./shared.js";
 
 // Per tenant and workflow: the version recorded, the manifest's, whether n8n still holds what

@@ -1,5 +1,5 @@
 // A fleet rollout of the workflow templates, decided here without I/O: which tenants take
-// part, the waves, when to halt, and the report. The applier (src/ops/workflows-rollout.ts)
+// part, the waves, when to halt, and the report. The applier (src/ops/workflows/rollout.ts)
 // passes in the per-tenant deploy; this module only orders, times and judges.
 //
 // Rules:

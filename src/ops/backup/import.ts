@@ -29,7 +29,7 @@ export async function importBackups(ctx: Ctx, db: Db, storage: BackupStorage, op
   const known = new Set((await db.query<{ id: string }>(`select id from backups where id = any($1::text[])`, [ids])).rows.map((r) => r.id));
   const report: ImportReport = { imported: [], known: known.size, failed: [] };
   const master = await ctx.master();
-  const { checkBackup } = await import("../restore.js");
+  const { checkBackup } = await import("./restore-data.js");
   const { insertImportedBackup } = await import("../../state/backups.js");
   const { getTenant } = await import("../../state/tenants.js");
   for (const o of found.filter((x) => !known.has(x.id))) {

@@ -100,7 +100,7 @@ export async function readStateBackup(ctx: Ctx, db: Db, storage: BackupStorage, 
     throw new UsageError(`${JSON.stringify(requested)} is not a state backup id (state-YYYYMMDDTHHMMSSZ-xxxx)`);
   }
   const id = requested ?? (await latestStateBackup(storage));
-  const { decryptedStream } = await import("../restore.js");
+  const { decryptedStream } = await import("../backup/restore-data.js");
   const chunks: Buffer[] = [];
   for await (const c of await decryptedStream(storage, stateObjectKey(id), await ctx.master(), id)) chunks.push(c as Buffer);
   const { header, dump } = parse(Buffer.concat(chunks).toString("utf8"), id);

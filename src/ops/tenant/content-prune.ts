@@ -10,7 +10,7 @@ import { psqlQuery } from "../../core/tenant/psql.js";
 import type { Db } from "../../state/db.js";
 import type { ServerRow } from "../../state/servers.js";
 import type { TenantListRow } from "../../state/tenants.js";
-import { HostPool } from "../workflows-tenant.js";
+import { HostPool } from "../workflows/tenant.js";
 
 export interface PruneItem {
   tenant: string;

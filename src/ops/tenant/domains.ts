@@ -7,7 +7,7 @@ import { ConflictError, OperationError } from "../../errors.js";
 import type { Db } from "../../state/db.js";
 import type { TenantDomainRow } from "../../state/tenant-domains.js";
 import type { TenantRow } from "../../state/tenants.js";
-import { envFor } from "../tenant-create.js";
+import { envFor } from "./create.js";
 import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer } from "../tenant-context.js";
 import { readAllSecrets } from "../tenant-secrets.js";
 

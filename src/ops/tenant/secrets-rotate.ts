@@ -25,7 +25,7 @@ import type { N8nClient } from "../../remote/n8n.js";
 import type { MasterKey } from "../../secrets/master-key.js";
 import type { Host } from "../host.js";
 import { API_KEY_LABEL, ownerEmail } from "../n8n-bootstrap.js";
-import { envFor } from "../tenant-create.js";
+import { envFor } from "./create.js";
 import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer } from "../tenant-context.js";
 import { GENERATED, N8N_API_KEY, readAllSecrets, storeSecrets } from "../tenant-secrets.js";
 import { webhookHostOf } from "../../state/tenant-domains.js";
@@ -231,8 +231,8 @@ async function openOwnerSession(host: Host, slug: string, owner: { email: string
  * and whatever the state's API key is.
  */
 async function syncPostgresCredentialAsOwner(client: N8nClient, secrets: Map<string, string>): Promise<void> {
-  const { credentialData } = await import("../workflows-deploy.js");
-  const { loadWorkflowSource } = await import("../workflows-source.js");
+  const { credentialData } = await import("../workflows/deploy.js");
+  const { loadWorkflowSource } = await import("../workflows/source.js");
   const all = await client.listCredentialsAsOwner();
   for (const c of loadWorkflowSource().manifest.credentials.filter((x) => x.type === "postgres")) {
     const input = { name: c.name, type: c.type, data: credentialData(c.name, c.type, secrets) };
@@ -249,7 +249,7 @@ async function syncPostgresCredentialAsOwner(client: N8nClient, secrets: Map<str
  * escrowed owner password is the restored n8n's); a no-op otherwise.
  */
 export async function repointRestoredCredential(host: Host, slug: string, master: MasterKey, manifest: BackupManifest, current: Map<string, string>, ownerLogin: string): Promise<boolean> {
-  const { openEscrow } = await import("../restore.js");
+  const { openEscrow } = await import("../backup/restore-data.js");
   const escrowed = openEscrow(master, manifest).get(GENERATED.postgresPassword);
   if (escrowed === undefined || escrowed === current.get(GENERATED.postgresPassword)) return false;
   const session = await openOwnerSession(host, slug, { email: ownerLogin, password: current.get(GENERATED.ownerPassword)! });

@@ -4,7 +4,7 @@ import { isPgdataVolumeOf, tenantLayout } from "../../core/tenant/layout.js";
 import { containersUsingVolume, pgVolumeRm } from "../../core/upgrade/postgres.js";
 import { ConflictError } from "../../errors.js";
 import type { Db } from "../../state/db.js";
-import { openServerSession } from "../backup.js";
+import { openServerSession } from "../backup/tenant.js";
 import { adoptImages, lockTenant, requireTenant, tenantServer } from "../tenant-context.js";
 
 // `btw upgrade postgres --cleanup --tenant T`: the old data volumes a Postgres upgrade kept

@@ -1,6 +1,6 @@
 import type { Ctx } from "../../cli/context.js";
 import type { Db } from "../../state/db.js";
-import { openServerSession } from "../backup.js";
+import { openServerSession } from "../backup/tenant.js";
 import { openN8nTunnel, waitN8nReady } from "../n8n-tunnel.js";
 import { requireTenant, tenantServer } from "../tenant-context.js";
 

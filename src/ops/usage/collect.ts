@@ -6,7 +6,7 @@ import { monthPeriod, parseUsage, USAGE_METRICS, usageSql } from "../../core/usa
 import type { Db } from "../../state/db.js";
 import type { ServerRow } from "../../state/servers.js";
 import type { TenantListRow } from "../../state/tenants.js";
-import { openServerSession, type ServerSession } from "../backup.js";
+import { openServerSession, type ServerSession } from "../backup/tenant.js";
 
 // `btw usage collect`: for each tenant, one query in its own database (through the Docker API
 // over one SSH connection per server) — the month's executions by status, the published

@@ -42,7 +42,7 @@ export async function enforceWorkflowQuota(ctx: Ctx, db: Db, tenants: readonly T
   if (over.length === 0) return [];
   const { getTenant } = await import("../../state/tenants.js");
   const { currentWorkflowDeployments } = await import("../../state/workflow-deployments.js");
-  const { HostPool, withTenantN8n } = await import("../workflows-tenant.js");
+  const { HostPool, withTenantN8n } = await import("../workflows/tenant.js");
   const hosts = new HostPool(ctx);
   const out: EnforceResult[] = [];
   for (const u of over) {

@@ -14,8 +14,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 import { Ctx } from "../../../src/cli/context.js";
 import showBackup from "../../../src/commands/backup/show.js";
 import type { BackupManifest } from "../../../src/core/backup/manifest.js";
-import { backupTenant, type ServerSession } from "../../../src/ops/backup.js";
-import { readBackupObject } from "../../../src/ops/restore.js";
+import { backupTenant, type ServerSession } from "../../../src/ops/backup/tenant.js";
+import { readBackupObject } from "../../../src/ops/backup/restore-data.js";
 import { storeSecrets } from "../../../src/ops/tenant-secrets.js";
 import { DirStorage } from "../../../src/remote/backup-dir.js";
 import { getBackup } from "../../../src/state/backups.js";

@@ -11,7 +11,7 @@ import { DirStorage } from "../../../src/remote/backup-dir.js";
 import { open, seal } from "../../../src/secrets/envelope.js";
 import { keyId, type MasterKey } from "../../../src/secrets/master-key.js";
 import { writeBackupObject } from "../../../src/ops/backup/object.js";
-import { readBackupObject } from "../../../src/ops/restore.js";
+import { readBackupObject } from "../../../src/ops/backup/restore-data.js";
 import { backupRecipients } from "../../../src/secrets/recovery-identity.js";
 
 // The whole client side of a backup — bundle, encryption, directory storage — and back, on

@@ -48,8 +48,8 @@ const remote = vi.hoisted(() => {
   return { state, host, manifest };
 });
 
-vi.mock("../../../src/ops/backup.js", async (importOriginal) => ({
-  ...(await importOriginal<typeof import("../../../src/ops/backup.js")>()),
+vi.mock("../../../src/ops/backup/tenant.js", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("../../../src/ops/backup/tenant.js")>()),
   openServerSession: async (_ctx: unknown, server: { name: string }) => ({ server, host: remote.host(server.name), docker: {} }),
   backupTenant: async (_ctx: unknown, _db: unknown, _storage: unknown, _session: unknown, tenant: { slug: string }) => ({ id: `${tenant.slug}-safety` }),
 }));
@@ -61,8 +61,8 @@ vi.mock("../../../src/ops/proxy.js", async (importOriginal) => ({
 }));
 vi.mock("../../../src/ops/stack-ownership.js", () => ({ assertStackOwned: async () => ({}) }));
 vi.mock("../../../src/ops/tenant/secrets-rotate.js", () => ({ repointRestoredCredential: async () => false }));
-vi.mock("../../../src/ops/restore.js", async (importOriginal) => ({
-  ...(await importOriginal<typeof import("../../../src/ops/restore.js")>()),
+vi.mock("../../../src/ops/backup/restore-data.js", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("../../../src/ops/backup/restore-data.js")>()),
   checkBackup: async (_storage: unknown, key: string, _master: unknown, id: string) => remote.manifest(id, key.split("/")[0]!),
   openEscrow: () =>
     new Map([

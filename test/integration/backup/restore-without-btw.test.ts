@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PartSource } from "../../../src/core/backup/bundle.js";
 import { BACKUP_FORMAT, backupId, backupKey, type BackupManifest, type BackupStart } from "../../../src/core/backup/manifest.js";
 import { writeBackupObject } from "../../../src/ops/backup/object.js";
-import { checkBackup } from "../../../src/ops/restore.js";
+import { checkBackup } from "../../../src/ops/backup/restore-data.js";
 import { DirStorage } from "../../../src/remote/backup-dir.js";
 import { createMasterKeyFile, loadMasterKey } from "../../../src/secrets/master-key.js";
 import { backupRecipients, recoveryIdentityPath } from "../../../src/secrets/recovery-identity.js";

@@ -10,7 +10,7 @@ import { BACKUP_FORMAT, dataKeyContext, type BackupManifest, type BackupStart } 
 import { writeBackupObject } from "../../../src/ops/backup/object.js";
 import { metricsToken } from "../../../src/ops/server/secrets.js";
 import { readAllSecrets, storeSecrets } from "../../../src/ops/tenant-secrets.js";
-import { checkBackup, decryptedStream } from "../../../src/ops/restore.js";
+import { checkBackup, decryptedStream } from "../../../src/ops/backup/restore-data.js";
 import { DirStorage } from "../../../src/remote/backup-dir.js";
 import { seal } from "../../../src/secrets/envelope.js";
 import { loadMasterKey } from "../../../src/secrets/master-key.js";

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vites
 import { Ctx } from "../../../src/cli/context.js";
 import { composeDown } from "../../../src/core/commands/compose.js";
 import { tenantLayout } from "../../../src/core/tenant/layout.js";
-import { deleteTenant } from "../../../src/ops/tenant-lifecycle.js";
+import { deleteTenant } from "../../../src/ops/tenant/lifecycle.js";
 import { cleanupMigration, removeKeptSource } from "../../../src/ops/tenant/migrate/cleanup.js";
 import { currentMigration, MIGRATE_KIND, migrationStateOf } from "../../../src/ops/tenant/migrate/journal.js";
 import { preflightMigrate } from "../../../src/ops/tenant/migrate/preflight.js";
@@ -61,8 +61,8 @@ const remote = vi.hoisted(() => {
   return { state, record, host };
 });
 
-vi.mock("../../../src/ops/backup.js", async (importOriginal) => ({
-  ...(await importOriginal<typeof import("../../../src/ops/backup.js")>()),
+vi.mock("../../../src/ops/backup/tenant.js", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("../../../src/ops/backup/tenant.js")>()),
   openServerSession: async (_ctx: unknown, server: { name: string }) => {
     remote.state.sessions.push(server.name);
     return { server, host: remote.host(server.name), docker: {} };
@@ -79,8 +79,8 @@ vi.mock("../../../src/ops/proxy.js", async (importOriginal) => ({
   disconnectTenant: async (host: { name: string }) => remote.record(host.name, "disconnectTenant"),
   syncRoutes: async (host: { name: string }) => remote.record(host.name, "syncRoutes"),
 }));
-vi.mock("../../../src/ops/restore.js", async (importOriginal) => ({
-  ...(await importOriginal<typeof import("../../../src/ops/restore.js")>()),
+vi.mock("../../../src/ops/backup/restore-data.js", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("../../../src/ops/backup/restore-data.js")>()),
   checkN8n: async (host: { name: string }) => {
     remote.record(host.name, "checkN8n");
     return { workflows: 0 };

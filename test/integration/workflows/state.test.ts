@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { planRollback, storedTemplate } from "../../../src/core/workflows/index.js";
-import { recordDeployed } from "../../../src/ops/workflows-deploy.js";
+import { recordDeployed } from "../../../src/ops/workflows/deploy.js";
 import type { Db } from "../../../src/state/db.js";
 import { migrate } from "../../../src/state/migrate.js";
 import { insertServer } from "../../../src/state/servers.js";

@@ -23,7 +23,7 @@ import { readTarBundle, secretsEnv, writeTarBundle } from "../../../src/core/bac
 import { writeBundle } from "../../../src/core/backup/bundle.js";
 import { dataKeyContext } from "../../../src/core/backup/manifest.js";
 import { writeBackupObject } from "../../../src/ops/backup/object.js";
-import { readBackupObject } from "../../../src/ops/restore.js";
+import { readBackupObject } from "../../../src/ops/backup/restore-data.js";
 import type { BackupStorage } from "../../../src/remote/backup-storage.js";
 import { seal } from "../../../src/secrets/envelope.js";
 import { keyId, type MasterKey } from "../../../src/secrets/master-key.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { describeUnfinished, JOURNAL_KINDS, unfinishedOperation, type JournalRow } from "../../../src/core/tenant/unfinished.js";
-import { CREATE_KIND } from "../../../src/ops/tenant-create.js";
+import { CREATE_KIND } from "../../../src/ops/tenant/create.js";
 import { MIGRATE_KIND } from "../../../src/ops/tenant/migrate/journal.js";
 import { RECREATE_STEP, RESTORE_KIND } from "../../../src/ops/tenant/restore/journal.js";
 import { UPGRADE_KIND } from "../../../src/ops/upgrade/n8n.js";

@@ -2,7 +2,7 @@ import type { Ctx } from "../../../cli/context.js";
 import { cleanupDecision, mayRemoveKeptStack } from "../../../core/tenant/migration-journal.js";
 import { ConflictError } from "../../../errors.js";
 import type { Db } from "../../../state/db.js";
-import { openServerSession } from "../../backup.js";
+import { openServerSession } from "../../backup/tenant.js";
 import { lockTenant, requireTenant } from "../../tenant-context.js";
 import { finishRollbackHint, MIGRATE_KIND, migrationStateOf, type MigrationDetails, type Step } from "./journal.js";
 import { removeStack } from "./servers.js";

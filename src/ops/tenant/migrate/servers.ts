@@ -7,7 +7,7 @@ import { ConflictError, OperationError } from "../../../errors.js";
 import type { Db } from "../../../state/db.js";
 import type { ServerRow } from "../../../state/servers.js";
 import type { TenantRow } from "../../../state/tenants.js";
-import type { ServerSession } from "../../backup.js";
+import type { ServerSession } from "../../backup/tenant.js";
 import { disconnectTenant } from "../../proxy.js";
 import type { EdgeTarget } from "../../edge/switch.js";
 import { imagesOf } from "../../tenant-context.js";

@@ -10,7 +10,7 @@ import type { Db } from "../../../state/db.js";
 import type { OperationRow } from "../../../state/operations.js";
 import type { ServerRow } from "../../../state/servers.js";
 import type { TenantRow } from "../../../state/tenants.js";
-import { openBackupRow } from "../../restore.js";
+import { openBackupRow } from "../../backup/restore-data.js";
 import { requirePlan } from "../../tenant-context.js";
 import { lastRestore, restoreSourceOf, type RestoreDetails } from "./journal.js";
 

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
-import { parseManifest, templateProblems, type Manifest } from "../core/workflows/index.js";
-import { ConfigError } from "../errors.js";
-import { asset } from "./assets.js";
+import { parseManifest, templateProblems, type Manifest } from "../../core/workflows/index.js";
+import { ConfigError } from "../../errors.js";
+import { asset } from "../assets.js";
 
 // Where the workflow templates come from: the ones shipped with btw (workflows/), or another
 // directory with the same layout (manifest.yml + the JSON files it names) given by

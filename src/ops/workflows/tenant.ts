@@ -1,13 +1,13 @@
-import type { Ctx } from "../cli/context.js";
-import { OperationError } from "../errors.js";
-import type { N8nClient } from "../remote/n8n.js";
-import type { Db } from "../state/db.js";
-import type { ServerRow } from "../state/servers.js";
-import type { TenantRow } from "../state/tenants.js";
-import type { Host } from "./host.js";
-import { hostFor, lockTenant, tenantServer } from "./tenant-context.js";
-import { GENERATED, N8N_API_KEY, readAllSecrets } from "./tenant-secrets.js";
-import { ownerEmail } from "./n8n-bootstrap.js";
+import type { Ctx } from "../../cli/context.js";
+import { OperationError } from "../../errors.js";
+import type { N8nClient } from "../../remote/n8n.js";
+import type { Db } from "../../state/db.js";
+import type { ServerRow } from "../../state/servers.js";
+import type { TenantRow } from "../../state/tenants.js";
+import type { Host } from "../host.js";
+import { hostFor, lockTenant, tenantServer } from "../tenant-context.js";
+import { GENERATED, N8N_API_KEY, readAllSecrets } from "../tenant-secrets.js";
+import { ownerEmail } from "../n8n-bootstrap.js";
 
 // Reaching one tenant's n8n for the workflows verbs: its server's SSH connection (one per
 // server for the whole command, shared by every tenant there), a tunnel to its n8n, its
@@ -62,10 +62,10 @@ export async function withTenantN8n<T>(ctx: Ctx, db: Db, hosts: HostPool, tenant
       });
     }
     const host = await hosts.get(server);
-    const { openN8nTunnel } = await import("./n8n-tunnel.js");
+    const { openN8nTunnel } = await import("../n8n-tunnel.js");
     const tunnel = await openN8nTunnel(host, tenant.slug);
     try {
-      const { N8nClient } = await import("../remote/n8n.js");
+      const { N8nClient } = await import("../../remote/n8n.js");
       const api = new N8nClient({ baseUrl: tunnel.baseUrl, apiKey, label: `n8n of tenant '${tenant.slug}'` });
       const ownerPassword = secrets.get(GENERATED.ownerPassword);
       if (ownerPassword) api.withOwnerLogin(ownerEmail(tenant.slug, ctx.config.domain), ownerPassword);

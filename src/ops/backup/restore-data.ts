@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { PassThrough, Readable } from "node:stream";
 import type Dockerode from "dockerode";
-import type { Ctx } from "../cli/context.js";
-import type { Plan } from "../config/schema.js";
-import { ageDecryptStream } from "../core/backup/age.js";
-import { readBundle, type PartSink, type ReadBundleHandlers } from "../core/backup/bundle.js";
-import { SNIFF_BYTES, detectContainer, type BackupContainer } from "../core/backup/container.js";
-import { readTarBundle } from "../core/backup/tar-bundle.js";
+import type { Ctx } from "../../cli/context.js";
+import type { Plan } from "../../config/schema.js";
+import { ageDecryptStream } from "../../core/backup/age.js";
+import { readBundle, type PartSink, type ReadBundleHandlers } from "../../core/backup/bundle.js";
+import { SNIFF_BYTES, detectContainer, type BackupContainer } from "../../core/backup/container.js";
+import { readTarBundle } from "../../core/backup/tar-bundle.js";
 import {
   COUNTS_SQL,
   N8N_DATA_PARENT,
@@ -18,34 +18,34 @@ import {
   execRecreateDatabase,
   execRenameOwner,
   parseCounts,
-} from "../core/backup/commands.js";
-import { BackupIntegrityError, decryptStream } from "../core/backup/crypto-stream.js";
-import { countMismatches } from "../core/backup/checks.js";
-import { PART_DATABASE, PART_N8N_DATA, dataKeyContext, escrowContext, type BackupManifest } from "../core/backup/manifest.js";
-import { composeRm, composeStop, composeUp, tenantProfiles } from "../core/commands/compose.js";
-import { nameProblem, TENANT_NAME } from "../core/names.js";
-import { choosePlacement, placementError } from "../core/placement.js";
-import { allocateSubnet } from "../core/subnets.js";
-import { generateTenantSecrets } from "../core/tenant/secrets.js";
-import { tenantLayout } from "../core/tenant/layout.js";
-import { ConflictError, NotFoundError, OperationError, UsageError } from "../errors.js";
-import type { BackupStorage } from "../remote/backup-storage.js";
-import { open } from "../secrets/envelope.js";
-import { keyById, type MasterKey } from "../secrets/master-key.js";
-import { backupIdentities } from "../secrets/recovery-identity.js";
-import type { BackupRow } from "../state/backups.js";
-import type { Db } from "../state/db.js";
-import type { ServerRow } from "../state/servers.js";
-import type { TenantRow } from "../state/tenants.js";
-import { asset } from "./assets.js";
-import { openServerSession, type ServerSession } from "./backup.js";
-import type { Host } from "./host.js";
-import { ownerEmail } from "./n8n-bootstrap.js";
-import { openN8nTunnel } from "./n8n-tunnel.js";
-import { connectTenant, ensureProxy, syncRoutes } from "./proxy.js";
-import { envFor } from "./tenant-create.js";
-import { lockTenant, requirePlan } from "./tenant-context.js";
-import { GENERATED, N8N_API_KEY, storeSecrets } from "./tenant-secrets.js";
+} from "../../core/backup/commands.js";
+import { BackupIntegrityError, decryptStream } from "../../core/backup/crypto-stream.js";
+import { countMismatches } from "../../core/backup/checks.js";
+import { PART_DATABASE, PART_N8N_DATA, dataKeyContext, escrowContext, type BackupManifest } from "../../core/backup/manifest.js";
+import { composeRm, composeStop, composeUp, tenantProfiles } from "../../core/commands/compose.js";
+import { nameProblem, TENANT_NAME } from "../../core/names.js";
+import { choosePlacement, placementError } from "../../core/placement.js";
+import { allocateSubnet } from "../../core/subnets.js";
+import { generateTenantSecrets } from "../../core/tenant/secrets.js";
+import { tenantLayout } from "../../core/tenant/layout.js";
+import { ConflictError, NotFoundError, OperationError, UsageError } from "../../errors.js";
+import type { BackupStorage } from "../../remote/backup-storage.js";
+import { open } from "../../secrets/envelope.js";
+import { keyById, type MasterKey } from "../../secrets/master-key.js";
+import { backupIdentities } from "../../secrets/recovery-identity.js";
+import type { BackupRow } from "../../state/backups.js";
+import type { Db } from "../../state/db.js";
+import type { ServerRow } from "../../state/servers.js";
+import type { TenantRow } from "../../state/tenants.js";
+import { asset } from "../assets.js";
+import { openServerSession, type ServerSession } from "./tenant.js";
+import type { Host } from "../host.js";
+import { ownerEmail } from "../n8n-bootstrap.js";
+import { openN8nTunnel } from "../n8n-tunnel.js";
+import { connectTenant, ensureProxy, syncRoutes } from "../proxy.js";
+import { envFor } from "../tenant/create.js";
+import { lockTenant, requirePlan } from "../tenant-context.js";
+import { GENERATED, N8N_API_KEY, storeSecrets } from "../tenant-secrets.js";
 
 // Restore: a backup back into a tenant stack — the same tenant in place, a purged tenant's
 // name, or a new name (--as). The stored object is first read end to end and checked
@@ -205,8 +205,8 @@ export async function restoreData(o: RestoreDataOptions): Promise<BackupManifest
   step("stop n8n, start the database alone");
   await host.run(composeStop(o.slug, { services: ["worker", "n8n"], timeoutSec: 30 }), { allowFailure: true, timeoutMs: 120_000 });
   await host.run(composeUpDatabase(o.slug), { timeoutMs: 240_000 });
-  const { execText, archiveIn } = await import("../remote/backup-exec.js");
-  const { tarWithout, isN8nCrashMarker } = await import("../remote/tar-filter.js");
+  const { execText, archiveIn } = await import("../../remote/backup-exec.js");
+  const { tarWithout, isN8nCrashMarker } = await import("../../remote/tar-filter.js");
   await execText(docker, layout.containers.postgres, execRecreateDatabase(), "re-create the database");
   step("re-create n8n's data volume");
   await host.run(composeRm(o.slug, ["n8n", "worker"]), { allowFailure: true, timeoutMs: 120_000 });
@@ -239,7 +239,7 @@ export async function restoreData(o: RestoreDataOptions): Promise<BackupManifest
 }
 
 export async function liveCounts(docker: Dockerode, slug: string): Promise<{ workflows: number; credentials: number; executions: number } | null> {
-  const { execText } = await import("../remote/backup-exec.js");
+  const { execText } = await import("../../remote/backup-exec.js");
   const c = parseCounts(await execText(docker, tenantLayout(slug).containers.postgres, execPsql(COUNTS_SQL), "row counts"));
   return c ? { workflows: c.workflows, credentials: c.credentials, executions: c.executions } : null;
 }
@@ -248,7 +248,7 @@ export async function liveCounts(docker: Dockerode, slug: string): Promise<{ wor
 export async function checkN8n(host: Host, slug: string, apiKey: string | undefined): Promise<{ workflows: number | null }> {
   const tunnel = await openN8nTunnel(host, slug);
   try {
-    const { N8nClient } = await import("../remote/n8n.js");
+    const { N8nClient } = await import("../../remote/n8n.js");
     const client = new N8nClient({ baseUrl: tunnel.baseUrl, label: `n8n of tenant '${slug}'` });
     await client.waitReady(180_000);
     if (!apiKey) return { workflows: null };

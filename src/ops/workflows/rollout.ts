@@ -1,4 +1,4 @@
-import type { Ctx } from "../cli/context.js";
+import type { Ctx } from "../../cli/context.js";
 import {
   planWaves,
   rolloutReport,
@@ -8,13 +8,13 @@ import {
   type TenantDeployResult,
   type TenantRolloutEntry,
   type VersionMap,
-} from "../core/workflows/index.js";
-import { OperationError } from "../errors.js";
-import type { Db } from "../state/db.js";
-import type { TenantListRow } from "../state/tenants.js";
-import { deployWorkflows, summarizeItems, verifyTenantWorkflows, type DeployReport } from "./workflows-deploy.js";
-import { targetVersions, type WorkflowSource } from "./workflows-source.js";
-import { HostPool, withTenantN8n } from "./workflows-tenant.js";
+} from "../../core/workflows/index.js";
+import { OperationError } from "../../errors.js";
+import type { Db } from "../../state/db.js";
+import type { TenantListRow } from "../../state/tenants.js";
+import { deployWorkflows, summarizeItems, verifyTenantWorkflows, type DeployReport } from "./deploy.js";
+import { targetVersions, type WorkflowSource } from "./source.js";
+import { HostPool, withTenantN8n } from "./tenant.js";
 
 // `workflows deploy`: the rollout over the selected tenants in waves (core/workflows/rollout.ts
 // decides; this applies). Per tenant, under its lock: credentials from its secrets, the plan,
@@ -53,7 +53,7 @@ export async function deployOneTenant(ctx: Ctx, db: Db, hosts: HostPool, tenant:
 }
 
 export async function versionsOf(db: Db, tenants: readonly { id: number; slug: string }[]): Promise<Map<string, VersionMap>> {
-  const { currentWorkflowDeploymentsOf } = await import("../state/workflow-deployments.js");
+  const { currentWorkflowDeploymentsOf } = await import("../../state/workflow-deployments.js");
   const rows = await currentWorkflowDeploymentsOf(db, tenants.map((t) => t.id));
   return new Map(tenants.map((t) => [t.slug, Object.fromEntries((rows.get(t.id) ?? []).map((r) => [r.workflowKey, r.version]))]));
 }

@@ -1,25 +1,25 @@
 import { randomBytes } from "node:crypto";
-import type { Ctx } from "../cli/context.js";
-import { execPsql } from "../core/backup/commands.js";
-import { QUARANTINE_SQL } from "../core/backup/scratch.js";
-import type { BackupManifest } from "../core/backup/manifest.js";
-import { consistencyLines } from "../core/backup/consistency.js";
-import { countMismatches, scratchSubnet } from "../core/backup/checks.js";
-import { tenantLayout } from "../core/tenant/layout.js";
-import { isBtwError, OperationError } from "../errors.js";
-import type { BackupStorage } from "../remote/backup-storage.js";
-import type { BackupRow } from "../state/backups.js";
-import type { Db } from "../state/db.js";
-import type { ServerRow } from "../state/servers.js";
-import { asset } from "./assets.js";
-import { openServerSession, type ServerSession } from "./backup.js";
-import { ownerEmail } from "./n8n-bootstrap.js";
-import { openN8nTunnel } from "./n8n-tunnel.js";
-import { removeScratch, sweepStaleScratch, thisOwner } from "./scratch-stacks.js";
-import { checkBackup, liveCounts, openBackupRow, openEscrow, restoreData, restoredSecrets } from "./restore.js";
-import { envFor } from "./tenant-create.js";
-import { backupImages } from "./restore.js";
-import { GENERATED, N8N_API_KEY } from "./tenant-secrets.js";
+import type { Ctx } from "../../cli/context.js";
+import { execPsql } from "../../core/backup/commands.js";
+import { QUARANTINE_SQL } from "../../core/backup/scratch.js";
+import type { BackupManifest } from "../../core/backup/manifest.js";
+import { consistencyLines } from "../../core/backup/consistency.js";
+import { countMismatches, scratchSubnet } from "../../core/backup/checks.js";
+import { tenantLayout } from "../../core/tenant/layout.js";
+import { isBtwError, OperationError } from "../../errors.js";
+import type { BackupStorage } from "../../remote/backup-storage.js";
+import type { BackupRow } from "../../state/backups.js";
+import type { Db } from "../../state/db.js";
+import type { ServerRow } from "../../state/servers.js";
+import { asset } from "../assets.js";
+import { openServerSession, type ServerSession } from "./tenant.js";
+import { ownerEmail } from "../n8n-bootstrap.js";
+import { openN8nTunnel } from "../n8n-tunnel.js";
+import { removeScratch, sweepStaleScratch, thisOwner } from "../scratch-stacks.js";
+import { checkBackup, liveCounts, openBackupRow, openEscrow, restoreData, restoredSecrets } from "./restore-data.js";
+import { envFor } from "../tenant/create.js";
+import { backupImages } from "./restore-data.js";
+import { GENERATED, N8N_API_KEY } from "../tenant-secrets.js";
 
 // `backup verify`: proves a backup restores. The object is read and checked end to end, then
 // restored into a scratch stack (`vfy-<random>`, no tenant row, no route) on a server; the
@@ -50,11 +50,11 @@ export interface VerifyResult {
 
 /** The requested server, else the tenant's: what the state alone says (null: the manifest decides). */
 async function serverFromState(db: Db, row: BackupRow, requested?: string): Promise<ServerRow | null> {
-  const { requireServer } = await import("./server/context.js");
+  const { requireServer } = await import("../server/context.js");
   if (requested) return requireServer(db, requested);
-  const { getTenant } = await import("../state/tenants.js");
+  const { getTenant } = await import("../../state/tenants.js");
   const t = await getTenant(db, row.tenantSlug);
-  const { getServer } = await import("../state/servers.js");
+  const { getServer } = await import("../../state/servers.js");
   return t?.serverId ? await getServer(db, t.serverId) : null;
 }
 
@@ -70,7 +70,7 @@ export async function planVerify(db: Db, rows: BackupRow[], requested?: string):
 }
 
 async function chooseServer(db: Db, row: BackupRow, m: BackupManifest, requested?: string): Promise<ServerRow> {
-  const { getServerByName, listServers } = await import("../state/servers.js");
+  const { getServerByName, listServers } = await import("../../state/servers.js");
   const known = await serverFromState(db, row, requested);
   if (known) return known;
   const original = await getServerByName(db, m.server);
@@ -81,7 +81,7 @@ async function chooseServer(db: Db, row: BackupRow, m: BackupManifest, requested
 }
 
 async function credentialsDecrypt(baseUrl: string, email: string, password: string): Promise<{ ok: boolean; detail: string }> {
-  const { N8nClient } = await import("../remote/n8n.js");
+  const { N8nClient } = await import("../../remote/n8n.js");
   const client = new N8nClient({ baseUrl, label: "scratch n8n" });
   const cookie = await client.login(email, password);
   const get = async (path: string) => {
@@ -136,7 +136,7 @@ export async function verifyBackup(ctx: Ctx, db: Db, storage: BackupStorage, row
     const planName = ctx.config.plans[manifest.plan] ? manifest.plan : ctx.config.defaults.plan;
     // regular mode whatever the plan: a worker adds nothing to what is checked
     const plan = { ...ctx.config.plans[planName]!, queueMode: false };
-    const { usedSubnets } = await import("../state/tenants.js");
+    const { usedSubnets } = await import("../../state/tenants.js");
     const lock = await db.lock({ kind: "server", name: server.name }, { timeoutMs: 60_000 });
     let subnet: string | null;
     try {
@@ -152,7 +152,7 @@ export async function verifyBackup(ctx: Ctx, db: Db, storage: BackupStorage, row
     await session.host.mkdir(layout.dir, "0700");
     await session.host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml"));
     await session.host.writeFile(layout.envFile, envFor(ctx, { slug: scratch, plan, timezone: manifest.timezone, subnet, scratch: marks, images: backupImages(ctx, manifest) }, secrets), "0600");
-    const { execText } = await import("../remote/backup-exec.js");
+    const { execText } = await import("../../remote/backup-exec.js");
     await restoreData({
       session,
       slug: scratch,
@@ -169,7 +169,7 @@ export async function verifyBackup(ctx: Ctx, db: Db, storage: BackupStorage, row
 
     const tunnel = await openN8nTunnel(session.host, scratch);
     try {
-      const { N8nClient } = await import("../remote/n8n.js");
+      const { N8nClient } = await import("../../remote/n8n.js");
       const client = new N8nClient({ baseUrl: tunnel.baseUrl, label: `scratch n8n for ${row.id}` });
       await client.waitReady(180_000);
       checks.push({ check: "n8n ready with the escrowed key", ok: true });
@@ -194,7 +194,7 @@ export async function verifyBackup(ctx: Ctx, db: Db, storage: BackupStorage, row
     }
     const ok = checks.every((c) => c.ok);
     if (ok) {
-      const { markBackupVerified } = await import("../state/backups.js");
+      const { markBackupVerified } = await import("../../state/backups.js");
       await markBackupVerified(db, row.id);
     }
     return { id: row.id, tenant: row.tenantSlug, server: serverName, ok, seconds: (Date.now() - t0) / 1000, checks, consistency, ...(removedStale?.length ? { removedStale } : {}) };

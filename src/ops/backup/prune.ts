@@ -1,8 +1,8 @@
-import type { Ctx } from "../cli/context.js";
-import { decidePrune } from "../core/backup/retention.js";
-import type { BackupStorage } from "../remote/backup-storage.js";
-import type { BackupRow } from "../state/backups.js";
-import type { Db } from "../state/db.js";
+import type { Ctx } from "../../cli/context.js";
+import { decidePrune } from "../../core/backup/retention.js";
+import type { BackupStorage } from "../../remote/backup-storage.js";
+import type { BackupRow } from "../../state/backups.js";
+import type { Db } from "../../state/db.js";
 
 // `backup prune`: the retention decision (core/backup/retention.ts) applied to the completed
 // backups; a pruned backup's object is deleted and its row kept as history (`deleted`).
@@ -13,7 +13,7 @@ export interface PrunePlan {
 }
 
 export async function planPrune(ctx: Ctx, db: Db): Promise<PrunePlan> {
-  const { listBackups } = await import("../state/backups.js");
+  const { listBackups } = await import("../../state/backups.js");
   const rows = await listBackups(db, { status: "done" });
   // per backup: its tenant row purged (status deleted) since when; grouped per tenant row, so
   // a purged tenant's backups and those of a new tenant of the same name are apart
@@ -39,7 +39,7 @@ export async function planPrune(ctx: Ctx, db: Db): Promise<PrunePlan> {
 }
 
 export async function applyPrune(db: Db, storage: BackupStorage, plan: PrunePlan): Promise<{ removed: string[]; failed: Array<{ id: string; error: string }> }> {
-  const { markBackupDeleted } = await import("../state/backups.js");
+  const { markBackupDeleted } = await import("../../state/backups.js");
   const removed: string[] = [];
   const failed: Array<{ id: string; error: string }> = [];
   for (const b of plan.remove) {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type Dockerode from "dockerode";
-import type { Ctx } from "../cli/context.js";
-import type { PartSource } from "../core/backup/bundle.js";
+import type { Ctx } from "../../cli/context.js";
+import type { PartSource } from "../../core/backup/bundle.js";
 import {
   COUNTS_SQL,
   N8N_DATA_DIR,
@@ -12,8 +12,8 @@ import {
   parseCounts,
   parseN8nVersion,
   parseQueueDepth,
-} from "../core/backup/commands.js";
-import { consistencyOf, type QueueDepth } from "../core/backup/consistency.js";
+} from "../../core/backup/commands.js";
+import { consistencyOf, type QueueDepth } from "../../core/backup/consistency.js";
 import {
   BACKUP_FORMAT,
   PART_DATABASE,
@@ -24,20 +24,20 @@ import {
   type BackupCounts,
   type BackupManifest,
   type BackupStart,
-} from "../core/backup/manifest.js";
-import { tenantLayout } from "../core/tenant/layout.js";
-import { ConflictError, OperationError } from "../errors.js";
-import type { BackupStorage } from "../remote/backup-storage.js";
-import { seal } from "../secrets/envelope.js";
-import type { MasterKey } from "../secrets/master-key.js";
-import { backupRecipients } from "../secrets/recovery-identity.js";
-import type { BackupReason } from "../state/backups.js";
-import type { Db, Lock } from "../state/db.js";
-import type { ServerRow } from "../state/servers.js";
-import type { TenantRow, TenantStatus } from "../state/tenants.js";
-import type { Host } from "./host.js";
-import { hostFor, lockTenant } from "./tenant-context.js";
-import { GENERATED, readAllSecrets } from "./tenant-secrets.js";
+} from "../../core/backup/manifest.js";
+import { tenantLayout } from "../../core/tenant/layout.js";
+import { ConflictError, OperationError } from "../../errors.js";
+import type { BackupStorage } from "../../remote/backup-storage.js";
+import { seal } from "../../secrets/envelope.js";
+import type { MasterKey } from "../../secrets/master-key.js";
+import { backupRecipients } from "../../secrets/recovery-identity.js";
+import type { BackupReason } from "../../state/backups.js";
+import type { Db, Lock } from "../../state/db.js";
+import type { ServerRow } from "../../state/servers.js";
+import type { TenantRow, TenantStatus } from "../../state/tenants.js";
+import type { Host } from "../host.js";
+import { hostFor, lockTenant } from "../tenant-context.js";
+import { GENERATED, readAllSecrets } from "../tenant-secrets.js";
 
 // One backup of one tenant: pg_dump (custom format) streamed out of its Postgres container
 // and the n8n data directory streamed as tar, both through the Docker API over SSH, put in a
@@ -70,7 +70,7 @@ export interface ServerSession {
 export async function openServerSession(ctx: Ctx, server: ServerRow): Promise<ServerSession> {
   const host = await hostFor(ctx, server);
   await host.ssh.connect();
-  const { remoteDocker } = await import("../remote/docker.js");
+  const { remoteDocker } = await import("../../remote/docker.js");
   const rd = await remoteDocker(host.ssh);
   ctx.onClose(() => rd.close());
   return { server, host, docker: rd.docker };
@@ -91,7 +91,7 @@ export interface BackupResult {
 export const runnerLock = (id: string) => ({ kind: "bulk" as const, name: `backup-run:${id}` });
 
 async function countRows(docker: Dockerode, container: string): Promise<{ serverVersionNum: number; workflows: number; credentials: number; executions: number } | null> {
-  const { execText } = await import("../remote/backup-exec.js");
+  const { execText } = await import("../../remote/backup-exec.js");
   try {
     return parseCounts(await execText(docker, container, execPsql(COUNTS_SQL), "row counts"));
   } catch {
@@ -163,7 +163,7 @@ export async function backupTenant(
   const tenantLock = opts.heldLock ?? (await lockTenant(db, tenant.slug, { shared: true }));
   try {
     // the row as it is now, under the lock: not the (possibly stale) copy the caller listed
-    const { getTenantById } = await import("../state/tenants.js");
+    const { getTenantById } = await import("../../state/tenants.js");
     const now = opts.heldLock ? tenant : ((await getTenantById(db, tenant.id)) ?? tenant);
     const why = opts.heldLock ? null : skipReason(now.status);
     if (why) throw new ConflictError(`cannot back up tenant '${tenant.slug}': it is ${now.status} — ${why.replaceAll("<tenant>", tenant.slug)}`, { code: "tenant-wrong-status" });
@@ -187,9 +187,9 @@ async function backupLocked(
   const master = await ctx.master();
   const { docker, server } = session;
   const layout = tenantLayout(tenant.slug);
-  const { execStream, execText, archiveOut, containerFacts } = await import("../remote/backup-exec.js");
+  const { execStream, execText, archiveOut, containerFacts } = await import("../../remote/backup-exec.js");
 
-  const { allContainerFacts } = await import("../remote/backup-exec.js");
+  const { allContainerFacts } = await import("../../remote/backup-exec.js");
   // a bulk run lists a server's containers once; a single backup looks now
   const listed = await (session.containers ?? allContainerFacts(docker));
   const [pg, n8n, redis] = [layout.containers.postgres, layout.containers.n8n, layout.containers.redis].map((n) => listed.get(n) ?? null);
@@ -198,7 +198,7 @@ async function backupLocked(
   }
   if (!n8n) throw new OperationError(`${tenant.slug}'s n8n container does not exist on ${server.name}`, { code: "n8n-missing", hint: `\`btw tenant status ${tenant.slug}\`` });
   // independent round trips, at once: n8n's version, the row counts before the dump, secrets
-  const { currentWorkflowDeployments } = await import("../state/workflow-deployments.js");
+  const { currentWorkflowDeployments } = await import("../../state/workflow-deployments.js");
   const [n8nVersion, before, secrets, deployed] = await Promise.all([
     n8nVersionOf(session, n8n, () => execText(docker, layout.containers.n8n, execN8nPackageJson(), "n8n version").then(parseN8nVersion, () => null)),
     countRows(docker, layout.containers.postgres),
@@ -230,7 +230,7 @@ async function backupLocked(
   if (createdRecovery) ctx.out.warn(`created the backup recovery identity ${ctx.home}/recovery-identity.txt: keep a copy offline (\`btw key export --recovery\`)`);
 
   mark("facts, version, counts, secrets");
-  const { insertBackup, completeBackup, failBackup } = await import("../state/backups.js");
+  const { insertBackup, completeBackup, failBackup } = await import("../../state/backups.js");
   const lock: Lock | null = await db.tryLock(runnerLock(id));
   await tenantLock.check();
   await insertBackup(db, { id, tenantId: tenant.id, tenantSlug: tenant.slug, location, n8nVersion, manifest: { ...start }, reason: opts.reason ?? "manual" });
@@ -286,7 +286,7 @@ async function backupLocked(
       });
       return { ...start, finishedAt: new Date().toISOString(), parts: done, counts: { workflows: same("workflows"), credentials: same("credentials"), executions: same("executions") }, escrow, consistency };
     };
-    const { writeBackupObject } = await import("./backup/object.js");
+    const { writeBackupObject } = await import("./object.js");
     const written = await writeBackupObject({ storage, key, start, secrets, parts, finish, recipients, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
     mark("stored");
     const { sha256, sizeBytes, manifest: m } = written;
@@ -318,7 +318,7 @@ function describeFailure(e: unknown, signal?: AbortSignal): string {
  * was never completed) and the row is marked failed. Returns the ids cleaned.
  */
 export async function cleanupInterrupted(db: Db, storage: BackupStorage): Promise<string[]> {
-  const { listBackups, failBackup } = await import("../state/backups.js");
+  const { listBackups, failBackup } = await import("../../state/backups.js");
   const cleaned: string[] = [];
   for (const row of await listBackups(db, { status: "running" })) {
     const lock = await db.tryLock(runnerLock(row.id));
@@ -360,7 +360,7 @@ export async function withInterrupt<T>(fn: (signal: AbortSignal) => Promise<T>):
 }
 
 export async function storageFor(ctx: Ctx): Promise<BackupStorage> {
-  const { openBackupStorage } = await import("../remote/backup-storage.js");
+  const { openBackupStorage } = await import("../../remote/backup-storage.js");
   const s = await openBackupStorage(ctx.config.backup.storage, ctx.env, ctx.home);
   ctx.onClose(() => s.close());
   return s;

@@ -1,4 +1,4 @@
-import type { Ctx } from "../cli/context.js";
+import type { Ctx } from "../../cli/context.js";
 import {
   bindTemplate,
   checksum,
@@ -14,16 +14,16 @@ import {
   type PlanItem,
   type PlanTemplate,
   type WorkflowPayload,
-} from "../core/workflows/index.js";
-import { articleCrons } from "../core/workflows/schedule.js";
-import { TENANT_DB_NAME, TENANT_DB_USER } from "../core/tenant/layout.js";
-import { OperationError } from "../errors.js";
-import type { N8nClient, N8nWorkflow } from "../remote/n8n.js";
-import type { Db } from "../state/db.js";
-import type { TenantRow } from "../state/tenants.js";
-import type { WorkflowDeploymentRow } from "../state/workflow-deployments.js";
-import { GENERATED } from "./tenant-secrets.js";
-import { loadWorkflowSource, type WorkflowSource } from "./workflows-source.js";
+} from "../../core/workflows/index.js";
+import { articleCrons } from "../../core/workflows/schedule.js";
+import { TENANT_DB_NAME, TENANT_DB_USER } from "../../core/tenant/layout.js";
+import { OperationError } from "../../errors.js";
+import type { N8nClient, N8nWorkflow } from "../../remote/n8n.js";
+import type { Db } from "../../state/db.js";
+import type { TenantRow } from "../../state/tenants.js";
+import type { WorkflowDeploymentRow } from "../../state/workflow-deployments.js";
+import { GENERATED } from "../tenant-secrets.js";
+import { loadWorkflowSource, type WorkflowSource } from "./source.js";
 
 // Deploys WF1–WF3 to one tenant's n8n through its public API: credentials from the tenant's
 // secrets first, then each workflow in dependency order (WF2 before WF1, which calls it),
@@ -125,7 +125,7 @@ export async function planTenant(
   secrets: Map<string, string>,
   opts: { force?: boolean; articlesPerWeek?: number | null } = {},
 ): Promise<TenantPlan> {
-  const { currentWorkflowDeployments } = await import("../state/workflow-deployments.js");
+  const { currentWorkflowDeployments } = await import("../../state/workflow-deployments.js");
   const [liveRaw, rows] = await Promise.all([api.listWorkflows(), currentWorkflowDeployments(db, tenant.id)]);
   const live = new Map(liveRaw.map((w) => [w.id, w]));
   const ids: Record<string, string> = Object.fromEntries(rows.filter((d) => d.n8nId).map((d) => [d.workflowKey, d.n8nId!]));
@@ -175,7 +175,7 @@ export async function recordDeployed(
   tenant: TenantRow,
   r: { key: string; version: string; n8nId: string; liveChecksum: string; template: unknown; origin?: "deploy" | "rollback"; supersede?: number[] },
 ): Promise<void> {
-  const { recordWorkflowDeployment, setWorkflowDeploymentStatus, storeWorkflowTemplate } = await import("../state/workflow-deployments.js");
+  const { recordWorkflowDeployment, setWorkflowDeploymentStatus, storeWorkflowTemplate } = await import("../../state/workflow-deployments.js");
   const stored = storedTemplate(r.template);
   await db.transaction(async (tx) => {
     await storeWorkflowTemplate(tx, { sha256: stored.sha256, workflowKey: r.key, version: r.version, template: stored.template });
@@ -251,7 +251,7 @@ export async function deployWorkflows(
  * active version is the current one) and matches its recorded checksum. Returns problems.
  */
 export async function verifyTenantWorkflows(db: Db, tenant: TenantRow, api: N8nClient, manifest: Manifest): Promise<string[]> {
-  const { currentWorkflowDeployments } = await import("../state/workflow-deployments.js");
+  const { currentWorkflowDeployments } = await import("../../state/workflow-deployments.js");
   const rows = new Map((await currentWorkflowDeployments(db, tenant.id)).map((r) => [r.workflowKey, r]));
   const problems: string[] = [];
   for (const w of manifest.workflows) {

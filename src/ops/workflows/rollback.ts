@@ -1,11 +1,11 @@
-import type { Ctx } from "../cli/context.js";
-import { planRollback, type RollbackPlan } from "../core/workflows/index.js";
-import { ConflictError, OperationError } from "../errors.js";
-import type { Db } from "../state/db.js";
-import type { TenantRow } from "../state/tenants.js";
-import { articlesPerWeekOf, existingCredentialIds, liveChecksum, recordDeployed, scheduleFor, tenantParameters, verifyTenantWorkflows } from "./workflows-deploy.js";
-import type { WorkflowSource } from "./workflows-source.js";
-import { HostPool, withTenantN8n } from "./workflows-tenant.js";
+import type { Ctx } from "../../cli/context.js";
+import { planRollback, type RollbackPlan } from "../../core/workflows/index.js";
+import { ConflictError, OperationError } from "../../errors.js";
+import type { Db } from "../../state/db.js";
+import type { TenantRow } from "../../state/tenants.js";
+import { articlesPerWeekOf, existingCredentialIds, liveChecksum, recordDeployed, scheduleFor, tenantParameters, verifyTenantWorkflows } from "./deploy.js";
+import type { WorkflowSource } from "./source.js";
+import { HostPool, withTenantN8n } from "./tenant.js";
 
 // `workflows rollback --tenant T`: each workflow back to the template it ran before its
 // current one (core/workflows/rollback.ts picks it from the history), bound to the tenant
@@ -13,7 +13,7 @@ import { HostPool, withTenantN8n } from "./workflows-tenant.js";
 // origin 'rollback'; the rows rolled back over are marked rolled_back.
 
 export async function rollbackPlan(db: Db, tenant: TenantRow, source: WorkflowSource, only?: string[]): Promise<RollbackPlan> {
-  const { listWorkflowDeployments } = await import("../state/workflow-deployments.js");
+  const { listWorkflowDeployments } = await import("../../state/workflow-deployments.js");
   const history = await listWorkflowDeployments(db, { tenantId: tenant.id });
   return planRollback(history, source.manifest.workflows, only);
 }
@@ -25,7 +25,7 @@ export interface RollbackResult {
 }
 
 export async function rollbackTenant(ctx: Ctx, db: Db, tenant: TenantRow, source: WorkflowSource, opts: { only?: string[]; force?: boolean } = {}): Promise<RollbackResult> {
-  const { getWorkflowTemplate, currentWorkflowDeployments } = await import("../state/workflow-deployments.js");
+  const { getWorkflowTemplate, currentWorkflowDeployments } = await import("../../state/workflow-deployments.js");
   const nothing = (plan: RollbackPlan) =>
     new ConflictError(`${tenant.slug}: nothing to roll back (${plan.unchanged.map((u) => `${u.key}: ${u.reason}`).join("; ")})`, {
       code: "nothing-to-roll-back",
@@ -59,7 +59,7 @@ export async function rollbackTenant(ctx: Ctx, db: Db, tenant: TenantRow, source
       }
       const credentialIds = await existingCredentialIds(api, source.manifest);
       const ids = Object.fromEntries([...current.values()].filter((r) => r.n8nId).map((r) => [r.workflowKey, r.n8nId!]));
-      const { bindTemplate } = await import("../core/workflows/index.js");
+      const { bindTemplate } = await import("../../core/workflows/index.js");
       const done: RollbackResult["steps"] = [];
       for (const s of plan.steps) {
         const stored = await getWorkflowTemplate(db, s.templateSha256);

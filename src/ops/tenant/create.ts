@@ -1,25 +1,25 @@
 import { randomBytes } from "node:crypto";
-import type { Ctx } from "../cli/context.js";
-import type { ProgressStep } from "../cli/progress.js";
-import type { Plan } from "../config/schema.js";
-import { composeUp, tenantProfiles } from "../core/commands/compose.js";
-import { networkSubnets, parseNetworkSubnets, psqlFromStdin } from "../core/commands/inspect.js";
-import { nameProblem, TENANT_NAME } from "../core/names.js";
-import { choosePlacement, placementError, placementServer } from "../core/placement.js";
-import { allocateSubnet } from "../core/subnets.js";
-import { isTimezone, renderTenantEnv, type ScratchMarks } from "../core/tenant/env.js";
-import { TENANT_DB_NAME, TENANT_DB_USER, tenantLayout } from "../core/tenant/layout.js";
-import { generateTenantSecrets, type TenantSecrets } from "../core/tenant/secrets.js";
-import { ConflictError, OperationError, UsageError } from "../errors.js";
-import type { Db } from "../state/db.js";
-import type { ServerRow } from "../state/servers.js";
-import type { TenantImages, TenantRow } from "../state/tenants.js";
-import { asset } from "./assets.js";
-import type { Host } from "./host.js";
-import { connectTenant, ensureProxy, syncRoutes } from "./proxy.js";
-import { assertStackOwned } from "./stack-ownership.js";
-import { hostFor, imagesOf, lockTenant, requirePlan } from "./tenant-context.js";
-import { GENERATED, readAllSecrets, storeSecrets } from "./tenant-secrets.js";
+import type { Ctx } from "../../cli/context.js";
+import type { ProgressStep } from "../../cli/progress.js";
+import type { Plan } from "../../config/schema.js";
+import { composeUp, tenantProfiles } from "../../core/commands/compose.js";
+import { networkSubnets, parseNetworkSubnets, psqlFromStdin } from "../../core/commands/inspect.js";
+import { nameProblem, TENANT_NAME } from "../../core/names.js";
+import { choosePlacement, placementError, placementServer } from "../../core/placement.js";
+import { allocateSubnet } from "../../core/subnets.js";
+import { isTimezone, renderTenantEnv, type ScratchMarks } from "../../core/tenant/env.js";
+import { TENANT_DB_NAME, TENANT_DB_USER, tenantLayout } from "../../core/tenant/layout.js";
+import { generateTenantSecrets, type TenantSecrets } from "../../core/tenant/secrets.js";
+import { ConflictError, OperationError, UsageError } from "../../errors.js";
+import type { Db } from "../../state/db.js";
+import type { ServerRow } from "../../state/servers.js";
+import type { TenantImages, TenantRow } from "../../state/tenants.js";
+import { asset } from "../assets.js";
+import type { Host } from "../host.js";
+import { connectTenant, ensureProxy, syncRoutes } from "../proxy.js";
+import { assertStackOwned } from "../stack-ownership.js";
+import { hostFor, imagesOf, lockTenant, requirePlan } from "../tenant-context.js";
+import { GENERATED, readAllSecrets, storeSecrets } from "../tenant-secrets.js";
 
 export const CREATE_KIND = "tenant.create";
 
@@ -52,8 +52,8 @@ export async function planCreate(ctx: Ctx, db: Db, req: CreateRequest): Promise<
   const timezone = req.timezone ?? ctx.config.defaults.timezone;
   if (!isTimezone(timezone)) throw new UsageError(`unknown timezone ${JSON.stringify(timezone)}`, { hint: "use an IANA name such as Europe/Paris" });
 
-  const { getTenant } = await import("../state/tenants.js");
-  const { getServer, getServerByName, listServers } = await import("../state/servers.js");
+  const { getTenant } = await import("../../state/tenants.js");
+  const { getServer, getServerByName, listServers } = await import("../../state/servers.js");
   const existing = await getTenant(db, req.slug);
   if (existing) {
     if (existing.status !== "provisioning" && existing.status !== "failed") {
@@ -80,7 +80,7 @@ export async function planCreate(ctx: Ctx, db: Db, req: CreateRequest): Promise<
   });
   if (!placement.ok) throw placementError(placement);
   const server = (await getServerByName(db, placement.server))!;
-  const { usedSubnets } = await import("../state/tenants.js");
+  const { usedSubnets } = await import("../../state/tenants.js");
   const subnet = allocateSubnet(ctx.config.placement.subnetPool, ctx.config.placement.subnetPrefix, await usedSubnets(db, server.id));
   if (!subnet) {
     throw new ConflictError(`no free subnet left on ${server.name} in ${ctx.config.placement.subnetPool}/${ctx.config.placement.subnetPrefix}`, {
@@ -131,18 +131,18 @@ export async function executeCreate(ctx: Ctx, db: Db, p: CreatePlan): Promise<Te
     const master = await ctx.master();
     const tenant = p.resume ?? (await register(ctx, db, host, master, p));
     if (p.resume) {
-      const { updateTenantStatus } = await import("../state/tenants.js");
+      const { updateTenantStatus } = await import("../../state/tenants.js");
       await updateTenantStatus(db, tenant.id, "provisioning");
     }
     const state: RunState = { tenant, host, secrets: await readAllSecrets(db, master, tenant.id) };
-    const { completedSteps } = await import("../state/operations.js");
+    const { completedSteps } = await import("../../state/operations.js");
     const done = new Set(await completedSteps(db, tenant.id, CREATE_KIND));
     // ship → (proxy | prepared database) → stack up → (content schema | n8n set-up) → route:
     // each pair is independent, so they run at once (each journaled on its own).
-    const { concurrently } = await import("../cli/progress.js");
+    const { concurrently } = await import("../../cli/progress.js");
     const byId = new Map(createSteps(ctx, db, p).map((s) => [s.id, journaled(db, tenant, s, done)]));
     const steps = CREATE_ORDER.map((ids) => (ids.length === 1 ? byId.get(ids[0]!)! : concurrently(ids.map((id) => byId.get(id)!))));
-    const { runWithProgress } = await import("../cli/progress.js");
+    const { runWithProgress } = await import("../../cli/progress.js");
     try {
       await runWithProgress(ctx, state, steps, `creating tenant ${p.slug} (${p.planName}) on ${p.server.name}`);
     } catch (e) {
@@ -152,7 +152,7 @@ export async function executeCreate(ctx: Ctx, db: Db, p: CreatePlan): Promise<Te
         cause: e,
       });
     }
-    const { getTenant } = await import("../state/tenants.js");
+    const { getTenant } = await import("../../state/tenants.js");
     return (await getTenant(db, p.slug))!;
   } finally {
     await lock.release();
@@ -164,8 +164,8 @@ export async function executeCreate(ctx: Ctx, db: Db, p: CreatePlan): Promise<Te
  * creates racing for one server must not both take its last slot or the same subnet.
  */
 async function register(ctx: Ctx, db: Db, host: Host, master: Awaited<ReturnType<Ctx["master"]>>, p: CreatePlan): Promise<TenantRow> {
-  const { insertTenant, usedSubnets } = await import("../state/tenants.js");
-  const { listServers } = await import("../state/servers.js");
+  const { insertTenant, usedSubnets } = await import("../../state/tenants.js");
+  const { listServers } = await import("../../state/servers.js");
   const lock = await db.lock({ kind: "server", name: p.server.name }, { timeoutMs: 60_000 });
   try {
     const usage = (await listServers(db)).find((s) => s.id === p.server.id)!;
@@ -187,7 +187,7 @@ async function register(ctx: Ctx, db: Db, host: Host, master: Awaited<ReturnType
         [GENERATED.encryptionKey]: secrets.encryptionKey,
         [GENERATED.ownerPassword]: secrets.ownerPassword,
       });
-      const { appendAudit } = await import("../state/audit.js");
+      const { appendAudit } = await import("../../state/audit.js");
       await appendAudit(tx, { action: "tenant.create", target: p.slug, details: { plan: p.planName, server: p.server.name, subnet, timezone: p.timezone } });
       return t;
     });
@@ -207,7 +207,7 @@ function journaled(db: Db, tenant: TenantRow, step: Step, done: Set<string>): Pr
     title: step.title,
     skip: () => (done.has(step.id) ? `${step.title} (done earlier)` : false),
     run: async (state) => {
-      const { startStep, finishStep, failStep } = await import("../state/operations.js");
+      const { startStep, finishStep, failStep } = await import("../../state/operations.js");
       const row = await startStep(db, { kind: CREATE_KIND, step: step.id, tenantId: tenant.id, serverId: tenant.serverId });
       try {
         const outcome = await step.run(state);
@@ -216,7 +216,7 @@ function journaled(db: Db, tenant: TenantRow, step: Step, done: Set<string>): Pr
       } catch (e) {
         const message = (e as Error).message.split("\n")[0]!.slice(0, 500);
         await failStep(db, row.id, message);
-        const { updateTenantStatus } = await import("../state/tenants.js");
+        const { updateTenantStatus } = await import("../../state/tenants.js");
         await updateTenantStatus(db, tenant.id, "failed", { failedStep: step.id, error: message });
         throw e;
       }
@@ -279,7 +279,7 @@ function createSteps(ctx: Ctx, db: Db, p: CreatePlan): Step[] {
       title: "clone the prepared n8n database",
       run: async ({ host, secrets }) => {
         if (!ctx.config.placement.preparedDatabase) return "off (placement.preparedDatabase: false)";
-        const { clonePreparedDatabase } = await import("./tenant/prepared-db.js");
+        const { clonePreparedDatabase } = await import("./prepared-db.js");
         return clonePreparedDatabase(ctx, host, { slug: p.slug, server: p.server.name, profiles: tenantProfiles(p.plan), images: p.images, secrets });
       },
     },
@@ -302,7 +302,7 @@ function createSteps(ctx: Ctx, db: Db, p: CreatePlan): Step[] {
       id: "n8n",
       title: "set up n8n: owner, API key, credentials, workflows",
       run: async (state) => {
-        const { bootstrapN8n } = await import("./n8n-bootstrap.js");
+        const { bootstrapN8n } = await import("../n8n-bootstrap.js");
         return bootstrapN8n(ctx, db, state.host, state.tenant, state.secrets);
       },
     },
@@ -310,12 +310,12 @@ function createSteps(ctx: Ctx, db: Db, p: CreatePlan): Step[] {
       id: "route",
       title: "route the tenant through the proxy",
       run: async ({ host, tenant }) => {
-        const { updateTenantStatus } = await import("../state/tenants.js");
+        const { updateTenantStatus } = await import("../../state/tenants.js");
         await connectTenant(host, p.slug);
         await syncRoutes(host, db, ctx, p.server, [p.slug]);
         // edge mode: the edge proxies route the new name too (a failure stops the step: the
         // re-run of the create finishes it)
-        const { syncEdgeAfterChange } = await import("./edge/switch.js");
+        const { syncEdgeAfterChange } = await import("../edge/switch.js");
         await syncEdgeAfterChange(ctx, db);
         await updateTenantStatus(db, tenant.id, "active");
         return `${p.slug}.${ctx.config.domain}`;

@@ -1,10 +1,10 @@
-import type { Ctx } from "../cli/context.js";
-import { diffWorkflows, isEmptyDiff, mapLimit, toApiPayload, type PlanItem, type WorkflowDiff } from "../core/workflows/index.js";
-import type { Db } from "../state/db.js";
-import type { TenantRow } from "../state/tenants.js";
-import { articlesPerWeekOf, existingCredentialIds, liveChecksum, planTenant, summarizeItems } from "./workflows-deploy.js";
-import type { WorkflowSource } from "./workflows-source.js";
-import { HostPool, withTenantN8n } from "./workflows-tenant.js";
+import type { Ctx } from "../../cli/context.js";
+import { diffWorkflows, isEmptyDiff, mapLimit, toApiPayload, type PlanItem, type WorkflowDiff } from "../../core/workflows/index.js";
+import type { Db } from "../../state/db.js";
+import type { TenantRow } from "../../state/tenants.js";
+import { articlesPerWeekOf, existingCredentialIds, liveChecksum, planTenant, summarizeItems } from "./deploy.js";
+import type { WorkflowSource } from "./source.js";
+import { HostPool, withTenantN8n } from "./tenant.js";
 
 // `workflows status` and `workflows diff`: read-only looks at tenants' n8n. Status compares,
 // per workflow, what the state recorded with what n8n holds now (drift = someone edited it
@@ -42,7 +42,7 @@ export interface WorkflowStatusRow {
 
 /** Rows for one tenant; unreachable tenants give one row saying so (never throws for that). */
 export async function tenantWorkflowStatus(ctx: Ctx, db: Db, hosts: HostPool, tenant: TenantRow & { serverName?: string | null }, source: WorkflowSource): Promise<WorkflowStatusRow[]> {
-  const { currentWorkflowDeployments } = await import("../state/workflow-deployments.js");
+  const { currentWorkflowDeployments } = await import("../../state/workflow-deployments.js");
   const rows = new Map((await currentWorkflowDeployments(db, tenant.id)).map((r) => [r.workflowKey, r]));
   const server = tenant.serverName ?? null;
   const base = (w: (typeof source.manifest.workflows)[number]) => {
@@ -107,7 +107,7 @@ export interface TenantDiff {
 
 export async function tenantDiff(ctx: Ctx, db: Db, tenant: TenantRow, source: WorkflowSource, opts: { force?: boolean } = {}): Promise<TenantDiff> {
   const hosts = new HostPool(ctx);
-  const { getWorkflowTemplate } = await import("../state/workflow-deployments.js");
+  const { getWorkflowTemplate } = await import("../../state/workflow-deployments.js");
   return withTenantN8n(ctx, db, hosts, tenant, async ({ api, secrets }) => {
     const credentialIds = await existingCredentialIds(api, source.manifest);
     const tp = await planTenant(db, tenant, api, source, credentialIds, secrets, { force: opts.force ?? false, articlesPerWeek: articlesPerWeekOf(ctx, tenant) });

@@ -1,16 +1,16 @@
-import type { Ctx } from "../cli/context.js";
-import { composeDown, composeRm, composeStop, composeUp, dockerUpdateLimits, tenantProfiles, type ContainerLimits } from "../core/commands/compose.js";
-import { purgeByLabel } from "../core/commands/tenant-purge.js";
-import { tenantLayout, type TenantService } from "../core/tenant/layout.js";
-import { ConflictError, OperationError, UsageError } from "../errors.js";
-import type { Db, Lock } from "../state/db.js";
-import type { ServerRow } from "../state/servers.js";
-import type { TenantRow, TenantStatus } from "../state/tenants.js";
-import { envFor } from "./tenant-create.js";
-import { disconnectTenant, syncRoutes } from "./proxy.js";
-import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer } from "./tenant-context.js";
-import { readAllSecrets } from "./tenant-secrets.js";
-import { webhookHostOf } from "../state/tenant-domains.js";
+import type { Ctx } from "../../cli/context.js";
+import { composeDown, composeRm, composeStop, composeUp, dockerUpdateLimits, tenantProfiles, type ContainerLimits } from "../../core/commands/compose.js";
+import { purgeByLabel } from "../../core/commands/tenant-purge.js";
+import { tenantLayout, type TenantService } from "../../core/tenant/layout.js";
+import { ConflictError, OperationError, UsageError } from "../../errors.js";
+import type { Db, Lock } from "../../state/db.js";
+import type { ServerRow } from "../../state/servers.js";
+import type { TenantRow, TenantStatus } from "../../state/tenants.js";
+import { envFor } from "./create.js";
+import { disconnectTenant, syncRoutes } from "../proxy.js";
+import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer } from "../tenant-context.js";
+import { readAllSecrets } from "../tenant-secrets.js";
+import { webhookHostOf } from "../../state/tenant-domains.js";
 
 // suspend, resume, set-plan, delete: each under the tenant's lock, each audited, each safe to
 // re-run after an interruption (it converges on the target state rather than replaying).
@@ -49,7 +49,7 @@ export async function suspendTenant(ctx: Ctx, db: Db, slug: string): Promise<Ten
     requireStatus(t, SUSPEND_FROM, "suspend");
     const server = await tenantServer(db, t);
     const host = await hostFor(ctx, server);
-    const { updateTenantStatus, getTenant } = await import("../state/tenants.js");
+    const { updateTenantStatus, getTenant } = await import("../../state/tenants.js");
     await updateTenantStatus(db, t.id, "suspended");
     await syncRoutes(host, db, ctx, server);
     await host.run(composeStop(slug, { services: ["worker", "n8n"] as TenantService[], timeoutSec: 30 }), { timeoutMs: 120_000 });
@@ -67,10 +67,10 @@ export async function resumeTenant(ctx: Ctx, db: Db, slug: string): Promise<Tena
     const plan = requirePlan(ctx, t.plan);
     await host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
     // routed only once it answers: n8n mounts its API a few seconds after its readiness
-    const { checkN8n } = await import("./restore.js");
+    const { checkN8n } = await import("../backup/restore-data.js");
     await checkN8n(host, slug, undefined);
     await syncRoutes(host, db, ctx, server, [slug]);
-    const { updateTenantStatus, getTenant } = await import("../state/tenants.js");
+    const { updateTenantStatus, getTenant } = await import("../../state/tenants.js");
     await updateTenantStatus(db, t.id, "active");
     await ctx.audit("tenant.resume", slug, { server: server.name });
     return (await getTenant(db, slug))!;
@@ -97,7 +97,7 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
     if (from === planName) return { tenant: t, from, to: planName, applied: "unchanged" as const };
     const oldPlan = requirePlan(ctx, from);
     const server = await tenantServer(db, t);
-    const { listServers } = await import("../state/servers.js");
+    const { listServers } = await import("../../state/servers.js");
     const usage = (await listServers(db)).find((s) => s.id === server.id)!;
     if (usage.freeCapacity + t.weight < plan.weight) {
       throw new ConflictError(`server ${server.name} has ${usage.freeCapacity + t.weight} capacity units for ${slug}, plan ${planName} needs ${plan.weight}`, {
@@ -134,13 +134,13 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
         applied = "recreated";
       }
     }
-    const { setTenantPlan: savePlan, getTenant } = await import("../state/tenants.js");
+    const { setTenantPlan: savePlan, getTenant } = await import("../../state/tenants.js");
     await savePlan(db, t.id, planName, plan.weight);
     // WF3's schedule follows the plan's articles per week: re-deployed now (under our lock)
     let workflows: string[] = [];
     if (t.status === "active" && oldPlan.articlesPerWeek !== plan.articlesPerWeek) {
-      const { HostPool, withTenantN8n } = await import("./workflows-tenant.js");
-      const { deployWorkflows } = await import("./workflows-deploy.js");
+      const { HostPool, withTenantN8n } = await import("../workflows/tenant.js");
+      const { deployWorkflows } = await import("../workflows/deploy.js");
       const after = (await getTenant(db, slug))!;
       const report = await withTenantN8n(ctx, db, new HostPool(ctx), after, ({ api, secrets }) => deployWorkflows(ctx, db, after, api, secrets), { readyTimeoutMs: 120_000 });
       workflows = report.items.filter((i) => i.applied).map((i) => i.key);
@@ -173,14 +173,14 @@ export async function deleteTenant(ctx: Ctx, db: Db, slug: string, o: DeleteOpti
     // a migrate rollback stopped after its switch left a stack on the migration's target: the
     // purge would leave it behind, so `--rollback` finishes first (refused before anything is
     // backed up or removed)
-    const migrate = purge ? await import("./tenant/migrate/cleanup.js") : null;
-    const journal = purge ? await import("./tenant/migrate/journal.js") : null;
+    const migrate = purge ? await import("./migrate/cleanup.js") : null;
+    const journal = purge ? await import("./migrate/journal.js") : null;
     const migration = journal ? await journal.migrationStateOf(db, t) : null;
     if (migration?.kind === "rollback-unfinished") throw migrate!.unfinishedRollbackError(slug, migration.migration.details, `purge ${slug}`);
     const server = await tenantServer(db, t);
     const host = await hostFor(ctx, server);
     await host.ssh.connect(); // an unreachable server changes nothing
-    const { updateTenantStatus, getTenant } = await import("../state/tenants.js");
+    const { updateTenantStatus, getTenant } = await import("../../state/tenants.js");
     let finalBackup: string | null = null;
     if (purge && !o.noFinalBackup) {
       // No path removes data that is not in a completed backup: a final one first, unless a
@@ -196,7 +196,7 @@ export async function deleteTenant(ctx: Ctx, db: Db, slug: string, o: DeleteOpti
     // edge mode: the name leaves the edge tables too; an edge proxy that cannot be reached
     // does not stop the delete (its stale route leads to a server that answers 404; `btw
     // status` shows the drift, `btw edge sync` removes it)
-    const { syncEdgeAfterChange } = await import("./edge/switch.js");
+    const { syncEdgeAfterChange } = await import("../edge/switch.js");
     await syncEdgeAfterChange(ctx, db).catch((e: unknown) => ctx.out.warn(`the edge still routes ${slug}: ${(e as Error).message.split("\n")[0]}; run \`btw edge sync\``));
     await disconnectTenant(host, slug);
     const layout = tenantLayout(slug);
@@ -206,8 +206,8 @@ export async function deleteTenant(ctx: Ctx, db: Db, slug: string, o: DeleteOpti
       // Volumes and networks by label too: whatever a half-finished create left behind.
       await host.run(purgeByLabel(slug));
       await host.removeTree(layout.dir);
-      const { deleteTenantSecrets } = await import("../state/tenant-secrets.js");
-      const { deleteTenantDomains } = await import("../state/tenant-domains.js");
+      const { deleteTenantSecrets } = await import("../../state/tenant-secrets.js");
+      const { deleteTenantDomains } = await import("../../state/tenant-domains.js");
       await db.transaction(async (tx) => {
         await deleteTenantSecrets(tx, t.id);
         // its custom domains are free for another tenant (the audit rows keep the history)
@@ -227,7 +227,7 @@ export async function deleteTenant(ctx: Ctx, db: Db, slug: string, o: DeleteOpti
  * container created (not started) over the kept volume for the backup to read.
  */
 async function finalBackupOf(ctx: Ctx, db: Db, t: TenantRow, server: ServerRow, lock: Lock, step: (s: string) => void): Promise<string> {
-  const { listBackups } = await import("../state/backups.js");
+  const { listBackups } = await import("../../state/backups.js");
   if (t.status === "deleting") {
     const [recent] = await listBackups(db, { tenantSlug: t.slug, status: "done", limit: 1 });
     if (recent && recent.tenantId === t.id && recent.createdAt.getTime() > t.updatedAt.getTime()) {
@@ -235,12 +235,12 @@ async function finalBackupOf(ctx: Ctx, db: Db, t: TenantRow, server: ServerRow, 
       return recent.id;
     }
   }
-  const { backupTenant, openServerSession, storageFor } = await import("./backup.js");
+  const { backupTenant, openServerSession, storageFor } = await import("../backup/tenant.js");
   const session = await openServerSession(ctx, server);
   if (t.status !== "active") {
     step("start the database alone (and create n8n's container over its volume) for the final backup");
     const plan = requirePlan(ctx, t.plan);
-    const { composeCreateN8n, composeUpDatabase } = await import("../core/backup/commands.js");
+    const { composeCreateN8n, composeUpDatabase } = await import("../../core/backup/commands.js");
     const ready = await session.host.run(composeUpDatabase(t.slug), { allowFailure: true, timeoutMs: 240_000 });
     const created = ready.exitCode === 0 ? await session.host.run(composeCreateN8n(t.slug, plan), { allowFailure: true, timeoutMs: 120_000 }) : ready;
     if (created.exitCode !== 0) {

@@ -1,12 +1,12 @@
-import type { Ctx } from "../cli/context.js";
-import { runBounded } from "../core/backup/pool.js";
-import { BusyError } from "../errors.js";
-import type { BackupStorage } from "../remote/backup-storage.js";
-import { DeadlineError, withDeadline } from "../remote/deadline.js";
-import type { Db } from "../state/db.js";
-import type { ServerRow } from "../state/servers.js";
-import type { TenantListRow } from "../state/tenants.js";
-import { backupTenant, openServerSession, skipReason, type BackupResult, type ServerSession } from "./backup.js";
+import type { Ctx } from "../../cli/context.js";
+import { runBounded } from "../../core/backup/pool.js";
+import { BusyError } from "../../errors.js";
+import type { BackupStorage } from "../../remote/backup-storage.js";
+import { DeadlineError, withDeadline } from "../../remote/deadline.js";
+import type { Db } from "../../state/db.js";
+import type { ServerRow } from "../../state/servers.js";
+import type { TenantListRow } from "../../state/tenants.js";
+import { backupTenant, openServerSession, skipReason, type BackupResult, type ServerSession } from "./tenant.js";
 
 // `backup all`: every tenant that holds data (or those of one server), with at most `total`
 // backups at once and at most `perServer` on any one server (each holds a pg_dump and an
@@ -50,8 +50,8 @@ export async function backupAll(ctx: Ctx, db: Db, storage: BackupStorage, opts: 
   if (!lock) throw new BusyError("another `btw backup all` is running", { hint: "wait for it to finish (cron: schedule runs further apart)" });
   try {
     const t0 = Date.now();
-    const { listTenants } = await import("../state/tenants.js");
-    const { listServers } = await import("../state/servers.js");
+    const { listTenants } = await import("../../state/tenants.js");
+    const { listServers } = await import("../../state/servers.js");
     // every tenant that may hold data: all but the purged
     const all = await listTenants(db, opts.server ? { serverName: opts.server } : {});
     const skipped: BackupAllItem[] = [];
@@ -69,7 +69,7 @@ export async function backupAll(ctx: Ctx, db: Db, storage: BackupStorage, opts: 
       let s = sessions.get(name);
       if (!s) {
         s = openServerSession(ctx, servers.get(name)!).then(async (session) => {
-          const { allContainerFacts } = await import("../remote/backup-exec.js");
+          const { allContainerFacts } = await import("../../remote/backup-exec.js");
           session.containers = allContainerFacts(session.docker);
           session.containers.catch(() => {});
           return session;
