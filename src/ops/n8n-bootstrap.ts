@@ -2,15 +2,12 @@ import type { Ctx } from "../cli/context.js";
 import type { Db } from "../state/db.js";
 import type { TenantRow } from "../state/tenants.js";
 import type { Host } from "./host.js";
+import { ownerEmail } from "../core/tenant/layout.js";
 import { openN8nTunnel } from "./n8n-tunnel.js";
 import { GENERATED, N8N_API_KEY, storeSecrets } from "./tenant-secrets.js";
 import type { N8nClient } from "../remote/n8n.js";
 
 export const API_KEY_LABEL = "btw";
-
-export function ownerEmail(slug: string, domain: string): string {
-  return `owner@${slug}.${domain}`;
-}
 
 /**
  * After the stack is healthy, through the SSH tunnel: the owner account, an API key (sealed

@@ -1,11 +1,13 @@
 import type { Ctx } from "../cli/context.js";
 import type { Plan } from "../config/schema.js";
-import { NotFoundError, UsageError } from "../errors.js";
+import { NotFoundError, OperationError, UsageError } from "../errors.js";
 import type { Db } from "../state/db.js";
 import type { ServerRow } from "../state/servers.js";
 import type { TenantImages, TenantRow } from "../state/tenants.js";
+import { renderTenantEnv, type ScratchMarks } from "../core/tenant/env.js";
 import { tenantLayout } from "../core/tenant/layout.js";
 import { Host } from "./host.js";
+import { GENERATED } from "./tenant-secrets.js";
 
 // What every tenant verb needs: its row, its server, a connection to that server.
 
@@ -68,4 +70,35 @@ export async function adoptImages(ctx: Ctx, db: Db, t: TenantRow): Promise<Requi
     await setTenantImages(db, t.id, images);
   }
   return images;
+}
+
+/** The tenant's .env, labelled with this state's identity (ctx.stateId); `scratch` marks a scratch stack. */
+/** The tenant's .env: always with the images given (the tenant's own: versions are state). */
+export function envFor(
+  ctx: Ctx,
+  p: { slug: string; plan: Plan; timezone: string; subnet: string; images: TenantImages; scratch?: ScratchMarks; webhookHost?: string | null },
+  secrets: Map<string, string>,
+): string {
+  const need = (k: string) => {
+    const v = secrets.get(k);
+    if (!v) throw new OperationError(`secret ${k} of ${p.slug} is missing from the state`, { code: "secret-missing" });
+    return v;
+  };
+  return renderTenantEnv({
+    slug: p.slug,
+    domain: ctx.config.domain,
+    plan: p.plan,
+    images: p.images,
+    ...(p.images.pgdataVolume ? { pgdataVolume: p.images.pgdataVolume } : {}),
+    timezone: p.timezone,
+    // GDPR: the plan's execution retention (the seed: 90 days)
+    pruning: { maxAgeHours: p.plan.executionRetentionDays * 24, maxCount: p.plan.executionRetentionCount },
+    subnet: p.subnet,
+    tls: ctx.config.proxy.tls,
+    stateId: ctx.stateId,
+    ...(p.scratch ? { scratch: p.scratch } : {}),
+    // a custom domain chosen for webhooks (state: tenant_domains), kept by every .env rewrite
+    ...(p.webhookHost ? { webhookHost: p.webhookHost } : {}),
+    secrets: { postgresPassword: need(GENERATED.postgresPassword), redisPassword: need(GENERATED.redisPassword), encryptionKey: need(GENERATED.encryptionKey) },
+  });
 }

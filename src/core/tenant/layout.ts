@@ -87,3 +87,8 @@ export function isPgdataVolumeOf(slug: string, name: string): boolean {
 export function tenantHost(slug: string, domain: string): string {
   return `${requireTenantSlug(slug)}.${domain}`;
 }
+
+/** The address of a tenant's n8n owner account (the tenant's own name at the fleet domain). */
+export function ownerEmail(slug: string, domain: string): string {
+  return `owner@${slug}.${domain}`;
+}

@@ -27,7 +27,7 @@ import { nameProblem, TENANT_NAME } from "../../core/names.js";
 import { choosePlacement, placementError } from "../../core/placement.js";
 import { allocateSubnet } from "../../core/subnets.js";
 import { generateTenantSecrets } from "../../core/tenant/secrets.js";
-import { tenantLayout } from "../../core/tenant/layout.js";
+import { tenantLayout, ownerEmail } from "../../core/tenant/layout.js";
 import { ConflictError, NotFoundError, OperationError, UsageError } from "../../errors.js";
 import type { BackupStorage } from "../../remote/backup-storage.js";
 import { open } from "../../secrets/envelope.js";
@@ -40,11 +40,9 @@ import type { TenantRow } from "../../state/tenants.js";
 import { asset } from "../assets.js";
 import { openServerSession, type ServerSession } from "./tenant.js";
 import type { Host } from "../host.js";
-import { ownerEmail } from "../n8n-bootstrap.js";
 import { openN8nTunnel } from "../n8n-tunnel.js";
 import { connectTenant, ensureProxy, syncRoutes } from "../proxy.js";
-import { envFor } from "../tenant/create.js";
-import { lockTenant, requirePlan } from "../tenant-context.js";
+import { lockTenant, requirePlan, envFor } from "../tenant-context.js";
 import { GENERATED, N8N_API_KEY, storeSecrets } from "../tenant-secrets.js";
 
 // Restore: a backup back into a tenant stack — the same tenant in place, a purged tenant's

@@ -7,7 +7,7 @@ import { networkSubnets, parseNetworkSubnets, psqlFromStdin } from "../../core/c
 import { nameProblem, TENANT_NAME } from "../../core/names.js";
 import { choosePlacement, placementError, placementServer } from "../../core/placement.js";
 import { allocateSubnet } from "../../core/subnets.js";
-import { isTimezone, renderTenantEnv, type ScratchMarks } from "../../core/tenant/env.js";
+import { isTimezone } from "../../core/tenant/env.js";
 import { TENANT_DB_NAME, TENANT_DB_USER, tenantLayout } from "../../core/tenant/layout.js";
 import { generateTenantSecrets, type TenantSecrets } from "../../core/tenant/secrets.js";
 import { ConflictError, OperationError, UsageError } from "../../errors.js";
@@ -18,7 +18,7 @@ import { asset } from "../assets.js";
 import type { Host } from "../host.js";
 import { connectTenant, ensureProxy, syncRoutes } from "../proxy.js";
 import { assertStackOwned } from "../stack-ownership.js";
-import { hostFor, imagesOf, lockTenant, requirePlan } from "../tenant-context.js";
+import { envFor, hostFor, imagesOf, lockTenant, requirePlan } from "../tenant-context.js";
 import { GENERATED, readAllSecrets, storeSecrets } from "../tenant-secrets.js";
 
 export const CREATE_KIND = "tenant.create";
@@ -222,37 +222,6 @@ function journaled(db: Db, tenant: TenantRow, step: Step, done: Set<string>): Pr
       }
     },
   };
-}
-
-/** The tenant's .env, labelled with this state's identity (ctx.stateId); `scratch` marks a scratch stack. */
-/** The tenant's .env: always with the images given (the tenant's own: versions are state). */
-export function envFor(
-  ctx: Ctx,
-  p: Pick<CreatePlan, "slug" | "plan" | "timezone" | "subnet" | "images"> & { scratch?: ScratchMarks; webhookHost?: string | null },
-  secrets: Map<string, string>,
-): string {
-  const need = (k: string) => {
-    const v = secrets.get(k);
-    if (!v) throw new OperationError(`secret ${k} of ${p.slug} is missing from the state`, { code: "secret-missing" });
-    return v;
-  };
-  return renderTenantEnv({
-    slug: p.slug,
-    domain: ctx.config.domain,
-    plan: p.plan,
-    images: p.images,
-    ...(p.images.pgdataVolume ? { pgdataVolume: p.images.pgdataVolume } : {}),
-    timezone: p.timezone,
-    // GDPR: the plan's execution retention (the seed: 90 days)
-    pruning: { maxAgeHours: p.plan.executionRetentionDays * 24, maxCount: p.plan.executionRetentionCount },
-    subnet: p.subnet,
-    tls: ctx.config.proxy.tls,
-    stateId: ctx.stateId,
-    ...(p.scratch ? { scratch: p.scratch } : {}),
-    // a custom domain chosen for webhooks (state: tenant_domains), kept by every .env rewrite
-    ...(p.webhookHost ? { webhookHost: p.webhookHost } : {}),
-    secrets: { postgresPassword: need(GENERATED.postgresPassword), redisPassword: need(GENERATED.redisPassword), encryptionKey: need(GENERATED.encryptionKey) },
-  });
 }
 
 function createSteps(ctx: Ctx, db: Db, p: CreatePlan): Step[] {

@@ -7,8 +7,7 @@ import { ConflictError, OperationError } from "../../errors.js";
 import type { Db } from "../../state/db.js";
 import type { TenantDomainRow } from "../../state/tenant-domains.js";
 import type { TenantRow } from "../../state/tenants.js";
-import { envFor } from "./create.js";
-import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer } from "../tenant-context.js";
+import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer, envFor } from "../tenant-context.js";
 import { readAllSecrets } from "../tenant-secrets.js";
 
 // `tenant domain add|remove`: a customer's hostname routed to its tenant. The row comes

@@ -6,9 +6,8 @@ import { ConflictError, OperationError, UsageError } from "../../errors.js";
 import type { Db, Lock } from "../../state/db.js";
 import type { ServerRow } from "../../state/servers.js";
 import type { TenantRow, TenantStatus } from "../../state/tenants.js";
-import { envFor } from "./create.js";
 import { disconnectTenant, syncRoutes } from "../proxy.js";
-import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer } from "../tenant-context.js";
+import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer, envFor } from "../tenant-context.js";
 import { readAllSecrets } from "../tenant-secrets.js";
 import { webhookHostOf } from "../../state/tenant-domains.js";
 

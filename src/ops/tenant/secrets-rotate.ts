@@ -15,7 +15,7 @@ import {
   type RotationStep,
 } from "../../core/tenant/secret-rotation.js";
 import { generateTenantSecrets } from "../../core/tenant/secrets.js";
-import { TENANT_DB_NAME, tenantLayout } from "../../core/tenant/layout.js";
+import { TENANT_DB_NAME, tenantLayout, ownerEmail } from "../../core/tenant/layout.js";
 import { ConflictError, OperationError } from "../../errors.js";
 import type { Db, Queryable } from "../../state/db.js";
 import type { OperationRow } from "../../state/operations.js";
@@ -24,9 +24,8 @@ import type { BackupManifest } from "../../core/backup/manifest.js";
 import type { N8nClient } from "../../remote/n8n.js";
 import type { MasterKey } from "../../secrets/master-key.js";
 import type { Host } from "../host.js";
-import { API_KEY_LABEL, ownerEmail } from "../n8n-bootstrap.js";
-import { envFor } from "./create.js";
-import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer } from "../tenant-context.js";
+import { API_KEY_LABEL } from "../n8n-bootstrap.js";
+import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer, envFor } from "../tenant-context.js";
 import { GENERATED, N8N_API_KEY, readAllSecrets, storeSecrets } from "../tenant-secrets.js";
 import { webhookHostOf } from "../../state/tenant-domains.js";
 

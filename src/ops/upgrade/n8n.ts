@@ -1,6 +1,6 @@
 import type { Ctx } from "../../cli/context.js";
 import { composeStop, composeUp, tenantProfiles } from "../../core/commands/compose.js";
-import { tenantLayout } from "../../core/tenant/layout.js";
+import { tenantLayout, ownerEmail } from "../../core/tenant/layout.js";
 import { N8N_STEP_TITLES, n8nResumePhase, runN8nUpgrade, type N8nPhase, type N8nStep } from "../../core/upgrade/n8n.js";
 import { versionOf } from "../../core/upgrade/plan.js";
 import { ConflictError, LockLostError, OperationError } from "../../errors.js";
@@ -9,12 +9,10 @@ import type { Db, Lock } from "../../state/db.js";
 import type { OperationRow } from "../../state/operations.js";
 import type { TenantRow, TenantStatus } from "../../state/tenants.js";
 import { backupTenant, openServerSession, type ServerSession } from "../backup/tenant.js";
-import { ownerEmail } from "../n8n-bootstrap.js";
 import { openN8nTunnel } from "../n8n-tunnel.js";
 import { syncRoutes } from "../proxy.js";
 import { restoreData } from "../backup/restore-data.js";
-import { envFor } from "../tenant/create.js";
-import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer } from "../tenant-context.js";
+import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer, envFor } from "../tenant-context.js";
 import { GENERATED, N8N_API_KEY, readAllSecrets } from "../tenant-secrets.js";
 import { webhookHostOf } from "../../state/tenant-domains.js";
 

@@ -7,7 +7,7 @@ import type { TenantRow } from "../../state/tenants.js";
 import type { Host } from "../host.js";
 import { hostFor, lockTenant, tenantServer } from "../tenant-context.js";
 import { GENERATED, N8N_API_KEY, readAllSecrets } from "../tenant-secrets.js";
-import { ownerEmail } from "../n8n-bootstrap.js";
+import { ownerEmail } from "../../core/tenant/layout.js";
 
 // Reaching one tenant's n8n for the workflows verbs: its server's SSH connection (one per
 // server for the whole command, shared by every tenant there), a tunnel to its n8n, its

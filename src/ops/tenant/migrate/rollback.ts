@@ -10,8 +10,7 @@ import { backupTenant, openServerSession, type ServerSession } from "../../backu
 import { connectTenant, syncRoutes } from "../../proxy.js";
 import type { EdgeTarget } from "../../edge/switch.js";
 import { checkN8n } from "../../backup/restore-data.js";
-import { envFor } from "../create.js";
-import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer } from "../../tenant-context.js";
+import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer, envFor } from "../../tenant-context.js";
 import { N8N_API_KEY, readAllSecrets } from "../../tenant-secrets.js";
 import { webhookHostOf } from "../../../state/tenant-domains.js";
 import { finishRollbackHint, MIGRATE_KIND, migrationStateOf, reached, unfinishedMigration, type MigrateResult, type RollbackDetails, type RollbackOp, type Step } from "./journal.js";
