@@ -55,7 +55,9 @@ export const planSchema = z
       .default(180)
       .describe("GDPR: `tenant content prune` deletes content keywords and clusters older than this (articles are kept); null = keep"),
     support: z.enum(["email", "priority", "chat", "dedicated"]),
-    weight: z.number().positive().describe("capacity units this plan uses on a server"),
+    // whole units: the state keeps a tenant's weight and a server's capacity as integers, so a
+    // 0.5 would pass the config and then fail the create at its first insert
+    weight: z.number().int("must be a whole number of capacity units (e.g. 1; a server's capacity counts whole units)").positive().describe("capacity units this plan uses on a server (a whole number)"),
     queueMode: z.boolean().default(false).describe("n8n queue mode: Redis queue + a worker container"),
     n8n: service,
     worker: service.optional(),

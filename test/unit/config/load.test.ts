@@ -47,6 +47,12 @@ describe("parseConfigText", () => {
     expect(overrides).toEqual(["DATABASE_URL", "BTW_DATABASE_URL", "HCLOUD_TOKEN"]);
   });
 
+  it("refuses a fractional plan weight, naming the plan: the state counts capacity in whole units", () => {
+    const text = "domain: example.com\nplans:\n  starter:\n    weight: 0.5\n";
+    expect(() => parseConfigText(text, "btw.yml", { BTW_HOME: "/h" })).toThrow(/plans\.starter\.weight.*whole number of capacity units/);
+    expect(parseConfigText("domain: example.com\nplans:\n  starter:\n    weight: 3\n", "btw.yml", { BTW_HOME: "/h" }).config.plans.starter!.weight).toBe(3);
+  });
+
   it("rejects a file that is not a mapping", () => {
     expect(() => parseConfigText("- a\n", "btw.yml", {})).toThrow(/must be a mapping/);
   });
