@@ -21,7 +21,8 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { request as httpsRequest, type RequestOptions } from "node:https";
-import { createServer, request as httpRequest, type Server } from "node:http";
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
+import { connect as tlsConnect, type SecureVersion } from "node:tls";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -53,6 +54,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 interface Answer {
   status: number;
   body: string;
+  headers: IncomingHttpHeaders;
 }
 
 describe("the edge on the lab", () => {
@@ -85,7 +87,7 @@ describe("the edge on the lab", () => {
         let body = "";
         res.setEncoding("utf8");
         res.on("data", (d: string) => (body += d));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
       });
       req.on("timeout", () => req.destroy(new Error("timeout")));
       req.on("error", reject);
@@ -95,6 +97,17 @@ describe("the edge on the lab", () => {
   /** HTTPS through the edge VM (the address "DNS" gives every tenant name), trusting only the edge's CA. */
   const viaEdge = (host: string, path = "/healthz", timeoutMs = 10_000): Promise<Answer> =>
     get({ host: edgeLab.edge.host, port: 443, servername: host, path, headers: { Host: host }, ca } as RequestOptions, true, timeoutMs);
+
+  /** One TLS handshake with the edge VM for `servername`, trusting only the edge's CA: the protocol agreed. */
+  const handshake = (servername: string, opts: { minVersion?: SecureVersion; maxVersion?: SecureVersion; ciphers?: string } = {}): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const s = tlsConnect({ host: edgeLab.edge.host, port: 443, servername, ca, ...opts }, () => {
+        resolve(s.getProtocol() ?? "none");
+        s.destroy();
+      });
+      s.setTimeout(10_000, () => s.destroy(new Error("timeout")));
+      s.on("error", reject);
+    });
 
   const httpGet = (host: string, port: number, path: string, hostHeader?: string): Promise<Answer> =>
     get({ host, port, path, headers: hostHeader ? { Host: hostHeader } : {} }, false);
@@ -325,7 +338,7 @@ describe("the edge on the lab", () => {
     expect(j.edge![0]).toMatchObject({ proxy: "lab-edge", reachable: true, healthy: true, drift: "in-sync" });
   });
 
-  it("routes a custom domain to a tenant at the edge with its own certificate (and n8n's WEBHOOK_URL with --webhook-url), and stops when removed; each killed mid-way and finished by its re-run", async () => {
+  it("routes a custom domain to a tenant at the edge with its own certificate (and n8n's WEBHOOK_URL with --webhook-url), and stops when removed; each killed mid-way and finished by its re-run; TLS 1.3 negotiated, 1.1 refused, HSTS on the platform's name only", async () => {
     const withDns = { ...home, env: { ...home.env, BTW_DNS_SERVERS: dns.address } };
     // killed after the tenant's server took the route, before the edge did
     await killDuring(withDns, ["tenant", "domain", "add", A, CUSTOM], "edge tables re-synced");
@@ -342,6 +355,15 @@ describe("the edge on the lab", () => {
     expect(await webhookUrls()).toEqual([added.domain.webhookUrl, added.domain.webhookUrl]);
     const r = await viaEdge(CUSTOM);
     expect(r.status, r.body).toBe(200);
+    // TLS policy (issue 25): HSTS on the platform's name, not on the customer's domain (theirs
+    // to pin); 1.3 negotiated; a client offering TLS 1.1 only gets the edge's protocol_version
+    // alert (alert 70 comes from the server: this client speaks 1.1 at SECLEVEL=0)
+    expect(r.headers["strict-transport-security"]).toBeUndefined();
+    expect((await viaEdge(hostOf(A))).headers["strict-transport-security"]).toBe("max-age=31536000");
+    expect(await handshake(CUSTOM)).toBe("TLSv1.3");
+    expect(await handshake(hostOf(A))).toBe("TLSv1.3");
+    await expect(handshake(hostOf(A), { minVersion: "TLSv1.1", maxVersion: "TLSv1.1", ciphers: "DEFAULT@SECLEVEL=0" })).rejects.toMatchObject({ code: "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION" });
+    expect(await handshake(hostOf(A), { maxVersion: "TLSv1.2" })).toBe("TLSv1.2");
     const listed = JSON.parse((await must(["tenant", "domain", "list", A, "--json"])).stdout) as { domains: Array<{ tenant: string; hostname: string; webhook: boolean }> };
     expect(listed.domains.map((d) => [d.tenant, d.hostname, d.webhook])).toEqual([[A, CUSTOM, true]]);
     await killDuring(withDns, ["tenant", "domain", "remove", A, CUSTOM, "--yes"], "edge tables re-synced");

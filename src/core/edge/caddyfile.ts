@@ -6,7 +6,7 @@
 // steps as a server's proxy (src/ops/proxy.ts `installCaddyfile`).
 
 import { UsageError } from "../../errors.js";
-import { refuseInternalPaths, requireCidr, reverseProxyLines } from "../proxy/caddyfile.js";
+import { hstsLines, refuseInternalPaths, requireCidr, reverseProxyLines, tlsPolicyLines } from "../proxy/caddyfile.js";
 import { requireTenantSlug, tenantHost } from "../tenant/layout.js";
 
 /** The path the load balancer's health check asks every edge proxy for. */
@@ -52,9 +52,10 @@ function upstreamAddress(route: EdgeRoute): string {
 }
 
 function site(hosts: readonly string[], upstream: string, trusted: readonly string[], tls: "load-balancer" | "internal"): string[] {
+  // hosts[0] is the platform's name for the tenant; the rest are the customer's own domains
   return [
     `${hosts.map((h) => `${tls === "internal" ? "https" : "http"}://${h}`).join(", ")} {`,
-    ...(tls === "internal" ? ["\ttls internal"] : []),
+    ...(tls === "internal" ? tlsPolicyLines("internal", hosts.slice(0, 1)) : hstsLines(hosts.slice(0, 1))),
     ...refuseInternalPaths(),
     // The Host header passes through unchanged (Caddy's default): the server's proxy routes
     // by it. A short retry hides a server proxy's reload behind a slower answer. The load

@@ -90,6 +90,25 @@ export function reverseProxyLines(upstream: string, trusted: readonly string[], 
   ];
 }
 
+/** TLS where btw's proxies end it: 1.2 at least, 1.3 preferred (Caddy offers it first), nothing older. */
+export const TLS_PROTOCOLS = "tls1.2 tls1.3";
+/** HSTS on the platform's own names, a year; a customer's own domain is the customer's to pin. */
+export const HSTS_VALUE = "max-age=31536000";
+
+/**
+ * The TLS policy of a site whose TLS ends at this proxy (a server's proxy with proxy.tls auto,
+ * an edge proxy with edge.tls internal): its certificate's issuer (Caddy's ACME default, or
+ * Caddy's own CA), the protocol floor, HSTS on the platform hosts among the site's names.
+ */
+export function tlsPolicyLines(issuer: "acme" | "internal", platformHosts: readonly string[]): string[] {
+  return [`	tls${issuer === "internal" ? " internal" : ""} {`, `		protocols ${TLS_PROTOCOLS}`, "	}", ...hstsLines(platformHosts)];
+}
+
+/** HSTS for the platform hosts only (also behind a load balancer that ends TLS: visitors reach it over HTTPS). */
+export function hstsLines(platformHosts: readonly string[]): string[] {
+  return [`	@platform host ${platformHosts.join(" ")}`, `	header @platform Strict-Transport-Security "${HSTS_VALUE}"`];
+}
+
 /** Seconds a suspended tenant's visitors are told to wait (Retry-After). */
 export const MAINTENANCE_RETRY_AFTER_SEC = 3600;
 
@@ -110,6 +129,7 @@ function siteAddress(slug: string, input: CaddyfileInput, extraHosts: readonly s
 function activeSite(slug: string, input: CaddyfileInput, extraHosts?: readonly string[]): string[] {
   return [
     `${siteAddress(slug, input, extraHosts)} {`,
+    ...(input.tls === "auto" ? tlsPolicyLines("acme", [tenantHost(slug, input.domain)]) : []),
     ...refuseInternalPaths(),
     // Caddy sets X-Forwarded-For/-Proto/-Host (behind the edge: the edge proxies' kept) and
     // upgrades websockets by itself. Retrying the dial for a few seconds hides n8n
@@ -169,7 +189,7 @@ function requireMetricsPort(port: number): void {
 }
 
 function suspendedSite(slug: string, input: CaddyfileInput, extraHosts?: readonly string[]): string[] {
-  return [`${siteAddress(slug, input, extraHosts)} {`, "\timport maintenance", "}"];
+  return [`${siteAddress(slug, input, extraHosts)} {`, ...(input.tls === "auto" ? tlsPolicyLines("acme", [tenantHost(slug, input.domain)]) : []), "\timport maintenance", "}"];
 }
 
 /**

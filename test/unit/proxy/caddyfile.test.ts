@@ -14,9 +14,13 @@ const MAINTENANCE = [
 
 const CATCH_ALL = ["# Unknown hosts.", "http:// {", '\trespond "Not found" 404', "}"].join("\n");
 
+// where TLS ends here (a bare host: automatic HTTPS): TLS 1.2 at least, 1.3 preferred, HSTS on the platform's name
+const tlsPolicy = (address: string): string[] =>
+  address.startsWith("http://") ? [] : ["\ttls {", "\t\tprotocols tls1.2 tls1.3", "\t}", `\t@platform host ${address}`, '\theader @platform Strict-Transport-Security "max-age=31536000"'];
 const active = (address: string, slug: string): string =>
   [
     `${address} {`,
+    ...tlsPolicy(address),
     // n8n's internal endpoints are refused on the public site (respond runs before reverse_proxy)
     "\t@internal path /metrics /metrics/*",
     '\trespond @internal "Not found" 404',
@@ -147,7 +151,7 @@ describe("renderCaddyfile", () => {
         ].join("\n"),
         MAINTENANCE,
         active("acme.example.com", "acme"),
-        ["beta.example.com {", "\timport maintenance", "}"].join("\n"),
+        ["beta.example.com {", ...tlsPolicy("beta.example.com"), "\timport maintenance", "}"].join("\n"),
         active("zeta.example.com", "zeta"),
         CATCH_ALL,
       ].join("\n\n") + "\n",

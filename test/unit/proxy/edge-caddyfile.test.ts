@@ -8,9 +8,12 @@ import { findCaddy, run } from "../tenant/external-tools.js";
 
 const options = ["\t\tlb_try_duration 20s", "\t\ttransport http {", "\t\t\tdial_timeout 3s", "\t\t}", "\t}"];
 // the load balancer's requests keep their X-Forwarded-*; anyone else's are replaced (forwarded-for.test.ts)
+// HSTS on the platform's name only (the first host); a customer's domain is the customer's to pin
 const site = (hosts: string, upstream: string): string =>
   [
     `${hosts} {`,
+    `\t@platform host ${hosts.split(", ")[0]!.replace("http://", "")}`,
+    '\theader @platform Strict-Transport-Security "max-age=31536000"',
     "\t@internal path /metrics /metrics/*",
     '\trespond @internal "Not found" 404',
     "\t@trusted remote_ip 10.0.1.2/32",
@@ -141,7 +144,11 @@ describe("edge.tls internal", () => {
   it("serves every route over HTTPS with a certificate from Caddy's own CA, nothing in the host's trust store", () => {
     expect(text).toContain("\tskip_install_trust\n");
     expect(text).not.toContain("auto_https off");
-    for (const r of input.routes) expect(text).toMatch(new RegExp(`^https://${r.slug}\\.example\\.com.* \\{\\n\\ttls internal\\n`, "m"));
+    // TLS 1.2 at least, 1.3 preferred; HSTS for the platform's name, not the customer's domains
+    for (const r of input.routes) {
+      expect(text).toMatch(new RegExp(`^https://${r.slug}\\.example\\.com.* \\{\\n\\ttls internal \\{\\n\\t\\tprotocols tls1.2 tls1.3\\n\\t\\}\\n\\t@platform host ${r.slug}\\.example\\.com\\n\\theader @platform Strict-Transport-Security "max-age=31536000"\\n`, "m"));
+    }
+    expect(text).not.toMatch(/@platform host .*acme\.test/);
     expect(text).not.toMatch(/^http:\/\/\w/m);
   });
   it("keeps the health check on plain HTTP and redirects the rest to HTTPS", () => {

@@ -31,7 +31,7 @@ describe("the rendered sites", () => {
   it("direct mode: one reverse_proxy trusting nobody (Caddy sets X-Forwarded-For to the visitor's address)", () => {
     const text = renderCaddyfile({ tls: "auto", domain: "example.com", tenants: [{ slug: "acme", status: "active" }] });
     expect(siteOf(text, "acme.example.com")).toBe(
-      ["acme.example.com {", "\t@internal path /metrics /metrics/*", '\trespond @internal "Not found" 404', "\treverse_proxy n8n-acme:5678 {", ...proxyTail, "}"].join("\n"),
+      ["acme.example.com {", "\ttls {", "\t\tprotocols tls1.2 tls1.3", "\t}", "\t@platform host acme.example.com", '\theader @platform Strict-Transport-Security "max-age=31536000"', "\t@internal path /metrics /metrics/*", '\trespond @internal "Not found" 404', "\treverse_proxy n8n-acme:5678 {", ...proxyTail, "}"].join("\n"),
     );
     expect(text).not.toContain("trusted_proxies");
     expect(text).not.toContain("X-Forwarded-For");
@@ -70,6 +70,8 @@ describe("the rendered sites", () => {
     expect(siteOf(text, "http://acme.example.com")).toBe(
       [
         "http://acme.example.com {",
+        "\t@platform host acme.example.com",
+        '\theader @platform Strict-Transport-Security "max-age=31536000"',
         "\t@internal path /metrics /metrics/*",
         '\trespond @internal "Not found" 404',
         "\t@trusted remote_ip 10.0.1.2/32",
@@ -87,7 +89,7 @@ describe("the rendered sites", () => {
   it("an edge proxy that terminates TLS itself (edge.tls internal) trusts nobody", () => {
     const text = renderEdgeCaddyfile({ domain: "example.com", trustedProxies: [], tls: "internal", routes: [{ slug: "acme", server: "btw-1", upstream: "10.0.1.11" }] });
     expect(siteOf(text, "https://acme.example.com")).toBe(
-      ["https://acme.example.com {", "\ttls internal", "\t@internal path /metrics /metrics/*", '\trespond @internal "Not found" 404', "\treverse_proxy 10.0.1.11:80 {", ...edgeTail, "}"].join("\n"),
+      ["https://acme.example.com {", "\ttls internal {", "\t\tprotocols tls1.2 tls1.3", "\t}", "\t@platform host acme.example.com", '\theader @platform Strict-Transport-Security "max-age=31536000"', "\t@internal path /metrics /metrics/*", '\trespond @internal "Not found" 404', "\treverse_proxy 10.0.1.11:80 {", ...edgeTail, "}"].join("\n"),
     );
   });
 });
