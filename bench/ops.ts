@@ -292,7 +292,18 @@ const BIG = "bo-big";
 const upgradeSlugs = (i: number) => [`bo-up-s${i + 1}`, `bo-up-b${i + 1}`] as const;
 // Ctrl-C: the running btw child gets it too and fails; the finally below then cleans up
 // instead of the bench dying with tenants left on the servers (a second Ctrl-C exits at once).
-process.once("SIGINT", () => console.error("interrupted: cleaning up after the current command…"));
+// SIGTERM (`timeout`, CI's cancel) the same: the bench's tenants are removed before it ends.
+let interrupted = false;
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    interrupted = true;
+    console.error(`${sig}: cleaning up after the current command…`);
+  });
+}
+/** Between two measurements: a signal ends the runs here (the btw child of a SIGTERM ran on). */
+const stopIfInterrupted = () => {
+  if (interrupted) throw new Error("interrupted");
+};
 let failure: unknown = null;
 try {
   // names are fixed: a killed earlier run (its home gone) would make btw refuse them as not its own
@@ -304,11 +315,11 @@ try {
   pad(BIG, BIG_MB);
   for (let i = 0; i < RUNS; i++) {
     console.error(`run ${i + 1}/${RUNS}`);
-    measureStanding("small", SMALL);
-    measureStanding("big", BIG);
     const [small, big] = upgradeSlugs(i);
-    measureUpgrade("small", small);
-    measureUpgrade("big", big);
+    for (const measure of [() => measureStanding("small", SMALL), () => measureStanding("big", BIG), () => measureUpgrade("small", small), () => measureUpgrade("big", big)]) {
+      stopIfInterrupted();
+      measure();
+    }
   }
 } catch (e) {
   failure = e;
