@@ -1,7 +1,7 @@
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BtwHome } from "../support/cli.js";
+import { stateSql, type BtwHome } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { labInfo, type LaneLab } from "./support/lab.js";
 import { makeExecutions, snapshot, tenantApi, scrubTenant } from "../integration/backup/tenant-api.js";
@@ -55,9 +55,24 @@ describe("tenant migrate on the lab", () => {
     expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, from: vm1.name, to: vm2.name, problems: [] });
   });
 
-  it("migrates lab-1 → lab-2: same data, lab-2's proxy answers and lab-1's does not; the source is kept", async () => {
-    const r = await btw(["tenant", "migrate", T, "--to", vm2.name, "--json"]);
+  it("migrates lab-1 → lab-2: same data, lab-2's proxy answers and lab-1's does not; the source is kept; lab-2's subnet avoids a network someone else has there", async () => {
+    // lab-2 holds no tenant of this state, so the state alone would give T there the subnet it
+    // has on lab-1: a network left on lab-2 (another state's tenant, a killed run's) takes it
+    const subnetOf = async () => ((await stateSql(home, "select subnet::text as subnet from tenants where slug = $1 and status <> 'deleted'", [T])) as Array<{ subnet: string }>)[0]!.subnet;
+    // the pool's first block: what the state alone would pick on a server where it has no tenant
+    const { placement } = (JSON.parse((await btw(["config", "show", "--json"])).stdout) as { config: { placement: { subnetPool: string } } }).config;
+    expect(await stateSql(home, "select slug from tenants t join servers s on s.id = t.server_id where s.name = $1 and t.status <> 'deleted'", [vm2.name])).toEqual([]);
+    const taken = placement.subnetPool.replace(/\/\d+$/, "/27");
+    const foreign = await onVm(vm2, ["docker", "network", "create", "--subnet", taken, "btw-mig-foreign"]);
+    expect(foreign.code, foreign.stderr).toBe(0);
+    let r;
+    try {
+      r = await btw(["tenant", "migrate", T, "--to", vm2.name, "--json"]);
+    } finally {
+      await onVm(vm2, ["docker", "network", "rm", "btw-mig-foreign"]);
+    }
     expect(r.code, r.stderr).toBe(0);
+    expect((await subnetOf()).replace(/\/\d+$/, "/27")).not.toBe(taken);
     const m = JSON.parse(r.stdout) as { migration: { from: string; to: string; finalBackup: string; downtimeSeconds: number } };
     expect(m.migration).toMatchObject({ from: vm1.name, to: vm2.name });
     expect((await viaProxy(vm2, host, "/healthz")).status).toBe(200);

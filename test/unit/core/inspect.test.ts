@@ -26,4 +26,21 @@ describe("network subnets", () => {
     expect(networkSubnets()).toEqual(["sh", "-c", NETWORK_SUBNETS_SCRIPT]);
     expect(parseNetworkSubnets("172.17.0.0/16 \n\n10.220.0.0/27 fd00::/64 10.220.0.32/27 \n")).toEqual(["172.17.0.0/16", "10.220.0.0/27", "10.220.0.32/27"]);
   });
+
+  it("a migration's target subnet avoids every network but the tenant's own (another state's tenant, a network left behind)", async () => {
+    const { namedNetworkSubnets, foreignSubnets, NAMED_NETWORK_SUBNETS_SCRIPT } = await import("../../../src/core/commands/inspect.js");
+    expect(namedNetworkSubnets()).toEqual(["sh", "-c", NAMED_NETWORK_SUBNETS_SCRIPT]);
+    const out = [
+      "bridge 172.17.0.0/16 ",
+      "btw-tr-1-internal 10.220.0.0/27 ",
+      "btw-tr-1-edge 10.220.0.32/27 fd00::/64 ",
+      "btw-acme-internal 10.220.0.64/27 ",
+      "btw-acme-edge 10.220.0.96/27 ",
+      "btw-acme-2-internal 10.220.0.128/27 ",
+      "host ",
+      "",
+    ].join("\n");
+    expect(foreignSubnets(out, "acme")).toEqual(["172.17.0.0/16", "10.220.0.0/27", "10.220.0.32/27", "10.220.0.128/27"]);
+    expect(foreignSubnets(out, "tr-1")).toEqual(["172.17.0.0/16", "10.220.0.64/27", "10.220.0.96/27", "10.220.0.128/27"]);
+  });
 });

@@ -83,7 +83,7 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
       await updateStepDetails(db, op.id, { safetyBackup: safety.id });
 
       step(`start the kept stack on ${source.name}`);
-      const subnet = await allocateOn(ctx, db, source);
+      const subnet = await allocateOn(ctx, db, source, src.host, slug);
       const secrets = await readAllSecrets(db, await ctx.master(), tenant.id);
       await src.host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet, images: await adoptImages(ctx, db, tenant), webhookHost: await webhookHostOf(db, tenant.id) }, secrets), "0600");
       await src.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });

@@ -69,7 +69,7 @@ export async function migrateTenant(ctx: Ctx, db: Db, storage: BackupStorage, sl
     const { assertStackOwned } = await import("../../stack-ownership.js");
     await assertStackOwned(dst.host, { slug, stateId: ctx.stateId, recorded: false });
     await ensureImages(ctx, dst, tenant);
-    const subnet = await allocateOn(ctx, db, target);
+    const subnet = await allocateOn(ctx, db, target, dst.host, slug);
     const details: MigrationDetails = {
       from: source.name, fromServerId: source.id, to: target.name, toServerId: target.id, subnet,
       ...(tenant.subnet ? { fromSubnet: tenant.subnet } : {}), priorStatus: tenant.status, phase: "prepared",

@@ -1,5 +1,6 @@
 import type { Ctx } from "../../../cli/context.js";
 import { composeDown } from "../../../core/commands/compose.js";
+import { foreignSubnets, namedNetworkSubnets } from "../../../core/commands/inspect.js";
 import { purgeByLabel } from "../../../core/commands/tenant-purge.js";
 import { allocateSubnet } from "../../../core/subnets.js";
 import { tenantLayout } from "../../../core/tenant/layout.js";
@@ -7,6 +8,7 @@ import { ConflictError, OperationError } from "../../../errors.js";
 import type { Db } from "../../../state/db.js";
 import type { ServerRow } from "../../../state/servers.js";
 import type { TenantRow } from "../../../state/tenants.js";
+import type { Host } from "../../host.js";
 import type { ServerSession } from "../../backup/tenant.js";
 import { disconnectTenant } from "../../proxy.js";
 import type { EdgeTarget } from "../../edge/switch.js";
@@ -31,11 +33,17 @@ export async function ensureImages(ctx: Ctx, s: ServerSession, t: TenantRow): Pr
   }
 }
 
-export async function allocateOn(ctx: Ctx, db: Db, server: ServerRow): Promise<string> {
+/**
+ * A subnet for `slug` on `server`: free in the state (its tenants there) and on the server
+ * itself (what its Docker already uses, as at create: another btw state's tenants, networks
+ * left behind), or compose fails at the target with "Pool overlaps" after the tenant went down.
+ */
+export async function allocateOn(ctx: Ctx, db: Db, server: ServerRow, host: Host, slug: string): Promise<string> {
   const { usedSubnets } = await import("../../../state/tenants.js");
+  const onServer = foreignSubnets((await host.run(namedNetworkSubnets())).stdout, slug);
   const lock = await db.lock({ kind: "server", name: server.name }, { timeoutMs: 60_000 });
   try {
-    const subnet = allocateSubnet(ctx.config.placement.subnetPool, ctx.config.placement.subnetPrefix, await usedSubnets(db, server.id));
+    const subnet = allocateSubnet(ctx.config.placement.subnetPool, ctx.config.placement.subnetPrefix, [...(await usedSubnets(db, server.id)), ...onServer]);
     if (!subnet) throw new ConflictError(`no free subnet left on ${server.name}`, { code: "subnets-exhausted" });
     return subnet;
   } finally {
