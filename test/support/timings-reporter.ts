@@ -37,6 +37,7 @@ export default class TimingsReporter implements Reporter {
 
   onTestModuleEnd(module: TestModule): void {
     const start = this.started.get(module.moduleId) ?? Date.now() - module.diagnostic().duration;
+    const errors = outsideErrors(module);
     this.files.push({
       file: relative(process.cwd(), module.moduleId),
       project: module.project.name,
@@ -47,7 +48,7 @@ export default class TimingsReporter implements Reporter {
         .map((t) => ({ name: t.fullName, seconds: Math.round((t.diagnostic()?.duration ?? 0) / 100) / 10 }))
         .filter((t) => t.seconds >= 1)
         .sort((a, b) => b.seconds - a.seconds),
-      ...(outsideErrors(module).length ? { errors: outsideErrors(module) } : {}),
+      ...(errors.length ? { errors } : {}),
     });
     this.write(false);
   }

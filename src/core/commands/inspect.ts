@@ -24,8 +24,12 @@ export function psqlFromStdin(container: string, user: string, database: string)
   return ["docker", "exec", "-i", container, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database];
 }
 
-/** Every IPv4 subnet of every Docker network on the host, space-separated (constant script). */
-export const NETWORK_SUBNETS_SCRIPT = "docker network ls -q | xargs -r docker network inspect --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}'";
+/**
+ * Every Docker network of the server, a line each: its name, then its IPv4/IPv6 subnets.
+ * parseNetworkSubnets takes every subnet (a name never looks like one: no '/'); foreignSubnets
+ * leaves one tenant's own networks out.
+ */
+export const NETWORK_SUBNETS_SCRIPT = "docker network ls -q | xargs -r docker network inspect --format '{{.Name}} {{range .IPAM.Config}}{{.Subnet}} {{end}}'";
 
 export function networkSubnets(): string[] {
   return ["sh", "-c", NETWORK_SUBNETS_SCRIPT];
@@ -33,13 +37,6 @@ export function networkSubnets(): string[] {
 
 export function parseNetworkSubnets(stdout: string): string[] {
   return stdout.split(/\s+/).filter((s) => /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(s));
-}
-
-/** Every Docker network of the server, a line each: its name, then its IPv4/IPv6 subnets. */
-export const NAMED_NETWORK_SUBNETS_SCRIPT = "docker network ls -q | xargs -r docker network inspect --format '{{.Name}} {{range .IPAM.Config}}{{.Subnet}} {{end}}'";
-
-export function namedNetworkSubnets(): string[] {
-  return ["sh", "-c", NAMED_NETWORK_SUBNETS_SCRIPT];
 }
 
 /**

@@ -28,8 +28,8 @@ describe("network subnets", () => {
   });
 
   it("a migration's target subnet avoids every network but the tenant's own (another state's tenant, a network left behind)", async () => {
-    const { namedNetworkSubnets, foreignSubnets, NAMED_NETWORK_SUBNETS_SCRIPT } = await import("../../../src/core/commands/inspect.js");
-    expect(namedNetworkSubnets()).toEqual(["sh", "-c", NAMED_NETWORK_SUBNETS_SCRIPT]);
+    const { networkSubnets, foreignSubnets, NETWORK_SUBNETS_SCRIPT } = await import("../../../src/core/commands/inspect.js");
+    expect(networkSubnets()).toEqual(["sh", "-c", NETWORK_SUBNETS_SCRIPT]);
     const out = [
       "bridge 172.17.0.0/16 ",
       "btw-tr-1-internal 10.220.0.0/27 ",

@@ -1,6 +1,6 @@
 import type { Ctx } from "../../../cli/context.js";
 import { composeDown } from "../../../core/commands/compose.js";
-import { foreignSubnets, namedNetworkSubnets } from "../../../core/commands/inspect.js";
+import { foreignSubnets, networkSubnets } from "../../../core/commands/inspect.js";
 import { purgeByLabel } from "../../../core/commands/tenant-purge.js";
 import { allocateSubnet } from "../../../core/subnets.js";
 import { tenantLayout } from "../../../core/tenant/layout.js";
@@ -40,7 +40,7 @@ export async function ensureImages(ctx: Ctx, s: ServerSession, t: TenantRow): Pr
  */
 export async function allocateOn(ctx: Ctx, db: Db, server: ServerRow, host: Host, slug: string): Promise<string> {
   const { usedSubnets } = await import("../../../state/tenants.js");
-  const onServer = foreignSubnets((await host.run(namedNetworkSubnets())).stdout, slug);
+  const onServer = foreignSubnets((await host.run(networkSubnets())).stdout, slug);
   const lock = await db.lock({ kind: "server", name: server.name }, { timeoutMs: 60_000 });
   try {
     const subnet = allocateSubnet(ctx.config.placement.subnetPool, ctx.config.placement.subnetPrefix, [...(await usedSubnets(db, server.id)), ...onServer]);
