@@ -208,6 +208,29 @@ describe("tenant lifecycle on the lab", () => {
     }
   });
 
+  it("orbit's containers run hardened (issue 24): no capabilities left in n8n, read-only roots, no new privileges; Postgres and Redis keep only their entrypoints' capabilities", async () => {
+    const inspect = async (c: string) =>
+      JSON.parse((await onVm(vm, ["docker", "inspect", "--format", "{{json .HostConfig}}|{{json .Config.User}}", c])).stdout.split("|")[0]!) as { CapDrop: string[] | null; CapAdd: string[] | null; ReadonlyRootfs: boolean; SecurityOpt: string[] | null; Privileged: boolean };
+    for (const [c, adds, ro] of [
+      ["btw-orbit-n8n", [], true],
+      ["btw-orbit-postgres", ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"], true],
+      ["btw-orbit-redis", ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"], false],
+    ] as const) {
+      const h = await inspect(c);
+      expect({ c, drop: h.CapDrop, add: [...(h.CapAdd ?? [])].sort(), ro: h.ReadonlyRootfs, privileged: h.Privileged }).toEqual({ c, drop: ["ALL"], add: [...adds], ro, privileged: false });
+      expect(h.SecurityOpt).toContain("no-new-privileges:true");
+    }
+    // what a customer's Code node would find, seen from inside n8n (its task runner is a child
+    // of the same process): uid 1000, no effective or bounding capability, no new privileges,
+    // a root filesystem it cannot write, and n8n still answering
+    const status = (await onVm(vm, ["docker", "exec", "btw-orbit-n8n", "cat", "/proc/1/status"])).stdout;
+    expect(/^Uid:\s+1000\s/m.test(status), status).toBe(true);
+    expect(/^CapEff:\s+0+$/m.test(status) && /^CapBnd:\s+0+$/m.test(status) && /^NoNewPrivs:\s+1$/m.test(status), status).toBe(true);
+    const write = await onVm(vm, ["docker", "exec", "btw-orbit-n8n", "sh", "-c", "touch /usr/local/lib/x 2>&1; touch /home/node/x 2>&1; touch /tmp/x && echo tmp-ok"]);
+    expect(write.stdout).toMatch(/Read-only file system[\s\S]*Read-only file system[\s\S]*tmp-ok/);
+    expect((await viaProxy(vm, `orbit.${LAB_DOMAIN}`, "/healthz/readiness")).status).toBe(200);
+  });
+
   it("suspend answers 503 with the maintenance page; resume answers 200 again", async () => {
     expect((await btw(["tenant", "suspend", "orbit"])).code).toBe(0);
     const down = await viaProxy(vm, `orbit.${LAB_DOMAIN}`, "/");

@@ -7,7 +7,6 @@ import { TENANT_DB_NAME, TENANT_DB_USER, tenantLayout } from "../tenant/layout.j
 
 /** Where n8n keeps its data in the container (the n8ndata volume's mount point). */
 export const N8N_DATA_DIR = "/home/node/.n8n";
-export const N8N_DATA_PARENT = "/home/node";
 
 /**
  * Custom-format dump on stdout, over the local socket. Compression is the dump's main cost:

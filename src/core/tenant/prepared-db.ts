@@ -113,7 +113,8 @@ else
   docker run -d --name "$name-n8n" --network "container:$name-pg" --env-file "$tmp/n8n.env" "$n8n_image" </dev/null >/dev/null || fail ${PREPARE_FAILED} "the throwaway n8n did not start"
   rm -f "$tmp/pg.env" "$tmp/n8n.env"
   i=0
-  until docker exec "$name-n8n" node -e "fetch('http://127.0.0.1:5678/healthz/readiness',{signal:AbortSignal.timeout(4000)}).then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))" </dev/null >/dev/null 2>&1; do
+  # wget where the image has one (~0.02 s of CPU a poll), else a whole Node start (~0.3 s)
+  until docker exec "$name-n8n" sh -c "if command -v wget >/dev/null 2>&1; then exec wget -q -T 4 -O /dev/null http://127.0.0.1:5678/healthz/readiness; else exec node -e \\"fetch('http://127.0.0.1:5678/healthz/readiness',{signal:AbortSignal.timeout(4000)}).then((r)=>process.exit(r.ok?0:1),()=>process.exit(1))\\"; fi" </dev/null >/dev/null 2>&1; do
     i=$((i + 1))
     [ "$i" -lt 300 ] || fail ${PREPARE_FAILED} "the throwaway n8n was not ready after 300 s: $(docker logs --tail 3 "$name-n8n" 2>&1 | tr '\\n' ' ')"
     [ "$(docker inspect -f '{{.State.Running}}' "$name-n8n" 2>/dev/null)" = true ] || fail ${PREPARE_FAILED} "the throwaway n8n exited: $(docker logs --tail 3 "$name-n8n" 2>&1 | tr '\\n' ' ')"

@@ -9,7 +9,7 @@ import { SNIFF_BYTES, detectContainer, type BackupContainer } from "../../core/b
 import { readTarBundle } from "../../core/backup/tar-bundle.js";
 import {
   COUNTS_SQL,
-  N8N_DATA_PARENT,
+  N8N_DATA_DIR,
   composeCreateN8n,
   composeUpDatabase,
   dockerPgRestore,
@@ -204,7 +204,7 @@ export async function restoreData(o: RestoreDataOptions): Promise<BackupManifest
   await host.run(composeStop(o.slug, { services: ["worker", "n8n"], timeoutSec: 30 }), { allowFailure: true, timeoutMs: 120_000 });
   await host.run(composeUpDatabase(o.slug), { timeoutMs: 240_000 });
   const { execText, archiveIn } = await import("../../remote/backup-exec.js");
-  const { tarWithout, isN8nCrashMarker } = await import("../../remote/tar-filter.js");
+  const { tarRewrite, n8nDataEntry } = await import("../../remote/tar-filter.js");
   await execText(docker, layout.containers.postgres, execRecreateDatabase(), "re-create the database");
   step("re-create n8n's data volume");
   await host.run(composeRm(o.slug, ["n8n", "worker"]), { allowFailure: true, timeoutMs: 120_000 });
@@ -221,8 +221,9 @@ export async function restoreData(o: RestoreDataOptions): Promise<BackupManifest
     }
     if (name === PART_N8N_DATA) {
       const input = new PassThrough({ highWaterMark: 1024 * 1024 });
-      // without n8n's crash marker: a backup taken while n8n ran has it, and n8n would wait 10 s
-      const p = archiveIn(docker, layout.containers.n8n, N8N_DATA_PARENT, tarWithout(input, isN8nCrashMarker));
+      // into the data volume itself (the container's root filesystem is read-only), without
+      // n8n's crash marker: a backup taken while n8n ran has it, and n8n would wait 10 s
+      const p = archiveIn(docker, layout.containers.n8n, N8N_DATA_DIR, tarRewrite(input, n8nDataEntry));
       p.catch(() => {});
       return { stream: input, done: () => p };
     }

@@ -51,6 +51,35 @@ describe("tenant compose.yml through real Compose", () => {
     expect(cfg.services.n8n.environment.EXECUTIONS_MODE).toBe("regular");
   });
 
+  it("hardened (issue 24): every capability dropped, each service adding back only what its entrypoint needs; n8n and the worker as uid 1000 on a read-only root with small tmpfs; no-new-privileges everywhere, seccomp left at Docker's default", () => {
+    const cfg = resolved(envInput({ plan: plan("business") }), []);
+    const view = Object.fromEntries(
+      Object.entries(cfg.services).map(([name, svc]: [string, any]) => [
+        name,
+        { user: svc.user ?? null, cap_drop: svc.cap_drop, cap_add: svc.cap_add ?? [], read_only: svc.read_only ?? false, tmpfs: svc.tmpfs ?? [], security_opt: svc.security_opt },
+      ]),
+    );
+    const n8nLike = {
+      user: "1000:1000",
+      cap_drop: ["ALL"],
+      cap_add: [],
+      read_only: true,
+      tmpfs: ["/tmp:size=64m,mode=1777", "/home/node/.cache:size=256m,uid=1000,gid=1000,mode=0700"],
+      security_opt: ["no-new-privileges:true"],
+    };
+    expect(view).toEqual({
+      n8n: n8nLike,
+      worker: n8nLike,
+      postgres: { user: null, cap_drop: ["ALL"], cap_add: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"], read_only: true, tmpfs: ["/var/run/postgresql:size=1m", "/tmp:size=16m,mode=1777"], security_opt: ["no-new-privileges:true"] },
+      // not read-only: Compose copies the config file in before the start (see the template)
+      redis: { user: null, cap_drop: ["ALL"], cap_add: ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"], read_only: false, tmpfs: [], security_opt: ["no-new-privileges:true"] },
+    });
+    for (const svc of Object.values(cfg.services) as any[]) {
+      expect(svc.privileged ?? false).toBe(false);
+      expect(JSON.stringify(svc.security_opt)).not.toMatch(/seccomp|apparmor/);
+    }
+  });
+
   it("the worker exists only with the queue profile: --profile queue, or COMPOSE_PROFILES in a queue plan's .env", () => {
     expect(Object.keys(resolved(envInput(), ["queue"]).services).sort()).toEqual(["n8n", "postgres", "redis", "worker"]);
     // A business .env enables the profile itself, so a plain `docker compose up` by an
