@@ -298,6 +298,10 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     () => import("../commands/usage/report.js"),
   );
   on(program.command("cost").description("monthly cost per server, per tenant and per plan; margin per plan; the seed's 3 € per tenant"), () => import("../commands/cost.js"));
+  on(
+    program.command("capacity").description("room by resources: reserved, used at most and allocatable per server, headroom in tenants per plan, cost per tenant by server type; exit 3 when a server is over its policy"),
+    () => import("../commands/capacity.js"),
+  );
 
   // upgrade
   const upgrade = program.command("upgrade").description("fleet upgrades in waves: backup first, readiness gate, automatic rollback");

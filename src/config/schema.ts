@@ -34,6 +34,12 @@ const service = z
       .optional()
       .describe("its share when the server is busy (Docker cpu_shares = 1024 × this, at most cpus); default: cpus"),
     memoryMb: z.number().int().min(64),
+    memoryReservedMb: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe("what it needs to run well, counted by placement against the server's memory (default: the figure measured for its role, src/core/capacity.ts); at most memoryMb"),
     pids: z.number().int().min(32),
   })
   .strict();
@@ -59,6 +65,7 @@ export const planSchema = z
     // 0.5 would pass the config and then fail the create at its first insert
     weight: z.number().int("must be a whole number of capacity units (e.g. 1; a server's capacity counts whole units)").positive().describe("capacity units this plan uses on a server (a whole number)"),
     queueMode: z.boolean().default(false).describe("n8n queue mode: Redis queue + a worker container"),
+    diskReservedGb: z.number().positive().optional().describe("free disk a new tenant of this plan needs on its server (default 2)"),
     n8n: service,
     worker: service.optional(),
     postgres: service,
@@ -242,6 +249,23 @@ export const configSchema = z
         subnetPool: cidr.default("10.220.0.0/16").describe("per-tenant subnets are carved from this pool"),
         subnetPrefix: z.number().int().min(16).max(28).default(26).describe("each tenant block is split in two (internal, edge): /28 is the smallest"),
         defaultCapacity: z.number().positive().default(12).describe("capacity units of a server added without --capacity"),
+        resources: z
+          .object({
+            platformReserve: z
+              .object({ cpus: z.number().min(0).default(0.5), memoryMb: z.number().int().min(0).default(1024) })
+              .strict()
+              .prefault({})
+              .describe("what the platform takes on every server (Docker, the proxy, exporters) before tenants"),
+            overcommit: z
+              .object({ memory: z.number().min(1).default(1.5) })
+              .strict()
+              .prefault({})
+              .describe("tenants' memory limits may reach allocatable × this; reservations never exceed allocatable (CPU limits are caps, not counted)"),
+            minFreeDiskGb: z.number().min(0).default(10).describe("disk a server keeps free: no tenant is placed below it"),
+          })
+          .strict()
+          .prefault({})
+          .describe("placement by resources (issue 26), on servers whose facts `server check` recorded"),
         preparedDatabase: z
           .boolean()
           .default(true)

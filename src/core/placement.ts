@@ -2,7 +2,9 @@
 // business 4; a server of capacity 12 holds 12 starters). Pure: the caller gives each
 // server's capacity and the weights already placed on it, and maps a refusal to an error.
 
+import type { Plan } from "../config/schema.js";
 import { BtwError, ConflictError, NotFoundError } from "../errors.js";
+import { describeShort, fitsResources, type CapacityPolicy, type Fit, type ServerCapacity } from "./capacity.js";
 import { isolationInPlace } from "./server/isolation-check.js";
 
 export interface PlacementServer {
@@ -18,6 +20,8 @@ export interface PlacementServer {
    * other servers, so it takes none, ready or not
    */
   isolated: boolean;
+  /** its room by resources (issue 26), when the caller counted it: placement checks both units and resources */
+  resources?: ServerCapacity;
 }
 
 /** A server row as placement sees it: `active` is ready; isolated as its last check recorded. */
@@ -31,12 +35,16 @@ export interface PlacementInput {
   weight: number;
   /** `--server`: place there or refuse, never elsewhere */
   requested?: string;
+  /** the new tenant's plan, for the servers whose resources are given */
+  plan?: { name: string; plan: Plan; policy: CapacityPolicy };
 }
 
 export interface ServerRoom {
   name: string;
   status: string;
   free: number;
+  /** the resource it is short of for this plan, when units had room */
+  short?: string;
 }
 
 export type Placement =
@@ -45,6 +53,7 @@ export type Placement =
   | { ok: false; reason: "server-not-ready"; server: string; status: string }
   | { ok: false; reason: "server-not-isolated"; server: string }
   | { ok: false; reason: "server-full"; server: string; free: number; weight: number }
+  | { ok: false; reason: "server-short"; server: string; plan: string; short: Exclude<Fit, { ok: true }>; policy: CapacityPolicy }
   | { ok: false; reason: "no-capacity"; weight: number; servers: ServerRoom[] };
 
 export type PlacementRefusal = Exclude<Placement, { ok: true }>;
@@ -65,6 +74,7 @@ const byName = (a: { name: string }, b: { name: string }): number => (a.name < b
 /** The server with most free capacity (ties: first by name) among ready ones, or why none. */
 export function choosePlacement(input: PlacementInput): Placement {
   const { servers, weight } = input;
+  const resourceFit = (s: PlacementServer): Fit => (s.resources && input.plan ? fitsResources(s.resources, input.plan.plan, input.plan.policy) : { ok: true });
   if (!(weight > 0) || !Number.isFinite(weight)) throw new RangeError(`plan weight must be a positive number (got ${weight})`);
   const placed = (s: PlacementServer): Placement => ({ ok: true, server: s.name, freeBefore: freeCapacity(s), freeAfter: freeCapacity(s) - weight });
 
@@ -74,11 +84,13 @@ export function choosePlacement(input: PlacementInput): Placement {
     if (server.status !== "ready") return { ok: false, reason: "server-not-ready", server: server.name, status: server.status };
     if (!server.isolated) return { ok: false, reason: "server-not-isolated", server: server.name };
     if (!fits(server, weight)) return { ok: false, reason: "server-full", server: server.name, free: freeCapacity(server), weight };
+    const r = resourceFit(server);
+    if (!r.ok) return { ok: false, reason: "server-short", server: server.name, plan: input.plan!.name, short: r, policy: input.plan!.policy };
     return placed(server);
   }
 
   const candidates = servers
-    .filter((s) => s.status === "ready" && s.isolated && fits(s, weight))
+    .filter((s) => s.status === "ready" && s.isolated && fits(s, weight) && resourceFit(s).ok)
     .sort((a, b) => freeCapacity(b) - freeCapacity(a) || byName(a, b));
   const best = candidates[0];
   if (best !== undefined) return placed(best);
@@ -86,7 +98,10 @@ export function choosePlacement(input: PlacementInput): Placement {
     ok: false,
     reason: "no-capacity",
     weight,
-    servers: [...servers].sort(byName).map((s) => ({ name: s.name, status: s.status === "ready" && !s.isolated ? "not isolated" : s.status, free: freeCapacity(s) })),
+    servers: [...servers].sort(byName).map((s) => {
+      const r = resourceFit(s);
+      return { name: s.name, status: s.status === "ready" && !s.isolated ? "not isolated" : s.status, free: freeCapacity(s), ...(r.ok ? {} : { short: r.short }) };
+    }),
   };
 }
 
@@ -114,8 +129,14 @@ export function placementError(refusal: PlacementRefusal): BtwError {
         `server '${refusal.server}' has ${units(refusal.free)} capacity units free; the plan needs ${units(refusal.weight)}`,
         { code: "server-full", hint: "omit --server to let btw choose, or add a server with `btw server add`", details: { ...refusal } },
       );
+    case "server-short":
+      return new ConflictError(describeShort(refusal.server, refusal.plan, refusal.short, refusal.policy), {
+        code: "server-short",
+        hint: "omit --server to let btw choose, add a server (`btw server add`), or see `btw capacity`",
+        details: { server: refusal.server, short: refusal.short },
+      });
     case "no-capacity": {
-      const list = refusal.servers.map((s) => `${s.name} ${s.status === "ready" ? `${units(s.free)} free` : s.status}`).join(", ");
+      const list = refusal.servers.map((s) => `${s.name} ${s.status === "ready" ? (s.short ? `short of ${s.short}` : `${units(s.free)} free`) : s.status}`).join(", ");
       return new ConflictError(`no server has room for a plan of weight ${units(refusal.weight)}${list ? ` (${list})` : " (no servers)"}`, {
         code: "no-capacity",
         hint: refusal.servers.some((s) => s.status === "not isolated")

@@ -3,6 +3,37 @@
 
 import { OperationError } from "../../errors.js";
 
+// A server that is itself a container or sits in a limited slice (the lab's servers; a host
+// with a systemd slice limit) sees the whole machine's RAM and CPUs in /proc: its cgroup's
+// limits — the smallest along its path up, cgroup v2 or v1 — are what its tenants really have.
+// v1's "no limit" is a huge number, larger than any RAM: the caller takes the minimum with it.
+const CGROUP_LIMITS_SCRIPT = String.raw`mem= cpu=
+mem_at() { case "$1" in ''|max|*[!0-9]*) return ;; esac; if [ -z "$mem" ] || [ "$1" -lt "$mem" ]; then mem=$1; fi; }
+cpu_at() { case "$1" in ''|max|-*|*[!0-9]*) return ;; esac; [ "$2" -gt 0 ] 2>/dev/null || return; m=$(($1 * 1000 / $2)); if [ -z "$cpu" ] || [ "$m" -lt "$cpu" ]; then cpu=$m; fi; }
+walk() {
+  p=$2
+  while :; do
+    d=$1$p
+    case $3 in
+      v2) [ -r "$d/memory.max" ] && read -r v < "$d/memory.max" && mem_at "$v"
+          [ -r "$d/cpu.max" ] && read -r q per < "$d/cpu.max" && cpu_at "$q" "$per" ;;
+      mem) [ -r "$d/memory.limit_in_bytes" ] && read -r v < "$d/memory.limit_in_bytes" && mem_at "$v" ;;
+      cpu) [ -r "$d/cpu.cfs_quota_us" ] && read -r q < "$d/cpu.cfs_quota_us" && read -r per < "$d/cpu.cfs_period_us" && cpu_at "$q" "$per" ;;
+    esac
+    if [ -z "$p" ] || [ "$p" = / ]; then break; fi
+    p=$(dirname "$p")
+  done
+}
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  walk /sys/fs/cgroup "$(sed -n 's/^0:://p' /proc/self/cgroup 2>/dev/null)" v2
+else
+  walk /sys/fs/cgroup/memory "$(awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3}' /proc/self/cgroup 2>/dev/null)" mem
+  walk /sys/fs/cgroup/cpu "$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3}' /proc/self/cgroup 2>/dev/null)" cpu
+fi
+[ -n "$mem" ] && echo "mem_limit_kb=$((mem / 1024))"
+[ -n "$cpu" ] && echo "cpu_limit_milli=$cpu"
+true`;
+
 // Needs only a POSIX sh, awk, sed, tr, df, uname and nproc (or getconf) — no bash, no procps.
 // Disk is measured where Docker keeps its data, falling back to / before Docker is installed.
 export const HOST_FACTS_SCRIPT = [
@@ -15,6 +46,7 @@ export const HOST_FACTS_SCRIPT = [
   'echo "kernel=$(uname -r)"',
   'echo "arch=$(uname -m)"',
   "sed -n 's/^PRETTY_NAME=//p' /etc/os-release 2>/dev/null | tr -d \"\\\"'\" | sed 's/^/os=/'",
+  CGROUP_LIMITS_SCRIPT,
 ].join("\n");
 
 export function hostFacts(): string[] {
@@ -33,6 +65,10 @@ export interface HostFacts {
   arch: string;
   /** PRETTY_NAME from /etc/os-release, or "unknown" */
   os: string;
+  /** the server's cgroup memory limit when it has one (a container or a slice), else absent */
+  memLimitBytes?: number;
+  /** the server's cgroup CPU quota in CPUs when it has one, else absent */
+  cpuLimit?: number;
 }
 
 const NUMBERS = ["cpus", "mem_total_kb", "mem_available_kb", "disk_total_kb", "disk_free_kb"] as const;
@@ -70,6 +106,12 @@ export function parseHostFacts(stdout: string): HostFacts {
     arch: str("arch"),
     os: kv.get("os") || "unknown",
   };
+  // optional: only a server in a cgroup with limits prints them
+  const memLimit = kv.get("mem_limit_kb");
+  // a "limit" at or above the machine's RAM or CPUs (cgroup v1's huge "unlimited") is none
+  if (memLimit !== undefined && /^\d+$/.test(memLimit) && Number(memLimit) * 1024 < facts.memTotalBytes) facts.memLimitBytes = Number(memLimit) * 1024;
+  const cpuLimit = kv.get("cpu_limit_milli");
+  if (cpuLimit !== undefined && /^\d+$/.test(cpuLimit) && Number(cpuLimit) / 1000 < facts.cpus) facts.cpuLimit = Number(cpuLimit) / 1000;
   if (problems.length > 0) {
     throw new OperationError(`unexpected host facts output: ${problems.join(", ")}`, {
       code: "host-facts-unparsable",

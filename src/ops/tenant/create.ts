@@ -5,7 +5,7 @@ import type { Plan } from "../../config/schema.js";
 import { composeUp, tenantProfiles } from "../../core/commands/compose.js";
 import { networkSubnets, parseNetworkSubnets, psqlFromStdin } from "../../core/commands/inspect.js";
 import { nameProblem, TENANT_NAME } from "../../core/names.js";
-import { choosePlacement, placementError, placementServer } from "../../core/placement.js";
+import { choosePlacement, placementError } from "../../core/placement.js";
 import { allocateSubnet } from "../../core/subnets.js";
 import { isTimezone } from "../../core/tenant/env.js";
 import { TENANT_DB_NAME, TENANT_DB_USER, tenantLayout } from "../../core/tenant/layout.js";
@@ -73,8 +73,9 @@ export async function planCreate(ctx: Ctx, db: Db, req: CreateRequest): Promise<
   }
 
   const servers = await listServers(db);
+  const { placementInput } = await import("./placement.js");
   const placement = choosePlacement({
-    servers: servers.map(placementServer),
+    ...(await placementInput(ctx, db, servers, req.plan, plan)),
     weight: plan.weight,
     ...(req.server ? { requested: req.server } : {}),
   });

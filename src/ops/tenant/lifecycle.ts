@@ -104,6 +104,9 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
         hint: `move the tenant first: \`btw tenant migrate ${slug} --to <server>\``,
       });
     }
+    const { resourceShortage } = await import("./placement.js");
+    const short = await resourceShortage(ctx, db, server, planName, plan, slug);
+    if (short) throw new ConflictError(short, { code: "server-short", hint: `move the tenant first: \`btw tenant migrate ${slug} --to <server>\`, or see \`btw capacity\`` });
     const host = await hostFor(ctx, server);
     const secrets = await readAllSecrets(db, await ctx.master(), t.id);
     const layout = tenantLayout(slug);

@@ -61,6 +61,7 @@ describe("the program", () => {
     "workflows status": "reads",
     "workflows diff": "reads: it is deploy's plan, per node",
     cost: "reads",
+    capacity: "reads",
     "upgrade plan": "reads: it is the upgrades' plan",
     "backup list": "reads",
     "backup show": "reads",

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { choosePlacement, placementError, placementServer, type PlacementServer } from "../../../src/core/placement.js";
+import { configSchema } from "../../../src/config/schema.js";
+import { allocatable, capacityPolicy, serverCapacity } from "../../../src/core/capacity.js";
 import { ConflictError, ExitCode, NotFoundError } from "../../../src/errors.js";
 
 const server = (name: string, capacity: number, used: number, status = "ready", isolated = true): PlacementServer => ({ name, capacity, used, status, isolated });
@@ -146,5 +148,38 @@ describe("placementError", () => {
     });
     expect([e.code, e.message, e.exitCode]).toEqual(["no-capacity", "no server has room for a plan of weight 4 (a 1 free, b 2.5 free, c draining)", ExitCode.usage]);
     expect(placementError({ ok: false, reason: "no-capacity", weight: 1, servers: [] }).message).toBe("no server has room for a plan of weight 1 (no servers)");
+  });
+});
+
+describe("choosePlacement with resources (issue 26): units and resources must both have room", () => {
+  const config = configSchema.parse({ domain: "example.com" });
+  const policy = capacityPolicy(config);
+  const pro = { name: "pro", plan: config.plans.pro!, policy };
+  const GiB = 2 ** 30;
+  const withRoom = (name: string, memGb: number, pros: number, units = 100): PlacementServer => ({
+    ...server(name, units, 0),
+    resources: serverCapacity({ name, allocatable: allocatable({ cpus: 4, memTotalBytes: memGb * GiB, diskFreeBytes: 100 * GiB }, policy), tenants: Array(pros).fill(config.plans.pro!) }, policy),
+  });
+
+  it("skips a server short of memory though its units have room; refuses it by name when asked for", () => {
+    // 8 GiB: ceiling 10752 MiB, 4 pros' limits 9216 — a fifth would be 11520
+    const servers = [withRoom("full", 8, 4, 200), withRoom("room", 8, 1)];
+    expect(choosePlacement({ servers, weight: 2, plan: pro })).toMatchObject({ ok: true, server: "room" });
+    const refused = choosePlacement({ servers, weight: 2, plan: pro, requested: "full" });
+    expect(refused).toMatchObject({ ok: false, reason: "server-short", server: "full", short: { short: "memory", what: "limit" } });
+    const err = placementError(refused as Exclude<typeof refused, { ok: true }>);
+    expect(err).toBeInstanceOf(ConflictError);
+    expect(err.message).toBe("server 'full' is short of memory: a pro tenant may use up to 2304 MiB, 1536 MiB left under the overcommit ceiling");
+  });
+
+  it("none with room: the refusal lists who is short of what", () => {
+    const r = choosePlacement({ servers: [withRoom("a", 8, 4), withRoom("b", 4, 2)], weight: 2, plan: pro });
+    expect(r).toMatchObject({ ok: false, reason: "no-capacity" });
+    expect(placementError(r as Exclude<typeof r, { ok: true }>).message).toBe("no server has room for a plan of weight 2 (a short of memory, b short of memory)");
+  });
+
+  it("a server without facts: units alone decide", () => {
+    const unchecked: PlacementServer = { ...server("u", 12, 0), resources: serverCapacity({ name: "u", allocatable: null, tenants: [] }, policy) };
+    expect(choosePlacement({ servers: [unchecked], weight: 2, plan: pro })).toMatchObject({ ok: true, server: "u" });
   });
 });

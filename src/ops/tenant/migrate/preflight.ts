@@ -29,6 +29,12 @@ export async function preflightMigrate(ctx: Ctx, db: Db, slug: string, to: strin
   const { listServers } = await import("../../../state/servers.js");
   const usage = (await listServers(db)).find((s) => s.id === target.id)!;
   if (usage.freeCapacity < tenant.weight) problems.push(`server ${to} has ${usage.freeCapacity} capacity units free, ${slug} needs ${tenant.weight}`);
+  else {
+    const plan = ctx.config.plans[tenant.plan];
+    const { resourceShortage } = await import("../placement.js");
+    const short = plan ? await resourceShortage(ctx, db, target, tenant.plan, plan) : null;
+    if (short) problems.push(short);
+  }
   const state = await migrationStateOf(db, tenant);
   if (state.kind === "source-kept") problems.push(`the previous migration of ${slug} still keeps its source stack: \`btw tenant migrate ${slug} --cleanup\` (or --rollback) first`);
   if (state.kind === "rollback-unfinished") problems.push(`the rollback of ${slug}'s migration to ${state.migration.details.to} did not finish (${slug} runs on ${state.migration.details.from} again; its stack on ${state.migration.details.to} is left over): ${finishRollbackHint(slug)} first`);

@@ -126,11 +126,11 @@ export async function planRestore(ctx: Ctx, db: Db, storage: BackupStorage, req:
   const plan = requirePlan(ctx, planName);
   const servers = await listServers(db);
   const preferred = req.server ?? (manifest.server && servers.some((s) => s.name === manifest.server && s.freeCapacity >= plan.weight && placementServer(s).status === "ready" && placementServer(s).isolated) ? manifest.server : undefined);
-  const placement = choosePlacement({
-    servers: servers.map(placementServer),
-    weight: plan.weight,
-    ...(preferred ? { requested: preferred } : {}),
-  });
+  const { placementInput } = await import("../placement.js");
+  const input = { ...(await placementInput(ctx, db, servers, planName, plan)), weight: plan.weight };
+  let placement = choosePlacement({ ...input, ...(preferred ? { requested: preferred } : {}) });
+  // the backup's own server is a preference, not a request: short of a resource there, btw chooses
+  if (!placement.ok && placement.reason === "server-short" && !req.server) placement = choosePlacement(input);
   if (!placement.ok) throw placementError(placement);
   return { backup, key, target, mode: "recreate", existing: null, server: (await getServerByName(db, placement.server))!, planName, previous: null, noSafetyBackup, ...chosen };
 }

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stateSql, tempHome, type BtwHome } from "../../support/cli.js";
+
+// `btw capacity` and placement by resources (issue 26) through the CLI and a real state:
+//   big (cx33-like facts: 4 CPUs, 8 GiB, 70 GiB free) holds 9 starters — allocatable
+//   7168 MiB, the ceiling for limits 10752 MiB, a starter's limits 1152 MiB: the 9th is the
+//   last — and small (2 CPUs, 4 GiB RAM but a 3 GiB cgroup limit, as a VM slice): 2048 MiB
+//   allocatable, ceiling 3072 → two starters. `new` was never checked: no resources known.
+const GiB = 2 ** 30;
+// as `server check` records them (isolation in place: placement refuses a server without it)
+const facts = (cpus: number, mem: number, disk: number, memLimit?: number) =>
+  JSON.stringify({ cpus, memTotalBytes: mem, diskFreeBytes: disk, isolation: "in-place", ...(memLimit ? { memLimitBytes: memLimit } : {}) });
+
+describe("btw capacity, and placement that counts resources", () => {
+  let home: BtwHome;
+  beforeAll(async () => {
+    home = tempHome();
+    expect((await home.run(["init", "--domain", "example.com"])).code).toBe(0);
+    for (const [name, ip] of [["big", "192.0.2.1"], ["small", "192.0.2.2"], ["new", "192.0.2.3"]] as const) {
+      const r = await home.run(["server", "add", name, "--host", ip, "--capacity", "100", "--no-verify"]);
+      expect(r.code, r.stderr).toBe(0);
+    }
+    await stateSql(home, `update servers set status = 'active', facts = $1::jsonb where name = 'big'`, [facts(4, 8 * GiB, 70 * GiB)]);
+    await stateSql(home, `update servers set status = 'active', facts = $1::jsonb where name = 'small'`, [facts(2, 4 * GiB, 40 * GiB, 3 * GiB)]);
+    for (let i = 0; i < 8; i++) {
+      await stateSql(home, `insert into tenants (slug, plan, weight, server_id, subnet, status) select $1, 'starter', 1, id, $2::cidr, 'active' from servers where name = 'big'`, [`b-${i}`, `10.220.${i}.0/26`]);
+    }
+    await stateSql(home, `insert into tenants (slug, plan, weight, server_id, subnet, status) select 's-0', 'pro', 2, id, '10.220.0.0/26'::cidr, 'active' from servers where name = 'small'`);
+  });
+  afterAll(() => home?.cleanup());
+
+  it("--json: per server allocatable, reserved, limits, headroom per plan; the fleet's room; types and cost per tenant", async () => {
+    const r = await home.run(["capacity", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const c = JSON.parse(r.stdout) as {
+      servers: Array<{ name: string; allocatable: { cpu: number; memoryMb: number } | null; reserved: { memoryMb: number }; limit: { memoryMb: number }; headroom: Record<string, number | null>; over: string[] }>;
+      headroom: Record<string, number>;
+      types: Array<{ type: string; perServer: Record<string, number>; eurPerTenant: Record<string, number | null> }>;
+      unchecked: string[];
+      advice: string[];
+    };
+    const by = Object.fromEntries(c.servers.map((s) => [s.name, s]));
+    expect(by.big).toMatchObject({ allocatable: { cpu: 3.5, memoryMb: 7168 }, reserved: { memoryMb: 8 * 624 }, limit: { memoryMb: 8 * 1152 }, over: [] });
+    expect(by.big!.headroom).toMatchObject({ starter: 1, pro: 0 });
+    // 3 GiB cgroup limit, not the 4 GiB of RAM; a pro's limits 2304 of the 3072 ceiling
+    expect(by.small).toMatchObject({ allocatable: { cpu: 1.5, memoryMb: 2048 }, limit: { memoryMb: 2304 }, over: [] });
+    expect(by.small!.headroom).toMatchObject({ starter: 0, pro: 0 });
+    expect(by.new).toMatchObject({ allocatable: null });
+    expect(c.unchecked).toEqual(["new"]);
+    expect(c.headroom).toMatchObject({ starter: 1, pro: 0 });
+    expect(c.types.find((t) => t.type === "cx33")).toMatchObject({ perServer: { starter: 9, pro: 4 }, eurPerTenant: { starter: 0.61 } });
+    expect(c.advice.join("\n")).toMatch(/server check/);
+    expect(c.advice.join("\n")).toMatch(/room for fewer than 2 more starter tenants: add a server — cx33 costs the least per starter tenant \(0\.61 €\/month, 9 per server\)/);
+  });
+
+  it("a create that does not fit names the short resource and changes nothing (exit 2)", async () => {
+    const before = await stateSql(home, "select count(*)::int as n from tenants");
+    const r = await home.run(["tenant", "create", "acme", "--plan", "pro", "--server", "small"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/server 'small' is short of memory: a pro tenant may use up to 2304 MiB, 768 MiB left under the overcommit ceiling/);
+    expect(await stateSql(home, "select count(*)::int as n from tenants")).toEqual(before);
+  });
+
+  it("set-plan and migrate count resources too: refused naming memory, nothing changed", async () => {
+    const sp = await home.run(["tenant", "set-plan", "s-0", "business"]);
+    expect(sp.code, sp.stderr).toBe(2);
+    expect(sp.stderr).toMatch(/server 'small' is short of memory: a business tenant may use up to 5120 MiB, 3072 MiB left under the overcommit ceiling/);
+    expect(await stateSql(home, "select plan from tenants where slug = 's-0'")).toEqual([{ plan: "pro" }]);
+    const mg = await home.run(["tenant", "migrate", "b-0", "--to", "small", "--yes"]);
+    expect(mg.code).not.toBe(0);
+    expect(mg.stderr).toMatch(/server 'small' is short of memory: a starter tenant may use up to 1152 MiB, 768 MiB left/);
+    expect(await stateSql(home, "select s.name from tenants t join servers s on s.id = t.server_id where t.slug = 'b-0'")).toEqual([{ name: "big" }]);
+  });
+
+  it("a server over its policy makes capacity exit 3 and say so", async () => {
+    for (let i = 0; i < 4; i++) {
+      await stateSql(home, `insert into tenants (slug, plan, weight, server_id, subnet, status) select $1, 'starter', 1, id, $2::cidr, 'active' from servers where name = 'big'`, [`o-${i}`, `10.221.${i}.0/26`]);
+    }
+    const r = await home.run(["capacity"]);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/OVER: memory/);
+    expect(r.stdout).toMatch(/big is over its policy \(memory\)/);
+  });
+});
