@@ -1,5 +1,5 @@
 import type { Handler } from "../cli/program.js";
-import { computeCost } from "../core/cost.js";
+import { computeCost, platformItems } from "../core/cost.js";
 import { ROLE_LABEL } from "../core/infra/spec.js";
 
 // `btw cost`: monthly cost per server, per tenant and per plan, margin per plan, against the
@@ -16,13 +16,24 @@ const handler: Handler = async (ctx) => {
   const h = ctx.config.hetzner;
   const servers = (await listServers(db)).map((s) => {
     const type = s.labels[TYPE_LABEL] ?? (s.labels[ROLE_LABEL] === "monitoring" ? h.monitoringServerType : h.serverType);
-    return { name: s.name, type, priceEurMonth: h.serverTypes[type]?.priceEurMonth ?? null, capacity: s.capacity };
+    return { name: s.name, type, priceEurMonth: h.serverTypes[type]?.priceEurMonth ?? null, capacity: s.capacity, role: s.labels[ROLE_LABEL] };
   });
   const tenants = (await listTenants(db))
     .filter((t) => t.serverName !== null)
     .map((t) => ({ slug: t.slug, plan: t.plan, weight: t.weight, server: t.serverName! }));
   const plans = Object.entries(ctx.config.plans).map(([name, p]) => ({ name, priceEurMonth: p.priceEurMonth }));
-  const r = computeCost(servers, tenants, plans);
+  const { rows } = await db.query<{ bytes: string | null }>(`select coalesce(sum(size_bytes), 0)::text as bytes from backups where status = 'done'`);
+  const edge = ctx.config.proxy.mode === "edge" ? ctx.config.edge : null;
+  const items = platformItems({
+    // a hand-run edge (edge.proxies listed) is not Hetzner servers btw pays for
+    edge: edge ? { loadBalancerType: edge.loadBalancerType, servers: edge.proxies?.length ? 0 : edge.servers, serverType: edge.serverType } : null,
+    edgeServersInState: servers.filter((s) => (s.role ?? "") === "edge").length,
+    serverCount: servers.length,
+    backupBytes: Number(rows[0]?.bytes ?? 0),
+    serverPrice: (type) => h.serverTypes[type]?.priceEurMonth ?? null,
+    prices: h.prices,
+  });
+  const r = computeCost(servers, tenants, plans, items);
   const eur = (n: number | null) => (n === null ? "?" : `${n.toFixed(2)} €`);
   ctx.out.result(r, () =>
     [
@@ -47,6 +58,10 @@ const handler: Handler = async (ctx) => {
             { header: "margin", value: (p) => (p.marginEurMonth === null ? "custom pricing" : `${eur(p.marginEurMonth)} (${p.marginPct} %)`) },
           ])
         : "no tenants",
+      "",
+      "besides tenant servers (platform overhead, shared by weight):",
+      ...r.items.map((i) => `  ${i.item}: ${eur(i.eurMonth)} (${i.detail})`),
+      "  traffic: not counted (Hetzner includes 20 TB a month per server in the EU)",
       ...(r.unknownPrices.length ? [`no price known for: ${r.unknownPrices.join(", ")} (set the ${TYPE_LABEL} label or hetzner.serverTypes)`] : []),
     ].join("\n"),
   );

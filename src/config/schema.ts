@@ -324,6 +324,15 @@ export const configSchema = z
           .describe("node exporter, Docker engine metrics: reachable from the private network only"),
         sshKeys: z.array(z.object({ name: z.string(), publicKey: z.string() }).strict()).default([]),
         serverTypes: z.record(z.string(), serverType).default(defaultServerTypes),
+        prices: z
+          .object({
+            loadBalancers: z.record(z.string(), z.number().nonnegative()).default({ lb11: 5.39, lb21: 16.4, lb31: 32.9 }).describe("monthly list price per load balancer type"),
+            primaryIpv4EurMonth: z.number().nonnegative().default(0.5).describe("a server's public IPv4, billed apart from the server"),
+            backupStorageEurPerGbMonth: z.number().nonnegative().default(0.0049).describe("the backup storage's price per GB and month (Hetzner Object Storage: 4.99 € per TB)"),
+          })
+          .strict()
+          .prefault({})
+          .describe("list prices without VAT for what is not a server; config, shown by `btw cost`, never used in decisions"),
         cloudInitTimeoutSec: z.number().int().min(30).max(3600).default(900).describe("how long `infra apply` waits for a new server's first boot"),
       })
       .strict()

@@ -5,11 +5,13 @@ import { stateSql, tempHome, type BtwHome } from "../../support/cli.js";
 // (the same figures as test/unit/core/cost.test.ts, through the CLI and the real state):
 //   fsn-1 (cpx32, 10.99 €): starter w1, pro w2, business w4; fsn-2 (cx33 label, 5.49 €):
 //   starter w1 and enterprise w8; mon (role monitoring → cx33, 5.49 €): overhead.
-//   total 21.97 €; weights 16 → overhead 0.343125 per unit;
+//   plus what is not a tenant server (issue 26): 3 public IPv4 × 0.50 = 1.50, backup storage
+//   2.5 GB × 0.0049 = 0.01225 → overhead 5.49 + 1.51225 = 7.00225;
+//   total 23.48225 → 23.48 €; weights 16 → overhead 0.437640625 per unit;
 //   fsn-1 unit 10.99/7 = 1.57; fsn-2 unit 5.49/9 = 0.61
-//   starter a = 1.913125 → 1.91; pro b = 3.82625 → 3.83; business c = 7.6525 → 7.65;
-//   starter d = 0.953125 → 0.95; enterprise e = 7.625 → 7.63
-//   average 21.97 / 5 = 4.394 → 4.39 € (> 3 €); starter margin 98 − 2.86625 = 95.13
+//   starter a = 2.007640625 → 2.01; pro b = 4.01528125 → 4.02; business c = 8.0305625 → 8.03;
+//   starter d = 1.047640625 → 1.05; enterprise e = 8.3811250 → 8.38
+//   average 23.48225 / 5 = 4.69645 → 4.70 € (> 3 €); starter margin 98 − 3.05528125 = 94.94
 describe("btw cost", () => {
   let home: BtwHome;
   beforeAll(async () => {
@@ -33,6 +35,10 @@ describe("btw cost", () => {
     }
     // a purged tenant costs nothing
     await stateSql(home, `insert into tenants (slug, plan, weight, server_id, status) select 'gone', 'pro', 2, id, 'deleted' from servers where name = 'fsn-1'`);
+    // the backup storage is counted by the bytes of completed backups (a failed one holds nothing)
+    for (const [id, bytes, status] of [["b1", 2_000_000_000, "done"], ["b2", 500_000_000, "done"], ["b3", 9_000_000_000, "failed"]] as const) {
+      await stateSql(home, `insert into backups (id, tenant_slug, location, size_bytes, sha256, status) values ($1, 'c-a', 'file:///b', $2, repeat('a', 64), $3)`, [id, bytes, status]);
+    }
   });
   afterAll(() => home?.cleanup());
 
@@ -45,14 +51,21 @@ describe("btw cost", () => {
       target: { met: boolean };
       perTenant: Array<{ slug: string; costEurMonth: number }>;
       perPlan: Array<{ plan: string; tenants: number; revenueEurMonth: number | null; marginEurMonth: number | null }>;
+      items: Array<{ item: string; eurMonth: number | null; detail: string }>;
     };
-    expect(c.totalEurMonth).toBe(21.97);
-    expect(Object.fromEntries(c.perTenant.map((t) => [t.slug, t.costEurMonth]))).toEqual({ "c-a": 1.91, "c-b": 3.83, "c-c": 7.65, "c-d": 0.95, "c-e": 7.63 });
-    expect(c.perTenantAverage).toBe(4.39);
+    expect(c.totalEurMonth).toBe(23.48);
+    expect(Object.fromEntries(c.perTenant.map((t) => [t.slug, t.costEurMonth]))).toEqual({ "c-a": 2.01, "c-b": 4.02, "c-c": 8.03, "c-d": 1.05, "c-e": 8.38 });
+    expect(c.perTenantAverage).toBe(4.7);
+    expect(c.items).toEqual([
+      { item: "public IPv4", eurMonth: 1.5, detail: "3 × 0.5 €" },
+      { item: "backup storage", eurMonth: 0.01, detail: "2.5 GB in completed backups × 0.0049 €/GB" },
+    ]);
     expect(c.target.met).toBe(false);
-    expect(c.perPlan.find((p) => p.plan === "starter")).toMatchObject({ tenants: 2, revenueEurMonth: 98, marginEurMonth: 95.13 });
+    expect(c.perPlan.find((p) => p.plan === "starter")).toMatchObject({ tenants: 2, revenueEurMonth: 98, marginEurMonth: 94.94 });
     expect(c.perPlan.find((p) => p.plan === "enterprise")).toMatchObject({ tenants: 1, revenueEurMonth: null, marginEurMonth: null });
     const human = await home.run(["cost"]);
     expect(human.stdout).toMatch(/NOT met/);
+    expect(human.stdout).toMatch(/public IPv4: 1\.50 € \(3 × 0\.5 €\)/);
+    expect(human.stdout).toMatch(/traffic: not counted/);
   });
 });

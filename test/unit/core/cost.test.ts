@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { computeCost } from "../../../src/core/cost.js";
+import { computeCost, platformItems } from "../../../src/core/cost.js";
 
 // Checked against a hand computation:
 //   s1 cpx32 10.99 €, tenants a (starter, w1), b (pro, w2), c (business, w4): used 7
@@ -54,5 +54,37 @@ describe("computeCost", () => {
     const u = computeCost([{ name: "x", type: null, priceEurMonth: null, capacity: 12 }], [{ slug: "e", plan: "pro", weight: 2, server: "x" }], plans);
     expect(u.unknownPrices).toEqual(["x"]);
     expect(u.perTenant[0]!.costEurMonth).toBeNull();
+  });
+});
+
+describe("platformItems: what the fleet pays besides tenant servers (issue 26)", () => {
+  const prices = { loadBalancers: { lb11: 5.39 }, primaryIpv4EurMonth: 0.5, backupStorageEurPerGbMonth: 0.0049 };
+  const serverPrice = (t: string) => ({ cx33: 5.49 })[t] ?? null;
+
+  it("direct mode: an IPv4 per server and the backups' bytes", () => {
+    const items = platformItems({ edge: null, edgeServersInState: 0, serverCount: 4, backupBytes: 250e9, serverPrice, prices });
+    expect(items).toMatchObject([
+      { item: "public IPv4", eurMonth: 2, detail: "4 × 0.5 €" },
+      { item: "backup storage", detail: "250 GB in completed backups × 0.0049 €/GB" },
+    ]);
+    expect(items[1]!.eurMonth).toBeCloseTo(1.225, 9);
+  });
+
+  it("edge mode: the load balancer, the edge proxies the state does not list (and their IPv4)", () => {
+    const items = platformItems({ edge: { loadBalancerType: "lb11", servers: 2, serverType: "cx33" }, edgeServersInState: 0, serverCount: 3, backupBytes: 0, serverPrice, prices });
+    expect(items.slice(0, 3)).toEqual([
+      { item: "load balancer lb11", eurMonth: 5.39, detail: "the edge's entry point" },
+      { item: "edge proxies", eurMonth: 10.98, detail: "2 × cx33 (edge.servers, not in the state's servers)" },
+      { item: "public IPv4", eurMonth: 2.5, detail: "5 × 0.5 €" },
+    ]);
+    // edge servers already in the state are in the server rows: not counted twice
+    const listed = platformItems({ edge: { loadBalancerType: "lb11", servers: 2, serverType: "cx33" }, edgeServersInState: 2, serverCount: 5, backupBytes: 0, serverPrice, prices });
+    expect(listed.map((i) => i.item)).toEqual(["load balancer lb11", "public IPv4", "backup storage"]);
+  });
+
+  it("an unknown price is null, and the report names it", () => {
+    const items = platformItems({ edge: { loadBalancerType: "lb99", servers: 1, serverType: "zz" }, edgeServersInState: 0, serverCount: 1, backupBytes: 0, serverPrice, prices });
+    const r = computeCost([], [], [], items);
+    expect(r.unknownPrices).toEqual(["load balancer lb99", "edge proxies"]);
   });
 });
