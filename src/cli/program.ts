@@ -298,6 +298,16 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
     () => import("../commands/usage/report.js"),
   );
   on(program.command("cost").description("monthly cost per server, per tenant and per plan; margin per plan; the seed's 3 € per tenant"), () => import("../commands/cost.js"));
+  const fleet = program.command("fleet").description("the fleet as a whole: rebalancing tenants across servers");
+  on(
+    destructive(
+      fleet
+        .command("rebalance")
+        .description("the smallest set of migrations that brings every server under its capacity policy (see `btw capacity`); --apply runs them one at a time, resumable, stopping at the first failure")
+        .option("--apply", "run the migrations (asks, or --yes); without it, print them"),
+    ),
+    () => import("../commands/fleet/rebalance.js"),
+  );
   on(
     program.command("capacity").description("room by resources: reserved, used at most and allocatable per server, headroom in tenants per plan, cost per tenant by server type; exit 3 when a server is over its policy"),
     () => import("../commands/capacity.js"),

@@ -81,4 +81,23 @@ describe("btw capacity, and placement that counts resources", () => {
     expect(r.stdout).toMatch(/OVER: memory/);
     expect(r.stdout).toMatch(/big is over its policy \(memory\)/);
   });
+
+  it("fleet rebalance plans the fewest moves that bring big under its policy; --apply --dry-run says the same and moves nothing", async () => {
+    // big: 12 starters, 13824 MiB of limits over a 10752 ceiling: three must leave; spare has room
+    const r0 = await home.run(["fleet", "rebalance", "--json"]);
+    expect(r0.code).toBe(3);
+    expect(JSON.parse(r0.stdout).unresolved).toEqual([{ server: "big", over: ["memory"], reason: "no other server has room for any of its tenants: add a server" }]);
+    expect((await home.run(["server", "add", "spare", "--host", "192.0.2.4", "--capacity", "100", "--no-verify"])).code).toBe(0);
+    await stateSql(home, `update servers set status = 'active', facts = $1::jsonb where name = 'spare'`, [facts(4, 16 * GiB, 100 * GiB)]);
+    const r = await home.run(["fleet", "rebalance", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout) as { moves: Array<{ tenant: string; from: string; to: string; why: string[] }>; unresolved: unknown[] };
+    expect(plan.moves).toHaveLength(3);
+    expect(plan.moves.every((m) => m.from === "big" && m.to === "spare" && m.why.join() === "memory")).toBe(true);
+    expect(plan.unresolved).toEqual([]);
+    const dry = await home.run(["fleet", "rebalance", "--apply", "--dry-run"]);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/3 move\(s\):\n {2}1\. \S+ \(starter\) big → spare/);
+    expect(await stateSql(home, "select count(*)::int as n from tenants t join servers s on s.id = t.server_id where s.name = 'spare'")).toEqual([{ n: 0 }]);
+  });
 });

@@ -134,6 +134,7 @@ describe("--dry-run of every mutation changes nothing", () => {
       "tenant secrets rotate": { args: ["tenant", "secrets", "rotate", "acme"] },
       "tenant delete": { args: ["tenant", "delete", "acme", "--purge"] },
       "tenant migrate": { args: ["tenant", "migrate", "acme", "--to", "s2"] },
+      "fleet rebalance": { args: ["fleet", "rebalance", "--apply"] },
       "tenant content prune": { args: ["tenant", "content", "prune", "acme"] },
       "workflows deploy": { args: ["workflows", "deploy", "--tenant", "acme"], reads: "the plan is a diff against the workflows the tenant's n8n holds now" },
       "workflows rollback": { args: ["workflows", "rollback", "--tenant", "acme"] },
