@@ -12,10 +12,12 @@ const handler: Handler = async (ctx) => {
   const { listTenants } = await import("../state/tenants.js");
   const { fleetCapacity, capacityPolicy } = await import("../core/capacity.js");
   const [servers, tenants] = await Promise.all([listServers(db), listTenants(db)]);
-  const plansOn = new Map<string, string[]>();
-  for (const t of tenants) if (t.serverName) plansOn.set(t.serverName, [...(plansOn.get(t.serverName) ?? []), t.plan]);
+  const { tenantUse } = await import("../ops/tenant/placement.js");
+  const use = await tenantUse(db);
+  const on = new Map<string, typeof tenants>();
+  for (const t of tenants) if (t.serverName) on.set(t.serverName, [...(on.get(t.serverName) ?? []), t]);
   const r = fleetCapacity({
-    servers: servers.map((s) => ({ name: s.name, status: s.status, facts: s.facts, tenantPlans: plansOn.get(s.name) ?? [] })),
+    servers: servers.map((s) => ({ name: s.name, status: s.status, facts: s.facts, tenantPlans: (on.get(s.name) ?? []).map((t) => t.plan), tenantUse: (on.get(s.name) ?? []).map((t) => use.get(t.id) ?? null) })),
     plans: ctx.config.plans,
     types: ctx.config.hetzner.serverTypes,
     policy: capacityPolicy(ctx.config),
@@ -29,6 +31,7 @@ const handler: Handler = async (ctx) => {
         { header: "tenants", value: (s) => String(s.tenants), align: "right" },
         { header: "cpu reserved/alloc (caps)", value: (s) => (s.allocatable ? `${s.reserved.cpu}/${s.allocatable.cpu} (${s.limit.cpu})` : "unchecked") },
         { header: "memory reserved/alloc (limits)", value: (s) => (s.allocatable ? `${gib(s.reserved.memoryMb)}/${gib(s.allocatable.memoryMb)} (${gib(s.limit.memoryMb)}/${gib(s.limitCeiling!.memoryMb)})` : "unchecked") },
+        { header: "used p95 (cpu, memory)", value: (s) => (s.used ? `${s.used.cpu}, ${gib(s.used.memoryMb)}` : "not measured") },
         { header: "disk free", value: (s) => (s.allocatable?.diskFreeGb != null ? `${s.allocatable.diskFreeGb}G` : "?"), align: "right" },
         { header: `room (${plans.join("/")})`, value: (s) => plans.map((p) => s.headroom[p] ?? "?").join("/") },
         { header: "policy", value: (s) => (s.over.length ? `OVER: ${s.over.join(", ")}` : s.allocatable ? "ok" : "-") },

@@ -123,11 +123,19 @@ export function allocatable(facts: ServerFactsLike | null, policy: CapacityPolic
   };
 }
 
+/** What a tenant was measured using (p95 of its recent samples, `btw usage collect`). */
+export interface TenantUse {
+  memoryMb: number;
+  cpu: number;
+}
+
 export interface ServerLoad {
   name: string;
   allocatable: Allocatable | null;
   /** the plans of the tenants placed on it (not deleted) */
   tenants: readonly Plan[];
+  /** each tenant's measured use, aligned with `tenants` (null or absent: never measured) */
+  use?: ReadonlyArray<TenantUse | null>;
 }
 
 export interface ServerCapacity {
@@ -137,6 +145,8 @@ export interface ServerCapacity {
   limit: Resources;
   /** allocatable − reserved */
   free: Resources | null;
+  /** the measured use of its tenants (p95 each, summed); null when none was ever measured */
+  used: Resources | null;
   /** what the policy lets memory limits reach: allocatable × overcommit */
   limitCeiling: { memoryMb: number } | null;
   /** resources over the policy now (reservations above allocatable, limits above the ceiling) */
@@ -147,10 +157,19 @@ export interface ServerCapacity {
 export function serverCapacity(s: ServerLoad, policy: CapacityPolicy = DEFAULT_CAPACITY_POLICY): ServerCapacity {
   const reserved = { cpu: 0, memoryMb: 0 };
   const limit = { cpu: 0, memoryMb: 0 };
-  for (const p of s.tenants) {
+  const usedSum = { cpu: 0, memoryMb: 0 };
+  let measured = false;
+  for (const [i, p] of s.tenants.entries()) {
     const d = planDemand(p);
-    reserved.cpu += d.reserved.cpu;
-    reserved.memoryMb += d.reserved.memoryMb;
+    // a tenant that uses more than its plan reserves (p95) counts what it uses
+    const u = s.use?.[i] ?? null;
+    if (u) {
+      measured = true;
+      usedSum.cpu += u.cpu;
+      usedSum.memoryMb += u.memoryMb;
+    }
+    reserved.cpu += Math.max(d.reserved.cpu, u?.cpu ?? 0);
+    reserved.memoryMb += Math.max(d.reserved.memoryMb, u?.memoryMb ?? 0);
     limit.cpu += d.limit.cpu;
     limit.memoryMb += d.limit.memoryMb;
   }
@@ -168,6 +187,7 @@ export function serverCapacity(s: ServerLoad, policy: CapacityPolicy = DEFAULT_C
     reserved: { cpu: round(reserved.cpu), memoryMb: reserved.memoryMb },
     limit: { cpu: round(limit.cpu), memoryMb: limit.memoryMb },
     free: a ? { cpu: round(a.cpu - reserved.cpu), memoryMb: a.memoryMb - reserved.memoryMb } : null,
+    used: measured ? { cpu: round(usedSum.cpu), memoryMb: Math.round(usedSum.memoryMb) } : null,
     limitCeiling: ceiling,
     over,
     tenants: s.tenants.length,
@@ -244,7 +264,7 @@ export interface FleetCapacity {
  * longer has is counted by `fallbackPlan` (the caller says which) rather than left out.
  */
 export function fleetCapacity(input: {
-  servers: ReadonlyArray<{ name: string; status: string; facts: ServerFactsLike | null; tenantPlans: readonly string[] }>;
+  servers: ReadonlyArray<{ name: string; status: string; facts: ServerFactsLike | null; tenantPlans: readonly string[]; tenantUse?: ReadonlyArray<TenantUse | null> }>;
   plans: Readonly<Record<string, Plan>>;
   types: Readonly<Record<string, ServerTypeSpec>>;
   policy?: CapacityPolicy;
@@ -255,7 +275,8 @@ export function fleetCapacity(input: {
   const planNames = Object.keys(input.plans);
   const planOf = (name: string): Plan | undefined => input.plans[name];
   const servers = input.servers.map((s) => {
-    const c = serverCapacity({ name: s.name, allocatable: allocatable(s.facts, policy), tenants: s.tenantPlans.map(planOf).filter((p): p is Plan => p !== undefined) }, policy);
+    const known = s.tenantPlans.map((p, i) => [planOf(p), s.tenantUse?.[i] ?? null] as const).filter((x): x is readonly [Plan, TenantUse | null] => x[0] !== undefined);
+    const c = serverCapacity({ name: s.name, allocatable: allocatable(s.facts, policy), tenants: known.map((x) => x[0]), use: known.map((x) => x[1]) }, policy);
     const headroomByPlan = Object.fromEntries(planNames.map((p) => [p, headroom(c, input.plans[p]!, policy)]));
     return { ...c, tenants: s.tenantPlans.length, headroom: headroomByPlan, status: s.status };
   });

@@ -9,7 +9,7 @@
 // brought under is reported, with the reason, rather than half-planned.
 
 import type { Plan } from "../config/schema.js";
-import { allocatable, DEFAULT_CAPACITY_POLICY, fitsResources, planDemand, serverCapacity, type CapacityPolicy, type ServerFactsLike } from "./capacity.js";
+import { allocatable, DEFAULT_CAPACITY_POLICY, fitsResources, planDemand, serverCapacity, type CapacityPolicy, type ServerFactsLike, type TenantUse } from "./capacity.js";
 
 export interface RebalanceServer {
   name: string;
@@ -28,6 +28,8 @@ export interface RebalanceTenant {
   server: string;
   /** only active and suspended tenants can move (a migration needs one of those) */
   status: string;
+  /** what it was measured using (p95), when it was */
+  use?: TenantUse | null;
 }
 
 export interface Move {
@@ -55,8 +57,10 @@ export function planRebalance(input: {
   const where = new Map(input.tenants.map((t) => [t.slug, t.server]));
   const planOf = (t: RebalanceTenant) => input.plans[t.plan];
   const on = (server: string) => input.tenants.filter((t) => where.get(t.slug) === server);
-  const capacityOf = (s: RebalanceServer) =>
-    serverCapacity({ name: s.name, allocatable: allocatable(s.facts, policy), tenants: on(s.name).map(planOf).filter((p): p is Plan => p !== undefined) }, policy);
+  const capacityOf = (s: RebalanceServer) => {
+    const known = on(s.name).filter((t) => planOf(t) !== undefined);
+    return serverCapacity({ name: s.name, allocatable: allocatable(s.facts, policy), tenants: known.map((t) => planOf(t)!), use: known.map((t) => t.use ?? null) }, policy);
+  };
   const units = (s: RebalanceServer) => s.capacity - on(s.name).reduce((n, t) => n + t.weight, 0);
   const moved = new Set<string>();
   const moves: Move[] = [];

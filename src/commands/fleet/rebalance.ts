@@ -14,13 +14,14 @@ const handler: Handler = async (ctx, _args, opts) => {
   const { planRebalance } = await import("../../core/rebalance.js");
   const { capacityPolicy } = await import("../../core/capacity.js");
   const { isolationInPlace } = await import("../../core/server/isolation-check.js");
+  const { tenantUse } = await import("../../ops/tenant/placement.js");
   const plan = async () => {
-    const [servers, tenants] = await Promise.all([listServers(db), listTenants(db)]);
+    const [servers, tenants, use] = await Promise.all([listServers(db), listTenants(db), tenantUse(db)]);
     return {
       tenants,
       ...planRebalance({
         servers: servers.map((s) => ({ name: s.name, status: s.status, isolated: isolationInPlace(s.facts), facts: s.facts, capacity: s.capacity })),
-        tenants: tenants.filter((t) => t.serverName !== null).map((t) => ({ slug: t.slug, plan: t.plan, weight: t.weight, server: t.serverName!, status: t.status })),
+        tenants: tenants.filter((t) => t.serverName !== null).map((t) => ({ slug: t.slug, plan: t.plan, weight: t.weight, server: t.serverName!, status: t.status, use: use.get(t.id) ?? null })),
         plans: ctx.config.plans,
         policy: capacityPolicy(ctx.config),
       }),

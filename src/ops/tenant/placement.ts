@@ -1,6 +1,6 @@
 import type { Ctx } from "../../cli/context.js";
 import type { Plan } from "../../config/schema.js";
-import { allocatable, capacityPolicy, serverCapacity } from "../../core/capacity.js";
+import { allocatable, capacityPolicy, serverCapacity, type TenantUse } from "../../core/capacity.js";
 import { placementServer, type PlacementInput, type PlacementServer } from "../../core/placement.js";
 import type { Queryable } from "../../state/db.js";
 import type { ServerWithUsage } from "../../state/servers.js";
@@ -13,14 +13,15 @@ import type { ServerWithUsage } from "../../state/servers.js";
 export async function placementInput(ctx: Ctx, db: Queryable, servers: readonly ServerWithUsage[], planName: string, plan: Plan): Promise<Pick<PlacementInput, "servers" | "plan">> {
   const { listTenants } = await import("../../state/tenants.js");
   const policy = capacityPolicy(ctx.config);
-  const plansOn = new Map<string, Plan[]>();
+  const use = await tenantUse(db);
+  const on = new Map<string, Array<{ plan: Plan; use: TenantUse | null }>>();
   for (const t of await listTenants(db)) {
     const p = ctx.config.plans[t.plan];
-    if (t.serverName && p) plansOn.set(t.serverName, [...(plansOn.get(t.serverName) ?? []), p]);
+    if (t.serverName && p) on.set(t.serverName, [...(on.get(t.serverName) ?? []), { plan: p, use: use.get(t.id) ?? null }]);
   }
   const withResources = (s: ServerWithUsage): PlacementServer => ({
     ...placementServer(s),
-    resources: serverCapacity({ name: s.name, allocatable: allocatable(s.facts, policy), tenants: plansOn.get(s.name) ?? [] }, policy),
+    resources: serverCapacity({ name: s.name, allocatable: allocatable(s.facts, policy), tenants: (on.get(s.name) ?? []).map((x) => x.plan), use: (on.get(s.name) ?? []).map((x) => x.use) }, policy),
   });
   return { servers: servers.map(withResources), plan: { name: planName, plan, policy } };
 }
@@ -34,10 +35,24 @@ export async function resourceShortage(ctx: Ctx, db: Queryable, server: ServerWi
   const { listTenants } = await import("../../state/tenants.js");
   const { fitsResources, describeShort } = await import("../../core/capacity.js");
   const policy = capacityPolicy(ctx.config);
-  const plans = (await listTenants(db, { serverName: server.name }))
-    .filter((t) => t.slug !== without)
-    .map((t) => ctx.config.plans[t.plan])
-    .filter((p): p is Plan => p !== undefined);
-  const fit = fitsResources(serverCapacity({ name: server.name, allocatable: allocatable(server.facts, policy), tenants: plans }, policy), plan, policy);
+  const use = await tenantUse(db);
+  const there = (await listTenants(db, { serverName: server.name })).filter((t) => t.slug !== without && ctx.config.plans[t.plan] !== undefined);
+  const fit = fitsResources(
+    serverCapacity({ name: server.name, allocatable: allocatable(server.facts, policy), tenants: there.map((t) => ctx.config.plans[t.plan]!), use: there.map((t) => use.get(t.id) ?? null) }, policy),
+    plan,
+    policy,
+  );
   return fit.ok ? null : describeShort(server.name, planName, fit, policy);
+}
+
+/** Each tenant's measured use: the p95 of its resource samples of the last `days` days (`btw usage collect`). */
+export async function tenantUse(db: Queryable, days = 7): Promise<Map<number, TenantUse>> {
+  const { rows } = await db.query<{ tenantId: string; memory: string; cpu: number }>(
+    `select tenant_id::text as "tenantId",
+            percentile_disc(0.95) within group (order by memory_bytes)::text as memory,
+            percentile_disc(0.95) within group (order by cpu_cores) as cpu
+       from resource_samples where taken_at > now() - make_interval(days => $1) group by tenant_id`,
+    [days],
+  );
+  return new Map(rows.map((r) => [Number(r.tenantId), { memoryMb: Math.round(Number(r.memory) / 2 ** 20), cpu: Number(r.cpu) }]));
 }

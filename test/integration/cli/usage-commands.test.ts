@@ -68,6 +68,25 @@ function fakeDockerApi(socketPath: string, databaseUrl: string): Promise<Server>
       if (req.method === "GET" && inspect && execs.has(inspect[1]!)) {
         return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ Running: false, ExitCode: 0 }));
       }
+      // the tenant's running containers (collect's resource sample): the list filtered by its
+      // label, then each one's stats — Docker's shapes, fixed figures (acme's three services)
+      if (req.method === "GET" && path.startsWith("/containers/json")) {
+        const filters = JSON.parse(new URL(req.url ?? "", "http://x").searchParams.get("filters") ?? "{}") as { label?: string[] };
+        const acme = (filters.label ?? []).includes("btw.tenant=acme");
+        const list = acme ? ["postgres", "redis", "n8n"].map((svc) => ({ Id: `acme-${svc}`, Names: [`/btw-acme-${svc}`], Labels: { "btw.tenant": "acme", "btw.service": svc } })) : [];
+        return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(list));
+      }
+      const stats = /^\/containers\/(acme-[a-z0-9]+)\/stats/.exec(path);
+      if (req.method === "GET" && stats) {
+        const mib = { "acme-postgres": 40, "acme-redis": 4, "acme-n8n": 400 }[stats[1]!] ?? 0;
+        return void res.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({
+            memory_stats: { usage: (mib + 10) * 2 ** 20, stats: { total_inactive_file: 10 * 2 ** 20 } },
+            cpu_stats: { cpu_usage: { total_usage: 2_100_000_000 }, system_cpu_usage: 20_000_000_000, online_cpus: 2 },
+            precpu_stats: { cpu_usage: { total_usage: 2_000_000_000 }, system_cpu_usage: 18_000_000_000 },
+          }),
+        );
+      }
       res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: `not in this fake: ${req.method} ${path}` }));
     });
   });
@@ -202,6 +221,10 @@ describe("usage collect and usage report --enforce, as run by the operator, on a
     const r = await btw("usage", "collect", "--json");
     expect(r.code, r.stderr + r.stdout).toBe(0);
     expect(await usageRow("workflows.active")).toEqual([4]);
+    // and what acme's containers use now (issue 26): the fake engine's working sets summed
+    // (40 + 4 + 400 MiB, the inactive file cache left out), 0.1 s of CPU over 2 s of 2 CPUs each
+    const samples = (await db.query<{ memory: string; cpu: number }>("select memory_bytes::text as memory, cpu_cores as cpu from resource_samples s join tenants t on t.id = s.tenant_id where t.slug = 'acme'")).rows;
+    expect(samples).toEqual([{ memory: String(444 * 2 ** 20), cpu: 0.3 }]);
     const doc = JSON.parse(r.stdout) as { notices: Array<{ tenant: string; metric: string; level: string; deliveries: Array<{ channel: string; ok: boolean }> }> };
     expect(doc.notices).toEqual([{ tenant: "acme", metric: "workflows.active", level: "80%", deliveries: [{ channel: "webhook", ok: true }] }]);
     expect(sent()).toEqual(["quota.80"]);

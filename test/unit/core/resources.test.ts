@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { configSchema } from "../../../src/config/schema.js";
+import { allocatable, fitsResources, serverCapacity } from "../../../src/core/capacity.js";
+import { p95, parseContainerStats, sumSamples } from "../../../src/core/usage/resources.js";
+
+const MiB = 2 ** 20;
+
+describe("a tenant's real use from Docker's container stats (issue 26)", () => {
+  it("memory's working set leaves the inactive file cache out (cgroup v1 and v2 names), as docker stats does", () => {
+    expect(parseContainerStats({ memory_stats: { usage: 500 * MiB, stats: { total_inactive_file: 100 * MiB } } }).memoryBytes).toBe(400 * MiB);
+    expect(parseContainerStats({ memory_stats: { usage: 300 * MiB, stats: { inactive_file: 20 * MiB } } }).memoryBytes).toBe(280 * MiB);
+  });
+  it("CPUs from the two readings Docker takes a second apart; none for a first reading or a stopped container", () => {
+    const s = { cpu_stats: { cpu_usage: { total_usage: 2_500_000_000 }, system_cpu_usage: 20_000_000_000, online_cpus: 4 }, precpu_stats: { cpu_usage: { total_usage: 2_000_000_000 }, system_cpu_usage: 16_000_000_000 } };
+    // 0.5 s of CPU over 4 s of the 4 CPUs' time → 0.125 × 4 = 0.5 CPUs
+    expect(parseContainerStats(s).cpuCores).toBe(0.5);
+    expect(parseContainerStats({ ...s, precpu_stats: {} }).cpuCores).toBe(0);
+    expect(parseContainerStats({})).toEqual({ memoryBytes: 0, cpuCores: 0 });
+  });
+  it("a tenant is the sum of its containers; p95 by nearest rank", () => {
+    expect(sumSamples([{ memoryBytes: 1, cpuCores: 0.1 }, { memoryBytes: 2, cpuCores: 0.2 }])).toEqual({ memoryBytes: 3, cpuCores: 0.3 });
+    expect(p95([])).toBeNull();
+    expect(p95([5])).toBe(5);
+    expect(p95(Array.from({ length: 100 }, (_, i) => i + 1))).toBe(95);
+    expect(p95([1, 2, 3, 100])).toBe(100);
+  });
+  it("capacity counts what a tenant uses when it is more than its plan reserves", () => {
+    const config = configSchema.parse({ domain: "example.com" });
+    const starter = config.plans.starter!;
+    const a = allocatable({ cpus: 4, memTotalBytes: 8 * 2 ** 30, diskFreeBytes: 100 * 2 ** 30 });
+    // 7168 MiB: two starters reserve 1248; measured at 3300 MiB each (p95), they take 6600,
+    // and a third starter's 624 no longer fits
+    const quiet = serverCapacity({ name: "s", allocatable: a, tenants: [starter, starter], use: [{ memoryMb: 300, cpu: 0.01 }, null] });
+    expect(quiet.reserved).toEqual({ cpu: 0.34, memoryMb: 1248 });
+    expect(quiet.used).toEqual({ cpu: 0.01, memoryMb: 300 });
+    const hungry = serverCapacity({ name: "s", allocatable: a, tenants: [starter, starter], use: [{ memoryMb: 3300, cpu: 1.2 }, { memoryMb: 3300, cpu: 0.1 }] });
+    expect(hungry.reserved).toEqual({ cpu: 1.37, memoryMb: 6600 });
+    expect(fitsResources(hungry, starter)).toMatchObject({ ok: false, short: "memory", what: "reservation" });
+    expect(serverCapacity({ name: "s", allocatable: a, tenants: [starter] }).used).toBeNull();
+  });
+});
