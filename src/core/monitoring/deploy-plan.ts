@@ -22,12 +22,17 @@ export interface StackAssets {
   grafana: Record<string, string>;
 }
 
-/** Optional services (Grafana, cAdvisor) are Compose profiles, switched on by config. */
+/**
+ * Optional services (Grafana, cAdvisor) are Compose profiles, switched on by config. `--wait`:
+ * the deploy reports done only once every service runs (healthy where it has a check) — a
+ * Prometheus that exits at start was reported deployed, and seen missing only by what
+ * scraped nothing afterwards (this session's full run).
+ */
 function composeArgv(project: string, dir: string, profiles: readonly string[]): string[] {
   return [
     "docker", "compose", "-p", project, "--project-directory", dir, "-f", `${dir}/compose.yml`, "--env-file", `${dir}/.env`,
     ...profiles.flatMap((p) => ["--profile", p]),
-    "up", "-d", "--remove-orphans",
+    "up", "-d", "--remove-orphans", "--wait", "--wait-timeout", "300",
   ];
 }
 

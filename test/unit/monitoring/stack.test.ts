@@ -133,7 +133,7 @@ describe("monitoring deploy's plan", () => {
       ["mkdir", "-p", "-m", "0755", "--", "/var/lib/prometheus/node-exporter"],
       ["sh", "-c", WRITE_FILE_ATOMIC_SCRIPT, "sh", "/opt/btw/exporters/compose.yml", "0644"],
       ["sh", "-c", WRITE_FILE_ATOMIC_SCRIPT, "sh", "/opt/btw/exporters/.env", "0644"],
-      ["docker", "compose", "-p", "btw-exporters", "--project-directory", "/opt/btw/exporters", "-f", "/opt/btw/exporters/compose.yml", "--env-file", "/opt/btw/exporters/.env", "--profile", "cadvisor", "up", "-d", "--remove-orphans"],
+      ["docker", "compose", "-p", "btw-exporters", "--project-directory", "/opt/btw/exporters", "-f", "/opt/btw/exporters/compose.yml", "--env-file", "/opt/btw/exporters/.env", "--profile", "cadvisor", "up", "-d", "--remove-orphans", "--wait", "--wait-timeout", "300"],
     ]);
     expect(steps[3]!.input).toContain("BIND_ADDRESS=10.0.1.2\n");
   });
