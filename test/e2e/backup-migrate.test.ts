@@ -1,13 +1,20 @@
-import { appendFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stateSql, type BtwHome } from "../support/cli.js";
+import { execa } from "execa";
+import { parse, stringify } from "yaml";
+import { killDuring, stateSql, type BtwHome } from "../support/cli.js";
 import { LAB_DOMAIN, labHome, onVm, viaProxy, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { labInfo, type LaneLab } from "./support/lab.js";
 import { makeExecutions, snapshot, tenantApi, scrubTenant } from "../integration/backup/tenant-api.js";
 
+// Time: ~6 min (359 s alone, 2026-12-07): one tenant, four migrations of it (migrate, rollback,
+// migrate again, the rebalance's — killed once and resumed), each a backup, a restore and an
+// n8n start on the other server.
+//
 // Moving a tenant between servers: lab-1 → lab-2 with its data, the route switched (lab-2's
-// proxy answers, lab-1's does not), then --rollback to the kept source, then --cleanup.
+// proxy answers, lab-1's does not), then --rollback to the kept source, then --cleanup; then
+// capacity from lab-2's own memory limit and `fleet rebalance` moving the tenant back (issue 26).
 // (The VMs' proxies are shared with other test runs, whose route syncs render only their own
 // tenants; run this file alone for a quiet proxy.)
 describe("tenant migrate on the lab", () => {
@@ -121,5 +128,70 @@ describe("tenant migrate on the lab", () => {
     expect(await volumes(vm1)).toBe("");
     expect((await onVm(vm1, ["test", "-e", `/opt/btw/tenants/${T}`])).code).not.toBe(0);
     expect((await viaProxy(vm2, host, "/healthz")).status).toBe(200);
+  });
+
+  // issue 26: capacity read from what the servers really have. lab-2's VM is given a memory
+  // limit of its own (20 GiB, a cgroup limit the host's 24 GiB of RAM is above); with a
+  // platform reserve of 21 GiB lab-2 has nothing left for T, lab-1 has 3 GiB: lab-2 is over its
+  // policy, and the rebalance moves T to lab-1 — killed once on the way, finished by a re-run.
+  it("capacity counts lab-2's own memory limit; fleet rebalance moves T off it, killed once and finished by the next --apply", async () => {
+    const vmLimit = async (vm: LabServer, limit: string) => {
+      const r = await execa("docker", ["update", "--memory", limit, "--memory-swap", limit, vm.name], { reject: false });
+      expect(r.exitCode, r.stderr).toBe(0);
+    };
+    await vmLimit(vm2, "20g");
+    try {
+      const file = join(home.dir, "btw.yml");
+      const c = parse(readFileSync(file, "utf8")) as { placement: Record<string, unknown> };
+      c.placement = { ...c.placement, resources: { platformReserve: { memoryMb: 21 * 1024 } } };
+      writeFileSync(file, stringify(c));
+      expect((await btw(["server", "check", vm1.name])).code).toBe(0);
+      expect((await btw(["server", "check", vm2.name])).code).toBe(0);
+      // what lab-2 reports is its cgroup's own limit, as Docker set it
+      const facts = (await stateSql(home, "select name, facts from servers order by name")) as Array<{ name: string; facts: { memLimitBytes?: number; memTotalBytes: number } }>;
+      const limit = Number((await execa("docker", ["inspect", "-f", "{{.HostConfig.Memory}}", vm2.name])).stdout.trim());
+      expect(limit).toBe(20 * 2 ** 30);
+      expect(facts.find((f) => f.name === vm2.name)!.facts.memLimitBytes).toBe(limit);
+      expect(facts.find((f) => f.name === vm1.name)!.facts.memLimitBytes ?? null).toBeNull();
+      const cap = await btw(["capacity", "--json"]);
+      expect(cap.code, cap.stderr).toBe(3);
+      const servers = (JSON.parse(cap.stdout) as { servers: Array<{ name: string; allocatable: { memoryMb: number }; over: string[] }> }).servers;
+      expect(servers.find((s) => s.name === vm2.name)).toMatchObject({ allocatable: { memoryMb: 0 }, over: ["memory"] });
+      const total1 = facts.find((f) => f.name === vm1.name)!.facts.memTotalBytes;
+      expect(servers.find((s) => s.name === vm1.name)).toMatchObject({ allocatable: { memoryMb: Math.floor(total1 / 2 ** 20) - 21 * 1024 }, over: [] });
+
+      const planned = await btw(["fleet", "rebalance", "--json"]);
+      expect(planned.code, planned.stderr).toBe(0);
+      expect((JSON.parse(planned.stdout) as { moves: unknown[] }).moves).toEqual([{ tenant: T, plan: "starter", from: vm2.name, to: vm1.name, why: ["memory"] }]);
+      await killDuring(home, ["fleet", "rebalance", "--apply", "--yes"], "wait for n8n on the target");
+      const again = await btw(["fleet", "rebalance", "--apply", "--yes", "--json"]);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).toMatch(new RegExp(`finishing ${T}'s migration ${vm2.name} → ${vm1.name}`));
+      expect((JSON.parse(again.stdout) as { migrated: Array<{ tenant: string; to: string }> }).migrated).toEqual([expect.objectContaining({ tenant: T, to: vm1.name })]);
+      expect((await viaProxy(vm1, host, "/healthz")).status).toBe(200);
+      const api = await tenantApi(home, vm1, T, LAB_DOMAIN);
+      try {
+        expect(await snapshot(api)).toEqual(before);
+      } finally {
+        api.close();
+      }
+      expect((await btw(["capacity"])).code).toBe(0);
+      // what T really uses, as `usage collect` samples it, against Docker's own figures for
+      // its containers on lab-1 (taken a moment apart: within a quarter)
+      const collected = await btw(["usage", "collect", "--no-notify"]);
+      expect(collected.code, collected.stderr).toBe(0);
+      const used = (JSON.parse((await btw(["capacity", "--json"])).stdout) as { servers: Array<{ name: string; used: { memoryMb: number } | null }> }).servers.find((x) => x.name === vm1.name)!.used;
+      const stats = (await onVm(vm1, ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"])).stdout.split("\n").filter((l) => l.startsWith(`btw-${T}-`));
+      const mib = stats.reduce((n, l) => {
+        const m = /\s([\d.]+)(KiB|MiB|GiB)\s\//.exec(l)!;
+        return n + Number(m[1]) * ({ KiB: 1 / 1024, MiB: 1, GiB: 1024 } as Record<string, number>)[m[2]!]!;
+      }, 0);
+      expect(stats.length).toBe(3);
+      expect(used).not.toBeNull();
+      expect(Math.abs(used!.memoryMb - mib) / mib, `btw ${used!.memoryMb} MiB, docker stats ${mib.toFixed(0)} MiB`).toBeLessThan(0.25);
+    } finally {
+      // effectively no limit again (above the machine's RAM): the lane's next files see the whole host
+      await vmLimit(vm2, "1t");
+    }
   });
 });
