@@ -17,6 +17,7 @@ const EXPECTED_TABLES = [
   "master_keys",
   "operations",
   "quota_notices",
+  "resource_samples",
   "server_secrets",
   "servers",
   "state_identity",
