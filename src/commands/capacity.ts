@@ -9,15 +9,12 @@ import { ExitCode } from "../errors.js";
 const handler: Handler = async (ctx) => {
   const db = await ctx.db();
   const { listServers } = await import("../state/servers.js");
-  const { listTenants } = await import("../state/tenants.js");
   const { fleetCapacity, capacityPolicy } = await import("../core/capacity.js");
-  const [servers, tenants] = await Promise.all([listServers(db), listTenants(db)]);
-  const { tenantUse } = await import("../ops/tenant/placement.js");
-  const use = await tenantUse(db);
-  const on = new Map<string, typeof tenants>();
-  for (const t of tenants) if (t.serverName) on.set(t.serverName, [...(on.get(t.serverName) ?? []), t]);
+  const servers = await listServers(db);
+  const { serverLoads } = await import("../ops/tenant/placement.js");
+  const loads = await serverLoads(ctx, db);
   const r = fleetCapacity({
-    servers: servers.map((s) => ({ name: s.name, status: s.status, facts: s.facts, tenantPlans: (on.get(s.name) ?? []).map((t) => t.plan), tenantUse: (on.get(s.name) ?? []).map((t) => use.get(t.id) ?? null) })),
+    servers: servers.map((s) => ({ name: s.name, status: s.status, facts: s.facts, ...(loads.get(s.name) ?? { tenants: [], use: [] }) })),
     plans: ctx.config.plans,
     types: ctx.config.hetzner.serverTypes,
     policy: capacityPolicy(ctx.config),

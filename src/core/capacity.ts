@@ -260,11 +260,12 @@ export interface FleetCapacity {
 /**
  * The fleet's room by resources: each server (its facts, the plans placed on it), the fleet's
  * headroom in tenants of each plan, each Hetzner type's tenants per server and cost per
- * tenant, and advice in words. `plans` are the plans of btw.yml; a tenant whose plan it no
- * longer has is counted by `fallbackPlan` (the caller says which) rather than left out.
+ * tenant, and advice in words. `plans` are the plans of btw.yml (the caller leaves out a
+ * tenant whose plan it no longer has: nothing says what it reserves).
  */
 export function fleetCapacity(input: {
-  servers: ReadonlyArray<{ name: string; status: string; facts: ServerFactsLike | null; tenantPlans: readonly string[]; tenantUse?: ReadonlyArray<TenantUse | null> }>;
+  /** each server with its tenants' plans and measured use, aligned (as ServerLoad) */
+  servers: ReadonlyArray<{ name: string; status: string; facts: ServerFactsLike | null; tenants: readonly Plan[]; use?: ReadonlyArray<TenantUse | null> }>;
   plans: Readonly<Record<string, Plan>>;
   types: Readonly<Record<string, ServerTypeSpec>>;
   policy?: CapacityPolicy;
@@ -273,12 +274,10 @@ export function fleetCapacity(input: {
 }): FleetCapacity {
   const policy = input.policy ?? DEFAULT_CAPACITY_POLICY;
   const planNames = Object.keys(input.plans);
-  const planOf = (name: string): Plan | undefined => input.plans[name];
   const servers = input.servers.map((s) => {
-    const known = s.tenantPlans.map((p, i) => [planOf(p), s.tenantUse?.[i] ?? null] as const).filter((x): x is readonly [Plan, TenantUse | null] => x[0] !== undefined);
-    const c = serverCapacity({ name: s.name, allocatable: allocatable(s.facts, policy), tenants: known.map((x) => x[0]), use: known.map((x) => x[1]) }, policy);
+    const c = serverCapacity({ name: s.name, allocatable: allocatable(s.facts, policy), tenants: s.tenants, ...(s.use ? { use: s.use } : {}) }, policy);
     const headroomByPlan = Object.fromEntries(planNames.map((p) => [p, headroom(c, input.plans[p]!, policy)]));
-    return { ...c, tenants: s.tenantPlans.length, headroom: headroomByPlan, status: s.status };
+    return { ...c, headroom: headroomByPlan, status: s.status };
   });
   const ready = servers.filter((s) => s.status === "active");
   const fleetHeadroom = Object.fromEntries(planNames.map((p) => [p, ready.reduce((n, s) => n + (s.headroom[p] ?? 0), 0)]));

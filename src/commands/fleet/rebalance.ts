@@ -17,15 +17,12 @@ const handler: Handler = async (ctx, _args, opts) => {
   const { tenantUse } = await import("../../ops/tenant/placement.js");
   const plan = async () => {
     const [servers, tenants, use] = await Promise.all([listServers(db), listTenants(db), tenantUse(db)]);
-    return {
-      tenants,
-      ...planRebalance({
+    return planRebalance({
         servers: servers.map((s) => ({ name: s.name, status: s.status, isolated: isolationInPlace(s.facts), facts: s.facts, capacity: s.capacity })),
         tenants: tenants.filter((t) => t.serverName !== null).map((t) => ({ slug: t.slug, plan: t.plan, weight: t.weight, server: t.serverName!, status: t.status, use: use.get(t.id) ?? null })),
         plans: ctx.config.plans,
         policy: capacityPolicy(ctx.config),
-      }),
-    };
+      });
   };
   const describe = (r: Awaited<ReturnType<typeof plan>>) =>
     [

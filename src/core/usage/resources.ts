@@ -31,10 +31,3 @@ export function parseContainerStats(raw: unknown): ResourceSample {
 export function sumSamples(samples: readonly ResourceSample[]): ResourceSample {
   return samples.reduce((a, b) => ({ memoryBytes: a.memoryBytes + b.memoryBytes, cpuCores: Math.round((a.cpuCores + b.cpuCores) * 1000) / 1000 }), { memoryBytes: 0, cpuCores: 0 });
 }
-
-/** The 95th percentile (nearest rank) of `values`; null for none. */
-export function p95(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(0.95 * sorted.length) - 1)]!;
-}

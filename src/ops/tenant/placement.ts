@@ -11,17 +11,11 @@ import type { ServerWithUsage } from "../../state/servers.js";
  * nothing, as units would still count its weight). With `plan`, what choosePlacement needs.
  */
 export async function placementInput(ctx: Ctx, db: Queryable, servers: readonly ServerWithUsage[], planName: string, plan: Plan): Promise<Pick<PlacementInput, "servers" | "plan">> {
-  const { listTenants } = await import("../../state/tenants.js");
   const policy = capacityPolicy(ctx.config);
-  const use = await tenantUse(db);
-  const on = new Map<string, Array<{ plan: Plan; use: TenantUse | null }>>();
-  for (const t of await listTenants(db)) {
-    const p = ctx.config.plans[t.plan];
-    if (t.serverName && p) on.set(t.serverName, [...(on.get(t.serverName) ?? []), { plan: p, use: use.get(t.id) ?? null }]);
-  }
+  const loads = await serverLoads(ctx, db);
   const withResources = (s: ServerWithUsage): PlacementServer => ({
     ...placementServer(s),
-    resources: serverCapacity({ name: s.name, allocatable: allocatable(s.facts, policy), tenants: (on.get(s.name) ?? []).map((x) => x.plan), use: (on.get(s.name) ?? []).map((x) => x.use) }, policy),
+    resources: serverCapacity({ name: s.name, allocatable: allocatable(s.facts, policy), ...(loads.get(s.name) ?? { tenants: [], use: [] }) }, policy),
   });
   return { servers: servers.map(withResources), plan: { name: planName, plan, policy } };
 }
@@ -31,18 +25,31 @@ export async function placementInput(ctx: Ctx, db: Queryable, servers: readonly 
  * the short resource), or null when it fits or the server's resources are unknown. `without`:
  * a tenant already there whose place the new one takes (set-plan counts the tenant once).
  */
-export async function resourceShortage(ctx: Ctx, db: Queryable, server: ServerWithUsage | { name: string; facts: ServerWithUsage["facts"] }, planName: string, plan: Plan, without?: string): Promise<string | null> {
-  const { listTenants } = await import("../../state/tenants.js");
+export async function resourceShortage(ctx: Ctx, db: Queryable, server: { name: string; facts: ServerWithUsage["facts"] }, planName: string, plan: Plan, without?: string): Promise<string | null> {
   const { fitsResources, describeShort } = await import("../../core/capacity.js");
   const policy = capacityPolicy(ctx.config);
-  const use = await tenantUse(db);
-  const there = (await listTenants(db, { serverName: server.name })).filter((t) => t.slug !== without && ctx.config.plans[t.plan] !== undefined);
-  const fit = fitsResources(
-    serverCapacity({ name: server.name, allocatable: allocatable(server.facts, policy), tenants: there.map((t) => ctx.config.plans[t.plan]!), use: there.map((t) => use.get(t.id) ?? null) }, policy),
-    plan,
-    policy,
-  );
+  const load = (await serverLoads(ctx, db, without)).get(server.name) ?? { tenants: [], use: [] };
+  const fit = fitsResources(serverCapacity({ name: server.name, allocatable: allocatable(server.facts, policy), ...load }, policy), plan, policy);
   return fit.ok ? null : describeShort(server.name, planName, fit, policy);
+}
+
+/**
+ * Per server, its tenants' plans and measured use, aligned (what serverCapacity counts): the
+ * tenants not deleted whose plan btw.yml still has, but `without`.
+ */
+export async function serverLoads(ctx: Ctx, db: Queryable, without?: string): Promise<Map<string, { tenants: Plan[]; use: Array<TenantUse | null> }>> {
+  const { listTenants } = await import("../../state/tenants.js");
+  const [tenants, use] = await Promise.all([listTenants(db), tenantUse(db)]);
+  const loads = new Map<string, { tenants: Plan[]; use: Array<TenantUse | null> }>();
+  for (const t of tenants) {
+    const p = ctx.config.plans[t.plan];
+    if (!t.serverName || !p || t.slug === without) continue;
+    const l = loads.get(t.serverName) ?? { tenants: [], use: [] };
+    l.tenants.push(p);
+    l.use.push(use.get(t.id) ?? null);
+    loads.set(t.serverName, l);
+  }
+  return loads;
 }
 
 /** Each tenant's measured use: the p95 of its resource samples of the last `days` days (`btw usage collect`). */
