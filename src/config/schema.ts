@@ -68,11 +68,23 @@ export const planSchema = z
     diskReservedGb: z.number().positive().optional().describe("free disk a new tenant of this plan needs on its server (default 2)"),
     n8n: service,
     worker: service.optional(),
+    runner: service
+      .optional()
+      .describe("each task runner (where Code nodes run; one beside n8n, one beside the worker in queue mode); default: n8n's cpus, 512 MB, 128 pids"),
     postgres: service,
     redis: service,
   })
   .strict();
 export type Plan = z.infer<typeof planSchema>;
+
+/**
+ * A plan's task runner (one beside n8n, one beside the worker): its own block when set, else
+ * n8n's CPU figures with 512 MB (idle ~92 MiB on n8n 2.8.4; the rest is the customer's data
+ * in flight through Code nodes) and 128 pids.
+ */
+export function planRunner(plan: Pick<Plan, "n8n" | "runner">): Plan["n8n"] {
+  return plan.runner ?? { cpus: plan.n8n.cpus, ...(plan.n8n.cpuReserved !== undefined ? { cpuReserved: plan.n8n.cpuReserved } : {}), memoryMb: 512, pids: 128 };
+}
 
 const small = { postgres: { cpus: 0.5, memoryMb: 256, pids: 200 }, redis: { cpus: 0.25, memoryMb: 128, pids: 64 } };
 const medium = { postgres: { cpus: 1, memoryMb: 512, pids: 300 }, redis: { cpus: 0.5, memoryMb: 256, pids: 64 } };

@@ -16,7 +16,7 @@
 // - disk: a new tenant needs its reservation of free disk above `minFreeDiskGb`.
 // A server without facts (never checked) has no known resources: units decide alone there.
 
-import type { Config, Plan } from "../config/schema.js";
+import { planRunner, type Config, type Plan } from "../config/schema.js";
 
 export type Resource = "cpu" | "memory" | "disk";
 
@@ -47,9 +47,10 @@ export const DEFAULT_CAPACITY_POLICY: CapacityPolicy = {
  * idle and serving the editor, measured on the lab (n8n 2.8.4, `docker stats`, 2026-12-07):
  * n8n 398–405 MiB (with its task runner and the editor's assets on tmpfs), Postgres 31–49 MiB,
  * Redis 3.5–3.8 MiB; rounded up for a normal run's growth. A worker runs the executions:
- * n8n's figure without the editor.
+ * n8n's figure without the editor. A task runner in its own container (since issue 24):
+ * 92 MiB idle after its start.
  */
-export const MEASURED_MEMORY_MB = { n8n: 512, worker: 448, postgres: 96, redis: 16 } as const;
+export const MEASURED_MEMORY_MB = { n8n: 512, worker: 448, postgres: 96, redis: 16, runner: 96 } as const;
 
 /**
  * CPUs a service needs to run well: idle on the lab (same run) n8n used 0.7–1.5 % of a CPU,
@@ -57,7 +58,7 @@ export const MEASURED_MEMORY_MB = { n8n: 512, worker: 448, postgres: 96, redis: 
  * `cpuReserved`: that is a share under contention (cpu_shares), a weight between tenants
  * when the server is busy, not what a tenant uses.
  */
-export const MEASURED_CPU = { n8n: 0.1, worker: 0.25, postgres: 0.05, redis: 0.02 } as const;
+export const MEASURED_CPU = { n8n: 0.1, worker: 0.25, postgres: 0.05, redis: 0.02, runner: 0.02 } as const;
 
 /** Disk a tenant needs when its plan sets none: images are shared, this is its data's start. */
 export const DEFAULT_DISK_RESERVED_GB = 2;
@@ -77,7 +78,8 @@ function services(plan: Plan): Array<[Role, Service]> {
     ["postgres", plan.postgres],
     ["redis", plan.redis],
   ];
-  if (plan.queueMode) out.push(["worker", plan.worker ?? plan.n8n]);
+  out.push(["runner", planRunner(plan)]);
+  if (plan.queueMode) out.push(["worker", plan.worker ?? plan.n8n], ["runner", planRunner(plan)]);
   return out;
 }
 

@@ -41,7 +41,7 @@ describe("tenant lifecycle on the lab", () => {
     expect(status.code, status.stderr).toBe(0);
     const s = JSON.parse(status.stdout) as { healthy: boolean; n8nReady: boolean; containers: { service: string; health: string }[] };
     expect(s.n8nReady).toBe(true);
-    expect(s.containers.map((c) => c.service).sort()).toEqual(["n8n", "postgres", "redis"]);
+    expect(s.containers.map((c) => c.service).sort()).toEqual(["n8n", "postgres", "redis", "runner"]);
     expect(s.healthy).toBe(true);
 
     const res = await viaProxy(vm, `orbit.${LAB_DOMAIN}`, "/healthz");
@@ -208,11 +208,12 @@ describe("tenant lifecycle on the lab", () => {
     }
   });
 
-  it("orbit's containers run hardened (issue 24): no capabilities left in n8n, read-only roots, no new privileges; Postgres and Redis keep only their entrypoints' capabilities", async () => {
+  it("orbit's containers run hardened (issue 24): no capabilities left in n8n and its runner, read-only roots, no new privileges; Postgres and Redis keep only their entrypoints' capabilities; the runner reaches its n8n and nothing else", async () => {
     const inspect = async (c: string) =>
       JSON.parse((await onVm(vm, ["docker", "inspect", "--format", "{{json .HostConfig}}|{{json .Config.User}}", c])).stdout.split("|")[0]!) as { CapDrop: string[] | null; CapAdd: string[] | null; ReadonlyRootfs: boolean; SecurityOpt: string[] | null; Privileged: boolean };
     for (const [c, adds, ro] of [
       ["btw-orbit-n8n", [], true],
+      ["btw-orbit-runner", [], true],
       ["btw-orbit-postgres", ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"], true],
       ["btw-orbit-redis", ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"], false],
     ] as const) {
@@ -220,14 +221,25 @@ describe("tenant lifecycle on the lab", () => {
       expect({ c, drop: h.CapDrop, add: [...(h.CapAdd ?? [])].sort(), ro: h.ReadonlyRootfs, privileged: h.Privileged }).toEqual({ c, drop: ["ALL"], add: [...adds], ro, privileged: false });
       expect(h.SecurityOpt).toContain("no-new-privileges:true");
     }
-    // what a customer's Code node would find, seen from inside n8n (its task runner is a child
-    // of the same process): uid 1000, no effective or bounding capability, no new privileges,
-    // a root filesystem it cannot write, and n8n still answering
-    const status = (await onVm(vm, ["docker", "exec", "btw-orbit-n8n", "cat", "/proc/1/status"])).stdout;
-    expect(/^Uid:\s+1000\s/m.test(status), status).toBe(true);
-    expect(/^CapEff:\s+0+$/m.test(status) && /^CapBnd:\s+0+$/m.test(status) && /^NoNewPrivs:\s+1$/m.test(status), status).toBe(true);
-    const write = await onVm(vm, ["docker", "exec", "btw-orbit-n8n", "sh", "-c", "touch /usr/local/lib/x 2>&1; touch /home/node/x 2>&1; touch /tmp/x && echo tmp-ok"]);
-    expect(write.stdout).toMatch(/Read-only file system[\s\S]*Read-only file system[\s\S]*tmp-ok/);
+    // what n8n and a customer's Code node (in the runner, its own container) find inside: uid
+    // 1000, no effective or bounding capability, no new privileges, a root filesystem they
+    // cannot write, and n8n still answering
+    for (const c of ["btw-orbit-n8n", "btw-orbit-runner"]) {
+      const status = (await onVm(vm, ["docker", "exec", c, "cat", "/proc/1/status"])).stdout;
+      expect(/^Uid:\s+1000\s/m.test(status), status).toBe(true);
+      expect(/^CapEff:\s+0+$/m.test(status) && /^CapBnd:\s+0+$/m.test(status) && /^NoNewPrivs:\s+1$/m.test(status), status).toBe(true);
+      const write = await onVm(vm, ["docker", "exec", c, "sh", "-c", "touch /usr/local/lib/x 2>&1; touch /home/node/x 2>&1; touch /tmp/x && echo tmp-ok"]);
+      expect(write.stdout).toMatch(/Read-only file system[\s\S]*Read-only file system[\s\S]*tmp-ok/);
+    }
+    // the runner: connected to its n8n (healthy), and boxed in: no route out of the tenant's
+    // internal network (the lab's registry on the bridge stands for the Internet), no path to
+    // the other tenant's n8n
+    expect((await onVm(vm, ["docker", "inspect", "--format", "{{.State.Health.Status}}", "btw-orbit-runner"])).stdout.trim()).toBe("healthy");
+    const dial = (host: string, port: number) =>
+      onVm(vm, ["docker", "exec", "btw-orbit-runner", "node", "-e", `const s=require("net").connect(${port},"${host}");s.setTimeout(3000,()=>{console.log("timeout");process.exit(0)});s.on("connect",()=>{console.log("open");process.exit(0)}).on("error",(e)=>{console.log(e.code);process.exit(0)})`]);
+    expect((await dial("n8n", 5679)).stdout.trim()).toBe("open");
+    expect((await dial("172.29.0.1", 5000)).stdout.trim()).toMatch(/^(ENETUNREACH|EHOSTUNREACH|timeout)$/);
+    expect((await dial("n8n-beta", 5678)).stdout.trim()).toMatch(/^(ENOTFOUND|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|timeout)$/);
     expect((await viaProxy(vm, `orbit.${LAB_DOMAIN}`, "/healthz/readiness")).status).toBe(200);
   });
 

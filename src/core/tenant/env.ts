@@ -2,7 +2,8 @@
 // tenants (names, subnets, images, plan limits, mode, secrets) and nothing else. The compose
 // file is the same for everyone; `${VAR:?}` there makes a missing key fail loudly.
 
-import type { Plan } from "../../config/schema.js";
+import { createHmac } from "node:crypto";
+import { planRunner, type Plan } from "../../config/schema.js";
 import { UsageError } from "../../errors.js";
 import { binaryDataMode } from "../backup/consistency.js";
 import { formatCidr, parseCidr, splitCidr } from "../subnets.js";
@@ -72,7 +73,7 @@ export const DEFAULT_PRUNING: ExecutionPruning = { maxAgeHours: 336, maxCount: 1
 /** Share of Redis's memory limit given to `maxmemory` (the rest: fork for AOF rewrite, buffers). */
 const REDIS_MAXMEMORY_SHARE = 0.75;
 
-/** The smallest tenant block: each half (/29) holds gateway + 4 containers (+ network, broadcast). */
+/** The smallest tenant block: each half (/29) holds gateway + 5 containers (+ network, broadcast); queue mode needs a /27. */
 export const MAX_TENANT_PREFIX = 28;
 
 /** Keys in file order, grouped as rendered. */
@@ -98,9 +99,10 @@ export const TENANT_ENV_SECTIONS = {
     "WORKER_CPUS", "WORKER_CPU_SHARES", "WORKER_MEMORY", "WORKER_PIDS",
     "POSTGRES_CPUS", "POSTGRES_CPU_SHARES", "POSTGRES_MEMORY", "POSTGRES_PIDS",
     "REDIS_CPUS", "REDIS_CPU_SHARES", "REDIS_MEMORY", "REDIS_PIDS", "REDIS_MAXMEMORY",
+    "RUNNER_CPUS", "RUNNER_CPU_SHARES", "RUNNER_MEMORY", "RUNNER_PIDS", "RUNNER_HEAP_MB",
   ],
   "Ownership (container labels) and quarantine (scratch stacks: no egress)": ["BTW_STATE", "BTW_SCRATCH", "BTW_CREATED_AT", "BTW_OWNER", "EDGE_INTERNAL"],
-  "Secrets: this file is mode 0600": ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_ENCRYPTION_KEY"],
+  "Secrets: this file is mode 0600": ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN"],
 } as const;
 
 type Sections = typeof TENANT_ENV_SECTIONS;
@@ -136,7 +138,7 @@ export function timezoneProblem(zone: string): string | null {
 }
 
 /**
- * The tenant block's two halves: internal (Postgres, Redis, n8n, worker) gets the lower,
+ * The tenant block's two halves: internal (Postgres, Redis, n8n, worker, runners) gets the lower,
  * edge (n8n, the proxy) the upper. Carving edge from the tenant's own block, rather than
  * letting Docker pick from its default pools, matters at scale: those pools hold only ~30
  * networks per host, and a server of 40 tenants needs 40 edge networks.
@@ -151,6 +153,31 @@ export function splitTenantSubnet(subnet: string): { internal: string; edge: str
   }
   const [internal, edge] = splitCidr(block);
   return { internal: formatCidr(internal), edge: formatCidr(edge) };
+}
+
+/**
+ * The token n8n's task broker asks of a runner: derived from the tenant's encryption key
+ * (HMAC-SHA256, a fixed label), so every tenant has its own without a new stored secret, and
+ * nothing about the key can be learnt from it. 43 characters of base64url.
+ */
+export function runnersAuthToken(encryptionKey: string): string {
+  return createHmac("sha256", encryptionKey).update("btw/n8n-runners-auth-token/v1").digest("base64url");
+}
+
+/** Share of a runner's memory limit given to its JS heap (the rest: code, buffers, the customer's Buffers). */
+const RUNNER_HEAP_SHARE = 0.75;
+
+/**
+ * Containers on the internal half: Postgres, Redis, n8n, its runner, and in queue mode the
+ * worker and its runner.
+ */
+function internalContainers(queue: boolean): number {
+  return queue ? 6 : 4;
+}
+
+/** Hosts a subnet holds besides its network, broadcast and gateway addresses. */
+function usableHosts(cidr: string): number {
+  return 2 ** (32 - parseCidr(cidr).prefix) - 3;
 }
 
 /** Number → Docker's decimal CPU count ("0.5", "1.5"); never exponent notation. */
@@ -206,6 +233,12 @@ export function tenantEnvValues(input: TenantEnvInput): TenantEnv {
     }
   }
   const { internal, edge } = splitTenantSubnet(input.subnet);
+  if (usableHosts(internal) < internalContainers(plan.queueMode)) {
+    throw new UsageError(`tenant subnet ${input.subnet} is too small for a queue-mode plan: its internal half holds ${usableHosts(internal)} containers, the plan runs ${internalContainers(plan.queueMode)}`, {
+      code: "invalid-subnet",
+      hint: "set placement.subnetPrefix to 27 or less",
+    });
+  }
   const host = tenantHost(slug, input.domain);
   const protocol = tls === "off" ? "http" : "https";
   const url = `${protocol}://${host}/`;
@@ -213,6 +246,7 @@ export function tenantEnvValues(input: TenantEnvInput): TenantEnv {
   const webhookUrl = input.webhookHost != null ? `${protocol}://${input.webhookHost}/` : url;
   const queue = plan.queueMode;
   const worker = plan.worker ?? plan.n8n;
+  const runner = planRunner(plan);
   const pruning = input.pruning ?? DEFAULT_PRUNING;
   return {
     COMPOSE_PROJECT_NAME: layout.project,
@@ -256,10 +290,16 @@ export function tenantEnvValues(input: TenantEnvInput): TenantEnv {
     REDIS_PIDS: formatPids(plan.redis.pids),
     // Redis reads "m" as 10^6 bytes; "mb" is MiB like Docker's "m".
     REDIS_MAXMEMORY: `${Math.max(16, Math.floor(plan.redis.memoryMb * REDIS_MAXMEMORY_SHARE))}mb`,
+    RUNNER_CPUS: formatCpus(runner.cpus),
+    RUNNER_CPU_SHARES: cpuShares(runner),
+    RUNNER_MEMORY: formatMemory(runner.memoryMb),
+    RUNNER_PIDS: formatPids(runner.pids),
+    RUNNER_HEAP_MB: String(Math.max(32, Math.floor(runner.memoryMb * RUNNER_HEAP_SHARE))),
     ...ownership(input),
     POSTGRES_PASSWORD: input.secrets.postgresPassword,
     REDIS_PASSWORD: input.secrets.redisPassword,
     N8N_ENCRYPTION_KEY: input.secrets.encryptionKey,
+    N8N_RUNNERS_AUTH_TOKEN: runnersAuthToken(input.secrets.encryptionKey),
   };
 }
 

@@ -15,10 +15,10 @@ export const TENANT_DB_NAME = "n8n";
 /** n8n's HTTP port inside the container (the proxy and the SSH tunnel dial it). */
 export const N8N_PORT = 5678;
 
-export const TENANT_SERVICES = ["postgres", "redis", "n8n", "worker"] as const;
+export const TENANT_SERVICES = ["postgres", "redis", "n8n", "worker", "runner", "worker-runner"] as const;
 export type TenantService = (typeof TENANT_SERVICES)[number];
 
-/** Compose profiles the tenant file defines; `queue` adds the worker. */
+/** Compose profiles the tenant file defines; `queue` adds the worker and its runner. */
 export const TENANT_PROFILES = ["queue"] as const;
 export type TenantProfile = (typeof TENANT_PROFILES)[number];
 
@@ -63,6 +63,8 @@ export function tenantLayout(slug: string): TenantLayout {
       redis: `${prefix}-redis`,
       n8n: `${prefix}-n8n`,
       worker: `${prefix}-worker`,
+      runner: `${prefix}-runner`,
+      "worker-runner": `${prefix}-worker-runner`,
     },
     edgeAlias: `n8n-${slug}`,
   };

@@ -1,4 +1,5 @@
 import type { Ctx } from "../../cli/context.js";
+import { planRunner } from "../../config/schema.js";
 import { composeDown, composeRm, composeStop, composeUp, dockerUpdateLimits, tenantProfiles, type ContainerLimits } from "../../core/commands/compose.js";
 import { purgeByLabel } from "../../core/commands/tenant-purge.js";
 import { tenantLayout, type TenantService } from "../../core/tenant/layout.js";
@@ -119,7 +120,11 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
       if (t.status === "active") await host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
       // `up` leaves a container of a profile that is no longer enabled: leaving queue mode
       // must remove the worker explicitly.
-      if (!plan.queueMode) await host.run(composeRm(slug, ["worker"]), { timeoutMs: 120_000 });
+      if (!plan.queueMode) {
+        // its runner first (a stack deployed before runners had containers has none: no error)
+        await host.run(composeRm(slug, ["worker-runner"]), { allowFailure: true, timeoutMs: 120_000 });
+        await host.run(composeRm(slug, ["worker"]), { timeoutMs: 120_000 });
+      }
       applied = "recreated";
     } else {
       const limits: Array<[string, ContainerLimits]> = [
@@ -129,6 +134,10 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
         ...(plan.queueMode ? ([[layout.containers.worker, plan.worker ?? plan.n8n]] as Array<[string, ContainerLimits]>) : []),
       ];
       await Promise.all(limits.map(([container, l]) => host.run(dockerUpdateLimits(container, l))));
+      // A stack deployed before the runners had their own containers has none to update
+      // (its runner is n8n's child, inside n8n's limits): a failure here is that, not an error.
+      const runners = [layout.containers.runner, ...(plan.queueMode ? [layout.containers["worker-runner"]] : [])];
+      await Promise.all(runners.map((container) => host.run(dockerUpdateLimits(container, planRunner(plan)), { allowFailure: true })));
       applied = "in-place";
       // n8n reads its execution retention at start: a changed one needs n8n recreated
       if (t.status === "active" && (oldPlan.executionRetentionDays !== plan.executionRetentionDays || oldPlan.executionRetentionCount !== plan.executionRetentionCount)) {

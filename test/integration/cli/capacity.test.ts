@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stateSql, tempHome, type BtwHome } from "../../support/cli.js";
 
 // `btw capacity` and placement by resources (issue 26) through the CLI and a real state:
-//   big (cx33-like facts: 4 CPUs, 8 GiB, 70 GiB free) holds 9 starters — allocatable
-//   7168 MiB, the ceiling for limits 10752 MiB, a starter's limits 1152 MiB: the 9th is the
-//   last — and small (2 CPUs, 4 GiB RAM but a 3 GiB cgroup limit, as a VM slice): 2048 MiB
-//   allocatable, ceiling 3072 → two starters. `new` was never checked: no resources known.
+//   big (cx33-like facts: 4 CPUs, 8 GiB, 70 GiB free) holds 6 starters — allocatable
+//   7168 MiB, the ceiling for limits 10752 MiB, a starter's limits 1664 MiB (n8n 768 + Postgres
+//   256 + Redis 128 + its task runner 512) and its reservation 720 MiB (512 + 96 + 16 + the
+//   runner's 96): 6 × 1664 = 9984, the 6th is the last; it starts with 5 — and small (2 CPUs,
+//   4 GiB RAM but a 3 GiB cgroup limit, as a VM slice): 2048 MiB allocatable, ceiling 3072 →
+//   one starter (two would be 3328). `new` was never checked: no resources known.
 const GiB = 2 ** 30;
 // as `server check` records them (isolation in place: placement refuses a server without it)
 const facts = (cpus: number, mem: number, disk: number, memLimit?: number) =>
@@ -22,7 +24,7 @@ describe("btw capacity, and placement that counts resources", () => {
     }
     await stateSql(home, `update servers set status = 'active', facts = $1::jsonb where name = 'big'`, [facts(4, 8 * GiB, 70 * GiB)]);
     await stateSql(home, `update servers set status = 'active', facts = $1::jsonb where name = 'small'`, [facts(2, 4 * GiB, 40 * GiB, 3 * GiB)]);
-    for (let i = 0; i < 8; i++) {
+    for (let i = 0; i < 5; i++) {
       await stateSql(home, `insert into tenants (slug, plan, weight, server_id, subnet, status) select $1, 'starter', 1, id, $2::cidr, 'active' from servers where name = 'big'`, [`b-${i}`, `10.220.${i}.0/26`]);
     }
     await stateSql(home, `insert into tenants (slug, plan, weight, server_id, subnet, status) select 's-0', 'pro', 2, id, '10.220.0.0/26'::cidr, 'active' from servers where name = 'small'`);
@@ -40,39 +42,49 @@ describe("btw capacity, and placement that counts resources", () => {
       advice: string[];
     };
     const by = Object.fromEntries(c.servers.map((s) => [s.name, s]));
-    expect(by.big).toMatchObject({ allocatable: { cpu: 3.5, memoryMb: 7168 }, reserved: { memoryMb: 8 * 624 }, limit: { memoryMb: 8 * 1152 }, over: [] });
+    // 5 starters: 5 × 720 = 3600 reserved, 5 × 1664 = 8320 of limits; 10752 − 8320 = 2432 left:
+    // one more starter (1664), no pro (2816, its runner included)
+    expect(by.big).toMatchObject({ allocatable: { cpu: 3.5, memoryMb: 7168 }, reserved: { memoryMb: 5 * 720 }, limit: { memoryMb: 5 * 1664 }, over: [] });
     expect(by.big!.headroom).toMatchObject({ starter: 1, pro: 0 });
-    // 3 GiB cgroup limit, not the 4 GiB of RAM; a pro's limits 2304 of the 3072 ceiling
-    expect(by.small).toMatchObject({ allocatable: { cpu: 1.5, memoryMb: 2048 }, limit: { memoryMb: 2304 }, over: [] });
+    // 3 GiB cgroup limit, not the 4 GiB of RAM; a pro's limits 2816 (runner included) of the 3072 ceiling
+    expect(by.small).toMatchObject({ allocatable: { cpu: 1.5, memoryMb: 2048 }, reserved: { memoryMb: 720 }, limit: { memoryMb: 2816 }, over: [] });
     expect(by.small!.headroom).toMatchObject({ starter: 0, pro: 0 });
     expect(by.new).toMatchObject({ allocatable: null });
     expect(c.unchecked).toEqual(["new"]);
     expect(c.headroom).toMatchObject({ starter: 1, pro: 0 });
-    expect(c.types.find((t) => t.type === "cx33")).toMatchObject({ perServer: { starter: 9, pro: 4 }, eurPerTenant: { starter: 0.61 } });
+    // an empty cx33 like big: ⌊10752 / 1664⌋ = 6 starters, ⌊10752 / 2816⌋ = 3 pros (by limits;
+    // reservations would allow ⌊7168 / 720⌋ = 9); 5.49 € / 6 = 0.92 € per starter, still the
+    // cheapest (cpx32 10.99 / 6 = 1.83, cpx42 19.99 / 13 = 1.54, ccx33 62.49 / 28 = 2.23)
+    expect(c.types.find((t) => t.type === "cx33")).toMatchObject({ perServer: { starter: 6, pro: 3 }, eurPerTenant: { starter: 0.92 } });
     expect(c.advice.join("\n")).toMatch(/server check/);
-    expect(c.advice.join("\n")).toMatch(/room for fewer than 2 more starter tenants: add a server — cx33 costs the least per starter tenant \(0\.61 €\/month, 9 per server\)/);
+    expect(c.advice.join("\n")).toMatch(/room for fewer than 2 more starter tenants: add a server — cx33 costs the least per starter tenant \(0\.92 €\/month, 6 per server\)/);
   });
 
   it("a create that does not fit names the short resource and changes nothing (exit 2)", async () => {
     const before = await stateSql(home, "select count(*)::int as n from tenants");
     const r = await home.run(["tenant", "create", "acme", "--plan", "pro", "--server", "small"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/server 'small' is short of memory: a pro tenant may use up to 2304 MiB, 768 MiB left under the overcommit ceiling/);
+    // small holds a pro: 720 + 720 reserved fit the 2048, but its 2816 MiB of limits leave 256
+    // under the 3072 ceiling for another 2816
+    expect(r.stderr).toMatch(/server 'small' is short of memory: a pro tenant may use up to 2816 MiB, 256 MiB left under the overcommit ceiling/);
     expect(await stateSql(home, "select count(*)::int as n from tenants")).toEqual(before);
   });
 
   it("set-plan and migrate count resources too: refused naming memory, nothing changed", async () => {
     const sp = await home.run(["tenant", "set-plan", "s-0", "business"]);
     expect(sp.code, sp.stderr).toBe(2);
-    expect(sp.stderr).toMatch(/server 'small' is short of memory: a business tenant may use up to 5120 MiB, 3072 MiB left under the overcommit ceiling/);
+    // s-0 itself not counted: the whole 3072 ceiling, short of a business's 6144 (its two runners included)
+    expect(sp.stderr).toMatch(/server 'small' is short of memory: a business tenant may use up to 6144 MiB, 3072 MiB left under the overcommit ceiling/);
     expect(await stateSql(home, "select plan from tenants where slug = 's-0'")).toEqual([{ plan: "pro" }]);
     const mg = await home.run(["tenant", "migrate", "b-0", "--to", "small", "--yes"]);
     expect(mg.code).not.toBe(0);
-    expect(mg.stderr).toMatch(/server 'small' is short of memory: a starter tenant may use up to 1152 MiB, 768 MiB left/);
+    expect(mg.stderr).toMatch(/server 'small' is short of memory: a starter tenant may use up to 1664 MiB, 256 MiB left/);
     expect(await stateSql(home, "select s.name from tenants t join servers s on s.id = t.server_id where t.slug = 'b-0'")).toEqual([{ name: "big" }]);
   });
 
   it("a server over its policy makes capacity exit 3 and say so", async () => {
+    // big: 5 + 4 = 9 starters, 9 × 1664 = 14976 MiB of limits over the 10752 ceiling (their
+    // 9 × 720 = 6480 reserved still fit the 7168)
     for (let i = 0; i < 4; i++) {
       await stateSql(home, `insert into tenants (slug, plan, weight, server_id, subnet, status) select $1, 'starter', 1, id, $2::cidr, 'active' from servers where name = 'big'`, [`o-${i}`, `10.221.${i}.0/26`]);
     }
@@ -83,7 +95,9 @@ describe("btw capacity, and placement that counts resources", () => {
   });
 
   it("fleet rebalance plans the fewest moves that bring big under its policy; --apply --dry-run says the same and moves nothing", async () => {
-    // big: 12 starters, 13824 MiB of limits over a 10752 ceiling: three must leave; spare has room
+    // big: 9 starters, 14976 MiB of limits (runners included) over a 10752 ceiling: three must
+    // leave (6 × 1664 = 9984 fits, 7 × 1664 = 11648 does not); spare (16 GiB: 15360 allocatable,
+    // ceiling 23040) has room; small (a pro: 256 MiB under its ceiling) has none
     const r0 = await home.run(["fleet", "rebalance", "--json"]);
     expect(r0.code).toBe(3);
     expect(JSON.parse(r0.stdout).unresolved).toEqual([{ server: "big", over: ["memory"], reason: "no other server has room for any of its tenants: add a server" }]);

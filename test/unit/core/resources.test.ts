@@ -24,13 +24,15 @@ describe("a tenant's real use from Docker's container stats (issue 26)", () => {
     const config = configSchema.parse({ domain: "example.com" });
     const starter = config.plans.starter!;
     const a = allocatable({ cpus: 4, memTotalBytes: 8 * 2 ** 30, diskFreeBytes: 100 * 2 ** 30 });
-    // 7168 MiB: two starters reserve 1248; measured at 3300 MiB each (p95), they take 6600,
-    // and a third starter's 624 no longer fits
+    // 7168 MiB: two starters reserve 1440 (720 each, its task runner's 96 included) and 0.38
+    // CPUs (0.19 each); measured at 3300 MiB each (p95), they take 6600, and a third starter's
+    // 720 no longer fits (7320 > 7168) — by their plans alone it would (2160)
     const quiet = serverCapacity({ name: "s", allocatable: a, tenants: [starter, starter], use: [{ memoryMb: 300, cpu: 0.01 }, null] });
-    expect(quiet.reserved).toEqual({ cpu: 0.34, memoryMb: 1248 });
+    expect(quiet.reserved).toEqual({ cpu: 0.38, memoryMb: 1440 });
     expect(quiet.used).toEqual({ cpu: 0.01, memoryMb: 300 });
     const hungry = serverCapacity({ name: "s", allocatable: a, tenants: [starter, starter], use: [{ memoryMb: 3300, cpu: 1.2 }, { memoryMb: 3300, cpu: 0.1 }] });
-    expect(hungry.reserved).toEqual({ cpu: 1.37, memoryMb: 6600 });
+    // CPUs: the first's 1.2 used, the second's 0.19 reserved (above its 0.1 used)
+    expect(hungry.reserved).toEqual({ cpu: 1.39, memoryMb: 6600 });
     expect(fitsResources(hungry, starter)).toMatchObject({ ok: false, short: "memory", what: "reservation" });
     expect(serverCapacity({ name: "s", allocatable: a, tenants: [starter] }).used).toBeNull();
   });

@@ -162,14 +162,15 @@ describe("choosePlacement with resources (issue 26): units and resources must bo
   });
 
   it("skips a server short of memory though its units have room; refuses it by name when asked for", () => {
-    // 8 GiB: ceiling 10752 MiB, 4 pros' limits 9216 — a fifth would be 11520
-    const servers = [withRoom("full", 8, 4, 200), withRoom("room", 8, 1)];
+    // 8 GiB: ceiling 10752 MiB, 3 pros' limits 8448 (n8n 1536, its runner 512, postgres 512,
+    // redis 256) — a fourth would be 11264
+    const servers = [withRoom("full", 8, 3, 200), withRoom("room", 8, 1)];
     expect(choosePlacement({ servers, weight: 2, plan: pro })).toMatchObject({ ok: true, server: "room" });
     const refused = choosePlacement({ servers, weight: 2, plan: pro, requested: "full" });
     expect(refused).toMatchObject({ ok: false, reason: "server-short", server: "full", short: { short: "memory", what: "limit" } });
     const err = placementError(refused as Exclude<typeof refused, { ok: true }>);
     expect(err).toBeInstanceOf(ConflictError);
-    expect(err.message).toBe("server 'full' is short of memory: a pro tenant may use up to 2304 MiB, 1536 MiB left under the overcommit ceiling");
+    expect(err.message).toBe("server 'full' is short of memory: a pro tenant may use up to 2816 MiB, 2304 MiB left under the overcommit ceiling");
   });
 
   it("none with room: the refusal lists who is short of what", () => {

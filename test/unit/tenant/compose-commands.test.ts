@@ -120,7 +120,7 @@ describe("composeLogs", () => {
 
   it("refuses a negative tail and an unknown service", () => {
     expect(() => composeLogs("acme", { tail: -1 })).toThrow(UsageError);
-    expect(() => composeLogs("acme", { service: "mysql" as TenantService })).toThrow("unknown service 'mysql' (known: postgres, redis, n8n, worker)");
+    expect(() => composeLogs("acme", { service: "mysql" as TenantService })).toThrow("unknown service 'mysql' (known: postgres, redis, n8n, worker, runner, worker-runner)");
   });
 });
 

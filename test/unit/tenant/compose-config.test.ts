@@ -34,10 +34,10 @@ describe("tenant compose.yml through real Compose", () => {
     // never skipped: `npm test` extracts the tool from the lab images (scripts/tool-binaries.sh)
     if (compose === null) throw new Error("Compose v2 (BTW_COMPOSE_BIN) not found: run the suite with `npm test`, or set the variable to a binary");
   });
-  it("starter (regular mode): three services with the plan's limits, no worker", () => {
+  it("starter (regular mode): four services (n8n's runner its own) with the plan's limits, no worker", () => {
     const cfg = resolved(envInput(), []);
     expect(cfg.name).toBe("btw-acme");
-    expect(Object.keys(cfg.services).sort()).toEqual(["n8n", "postgres", "redis"]);
+    expect(Object.keys(cfg.services).sort()).toEqual(["n8n", "postgres", "redis", "runner"]);
     const limits = Object.fromEntries(
       Object.entries(cfg.services).map(([name, svc]: [string, any]) => [name, [svc.deploy.resources.limits, svc.memswap_limit, svc.cpu_shares]]),
     );
@@ -47,7 +47,10 @@ describe("tenant compose.yml through real Compose", () => {
       n8n: [{ cpus: 1, memory: mb(768), pids: 256 }, mb(768), 256],
       postgres: [{ cpus: 0.5, memory: mb(256), pids: 200 }, mb(256), 512],
       redis: [{ cpus: 0.25, memory: mb(128), pids: 64 }, mb(128), 256],
+      // the default runner: n8n's CPU figures, 512 MB (JS heap 384)
+      runner: [{ cpus: 1, memory: mb(512), pids: 128 }, mb(512), 256],
     });
+    expect(cfg.services.runner.environment.NODE_OPTIONS).toBe("--max-old-space-size=384");
     expect(cfg.services.n8n.environment.EXECUTIONS_MODE).toBe("regular");
   });
 
@@ -70,6 +73,8 @@ describe("tenant compose.yml through real Compose", () => {
     expect(view).toEqual({
       n8n: n8nLike,
       worker: n8nLike,
+      runner: { ...n8nLike, tmpfs: ["/tmp:size=64m,mode=1777"] },
+      "worker-runner": { ...n8nLike, tmpfs: ["/tmp:size=64m,mode=1777"] },
       postgres: { user: null, cap_drop: ["ALL"], cap_add: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"], read_only: true, tmpfs: ["/var/run/postgresql:size=1m", "/tmp:size=16m,mode=1777"], security_opt: ["no-new-privileges:true"] },
       // not read-only: Compose copies the config file in before the start (see the template)
       redis: { user: null, cap_drop: ["ALL"], cap_add: ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"], read_only: false, tmpfs: [], security_opt: ["no-new-privileges:true"] },
@@ -81,10 +86,10 @@ describe("tenant compose.yml through real Compose", () => {
   });
 
   it("the worker exists only with the queue profile: --profile queue, or COMPOSE_PROFILES in a queue plan's .env", () => {
-    expect(Object.keys(resolved(envInput(), ["queue"]).services).sort()).toEqual(["n8n", "postgres", "redis", "worker"]);
+    expect(Object.keys(resolved(envInput(), ["queue"]).services).sort()).toEqual(["n8n", "postgres", "redis", "runner", "worker", "worker-runner"]);
     // A business .env enables the profile itself, so a plain `docker compose up` by an
     // operator in the tenant's directory runs the same stack btw does.
-    expect(Object.keys(resolved(envInput({ plan: plan("business") }), []).services).sort()).toEqual(["n8n", "postgres", "redis", "worker"]);
+    expect(Object.keys(resolved(envInput({ plan: plan("business") }), []).services).sort()).toEqual(["n8n", "postgres", "redis", "runner", "worker", "worker-runner"]);
   });
 
   it("Postgres's data volume: the recorded one (after a major upgrade), else btw-<slug>-pgdata, also for an .env older than PGDATA_VOLUME", () => {
@@ -103,7 +108,7 @@ describe("tenant compose.yml through real Compose", () => {
   it("business (queue mode): the worker's own limits, command and environment", () => {
     const input = envInput({ plan: plan("business") });
     const cfg = resolved(input, ["queue"]);
-    expect(Object.keys(cfg.services).sort()).toEqual(["n8n", "postgres", "redis", "worker"]);
+    expect(Object.keys(cfg.services).sort()).toEqual(["n8n", "postgres", "redis", "runner", "worker", "worker-runner"]);
     expect(cfg.services.worker.deploy.resources.limits).toEqual({ cpus: 2, memory: String(2048 * 1024 * 1024), pids: 512 });
     expect(cfg.services.worker.cpu_shares).toBe(1536);
     expect(cfg.services.worker.command).toEqual(["worker"]);

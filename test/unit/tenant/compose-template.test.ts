@@ -37,7 +37,8 @@ describe("templates/tenant/compose.yml", () => {
 
   it.each(TENANT_SERVICES)("%s: limits, restart policy, health check, log rotation, no-new-privileges", (name) => {
     const svc = services[name];
-    const prefix = name.toUpperCase();
+    // both runners take the plan's runner limits
+    const prefix = name.endsWith("runner") ? "RUNNER" : name.toUpperCase();
     expect({
       limits: svc.deploy.resources.limits,
       memswap: svc.memswap_limit,
@@ -80,6 +81,9 @@ describe("templates/tenant/compose.yml", () => {
       redis: ["internal"],
       n8n: ["edge", "internal"],
       worker: ["edge", "internal"],
+      // the customer's code: its n8n's task broker and nothing outside
+      runner: ["internal"],
+      "worker-runner": ["internal"],
     });
   });
 
@@ -106,12 +110,14 @@ describe("templates/tenant/compose.yml", () => {
     for (const vol of Object.values(doc.volumes) as any[]) expect(vol.labels["btw.tenant"]).toBe("${TENANT}");
   });
 
-  it("only the worker is behind the queue profile, and it runs `worker`", () => {
+  it("only the worker and its runner are behind the queue profile, and the worker runs `worker`", () => {
     expect(Object.fromEntries(TENANT_SERVICES.map((s) => [s, services[s].profiles]))).toEqual({
       postgres: undefined,
       redis: undefined,
       n8n: undefined,
       worker: ["queue"],
+      runner: undefined,
+      "worker-runner": ["queue"],
     });
     expect(services.worker.command).toEqual(["worker"]);
   });
@@ -119,7 +125,7 @@ describe("templates/tenant/compose.yml", () => {
   it("no secret variable appears in a command, entrypoint or health check", () => {
     for (const svc of Object.values(services)) {
       const argvLike = JSON.stringify([svc.command, svc.entrypoint, svc.healthcheck]);
-      expect(argvLike).not.toMatch(/PASSWORD|ENCRYPTION_KEY/);
+      expect(argvLike).not.toMatch(/PASSWORD|ENCRYPTION_KEY|\$\{N8N_RUNNERS_AUTH_TOKEN/);
     }
   });
 
@@ -132,5 +138,20 @@ describe("templates/tenant/compose.yml", () => {
   it("n8n waits for healthy Postgres and Redis; the worker for healthy n8n (migrations) and Redis", () => {
     expect(services.n8n.depends_on).toEqual({ postgres: { condition: "service_healthy" }, redis: { condition: "service_healthy" } });
     expect(services.worker.depends_on).toEqual({ n8n: { condition: "service_healthy" }, redis: { condition: "service_healthy" } });
+  });
+
+  it("each runner starts beside its n8n (not after it), dials that n8n's broker, and shares n8n's token and image", () => {
+    expect(services.runner.depends_on).toEqual({ n8n: { condition: "service_started" } });
+    expect(services["worker-runner"].depends_on).toEqual({ worker: { condition: "service_started" } });
+    expect(services.runner.environment.N8N_RUNNERS_TASK_BROKER_URI).toBe("http://n8n:5679");
+    expect(services["worker-runner"].environment.N8N_RUNNERS_TASK_BROKER_URI).toBe("http://worker:5679");
+    for (const r of [services.runner, services["worker-runner"]]) {
+      expect(r.environment.N8N_RUNNERS_AUTH_TOKEN).toBe(services.n8n.environment.N8N_RUNNERS_AUTH_TOKEN);
+      expect(r.image).toBe("${N8N_IMAGE}");
+      expect(r.entrypoint.slice(0, 4)).toEqual(["node", "--disallow-code-generation-from-strings", "--disable-proto=delete", "-e"]);
+      // Compose would substitute a `$` in the script
+      expect(r.entrypoint[4]).not.toContain("$");
+    }
+    expect([services.n8n.environment.N8N_RUNNERS_MODE, services.worker.environment.N8N_RUNNERS_MODE]).toEqual(["external", "external"]);
   });
 });

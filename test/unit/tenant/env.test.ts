@@ -1,3 +1,4 @@
+import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   TENANT_ENV_KEYS,
@@ -5,6 +6,7 @@ import {
   formatCpus,
   formatMemory,
   renderTenantEnv,
+  runnersAuthToken,
   splitTenantSubnet,
   tenantEnvValues,
   timezoneProblem,
@@ -67,6 +69,11 @@ describe("renderTenantEnv", () => {
         "REDIS_MEMORY=128m",
         "REDIS_PIDS=64",
         "REDIS_MAXMEMORY=96mb",
+        "RUNNER_CPUS=1",
+        "RUNNER_CPU_SHARES=256",
+        "RUNNER_MEMORY=512m",
+        "RUNNER_PIDS=128",
+        "RUNNER_HEAP_MB=384",
         "",
         "# Ownership (container labels) and quarantine (scratch stacks: no egress)",
         "BTW_STATE=",
@@ -79,6 +86,7 @@ describe("renderTenantEnv", () => {
         `POSTGRES_PASSWORD=${SECRETS.postgresPassword}`,
         `REDIS_PASSWORD=${SECRETS.redisPassword}`,
         `N8N_ENCRYPTION_KEY=${SECRETS.encryptionKey}`,
+        `N8N_RUNNERS_AUTH_TOKEN=${createHmac("sha256", SECRETS.encryptionKey).update("btw/n8n-runners-auth-token/v1").digest("base64url")}`,
         "",
       ].join("\n"),
     );
@@ -142,8 +150,23 @@ describe("tenantEnvValues", () => {
     expect(() => tenantEnvValues(envInput({ pruning: { maxAgeHours: 0, maxCount: 1 } }))).toThrow(UsageError);
   });
 
+  it("gives each tenant its own runners' token, derived from its encryption key and revealing nothing of it", () => {
+    const a = runnersAuthToken(SECRETS.encryptionKey);
+    const b = runnersAuthToken(`${SECRETS.encryptionKey}x`);
+    expect(a).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(a).not.toBe(b);
+    expect(a).toBe(runnersAuthToken(SECRETS.encryptionKey));
+    expect(a).not.toContain(SECRETS.encryptionKey.slice(0, 8));
+  });
+
+  it("refuses a /28 tenant block for a queue-mode plan: its internal half cannot hold the worker and both runners", () => {
+    expect(() => tenantEnvValues(envInput({ plan: plan("business"), subnet: "10.220.0.16/28" }))).toThrow(/too small for a queue-mode plan: its internal half holds 5 containers, the plan runs 6/);
+    expect(tenantEnvValues(envInput({ subnet: "10.220.0.16/28" })).INTERNAL_SUBNET).toBe("10.220.0.16/29");
+    expect(tenantEnvValues(envInput({ plan: plan("business"), subnet: "10.220.0.32/27" })).INTERNAL_SUBNET).toBe("10.220.0.32/28");
+  });
+
   it("names the secret keys", () => {
-    expect(TENANT_ENV_SECRET_KEYS).toEqual(["POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_ENCRYPTION_KEY"]);
+    expect(TENANT_ENV_SECRET_KEYS).toEqual(["POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_ENCRYPTION_KEY", "N8N_RUNNERS_AUTH_TOKEN"]);
   });
 
   it.each([

@@ -12,7 +12,7 @@ describe("tenantLayout", () => {
       project: "btw-acme",
       networks: { internal: "btw-acme-internal", edge: "btw-acme-edge" },
       volumes: { pgdata: "btw-acme-pgdata", n8ndata: "btw-acme-n8ndata", redisdata: "btw-acme-redisdata" },
-      containers: { postgres: "btw-acme-postgres", redis: "btw-acme-redis", n8n: "btw-acme-n8n", worker: "btw-acme-worker" },
+      containers: { postgres: "btw-acme-postgres", redis: "btw-acme-redis", n8n: "btw-acme-n8n", worker: "btw-acme-worker", runner: "btw-acme-runner", "worker-runner": "btw-acme-worker-runner" },
       edgeAlias: "n8n-acme",
     });
   });
