@@ -208,7 +208,7 @@ describe("tenant lifecycle on the lab", () => {
     }
   });
 
-  it("orbit's containers run hardened (issue 24): no capabilities left in n8n and its runner, read-only roots, no new privileges; Postgres and Redis keep only their entrypoints' capabilities; the runner reaches its n8n and nothing else", async () => {
+  it("orbit's containers run hardened (issue 24): no capabilities left in n8n and its runner, read-only roots, no new privileges; Postgres and Redis keep only their entrypoints' capabilities; the runner reaches its n8n and the Internet, not Postgres, Redis, the other tenant or the server", async () => {
     const inspect = async (c: string) =>
       JSON.parse((await onVm(vm, ["docker", "inspect", "--format", "{{json .HostConfig}}|{{json .Config.User}}", c])).stdout.split("|")[0]!) as { CapDrop: string[] | null; CapAdd: string[] | null; ReadonlyRootfs: boolean; SecurityOpt: string[] | null; Privileged: boolean };
     for (const [c, adds, ro] of [
@@ -231,15 +231,17 @@ describe("tenant lifecycle on the lab", () => {
       const write = await onVm(vm, ["docker", "exec", c, "sh", "-c", "touch /usr/local/lib/x 2>&1; touch /home/node/x 2>&1; touch /tmp/x && echo tmp-ok"]);
       expect(write.stdout).toMatch(/Read-only file system[\s\S]*Read-only file system[\s\S]*tmp-ok/);
     }
-    // the runner: connected to its n8n (healthy), and boxed in: no route out of the tenant's
-    // internal network (the lab's registry on the bridge stands for the Internet), no path to
-    // the other tenant's n8n
+    // the runner: connected to its n8n (healthy), and boxed in. It reaches its n8n's broker and,
+    // as n8n does, the world outside (the lab's registry on the host's bridge stands for the
+    // Internet); not the tenant's Postgres or Redis, not the other tenant's n8n, not the
+    // server's own sshd (the isolation rules)
     expect((await onVm(vm, ["docker", "inspect", "--format", "{{.State.Health.Status}}", "btw-orbit-runner"])).stdout.trim()).toBe("healthy");
-    const dial = (host: string, port: number) =>
-      onVm(vm, ["docker", "exec", "btw-orbit-runner", "node", "-e", `const s=require("net").connect(${port},"${host}");s.setTimeout(3000,()=>{console.log("timeout");process.exit(0)});s.on("connect",()=>{console.log("open");process.exit(0)}).on("error",(e)=>{console.log(e.code);process.exit(0)})`]);
-    expect((await dial("n8n", 5679)).stdout.trim()).toBe("open");
-    expect((await dial("172.29.0.1", 5000)).stdout.trim()).toMatch(/^(ENETUNREACH|EHOSTUNREACH|timeout)$/);
-    expect((await dial("n8n-beta", 5678)).stdout.trim()).toMatch(/^(ENOTFOUND|EAI_AGAIN|ENETUNREACH|EHOSTUNREACH|timeout)$/);
+    const dial = async (host: string, port: number): Promise<string> =>
+      (await onVm(vm, ["docker", "exec", "btw-orbit-runner", "node", "-e", `const s=require("net").connect(${port},"${host}");s.setTimeout(3000,()=>{console.log("timeout");process.exit(0)});s.on("connect",()=>{console.log("open");process.exit(0)}).on("error",(e)=>{console.log(e.code);process.exit(0)})`])).stdout.trim();
+    const closed = /^(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ENETUNREACH|EHOSTUNREACH|timeout)$/;
+    const probes = await Promise.all([dial("n8n", 5679), dial("172.29.0.1", 5000), dial("postgres", 5432), dial("redis", 6379), dial("n8n-beta", 5678), dial(vm.host, 22)]);
+    expect(probes.slice(0, 2), probes.join(" ")).toEqual(["open", "open"]);
+    for (const p of probes.slice(2)) expect(p, probes.join(" ")).toMatch(closed);
     expect((await viaProxy(vm, `orbit.${LAB_DOMAIN}`, "/healthz/readiness")).status).toBe(200);
   });
 

@@ -73,7 +73,11 @@ export const DEFAULT_PRUNING: ExecutionPruning = { maxAgeHours: 336, maxCount: 1
 /** Share of Redis's memory limit given to `maxmemory` (the rest: fork for AOF rewrite, buffers). */
 const REDIS_MAXMEMORY_SHARE = 0.75;
 
-/** The smallest tenant block: each half (/29) holds gateway + 5 containers (+ network, broadcast); queue mode needs a /27. */
+/**
+ * The smallest tenant block: each half (/29) holds its gateway and 5 containers (+ network,
+ * broadcast). Internal: Postgres, Redis, n8n, worker. Edge: n8n, the proxy, the runner, and in
+ * queue mode the worker and its runner — 5.
+ */
 export const MAX_TENANT_PREFIX = 28;
 
 /** Keys in file order, grouped as rendered. */
@@ -138,8 +142,8 @@ export function timezoneProblem(zone: string): string | null {
 }
 
 /**
- * The tenant block's two halves: internal (Postgres, Redis, n8n, worker, runners) gets the lower,
- * edge (n8n, the proxy) the upper. Carving edge from the tenant's own block, rather than
+ * The tenant block's two halves: internal (Postgres, Redis, n8n, worker) gets the lower,
+ * edge (n8n, the proxy, the runners) the upper. Carving edge from the tenant's own block, rather than
  * letting Docker pick from its default pools, matters at scale: those pools hold only ~30
  * networks per host, and a server of 40 tenants needs 40 edge networks.
  */
@@ -166,19 +170,6 @@ export function runnersAuthToken(encryptionKey: string): string {
 
 /** Share of a runner's memory limit given to its JS heap (the rest: code, buffers, the customer's Buffers). */
 const RUNNER_HEAP_SHARE = 0.75;
-
-/**
- * Containers on the internal half: Postgres, Redis, n8n, its runner, and in queue mode the
- * worker and its runner.
- */
-function internalContainers(queue: boolean): number {
-  return queue ? 6 : 4;
-}
-
-/** Hosts a subnet holds besides its network, broadcast and gateway addresses. */
-function usableHosts(cidr: string): number {
-  return 2 ** (32 - parseCidr(cidr).prefix) - 3;
-}
 
 /** Number → Docker's decimal CPU count ("0.5", "1.5"); never exponent notation. */
 /**
@@ -233,12 +224,6 @@ export function tenantEnvValues(input: TenantEnvInput): TenantEnv {
     }
   }
   const { internal, edge } = splitTenantSubnet(input.subnet);
-  if (usableHosts(internal) < internalContainers(plan.queueMode)) {
-    throw new UsageError(`tenant subnet ${input.subnet} is too small for a queue-mode plan: its internal half holds ${usableHosts(internal)} containers, the plan runs ${internalContainers(plan.queueMode)}`, {
-      code: "invalid-subnet",
-      hint: "set placement.subnetPrefix to 27 or less",
-    });
-  }
   const host = tenantHost(slug, input.domain);
   const protocol = tls === "off" ? "http" : "https";
   const url = `${protocol}://${host}/`;

@@ -72,7 +72,7 @@ describe("templates/tenant/compose.yml", () => {
     expect(services.n8n.networks.edge.aliases.map(asAcme)).toEqual([l.edgeAlias]);
   });
 
-  it("internal network has no route out; edge neither for a scratch stack; only n8n and the worker join edge", () => {
+  it("internal network has no route out; edge neither for a scratch stack; n8n, the worker and their runners join edge, the runners nothing else", () => {
     expect(doc.networks.internal.internal).toBe(true);
     expect(doc.networks.edge.internal).toBe("${EDGE_INTERNAL:-false}");
     const joins = (svc: any): string[] => (Array.isArray(svc.networks) ? svc.networks : Object.keys(svc.networks)).sort();
@@ -81,9 +81,9 @@ describe("templates/tenant/compose.yml", () => {
       redis: ["internal"],
       n8n: ["edge", "internal"],
       worker: ["edge", "internal"],
-      // the customer's code: its n8n's task broker and nothing outside
-      runner: ["internal"],
-      "worker-runner": ["internal"],
+      // the customer's code: its n8n's task broker and the Internet, not Postgres or Redis
+      runner: ["edge"],
+      "worker-runner": ["edge"],
     });
   });
 

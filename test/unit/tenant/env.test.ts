@@ -159,10 +159,8 @@ describe("tenantEnvValues", () => {
     expect(a).not.toContain(SECRETS.encryptionKey.slice(0, 8));
   });
 
-  it("refuses a /28 tenant block for a queue-mode plan: its internal half cannot hold the worker and both runners", () => {
-    expect(() => tenantEnvValues(envInput({ plan: plan("business"), subnet: "10.220.0.16/28" }))).toThrow(/too small for a queue-mode plan: its internal half holds 5 containers, the plan runs 6/);
-    expect(tenantEnvValues(envInput({ subnet: "10.220.0.16/28" })).INTERNAL_SUBNET).toBe("10.220.0.16/29");
-    expect(tenantEnvValues(envInput({ plan: plan("business"), subnet: "10.220.0.32/27" })).INTERNAL_SUBNET).toBe("10.220.0.32/28");
+  it("a /28 tenant block holds a queue-mode tenant: internal Postgres, Redis, n8n, worker; edge n8n, proxy, worker, both runners (5 hosts each half)", () => {
+    expect(tenantEnvValues(envInput({ plan: plan("business"), subnet: "10.220.0.16/28" }))).toMatchObject({ INTERNAL_SUBNET: "10.220.0.16/29", EDGE_SUBNET: "10.220.0.24/29" });
   });
 
   it("names the secret keys", () => {
