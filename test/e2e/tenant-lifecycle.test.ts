@@ -245,6 +245,77 @@ describe("tenant lifecycle on the lab", () => {
     expect((await viaProxy(vm, `orbit.${LAB_DOMAIN}`, "/healthz/readiness")).status).toBe(200);
   });
 
+  it("a hostile workflow in orbit (issue 24): its Code node reads no secret, runs no process, opens no socket, generates no code; a CPU spin, a memory bomb, a fork bomb and a disk filler leave beta answering within its normal latency; orbit's runner comes back", async () => {
+    const { tenantApi, tenantSecrets } = await import("../integration/backup/tenant-api.js");
+    const { PROBE_CODE, MEMORY_BOMB_CODE, median, runCode, spinCode } = await import("./support/hostile.js");
+    const secrets = await tenantSecrets(home, "orbit");
+    const secretValues = ["N8N_ENCRYPTION_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_API_KEY", "N8N_OWNER_PASSWORD"].map((k) => secrets.get(k)!).filter(Boolean);
+    expect(secretValues.length).toBeGreaterThanOrEqual(4);
+    const api = await tenantApi(home, vm, "orbit", LAB_DOMAIN);
+    try {
+      // 1. the probes, in the sandbox of the Code node
+      const probe = await runCode(api, "hostile: probes", PROBE_CODE);
+      expect(probe.status, probe.error ?? "").toBe("success");
+      const found = probe.json as Record<string, { ok: boolean; value?: string; error?: string }>;
+      const everything = JSON.stringify(found);
+      for (const v of secretValues) expect(everything.includes(v), "a secret reached the Code node").toBe(false);
+      for (const name of ["require fs /proc/1/environ", "require fs settings file", "require child_process", "require net", "require http", "Function from a string", "eval", "this.constructor escape"]) {
+        expect({ name, ok: found[name]?.ok }, JSON.stringify(found[name])).toEqual({ name, ok: false });
+      }
+      // $env is blocked (N8N_BLOCK_ENV_ACCESS_IN_NODE), so is the process's environment
+      for (const name of ["$env.N8N_ENCRYPTION_KEY", "$env.DB_POSTGRESDB_PASSWORD"]) expect(found[name]?.ok === false || found[name]?.value === "null", JSON.stringify(found[name])).toBe(true);
+      expect(found["process.env"]?.ok === false || !/PASSWORD|ENCRYPTION/.test(found["process.env"]?.value ?? ""), JSON.stringify(found["process.env"])).toBe(true);
+
+      // 2. the neighbours: beta's latency through the proxy, before and while orbit misbehaves
+      const sample = async (n: number): Promise<number[]> => {
+        const out: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const t0 = performance.now();
+          const r = await viaProxy(vm, `beta.${LAB_DOMAIN}`, "/healthz");
+          expect(r.status).toBe(200);
+          out.push(performance.now() - t0);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        return out;
+      };
+      const before = await sample(15);
+      const ms = (xs: number[]) => `median ${median(xs).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms`;
+      // (a) a CPU spin of 15 s in a Code node
+      const spin = runCode(api, "hostile: cpu spin", spinCode(15));
+      await new Promise((r) => setTimeout(r, 3000));
+      const duringSpin = await sample(15);
+      const spun = await spin;
+      expect(spun.status, spun.error ?? "").toBe("success");
+      expect(Number(spun.json?.n)).toBeGreaterThan(1_000_000);
+      // (b) a memory bomb in a Code node; and, as if the sandbox were escaped, the runner process
+      // itself forking past its pids limit and filling its filesystem (read-only root, 64 MB
+      // tmpfs counted in its memory)
+      const bomb = runCode(api, "hostile: memory bomb", MEMORY_BOMB_CODE);
+      const abuse = (async () => {
+        const fork = await onVm(vm, ["docker", "exec", "btw-orbit-runner", "node", "-e", "const { spawn } = require('child_process'); const kids = []; let failed = 0; for (let i = 0; i < 300; i++) { try { const c = spawn('sleep', ['6']); c.on('error', () => {}); if (c.pid) kids.push(c); else failed++; } catch { failed++; } } console.log('started=' + kids.length + ' failed=' + failed); setTimeout(() => { for (const k of kids) k.kill(); process.exit(0); }, 2000);"]).catch((e: Error) => ({ stdout: e.message }));
+        const fill = await onVm(vm, ["docker", "exec", "btw-orbit-runner", "sh", "-c", "dd if=/dev/zero of=/tmp/fill bs=1M count=200 2>&1 | tail -n 1; dd if=/dev/zero of=/home/node/fill bs=1M count=1 2>&1 | tail -n 1; rm -f /tmp/fill"]).catch((e: Error) => ({ stdout: e.message }));
+        return { fork: fork.stdout, fill: fill.stdout };
+      })();
+      const duringAbuse = await sample(15);
+      const [bombed, abused] = await Promise.all([bomb, abuse]);
+      console.log(`[hostile] beta /healthz through the proxy: before ${ms(before)}; during orbit's CPU spin ${ms(duringSpin)}; during its memory bomb, fork bomb and disk filler ${ms(duringAbuse)}; ${abused.fork.trim()}`);
+      // the stated margin: beta's median stays within 3× its own plus 100 ms, and no request fails (sample checks each)
+      expect(median(duringSpin)).toBeLessThanOrEqual(median(before) * 3 + 100);
+      expect(median(duringAbuse)).toBeLessThanOrEqual(median(before) * 3 + 100);
+      expect(bombed.status).toBe("error");
+      // the pids limit (128) stopped the fork bomb short of its 300
+      const started = Number(/started=(\d+)/.exec(abused.fork)?.[1] ?? "-1");
+      expect(started >= 0 && started < 300, abused.fork).toBe(true);
+      expect(abused.fill).toMatch(/No space left on device[\s\S]*Read-only file system/);
+
+      // 3. orbit recovers: its runner connects again and an honest Code node runs
+      const ok = await runCode(api, "hostile: after", "return [{ json: { fine: 1 + 1 } }];");
+      expect([ok.status, ok.json]).toEqual(["success", { fine: 2 }]);
+    } finally {
+      api.close();
+    }
+  });
+
   it("suspend answers 503 with the maintenance page; resume answers 200 again", async () => {
     expect((await btw(["tenant", "suspend", "orbit"])).code).toBe(0);
     const down = await viaProxy(vm, `orbit.${LAB_DOMAIN}`, "/");

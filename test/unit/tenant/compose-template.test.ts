@@ -153,5 +153,7 @@ describe("templates/tenant/compose.yml", () => {
       expect(r.entrypoint[4]).not.toContain("$");
     }
     expect([services.n8n.environment.N8N_RUNNERS_MODE, services.worker.environment.N8N_RUNNERS_MODE]).toEqual(["external", "external"]);
+    // n8n would otherwise send its environment (key, database password) to the runner for $env
+    expect([services.n8n.environment.N8N_BLOCK_ENV_ACCESS_IN_NODE, services.worker.environment.N8N_BLOCK_ENV_ACCESS_IN_NODE]).toEqual(["true", "true"]);
   });
 });
