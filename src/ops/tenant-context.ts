@@ -6,6 +6,7 @@ import type { ServerRow } from "../state/servers.js";
 import type { TenantImages, TenantRow } from "../state/tenants.js";
 import { renderTenantEnv, type ScratchMarks } from "../core/tenant/env.js";
 import { tenantLayout } from "../core/tenant/layout.js";
+import { asset } from "./assets.js";
 import { Host } from "./host.js";
 import { GENERATED } from "./tenant-secrets.js";
 
@@ -74,6 +75,19 @@ export async function adoptImages(ctx: Ctx, db: Db, t: TenantRow): Promise<Requi
 
 /** The tenant's .env, labelled with this state's identity (ctx.stateId); `scratch` marks a scratch stack. */
 /** The tenant's .env: always with the images given (the tenant's own: versions are state). */
+/**
+ * Writes a tenant's two files, always together: its .env, then the compose file (the same for
+ * every tenant: this btw's template). Together, so the keys the template asks for are in the
+ * .env beside it, and a stack deployed by an older btw takes the current template (its own
+ * task runner, issue 24) at its next operation. The .env first: a kill between the two leaves
+ * the older template with a newer .env, which still starts (extra keys are ignored).
+ */
+export async function writeTenantFiles(host: Pick<Host, "writeFile">, slug: string, env: string): Promise<void> {
+  const layout = tenantLayout(slug);
+  await host.writeFile(layout.envFile, env, "0600");
+  await host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml"));
+}
+
 export function envFor(
   ctx: Ctx,
   p: { slug: string; plan: Plan; timezone: string; subnet: string; images: TenantImages; scratch?: ScratchMarks; webhookHost?: string | null },

@@ -11,12 +11,11 @@ import type { BackupStorage } from "../../remote/backup-storage.js";
 import type { BackupRow } from "../../state/backups.js";
 import type { Db } from "../../state/db.js";
 import type { ServerRow } from "../../state/servers.js";
-import { asset } from "../assets.js";
 import { openServerSession, type ServerSession } from "./tenant.js";
 import { openN8nTunnel } from "../n8n-tunnel.js";
 import { removeScratch, sweepStaleScratch, thisOwner } from "../scratch-stacks.js";
 import { checkBackup, liveCounts, openBackupRow, openEscrow, restoreData, restoredSecrets } from "./restore-data.js";
-import { envFor } from "../tenant-context.js";
+import { envFor, writeTenantFiles } from "../tenant-context.js";
 import { backupImages } from "./restore-data.js";
 import { GENERATED, N8N_API_KEY } from "../tenant-secrets.js";
 
@@ -149,8 +148,7 @@ export async function verifyBackup(ctx: Ctx, db: Db, storage: BackupStorage, row
     cleanup = () => removeScratch(session.host, scratch);
     const marks = { createdAt: new Date().toISOString(), owner: thisOwner() };
     await session.host.mkdir(layout.dir, "0700");
-    await session.host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml"));
-    await session.host.writeFile(layout.envFile, envFor(ctx, { slug: scratch, plan, timezone: manifest.timezone, subnet, scratch: marks, images: backupImages(ctx, manifest) }, secrets), "0600");
+    await writeTenantFiles(session.host, scratch, envFor(ctx, { slug: scratch, plan, timezone: manifest.timezone, subnet, scratch: marks, images: backupImages(ctx, manifest) }, secrets));
     const { execText } = await import("../../remote/backup-exec.js");
     await restoreData({
       session,

@@ -18,7 +18,7 @@ import { asset } from "../assets.js";
 import type { Host } from "../host.js";
 import { connectTenant, ensureProxy, syncRoutes } from "../proxy.js";
 import { assertStackOwned } from "../stack-ownership.js";
-import { envFor, hostFor, imagesOf, lockTenant, requirePlan } from "../tenant-context.js";
+import { envFor, hostFor, imagesOf, lockTenant, requirePlan, writeTenantFiles } from "../tenant-context.js";
 import { GENERATED, readAllSecrets, storeSecrets } from "../tenant-secrets.js";
 
 export const CREATE_KIND = "tenant.create";
@@ -233,7 +233,7 @@ function createSteps(ctx: Ctx, db: Db, p: CreatePlan): Step[] {
       title: "ship compose file and .env",
       run: async ({ host, secrets }) => {
         await host.mkdir(layout.dir, "0700");
-        await Promise.all([host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml")), host.writeFile(layout.envFile, envFor(ctx, p, secrets), "0600")]);
+        await writeTenantFiles(host, p.slug, envFor(ctx, p, secrets));
         return layout.dir;
       },
     },

@@ -2,12 +2,11 @@ import { isIP } from "node:net";
 import type { Ctx } from "../../cli/context.js";
 import { composeUp, tenantProfiles } from "../../core/commands/compose.js";
 import { checkDomainDns, type DnsLookup, type DnsVerdict } from "../../core/edge/domains.js";
-import { tenantLayout } from "../../core/tenant/layout.js";
 import { ConflictError, OperationError } from "../../errors.js";
 import type { Db } from "../../state/db.js";
 import type { TenantDomainRow } from "../../state/tenant-domains.js";
 import type { TenantRow } from "../../state/tenants.js";
-import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer, envFor } from "../tenant-context.js";
+import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer, envFor, writeTenantFiles } from "../tenant-context.js";
 import { readAllSecrets } from "../tenant-secrets.js";
 
 // `tenant domain add|remove`: a customer's hostname routed to its tenant. The row comes
@@ -97,7 +96,7 @@ async function applyWebhook(ctx: Ctx, db: Db, t: TenantRow, step: Step): Promise
   const plan = requirePlan(ctx, t.plan);
   const webhookHost = await webhookHostOf(db, t.id);
   const secrets = await readAllSecrets(db, await ctx.master(), t.id);
-  await host.writeFile(tenantLayout(t.slug).envFile, envFor(ctx, { slug: t.slug, plan, timezone: t.timezone, subnet: t.subnet!, images: await adoptImages(ctx, db, t), webhookHost }, secrets), "0600");
+  await writeTenantFiles(host, t.slug, envFor(ctx, { slug: t.slug, plan, timezone: t.timezone, subnet: t.subnet!, images: await adoptImages(ctx, db, t), webhookHost }, secrets));
   if (t.status === "active") {
     step("n8n recreated with the new WEBHOOK_URL");
     await host.run(composeUp(t.slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });

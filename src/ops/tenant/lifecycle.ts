@@ -8,7 +8,7 @@ import type { Db, Lock } from "../../state/db.js";
 import type { ServerRow } from "../../state/servers.js";
 import type { TenantRow, TenantStatus } from "../../state/tenants.js";
 import { disconnectTenant, syncRoutes } from "../proxy.js";
-import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer, envFor } from "../tenant-context.js";
+import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer, envFor, writeTenantFiles } from "../tenant-context.js";
 import { readAllSecrets } from "../tenant-secrets.js";
 import { webhookHostOf } from "../../state/tenant-domains.js";
 
@@ -114,7 +114,7 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
     // the tenant's own versions, never config's current ones (versions are state)
     const images = await adoptImages(ctx, db, t);
     const webhookHost = await webhookHostOf(db, t.id);
-    await host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: t.timezone, subnet: t.subnet!, images, webhookHost }, secrets), "0600");
+    await writeTenantFiles(host, slug, envFor(ctx, { slug, plan, timezone: t.timezone, subnet: t.subnet!, images, webhookHost }, secrets));
     let applied: SetPlanResult["applied"];
     if (oldPlan.queueMode !== plan.queueMode) {
       if (t.status === "active") await host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });

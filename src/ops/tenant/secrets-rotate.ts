@@ -25,7 +25,7 @@ import type { N8nClient } from "../../remote/n8n.js";
 import type { MasterKey } from "../../secrets/master-key.js";
 import type { Host } from "../host.js";
 import { API_KEY_LABEL } from "../n8n-bootstrap.js";
-import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer, envFor } from "../tenant-context.js";
+import { adoptImages, hostFor, lockTenant, requirePlan, requireTenant, tenantServer, envFor, writeTenantFiles } from "../tenant-context.js";
 import { GENERATED, N8N_API_KEY, readAllSecrets, storeSecrets } from "../tenant-secrets.js";
 import { webhookHostOf } from "../../state/tenant-domains.js";
 
@@ -120,7 +120,7 @@ export async function rotateTenantSecrets(ctx: Ctx, db: Db, slug: string, step: 
         n8n = null;
         const images = await adoptImages(ctx, db, t);
         const webhookHost = await webhookHostOf(db, t.id);
-        await host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: t.timezone, subnet: t.subnet!, images, webhookHost }, live()), "0600");
+        await writeTenantFiles(host, slug, envFor(ctx, { slug, plan, timezone: t.timezone, subnet: t.subnet!, images, webhookHost }, live()));
         await host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
         await journal(db, "recreate");
       },

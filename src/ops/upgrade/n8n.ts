@@ -1,6 +1,6 @@
 import type { Ctx } from "../../cli/context.js";
 import { composeStop, composeUp, tenantProfiles } from "../../core/commands/compose.js";
-import { tenantLayout, ownerEmail } from "../../core/tenant/layout.js";
+import { ownerEmail } from "../../core/tenant/layout.js";
 import { N8N_STEP_TITLES, n8nResumePhase, runN8nUpgrade, type N8nPhase, type N8nStep } from "../../core/upgrade/n8n.js";
 import { versionOf } from "../../core/upgrade/plan.js";
 import { ConflictError, LockLostError, OperationError } from "../../errors.js";
@@ -12,7 +12,7 @@ import { backupTenant, openServerSession, type ServerSession } from "../backup/t
 import { openN8nTunnel } from "../n8n-tunnel.js";
 import { syncRoutes } from "../proxy.js";
 import { restoreData } from "../backup/restore-data.js";
-import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer, envFor } from "../tenant-context.js";
+import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer, envFor, writeTenantFiles } from "../tenant-context.js";
 import { GENERATED, N8N_API_KEY, readAllSecrets } from "../tenant-secrets.js";
 import { webhookHostOf } from "../../state/tenant-domains.js";
 
@@ -130,7 +130,7 @@ export async function upgradeTenantN8n(ctx: Ctx, db: Db, storage: BackupStorage,
     const plan = requirePlan(ctx, tenant.plan);
     const secrets = await readAllSecrets(db, await ctx.master(), tenant.id);
     const { updateTenantStatus, setTenantImages } = await import("../../state/tenants.js");
-    const writeEnv = (n8n: string) => session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: { ...images, n8n }, webhookHost }, secrets), "0600");
+    const writeEnv = (n8n: string) => writeTenantFiles(session.host, slug, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: { ...images, n8n }, webhookHost }, secrets));
     const steps: Record<N8nStep, () => Promise<unknown>> = {
       inspect: async () => {
         found.published = d.priorStatus === "active" ? await publishedWorkflows(session, slug, secrets.get(N8N_API_KEY)) : [];

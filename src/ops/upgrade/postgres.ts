@@ -1,6 +1,5 @@
 import type { Ctx } from "../../cli/context.js";
 import { composeRm, composeStop, composeUp, tenantProfiles } from "../../core/commands/compose.js";
-import { tenantLayout } from "../../core/tenant/layout.js";
 import {
   countDifferences,
   parseCounts,
@@ -17,7 +16,7 @@ import type { Db } from "../../state/db.js";
 import type { OperationRow } from "../../state/operations.js";
 import type { TenantImages, TenantRow, TenantStatus } from "../../state/tenants.js";
 import { backupTenant, openServerSession, type ServerSession } from "../backup/tenant.js";
-import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer, envFor } from "../tenant-context.js";
+import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer, envFor, writeTenantFiles } from "../tenant-context.js";
 import { N8N_API_KEY, readAllSecrets } from "../tenant-secrets.js";
 import { finishTo, pull, waitApi, type TenantUpgradeResult } from "./n8n.js";
 import { webhookHostOf } from "../../state/tenant-domains.js";
@@ -123,7 +122,7 @@ export async function upgradeTenantPostgres(ctx: Ctx, db: Db, storage: BackupSto
     const profiles = tenantProfiles(plan);
     const secrets = await readAllSecrets(db, await ctx.master(), tenant.id);
     const writeEnv = (i: Required<TenantImages>) =>
-      session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: i, webhookHost }, secrets), "0600");
+      writeTenantFiles(session.host, slug, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: i, webhookHost }, secrets));
     const oldImages = { ...images, postgres: d.from, pgdataVolume: d.fromVolume };
     const newImages = { ...images, postgres: d.to, pgdataVolume: d.toVolume };
     const { updateTenantStatus, setTenantImages } = await import("../../state/tenants.js");

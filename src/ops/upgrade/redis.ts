@@ -1,6 +1,5 @@
 import type { Ctx } from "../../cli/context.js";
 import { composeUp, tenantProfiles } from "../../core/commands/compose.js";
-import { tenantLayout } from "../../core/tenant/layout.js";
 import { checkRedisUpgrade } from "../../core/upgrade/redis.js";
 import { ConflictError, LockLostError, OperationError } from "../../errors.js";
 import type { BackupStorage } from "../../remote/backup-storage.js";
@@ -8,7 +7,7 @@ import type { Db } from "../../state/db.js";
 import type { OperationRow } from "../../state/operations.js";
 import type { TenantImages, TenantStatus } from "../../state/tenants.js";
 import { backupTenant, openServerSession } from "../backup/tenant.js";
-import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer, envFor } from "../tenant-context.js";
+import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer, envFor, writeTenantFiles } from "../tenant-context.js";
 import { N8N_API_KEY, readAllSecrets } from "../tenant-secrets.js";
 import { finishTo, pull, waitApi, type TenantUpgradeResult } from "./n8n.js";
 import { webhookHostOf } from "../../state/tenant-domains.js";
@@ -72,7 +71,7 @@ export async function upgradeTenantRedis(ctx: Ctx, db: Db, storage: BackupStorag
     const { updateTenantStatus, setTenantImages } = await import("../../state/tenants.js");
     const { syncRoutes } = await import("../proxy.js");
     const startWith = async (i: Required<TenantImages>) => {
-      await session.host.writeFile(tenantLayout(slug).envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: i, webhookHost }, secrets), "0600");
+      await writeTenantFiles(session.host, slug, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images: i, webhookHost }, secrets));
       await session.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: o.readyTimeoutSec }), { timeoutMs: (o.readyTimeoutSec + 60) * 1000 });
       await waitApi(session, slug, secrets.get(N8N_API_KEY));
     };

@@ -10,7 +10,7 @@ import { backupTenant, openServerSession, type ServerSession } from "../../backu
 import { connectTenant, syncRoutes } from "../../proxy.js";
 import type { EdgeTarget } from "../../edge/switch.js";
 import { checkN8n } from "../../backup/restore-data.js";
-import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer, envFor } from "../../tenant-context.js";
+import { adoptImages, lockTenant, requirePlan, requireTenant, tenantServer, envFor, writeTenantFiles } from "../../tenant-context.js";
 import { N8N_API_KEY, readAllSecrets } from "../../tenant-secrets.js";
 import { webhookHostOf } from "../../../state/tenant-domains.js";
 import { finishRollbackHint, MIGRATE_KIND, migrationStateOf, reached, unfinishedMigration, type MigrateResult, type RollbackDetails, type RollbackOp, type Step } from "./journal.js";
@@ -85,7 +85,7 @@ export async function rollbackMigration(ctx: Ctx, db: Db, storage: BackupStorage
       step(`start the kept stack on ${source.name}`);
       const subnet = await allocateOn(ctx, db, source, src.host, slug);
       const secrets = await readAllSecrets(db, await ctx.master(), tenant.id);
-      await src.host.writeFile(layout.envFile, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet, images: await adoptImages(ctx, db, tenant), webhookHost: await webhookHostOf(db, tenant.id) }, secrets), "0600");
+      await writeTenantFiles(src.host, slug, envFor(ctx, { slug, plan, timezone: tenant.timezone, subnet, images: await adoptImages(ctx, db, tenant), webhookHost: await webhookHostOf(db, tenant.id) }, secrets));
       await src.host.run(composeUp(slug, { profiles: tenantProfiles(plan), wait: 300 }), { timeoutMs: 330_000 });
       await checkN8n(src.host, slug, secrets.get(N8N_API_KEY));
 

@@ -8,10 +8,9 @@ import type { BackupStorage } from "../../../remote/backup-storage.js";
 import type { MasterKey } from "../../../secrets/master-key.js";
 import type { Db, Queryable } from "../../../state/db.js";
 import type { TenantImages, TenantRow } from "../../../state/tenants.js";
-import { asset } from "../../assets.js";
 import type { ServerSession } from "../../backup/tenant.js";
 import { checkN8n, liveCounts, restoreData } from "../../backup/restore-data.js";
-import { envFor } from "../../tenant-context.js";
+import { envFor, writeTenantFiles } from "../../tenant-context.js";
 import { N8N_API_KEY, readAllSecrets } from "../../tenant-secrets.js";
 import { webhookHostOf } from "../../../state/tenant-domains.js";
 import type { RestorePlan } from "./plan.js";
@@ -35,8 +34,7 @@ export async function putData(ctx: Ctx, db: Db, storage: BackupStorage, session:
   const layout = tenantLayout(p.target);
   step("ship compose file and .env");
   await session.host.mkdir(layout.dir, "0700");
-  await session.host.writeFile(layout.composeFile, asset("templates/tenant/compose.yml"));
-  await session.host.writeFile(layout.envFile, envFor(ctx, { slug: p.target, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images, webhookHost: await webhookHostOf(db, tenant.id) }, secrets), "0600");
+  await writeTenantFiles(session.host, p.target, envFor(ctx, { slug: p.target, plan, timezone: tenant.timezone, subnet: tenant.subnet!, images, webhookHost: await webhookHostOf(db, tenant.id) }, secrets));
   const renamed = p.target !== backup.tenantSlug;
   const manifest = await restoreData({
     session, slug: p.target, plan, storage, key: p.key!, master, backupId: backup.id, onStep: step,
