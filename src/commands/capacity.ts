@@ -28,7 +28,7 @@ const handler: Handler = async (ctx) => {
         { header: "tenants", value: (s) => String(s.tenants), align: "right" },
         { header: "cpu reserved/alloc (caps)", value: (s) => (s.allocatable ? `${s.reserved.cpu}/${s.allocatable.cpu} (${s.limit.cpu})` : "unchecked") },
         { header: "memory reserved/alloc (limits)", value: (s) => (s.allocatable ? `${gib(s.reserved.memoryMb)}/${gib(s.allocatable.memoryMb)} (${gib(s.limit.memoryMb)}/${gib(s.limitCeiling!.memoryMb)})` : "unchecked") },
-        { header: "used p95 (cpu, memory)", value: (s) => (s.used ? `${s.used.cpu}, ${gib(s.used.memoryMb)}` : "not measured") },
+        { header: "used p95 (cpu, memory, volumes)", value: (s) => (s.used ? `${s.used.cpu}, ${gib(s.used.memoryMb)}, ${s.usedDiskGb === null ? "?" : `${s.usedDiskGb}G`}` : "not measured") },
         { header: "disk free", value: (s) => (s.allocatable?.diskFreeGb != null ? `${s.allocatable.diskFreeGb}G` : "?"), align: "right" },
         { header: `room (${plans.join("/")})`, value: (s) => plans.map((p) => s.headroom[p] ?? "?").join("/") },
         { header: "policy", value: (s) => (s.over.length ? `OVER: ${s.over.join(", ")}` : s.allocatable ? "ok" : "-") },

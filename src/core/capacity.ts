@@ -129,6 +129,8 @@ export function allocatable(facts: ServerFactsLike | null, policy: CapacityPolic
 export interface TenantUse {
   memoryMb: number;
   cpu: number;
+  /** its volumes' size, GB (absent: never measured) */
+  diskGb?: number;
 }
 
 export interface ServerLoad {
@@ -149,6 +151,8 @@ export interface ServerCapacity {
   free: Resources | null;
   /** the measured use of its tenants (p95 each, summed); null when none was ever measured */
   used: Resources | null;
+  /** its tenants' volumes, GB (p95 each, summed); null when none was ever measured */
+  usedDiskGb: number | null;
   /** what the policy lets memory limits reach: allocatable × overcommit */
   limitCeiling: { memoryMb: number } | null;
   /** resources over the policy now (reservations above allocatable, limits above the ceiling) */
@@ -161,6 +165,7 @@ export function serverCapacity(s: ServerLoad, policy: CapacityPolicy = DEFAULT_C
   const limit = { cpu: 0, memoryMb: 0 };
   const usedSum = { cpu: 0, memoryMb: 0 };
   let measured = false;
+  let disk: number | null = null;
   for (const [i, p] of s.tenants.entries()) {
     const d = planDemand(p);
     // a tenant that uses more than its plan reserves (p95) counts what it uses
@@ -169,6 +174,7 @@ export function serverCapacity(s: ServerLoad, policy: CapacityPolicy = DEFAULT_C
       measured = true;
       usedSum.cpu += u.cpu;
       usedSum.memoryMb += u.memoryMb;
+      if (u.diskGb !== undefined) disk = (disk ?? 0) + u.diskGb;
     }
     reserved.cpu += Math.max(d.reserved.cpu, u?.cpu ?? 0);
     reserved.memoryMb += Math.max(d.reserved.memoryMb, u?.memoryMb ?? 0);
@@ -190,6 +196,7 @@ export function serverCapacity(s: ServerLoad, policy: CapacityPolicy = DEFAULT_C
     limit: { cpu: round(limit.cpu), memoryMb: limit.memoryMb },
     free: a ? { cpu: round(a.cpu - reserved.cpu), memoryMb: a.memoryMb - reserved.memoryMb } : null,
     used: measured ? { cpu: round(usedSum.cpu), memoryMb: Math.round(usedSum.memoryMb) } : null,
+    usedDiskGb: disk === null ? null : round(disk, 1),
     limitCeiling: ceiling,
     over,
     tenants: s.tenants.length,

@@ -190,6 +190,13 @@ describe("tenant migrate on the lab", () => {
       expect(stats.length).toBe(4);
       expect(used).not.toBeNull();
       expect(Math.abs(used!.memoryMb - mib) / mib, `btw ${used!.memoryMb} MiB, docker stats ${mib.toFixed(0)} MiB`).toBeLessThan(0.25);
+      // and its volumes' bytes, against du on the server (the same bytes the engine walks)
+      const diskGb = (JSON.parse((await btw(["capacity", "--json"])).stdout) as { servers: Array<{ name: string; usedDiskGb: number | null }> }).servers.find((x) => x.name === vm1.name)!.usedDiskGb;
+      const du = (await onVm(vm1, ["sh", "-c", `du -sbc $(docker volume ls -q --filter label=btw.tenant=${T} | sed 's|^|/var/lib/docker/volumes/|; s|$|/_data|') | tail -n 1`])).stdout.trim();
+      const duGb = Number(du.split(/\s+/)[0]) / 2 ** 30;
+      expect(duGb).toBeGreaterThan(0.01);
+      expect(diskGb, `btw ${diskGb} GB, du ${duGb.toFixed(3)} GB`).not.toBeNull();
+      expect(Math.abs(diskGb! - duGb), `btw ${diskGb} GB, du ${duGb.toFixed(3)} GB`).toBeLessThan(Math.max(0.1, duGb * 0.25));
     } finally {
       // effectively no limit again (above the machine's RAM): the lane's next files see the whole host
       await vmLimit(vm2, "1t");

@@ -28,6 +28,26 @@ export function parseContainerStats(raw: unknown): ResourceSample {
   return { memoryBytes, cpuCores: Math.round(cpuCores * 1000) / 1000 };
 }
 
+interface DockerDiskUsage {
+  Volumes?: Array<{ Name?: string; Labels?: Record<string, string> | null; UsageData?: { Size?: number } | null }> | null;
+}
+
+/**
+ * Bytes of each tenant's volumes (Postgres, n8n's files, Redis; by their `btw.tenant` label),
+ * from the engine's `GET /system/df?type=volume`. A volume the engine did not size (-1, or no
+ * UsageData) counts 0; a scratch stack's volumes carry its own scratch name, not the tenant's.
+ */
+export function volumeBytesByTenant(raw: unknown): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const v of (raw as DockerDiskUsage | null)?.Volumes ?? []) {
+    const tenant = v.Labels?.["btw.tenant"];
+    if (!tenant) continue;
+    const size = Number(v.UsageData?.Size ?? -1);
+    out.set(tenant, (out.get(tenant) ?? 0) + (Number.isFinite(size) && size > 0 ? size : 0));
+  }
+  return out;
+}
+
 export function sumSamples(samples: readonly ResourceSample[]): ResourceSample {
   return samples.reduce((a, b) => ({ memoryBytes: a.memoryBytes + b.memoryBytes, cpuCores: Math.round((a.cpuCores + b.cpuCores) * 1000) / 1000 }), { memoryBytes: 0, cpuCores: 0 });
 }

@@ -54,12 +54,16 @@ export async function serverLoads(ctx: Ctx, db: Queryable, without?: string): Pr
 
 /** Each tenant's measured use: the p95 of its resource samples of the last `days` days (`btw usage collect`). */
 export async function tenantUse(db: Queryable, days = 7): Promise<Map<number, TenantUse>> {
-  const { rows } = await db.query<{ tenantId: string; memory: string; cpu: number }>(
+  // (an ordered-set aggregate skips nulls: disk is null where the engine could not size volumes)
+  const { rows } = await db.query<{ tenantId: string; memory: string; cpu: number; disk: string | null }>(
     `select tenant_id::text as "tenantId",
             percentile_disc(0.95) within group (order by memory_bytes)::text as memory,
-            percentile_disc(0.95) within group (order by cpu_cores) as cpu
+            percentile_disc(0.95) within group (order by cpu_cores) as cpu,
+            percentile_disc(0.95) within group (order by disk_bytes)::text as disk
        from resource_samples where taken_at > now() - make_interval(days => $1) group by tenant_id`,
     [days],
   );
-  return new Map(rows.map((r) => [Number(r.tenantId), { memoryMb: Math.round(Number(r.memory) / 2 ** 20), cpu: Number(r.cpu) }]));
+  return new Map(
+    rows.map((r) => [Number(r.tenantId), { memoryMb: Math.round(Number(r.memory) / 2 ** 20), cpu: Number(r.cpu), ...(r.disk !== null ? { diskGb: Math.round((Number(r.disk) / 2 ** 30) * 100) / 100 } : {}) }]),
+  );
 }

@@ -37,6 +37,16 @@ export async function collectUsage(ctx: Ctx, db: Db, month: string | undefined, 
     }
     return s;
   };
+  // each server's volumes sized once per run (the engine walks them all: one call, not one per tenant)
+  const volumeBytes = new Map<string, Promise<Map<string, number> | null>>();
+  const volumesOf = (name: string, s: ServerSession) => {
+    let v = volumeBytes.get(name);
+    if (!v) {
+      v = diskUsage(s).catch(() => null);
+      volumeBytes.set(name, v);
+    }
+    return v;
+  };
   const sql = usageSql(from, to);
   const settled = await runBounded(tenants, (t: TenantListRow) => t.serverName ?? "?", { total: 8, perGroup: 4 }, async (t) => {
     const { execText } = await import("../../remote/backup-exec.js");
@@ -49,8 +59,10 @@ export async function collectUsage(ctx: Ctx, db: Db, month: string | undefined, 
     const { parseContainerStats, sumSamples } = await import("../../core/usage/resources.js");
     const running = (await s.docker.listContainers({ filters: { label: [`btw.tenant=${t.slug}`], status: ["running"] } })).filter((c) => c.Labels?.["btw.scratch"] !== "1");
     const sample = sumSamples(await Promise.all(running.map(async (c) => parseContainerStats(await s.docker.getContainer(c.Id).stats({ stream: false })))));
+    // its volumes' bytes (null when the engine could not say: an engine older than API 1.42)
+    const disk = (await volumesOf(t.serverName!, s))?.get(t.slug) ?? null;
     await db.transaction(async (tx) => {
-      await tx.query(`insert into resource_samples (tenant_id, server_id, memory_bytes, cpu_cores) values ($1, $2, $3, $4)`, [t.id, t.serverId, sample.memoryBytes, sample.cpuCores]);
+      await tx.query(`insert into resource_samples (tenant_id, server_id, memory_bytes, cpu_cores, disk_bytes) values ($1, $2, $3, $4, $5)`, [t.id, t.serverId, sample.memoryBytes, sample.cpuCores, disk]);
       for (const metric of USAGE_METRICS) {
         await tx.query(
           `insert into usage (period, tenant_id, tenant_slug, plan, metric, value) values ($1::date, $2, $3, $4, $5, $6)
@@ -69,4 +81,17 @@ export async function collectUsage(ctx: Ctx, db: Db, month: string | undefined, 
         : { tenant: s.item.slug, server: s.item.serverName ?? "?", ok: false, error: ((s.error as Error)?.message ?? String(s.error)).split("\n")[0]! },
     ),
   };
+}
+
+/** The engine's disk usage of volumes only (`GET /system/df?type=volume`, Docker ≥ 23): tenant → bytes. */
+async function diskUsage(s: ServerSession): Promise<Map<string, number>> {
+  const { volumeBytesByTenant } = await import("../../core/usage/resources.js");
+  const raw = await new Promise<unknown>((resolve, reject) =>
+    // dockerode's df() sends no query: ask the modem directly for the volumes' part
+    (s.docker.modem as unknown as { dial(o: object, cb: (err: unknown, data: unknown) => void): void }).dial(
+      { path: "/system/df?", method: "GET", options: { type: "volume" }, statusCodes: { 200: true, 400: "bad parameter", 500: "server error" } },
+      (err, data) => (err ? reject(err) : resolve(data)),
+    ),
+  );
+  return volumeBytesByTenant(raw);
 }

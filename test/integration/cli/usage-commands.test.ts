@@ -50,6 +50,9 @@ vi.mock("../../../src/ops/server/context.js", async (importOriginal) => ({
   }),
 }));
 
+/** The `type` each `GET /system/df` asked for (the fake engine records it). */
+const dfQueries: string[] = [];
+
 /** FAKE Docker Engine API: `docker exec` of psql in btw-acme-postgres runs its -c statement in `databaseUrl`. */
 function fakeDockerApi(socketPath: string, databaseUrl: string): Promise<Server> {
   const execs = new Map<string, string[]>();
@@ -75,6 +78,12 @@ function fakeDockerApi(socketPath: string, databaseUrl: string): Promise<Server>
         const acme = (filters.label ?? []).includes("btw.tenant=acme");
         const list = acme ? ["postgres", "redis", "n8n"].map((svc) => ({ Id: `acme-${svc}`, Names: [`/btw-acme-${svc}`], Labels: { "btw.tenant": "acme", "btw.service": svc } })) : [];
         return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(list));
+      }
+      // the volumes' sizes (collect's disk sample), asked once per server, volumes only
+      if (req.method === "GET" && path.startsWith("/system/df")) {
+        dfQueries.push(new URL(req.url ?? "", "http://x").searchParams.get("type") ?? "");
+        const vol = (name: string, tenant: string, mib: number) => ({ Name: name, Labels: { "btw.tenant": tenant }, UsageData: { Size: mib * 2 ** 20, RefCount: 1 } });
+        return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ Volumes: [vol("btw-acme-pgdata", "acme", 60), vol("btw-acme-n8ndata", "acme", 2), vol("btw-other-pgdata", "other", 500)] }));
       }
       const stats = /^\/containers\/(acme-[a-z0-9]+)\/stats/.exec(path);
       if (req.method === "GET" && stats) {
@@ -223,8 +232,10 @@ describe("usage collect and usage report --enforce, as run by the operator, on a
     expect(await usageRow("workflows.active")).toEqual([4]);
     // and what acme's containers use now (issue 26): the fake engine's working sets summed
     // (40 + 4 + 400 MiB, the inactive file cache left out), 0.1 s of CPU over 2 s of 2 CPUs each
-    const samples = (await db.query<{ memory: string; cpu: number }>("select memory_bytes::text as memory, cpu_cores as cpu from resource_samples s join tenants t on t.id = s.tenant_id where t.slug = 'acme'")).rows;
-    expect(samples).toEqual([{ memory: String(444 * 2 ** 20), cpu: 0.3 }]);
+    // and its volumes' bytes from the engine's `system df` (60 + 2 MiB; another tenant's not)
+    const samples = (await db.query<{ memory: string; cpu: number; disk: string }>("select memory_bytes::text as memory, cpu_cores as cpu, disk_bytes::text as disk from resource_samples s join tenants t on t.id = s.tenant_id where t.slug = 'acme'")).rows;
+    expect(samples).toEqual([{ memory: String(444 * 2 ** 20), cpu: 0.3, disk: String(62 * 2 ** 20) }]);
+    expect(dfQueries).toEqual(["volume"]);
     const doc = JSON.parse(r.stdout) as { notices: Array<{ tenant: string; metric: string; level: string; deliveries: Array<{ channel: string; ok: boolean }> }> };
     expect(doc.notices).toEqual([{ tenant: "acme", metric: "workflows.active", level: "80%", deliveries: [{ channel: "webhook", ok: true }] }]);
     expect(sent()).toEqual(["quota.80"]);

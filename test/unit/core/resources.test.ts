@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../../../src/config/schema.js";
 import { allocatable, fitsResources, serverCapacity } from "../../../src/core/capacity.js";
-import { parseContainerStats, sumSamples } from "../../../src/core/usage/resources.js";
+import { parseContainerStats, sumSamples, volumeBytesByTenant } from "../../../src/core/usage/resources.js";
 
 const MiB = 2 ** 20;
 
@@ -35,5 +35,28 @@ describe("a tenant's real use from Docker's container stats (issue 26)", () => {
     expect(hungry.reserved).toEqual({ cpu: 1.39, memoryMb: 6600 });
     expect(fitsResources(hungry, starter)).toMatchObject({ ok: false, short: "memory", what: "reservation" });
     expect(serverCapacity({ name: "s", allocatable: a, tenants: [starter] }).used).toBeNull();
+  });
+  it("a tenant's disk is its labelled volumes in the engine's `system df` (a volume not sized counts 0; unlabelled and scratch volumes are not the tenant's)", () => {
+    const df = {
+      Volumes: [
+        { Name: "btw-acme-pgdata", Labels: { "btw.tenant": "acme" }, UsageData: { Size: 50 * MiB, RefCount: 1 } },
+        { Name: "btw-acme-n8ndata", Labels: { "btw.tenant": "acme" }, UsageData: { Size: 3 * MiB, RefCount: 1 } },
+        { Name: "btw-acme-redisdata", Labels: { "btw.tenant": "acme" }, UsageData: { Size: -1, RefCount: -1 } },
+        { Name: "btw-beta-pgdata", Labels: { "btw.tenant": "beta" }, UsageData: { Size: 7 * MiB } },
+        { Name: "btw-vfy-acme-1-pgdata", Labels: { "btw.tenant": "vfy-acme-1" }, UsageData: { Size: 9 * MiB } },
+        { Name: "someone-elses", Labels: null, UsageData: { Size: 1e9 } },
+        { Name: "no-usage", Labels: { "btw.tenant": "beta" }, UsageData: null },
+      ],
+    };
+    expect(Object.fromEntries(volumeBytesByTenant(df))).toEqual({ acme: 53 * MiB, beta: 7 * MiB, "vfy-acme-1": 9 * MiB });
+    expect(volumeBytesByTenant({}).size).toBe(0);
+    expect(volumeBytesByTenant(null).size).toBe(0);
+  });
+  it("capacity sums its tenants' measured volumes per server; none measured: null", () => {
+    const config = configSchema.parse({ domain: "example.com" });
+    const starter = config.plans.starter!;
+    const a = allocatable({ cpus: 4, memTotalBytes: 8 * 2 ** 30, diskFreeBytes: 100 * 2 ** 30 });
+    expect(serverCapacity({ name: "s", allocatable: a, tenants: [starter, starter, starter], use: [{ memoryMb: 300, cpu: 0.01, diskGb: 1.25 }, { memoryMb: 300, cpu: 0.01, diskGb: 0.5 }, null] }).usedDiskGb).toBe(1.8);
+    expect(serverCapacity({ name: "s", allocatable: a, tenants: [starter], use: [{ memoryMb: 300, cpu: 0.01 }] }).usedDiskGb).toBeNull();
   });
 });
