@@ -101,6 +101,13 @@ export const monitoringSchema = z
           .object({ restarts: z.number().int().min(1).default(3), window: promDuration.default("15m"), for: promDuration.default("0s") })
           .strict()
           .prefault({}),
+        tenantVolumes: z
+          .object({
+            aboveGb: z.number().positive().default(20).describe("a tenant whose volumes (database, n8n's files, Redis) pass this many GB, as `usage collect` measured them"),
+            for: promDuration.default("0s"),
+          })
+          .strict()
+          .prefault({}),
         backupStale: z
           .object({
             scheduleHours: z.number().positive().default(24).describe("how often `backup all` is meant to run"),

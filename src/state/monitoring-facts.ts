@@ -12,13 +12,16 @@ export interface TenantFacts {
   lastVerifiedAt: Date | null;
   /** the newest verify's outcome; null when none ran */
   lastVerifyOk: boolean | null;
+  /** its volumes' bytes in the newest resource sample that has them (`usage collect`); null: never measured */
+  volumeBytes: number | null;
 }
 
 /** Live tenants only: a deleted tenant's stale backups are no alarm. */
 export async function tenantFacts(q: Queryable): Promise<TenantFacts[]> {
   const r = await q.query<TenantFacts>(
     `select t.slug as tenant, s.name as server, t.n8n_image as "n8nImage",
-            b.last_backup as "lastBackupAt", b.last_verified as "lastVerifiedAt", v.ok as "lastVerifyOk"
+            b.last_backup as "lastBackupAt", b.last_verified as "lastVerifiedAt", v.ok as "lastVerifyOk",
+            d.disk_bytes::float8 as "volumeBytes"
        from tenants t
        left join servers s on s.id = t.server_id
        left join (select tenant_slug, max(finished_at) filter (where status = 'done') as last_backup,
@@ -26,6 +29,8 @@ export async function tenantFacts(q: Queryable): Promise<TenantFacts[]> {
                     from backups group by tenant_slug) b on b.tenant_slug = t.slug
        left join (select distinct on (tenant_slug) tenant_slug, ok
                     from backup_verifications order by tenant_slug, at desc, id desc) v on v.tenant_slug = t.slug
+       left join (select distinct on (tenant_id) tenant_id, disk_bytes
+                    from resource_samples where disk_bytes is not null order by tenant_id, taken_at desc) d on d.tenant_id = t.id
       where t.status not in ('deleting', 'deleted', 'provisioning', 'failed')
       order by t.slug`,
   );

@@ -12,6 +12,8 @@ export interface BtwTenantFacts {
   lastBackupAt: Date | null;
   lastVerifiedAt: Date | null;
   lastVerifyOk: boolean | null;
+  /** its volumes' bytes, last measured by `usage collect` (null: never) */
+  volumeBytes?: number | null;
 }
 
 export interface BtwJobFacts {
@@ -66,6 +68,11 @@ export function renderBtwMetrics(facts: BtwFacts, now: Date): string {
     t.filter((f) => f.lastVerifyOk !== null).map((f) => [tl(f), f.lastVerifyOk ? 1 : 0]),
   );
   family(M.n8nVersion, "The n8n version the tenant runs (from the state), always 1.", t.map((f) => [{ ...tl(f), version: imageVersion(f.n8nImage) }, 1]));
+  family(
+    M.tenantDisk,
+    "Bytes of the tenant's volumes (database, n8n's files, Redis) when `btw usage collect` last measured them (absent: never).",
+    t.filter((f) => f.volumeBytes != null).map((f) => [tl(f), f.volumeBytes!]),
+  );
   const jobs = [...facts.jobs].sort((a, b) => a.job.localeCompare(b.job));
   family(M.jobLastRun, "Unix time the newest run of the scheduled job started.", jobs.map((j) => [{ job_name: j.job }, seconds(j.startedAt)]));
   // A run still going (or killed before it could record its end) has no exit code yet.

@@ -18,6 +18,7 @@ export const BTW_METRICS = {
   backupLastVerified: "btw_backup_last_verified_timestamp_seconds",
   verifyLastOk: "btw_backup_verify_last_ok",
   n8nVersion: "btw_tenant_n8n_version_info",
+  tenantDisk: "btw_tenant_volume_bytes",
   jobLastRun: "btw_schedule_job_last_run_timestamp_seconds",
   jobLastExitCode: "btw_schedule_job_last_exit_code",
   generated: "btw_metrics_generated_timestamp_seconds",

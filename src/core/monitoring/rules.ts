@@ -134,6 +134,15 @@ export function alertRuleGroups(m: MonitoringConfig): RuleGroup[] {
   ];
   const btw: AlertRule[] = [
     rule(
+      "TenantVolumesLarge",
+      `${M.tenantDisk} > ${num(r.tenantVolumes.aboveGb * 2 ** 30)}`,
+      r.tenantVolumes.for,
+      "warning",
+      "tenant {{ $labels.tenant }}: its volumes hold {{ $value | humanize1024 }}B",
+      "The volumes of {{ $labels.tenant }} (database, n8n's files, Redis) passed " + num(r.tenantVolumes.aboveGb) +
+        " GB when `btw usage collect` last measured them: one tenant filling its server's disk hurts every tenant on it. Look: btw capacity; prune its executions or binary data, or move it: btw tenant migrate {{ $labels.tenant }} --to <server>",
+    ),
+    rule(
       "BackupStale",
       `time() - ${M.backupLastSuccess} > ${staleAfterSec}`,
       r.backupStale.for,

@@ -34,6 +34,10 @@ beforeAll(async () => {
   await markBackupVerified(db, "acme-1");
   await recordVerification(db, { backupId: "acme-1", tenantSlug: "acme", ok: true });
   await recordVerification(db, { backupId: "acme-2", tenantSlug: "acme", ok: false, detail: "workflows: 0 of 3" });
+  // acme's volumes measured twice by usage collect (the newest sized one counts), then once unsized
+  for (const [at, disk] of [["2026-12-01T01:00:00Z", 100], ["2026-12-01T02:00:00Z", 300], ["2026-12-01T03:00:00Z", null]] as const) {
+    await db.query(`insert into resource_samples (tenant_id, taken_at, memory_bytes, cpu_cores, disk_bytes) values ($1, $2, 1, 0, $3)`, [acme.id, at, disk]);
+  }
 });
 afterAll(() => fx?.dispose());
 
@@ -43,8 +47,8 @@ describe("tenantFacts", () => {
     expect(facts.map((f) => f.tenant)).toEqual(["acme", "beta"]);
     const [acme, beta] = facts;
     const times = (await db.query<{ id: string; finishedAt: Date; verifiedAt: Date | null }>(`select id, finished_at as "finishedAt", verified_at as "verifiedAt" from backups where tenant_slug = 'acme' and status = 'done' order by id`)).rows;
-    expect(acme).toEqual({ tenant: "acme", server: "s1", n8nImage: "n8nio/n8n:2.8.4", lastBackupAt: times[1]!.finishedAt, lastVerifiedAt: times[0]!.verifiedAt, lastVerifyOk: false });
-    expect(beta).toEqual({ tenant: "beta", server: "s1", n8nImage: null, lastBackupAt: null, lastVerifiedAt: null, lastVerifyOk: null });
+    expect(acme).toEqual({ tenant: "acme", server: "s1", n8nImage: "n8nio/n8n:2.8.4", lastBackupAt: times[1]!.finishedAt, lastVerifiedAt: times[0]!.verifiedAt, lastVerifyOk: false, volumeBytes: 300 });
+    expect(beta).toEqual({ tenant: "beta", server: "s1", n8nImage: null, lastBackupAt: null, lastVerifiedAt: null, lastVerifyOk: null, volumeBytes: null });
   });
 });
 

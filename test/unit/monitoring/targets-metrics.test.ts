@@ -117,6 +117,7 @@ describe("btw's own metrics", () => {
           lastBackupAt: new Date("2026-12-01T02:00:00Z"),
           lastVerifiedAt: new Date("2026-11-29T03:00:00Z"),
           lastVerifyOk: false,
+          volumeBytes: 26843545600,
         },
       ],
       jobs: [
@@ -143,6 +144,11 @@ describe("btw's own metrics", () => {
     expect(text).not.toContain('btw_schedule_job_last_exit_code{job_name="prune"}');
     expect(lines).toContain('btw_schedule_job_last_run_timestamp_seconds{job_name="prune"} 1796097600');
     expect(lines).toContain("btw_metrics_generated_timestamp_seconds 1796126400");
+  });
+
+  it("gives a measured tenant its volumes' bytes; a tenant never measured has no series (no alert either)", () => {
+    expect(lines).toContain('btw_tenant_volume_bytes{tenant="acme"} 26843545600');
+    expect(text).not.toContain('btw_tenant_volume_bytes{tenant="beta"}');
   });
 
   it("reads image versions by tag or digest", () => {
