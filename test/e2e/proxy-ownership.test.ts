@@ -189,7 +189,7 @@ describe("one server's proxy and stacks, shared by several tenants and states", 
     expect(r.code, r.stderr).toBe(2);
     const errors = errorLines(r.stderr);
     expect(errors).toHaveLength(1);
-    expect(errors[0]).toMatch(new RegExp(`server ${vm.name} already has a stack '${t}' owned by another btw state \\([0-9a-f-]{36}\\): containers btw-${t}-n8n, btw-${t}-postgres, btw-${t}-redis; volumes .*; networks .*; directory /opt/btw/tenants/${t}$`));
+    expect(errors[0]).toMatch(new RegExp(`server ${vm.name} already has a stack '${t}' owned by another btw state \\([0-9a-f-]{36}\\): containers btw-${t}-n8n, btw-${t}-postgres, btw-${t}-redis, btw-${t}-runner; volumes .*; networks .*; directory /opt/btw/tenants/${t}$`));
     expect(r.stderr).toMatch(/hint: use another tenant name/);
 
     // nothing changed: the same containers, started at the same time, the same .env; no row

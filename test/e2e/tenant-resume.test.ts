@@ -66,7 +66,7 @@ describe("tenant create: kill and resume, concurrency", () => {
     const rows = (await stateSql(home, "select status, subnet::text from tenants where slug = $1", [slug])) as { status: string; subnet: string }[];
     expect(rows).toHaveLength(1);
     expect(rows[0]!.status).toBe("active");
-    expect(await containersOf(vm, slug)).toEqual([`btw-${slug}-n8n`, `btw-${slug}-postgres`, `btw-${slug}-redis`]);
+    expect(await containersOf(vm, slug)).toEqual([`btw-${slug}-n8n`, `btw-${slug}-postgres`, `btw-${slug}-redis`, `btw-${slug}-runner`]);
     const deployments = (await stateSql(home, "select count(*)::int as n from workflow_deployments w join tenants t on t.id = w.tenant_id where t.slug = $1", [slug])) as { n: number }[];
     expect(deployments[0]!.n).toBe(3);
   });
