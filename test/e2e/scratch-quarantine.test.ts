@@ -152,8 +152,8 @@ describe("verify's scratch stacks are quarantined and swept", () => {
     expect(fixed!.detail).toMatch(new RegExp(`^removed 1 stale scratch stack\\(s\\): ${CRASHED} \\(4\\d\\d min old\\)$`));
     expect(await leftovers(CRASHED)).toBe("");
     expect(await scratchCheck([])).toMatchObject({ level: "ok", detail: "no stale scratch stacks" });
-    // the tenant beside it: all its containers still running
+    // the tenant beside it: all its containers still running (n8n, Postgres, Redis, the task runner)
     const running = await onVm(vm, ["docker", "ps", "-q", "--filter", `label=btw.tenant=${T}`, "--filter", "status=running"]);
-    expect(running.stdout.trim().split("\n")).toHaveLength(3);
+    expect(running.stdout.trim().split("\n")).toHaveLength(4);
   });
 });
