@@ -249,8 +249,11 @@ describe("tenant lifecycle on the lab", () => {
     const { tenantApi, tenantSecrets } = await import("../integration/backup/tenant-api.js");
     const { PROBE_CODE, MEMORY_BOMB_CODE, median, runCode, spinCode } = await import("./support/hostile.js");
     const secrets = await tenantSecrets(home, "orbit");
+    const { runnersAuthToken } = await import("../../src/core/tenant/env.js");
     const secretValues = ["N8N_ENCRYPTION_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_API_KEY", "N8N_OWNER_PASSWORD"].map((k) => secrets.get(k)!).filter(Boolean);
     expect(secretValues.length).toBeGreaterThanOrEqual(4);
+    // and the token the runner itself was started with
+    secretValues.push(runnersAuthToken(secrets.get("N8N_ENCRYPTION_KEY")!));
     const api = await tenantApi(home, vm, "orbit", LAB_DOMAIN);
     try {
       // 1. the probes, in the sandbox of the Code node
@@ -259,9 +262,12 @@ describe("tenant lifecycle on the lab", () => {
       const found = probe.json as Record<string, { ok: boolean; value?: string; error?: string }>;
       const everything = JSON.stringify(found);
       for (const v of secretValues) expect(everything.includes(v), "a secret reached the Code node").toBe(false);
-      for (const name of ["require fs /proc/1/environ", "require fs settings file", "require child_process", "require net", "require http", "Function from a string", "eval", "this.constructor escape"]) {
+      for (const name of ["require fs /proc/1/environ", "require fs settings file", "require child_process", "require net", "require http", "Function from a string", "this.constructor escape"]) {
         expect({ name, ok: found[name]?.ok }, JSON.stringify(found[name])).toEqual({ name, ok: false });
       }
+      // eval runs (Node's --disallow-code-generation-from-strings leaves vm contexts alone), but in
+      // the sandbox: no process there
+      expect(found["eval of process.env"]?.ok === false || !/PASSWORD|ENCRYPTION|RUNNERS/.test(found["eval of process.env"]?.value ?? ""), JSON.stringify(found["eval of process.env"])).toBe(true);
       // $env is blocked (N8N_BLOCK_ENV_ACCESS_IN_NODE), so is the process's environment
       for (const name of ["$env.N8N_ENCRYPTION_KEY", "$env.DB_POSTGRESDB_PASSWORD"]) expect(found[name]?.ok === false || found[name]?.value === "null", JSON.stringify(found[name])).toBe(true);
       expect(found["process.env"]?.ok === false || !/PASSWORD|ENCRYPTION/.test(found["process.env"]?.value ?? ""), JSON.stringify(found["process.env"])).toBe(true);

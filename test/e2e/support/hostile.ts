@@ -4,8 +4,10 @@
 import type { TenantApi } from "../../integration/backup/tenant-api.js";
 
 /**
- * The Code node's probes: environment, files, processes, the network, code generation from
- * strings (the way out of a vm sandbox), n8n's own objects. Everything it finds is returned.
+ * The Code node's probes: environment, files, processes, the network, code generated from
+ * strings (eval runs — Node's flag leaves vm contexts alone — but only inside the sandbox; the
+ * Function constructor is refused), the this.constructor way out of a vm sandbox. Everything
+ * it finds is returned.
  */
 export const PROBE_CODE = [
   "const out = {};",
@@ -19,7 +21,7 @@ export const PROBE_CODE = [
   "grab('require net', () => typeof require('net').connect);",
   "grab('require http', () => typeof require('http').request);",
   "grab('Function from a string', () => (function () {}).constructor('return process')().env);",
-  "grab('eval', () => eval('1 + 1'));",
+  "grab('eval of process.env', () => eval('process.env'));",
   "grab('this.constructor escape', () => this.constructor.constructor('return process')().env);",
   "grab('globalThis.process', () => globalThis.process && globalThis.process.env);",
   "return [{ json: out }];",
