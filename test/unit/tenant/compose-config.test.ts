@@ -72,7 +72,9 @@ describe("tenant compose.yml through real Compose", () => {
     };
     expect(view).toEqual({
       n8n: n8nLike,
-      worker: n8nLike,
+      // and its settings file on a tmpfs of its own: it has no data volume (found on the lab: the
+      // read-only root refused it, EROFS, and the worker never started)
+      worker: { ...n8nLike, tmpfs: [...n8nLike.tmpfs, "/home/node/.n8n:size=16m,uid=1000,gid=1000,mode=0700"] },
       runner: { ...n8nLike, tmpfs: ["/tmp:size=64m,mode=1777"] },
       "worker-runner": { ...n8nLike, tmpfs: ["/tmp:size=64m,mode=1777"] },
       postgres: { user: null, cap_drop: ["ALL"], cap_add: ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETGID", "SETUID"], read_only: true, tmpfs: ["/var/run/postgresql:size=1m", "/tmp:size=16m,mode=1777"], security_opt: ["no-new-privileges:true"] },
