@@ -27,6 +27,15 @@ describe("tenant migrate on the lab", () => {
   let before: Awaited<ReturnType<typeof snapshot>>;
   const btw = (args: string[]) => home.run(args);
   const containers = async (vm: LabServer) => (await onVm(vm, ["docker", "ps", "-a", "-q", "--filter", `label=btw.tenant=${T}`])).stdout.trim();
+  /** T's workflows, credentials and executions on `vm` are those snapshotted at the start */
+  const expectSameData = async (vm: LabServer) => {
+    const api = await tenantApi(home, vm, T, LAB_DOMAIN);
+    try {
+      expect(await snapshot(api)).toEqual(before);
+    } finally {
+      api.close();
+    }
+  };
   const volumes = async (vm: LabServer) => (await onVm(vm, ["docker", "volume", "ls", "-q", "--filter", `label=btw.tenant=${T}`])).stdout.trim();
 
   beforeAll(async () => {
@@ -84,12 +93,7 @@ describe("tenant migrate on the lab", () => {
     expect(m.migration).toMatchObject({ from: vm1.name, to: vm2.name });
     expect((await viaProxy(vm2, host, "/healthz")).status).toBe(200);
     expect((await viaProxy(vm1, host, "/healthz")).status).toBe(404);
-    const api = await tenantApi(home, vm2, T, LAB_DOMAIN);
-    try {
-      expect(await snapshot(api)).toEqual(before);
-    } finally {
-      api.close();
-    }
+    await expectSameData(vm2);
     // the source: no containers, data kept
     expect(await containers(vm1)).toBe("");
     expect(await volumes(vm1)).not.toBe("");
@@ -102,12 +106,7 @@ describe("tenant migrate on the lab", () => {
     expect(r.code, r.stderr).toBe(0);
     expect((await viaProxy(vm1, host, "/healthz")).status).toBe(200);
     expect((await viaProxy(vm2, host, "/healthz")).status).toBe(404);
-    const api = await tenantApi(home, vm1, T, LAB_DOMAIN);
-    try {
-      expect(await snapshot(api)).toEqual(before);
-    } finally {
-      api.close();
-    }
+    await expectSameData(vm1);
     expect(await containers(vm2)).toBe("");
     expect(await volumes(vm2)).toBe("");
     const again = await btw(["tenant", "migrate", T, "--rollback"]);
@@ -169,12 +168,7 @@ describe("tenant migrate on the lab", () => {
       expect(again.stderr).toMatch(new RegExp(`finishing ${T}'s migration ${vm2.name} → ${vm1.name}`));
       expect((JSON.parse(again.stdout) as { migrated: Array<{ tenant: string; to: string }> }).migrated).toEqual([expect.objectContaining({ tenant: T, to: vm1.name })]);
       expect((await viaProxy(vm1, host, "/healthz")).status).toBe(200);
-      const api = await tenantApi(home, vm1, T, LAB_DOMAIN);
-      try {
-        expect(await snapshot(api)).toEqual(before);
-      } finally {
-        api.close();
-      }
+      await expectSameData(vm1);
       expect((await btw(["capacity"])).code).toBe(0);
       // what T really uses, as `usage collect` samples it, against Docker's own figures for
       // its containers on lab-1 (taken a moment apart: within a quarter)
