@@ -365,14 +365,17 @@ describe("tenant lifecycle on the lab", () => {
   });
 
   it("set-plan changes the running containers' limits in place", async () => {
-    const limits = async () => (await onVm(vm, ["docker", "inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.CpuShares}}", "btw-orbit-n8n"])).stdout.trim();
+    const limits = async (container = "btw-orbit-n8n") => (await onVm(vm, ["docker", "inspect", "--format", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}} {{.HostConfig.CpuShares}}", container])).stdout.trim();
     const started = (await onVm(vm, ["docker", "inspect", "--format", "{{.State.StartedAt}}", "btw-orbit-n8n"])).stdout.trim();
     // memory, pids and reserved CPU (shares) as the default plans; the CPU cap as the lab's btw.lab.yml sets it for n8n
     expect(await limits()).toBe(`${1536 * 1024 * 1024} ${LAB_N8N_CPUS * 1e9} 512 512`);
+    // the runner: 512 MiB and 128 pids in every default plan, n8n's CPU cap and share
+    expect(await limits("btw-orbit-runner")).toBe(`${512 * 1024 * 1024} ${LAB_N8N_CPUS * 1e9} 128 512`);
     const r = await btw(["tenant", "set-plan", "orbit", "starter", "--json"]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ from: "pro", to: "starter", applied: "in-place" });
     expect(await limits()).toBe(`${768 * 1024 * 1024} ${LAB_N8N_CPUS * 1e9} 256 256`);
+    expect(await limits("btw-orbit-runner")).toBe(`${512 * 1024 * 1024} ${LAB_N8N_CPUS * 1e9} 128 256`);
     expect((await onVm(vm, ["docker", "inspect", "--format", "{{.State.StartedAt}}", "btw-orbit-n8n"])).stdout.trim()).toBe(started);
     const env = (await onVm(vm, ["cat", "/opt/btw/tenants/orbit/.env"])).stdout;
     expect(env).toMatch(/^N8N_MEMORY=768m$/m);

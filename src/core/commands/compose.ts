@@ -179,6 +179,11 @@ export interface ContainerLimits {
   pids: number;
 }
 
+/** `docker update` of a container that does not exist (the only failure set-plan forgives for a runner). */
+export function isNoSuchContainer(stderr: string): boolean {
+  return /No such container/i.test(stderr);
+}
+
 /**
  * Apply new limits to a running container in place (`tenant set-plan`). Swap equals memory:
  * no swap, as compose.yml's memswap_limit. The .env must be rewritten too, or the next

@@ -1,6 +1,6 @@
 import type { Ctx } from "../../cli/context.js";
 import { planRunner } from "../../config/schema.js";
-import { composeDown, composeRm, composeStop, composeUp, dockerUpdateLimits, tenantProfiles, type ContainerLimits } from "../../core/commands/compose.js";
+import { composeDown, composeRm, composeStop, composeUp, dockerUpdateLimits, isNoSuchContainer, tenantProfiles, type ContainerLimits } from "../../core/commands/compose.js";
 import { purgeByLabel } from "../../core/commands/tenant-purge.js";
 import { tenantLayout, type TenantService } from "../../core/tenant/layout.js";
 import { ConflictError, OperationError, UsageError } from "../../errors.js";
@@ -134,10 +134,18 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
         ...(plan.queueMode ? ([[layout.containers.worker, plan.worker ?? plan.n8n]] as Array<[string, ContainerLimits]>) : []),
       ];
       await Promise.all(limits.map(([container, l]) => host.run(dockerUpdateLimits(container, l))));
-      // A stack deployed before the runners had their own containers has none to update
-      // (its runner is n8n's child, inside n8n's limits): a failure here is that, not an error.
+      // A stack deployed before the runners had their own containers has none to update (its
+      // runner is n8n's child, inside n8n's limits; the next `up` creates them with the new
+      // .env): "no such container" is that. Any other failure is one.
       const runners = [layout.containers.runner, ...(plan.queueMode ? [layout.containers["worker-runner"]] : [])];
-      await Promise.all(runners.map((container) => host.run(dockerUpdateLimits(container, planRunner(plan)), { allowFailure: true })));
+      await Promise.all(
+        runners.map(async (container) => {
+          const r = await host.run(dockerUpdateLimits(container, planRunner(plan)), { allowFailure: true });
+          if (r.exitCode !== 0 && !isNoSuchContainer(r.stderr)) {
+            throw new OperationError(`cannot change the limits of ${container} on ${server.name}: ${r.stderr.trim().split("\n").pop()}`, { code: "runner-limits" });
+          }
+        }),
+      );
       applied = "in-place";
       // n8n reads its execution retention at start: a changed one needs n8n recreated
       if (t.status === "active" && (oldPlan.executionRetentionDays !== plan.executionRetentionDays || oldPlan.executionRetentionCount !== plan.executionRetentionCount)) {

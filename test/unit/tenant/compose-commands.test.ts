@@ -12,6 +12,7 @@ import {
   composeStop,
   composeUp,
   dockerUpdateLimits,
+  isNoSuchContainer,
   tenantProfiles,
 } from "../../../src/core/commands/compose.js";
 import type { TenantProfile, TenantService } from "../../../src/core/tenant/layout.js";
@@ -158,5 +159,13 @@ describe("dockerUpdateLimits", () => {
     expect(() => dockerUpdateLimits("btw-acme-n8n", { cpus: 0, memoryMb: 512, pids: 64 })).toThrow(UsageError);
     expect(() => dockerUpdateLimits("btw-acme-n8n", { cpus: 1, memoryMb: 512, pids: 0 })).toThrow(UsageError);
     expect(() => dockerUpdateLimits("--all", { cpus: 1, memoryMb: 512, pids: 64 })).toThrow(UsageError);
+  });
+});
+
+describe("isNoSuchContainer", () => {
+  it("is Docker's answer for a container that does not exist, and nothing else", () => {
+    expect(isNoSuchContainer("Error response from daemon: No such container: btw-acme-runner\n")).toBe(true);
+    expect(isNoSuchContainer("Error response from daemon: Cannot update container abc: Minimum memory limit allowed is 6MB\n")).toBe(false);
+    expect(isNoSuchContainer("error during connect: Post http://docker/v1.45/containers/x/update: EOF")).toBe(false);
   });
 });
