@@ -41,7 +41,14 @@ describe("tenant create: kill and resume, concurrency", () => {
     home = await labHome(lab, { servers: [vm.name], env: { BTW_DATABASE_URL: `${pg.url}/postgres` } });
   });
   afterAll(async () => {
-    await Promise.all(created.map((t) => home?.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]))); // at once: each takes its own tenant lock
+    // at once (each takes its own tenant lock); one that lost a race for the server's proxy
+    // lock again alone: a tenant left running costs every later file on this lane its CPU
+    const purge = (t: string) => home!.run(["tenant", "delete", t, "--purge", "--no-final-backup", "--yes"]);
+    const first = home ? await Promise.all(created.map(async (t) => ({ t, r: await purge(t) }))) : [];
+    for (const { t, r } of first.filter((x) => x.r.code !== 0)) {
+      const again = await purge(t);
+      if (again.code !== 0) console.error(`tenant-resume: ${t} not purged (exit ${r.code}, then ${again.code}): ${again.stderr.trim().split("\n").pop()}`);
+    }
     home?.cleanup();
     await pg?.stop();
   });
