@@ -3,12 +3,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseConfigText } from "../src/config/load.js";
-import { composeDown, composeUp } from "../src/core/commands/compose.js";
-import { shellJoin } from "../src/core/shell.js";
+import { composeUp } from "../src/core/commands/compose.js";
 import { renderTenantEnv } from "../src/core/tenant/env.js";
 import { generateTenantSecrets } from "../src/core/tenant/secrets.js";
-import { tenantLayout } from "../src/core/tenant/layout.js";
+import { benchConfig, benchLab, benchServer, dropStack, putStack, root, sshTo } from "./lab.js";
 import { median } from "./stats.js";
 
 // What one tenant stack costs a server in CPU when nobody uses it, and while it starts: the
@@ -20,22 +18,12 @@ import { median } from "./stats.js";
 // Env: BENCH_SERVER (a lab VM, default the last), BENCH_RUNS (rounds, default 2),
 // BENCH_IDLE_SECONDS (the idle window, default 120).
 
-const root = join(import.meta.dirname, "..");
 const rounds = Number(process.env.BENCH_RUNS ?? 2);
 const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 120);
 
-interface Lab {
-  servers: { name: string; host: string; port: number; user: string; sshKey: string }[];
-  config: string;
-}
-console.error("bringing the lab up (npm run lab -- up)…");
-const lab = JSON.parse(execFileSync("npm", ["run", "--silent", "lab", "--", "up", "--json"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })) as Lab;
-const vm = lab.servers.find((s) => s.name === process.env.BENCH_SERVER) ?? lab.servers[lab.servers.length - 1]!;
-const ssh = (argv: string[], input?: string) => {
-  const r = spawnSync("ssh", ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i", vm.sshKey, "-p", String(vm.port), `${vm.user}@${vm.host}`, shellJoin(argv)], { input, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`${argv.slice(0, 3).join(" ")} failed on ${vm.name}: ${r.stderr}`);
-  return r.stdout;
-};
+const lab = benchLab();
+const vm = benchServer(lab);
+const ssh = sshTo(vm);
 
 // the lab VM is a container of this machine's engine: its cgroup holds the server's engine
 const vmId = execFileSync("docker", ["inspect", "--format", "{{.Id}}", vm.name], { encoding: "utf8" }).trim();
@@ -59,7 +47,7 @@ function baselineChecks(t: string): string {
   return out;
 }
 
-const config = parseConfigText(`domain: lab.btw.test\n${readFileSync(lab.config, "utf8")}`, "bench", {}).config;
+const config = benchConfig(lab);
 const plan = config.plans.pro!;
 
 interface Sample {
@@ -71,12 +59,9 @@ interface Sample {
 }
 
 function once(slug: string, compose: string): Sample {
-  const l = tenantLayout(slug);
   const secrets = generateTenantSecrets((n) => randomBytes(n));
   const env = renderTenantEnv({ slug, domain: "lab.btw.test", plan, images: config.images, timezone: "Europe/Paris", subnet: "10.222.0.0/26", tls: "off", secrets });
-  ssh(["mkdir", "-p", l.dir]);
-  ssh(["sh", "-c", 'cat > "$1"', "sh", l.composeFile], compose);
-  ssh(["sh", "-c", 'umask 077; cat > "$1"', "sh", l.envFile], env);
+  putStack(ssh, slug, compose, env);
   try {
     const e0 = engineCpu();
     const t0 = performance.now();
@@ -92,8 +77,7 @@ function once(slug: string, compose: string): Sample {
     const idleStack = stackCpu(slug) - s1;
     return { bootSeconds, bootCpu, idleCpuPerMinute: ((idleEngine + idleStack) * 60) / idleSeconds, idleStack: (idleStack * 60) / idleSeconds, idleEngine: (idleEngine * 60) / idleSeconds };
   } finally {
-    ssh(composeDown(slug, { volumes: true }));
-    ssh(["rm", "-rf", l.dir]);
+    dropStack(ssh, slug);
   }
 }
 

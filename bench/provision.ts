@@ -1,15 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { parseConfigText } from "../src/config/load.js";
-import { composeDown, composeUp } from "../src/core/commands/compose.js";
-import { shellJoin } from "../src/core/shell.js";
+import { composeUp } from "../src/core/commands/compose.js";
 import { renderTenantEnv } from "../src/core/tenant/env.js";
 import { generateTenantSecrets } from "../src/core/tenant/secrets.js";
-import { tenantLayout } from "../src/core/tenant/layout.js";
+import { benchConfig, benchLab, benchServer, dropStack, putStack, root, sshTo } from "./lab.js";
 import { median, percentile } from "./stats.js";
 
 // `btw tenant create` on a warm lab server against its floor, measured in the same run: a
@@ -19,38 +17,23 @@ import { median, percentile } from "./stats.js";
 // Goals (issue 21): median ≤ 12 s over ≥ 5 creates, and ≤ 1.0× the floor of the same run.
 // Also prints where a create spends its time: each step's median, from btw's own progress lines.
 
-const root = join(import.meta.dirname, "..");
 const btw = join(root, "bin", "btw");
 const runs = Number(process.env.BENCH_RUNS ?? 5);
 
-interface Lab {
-  servers: { name: string; host: string; port: number; user: string; sshKey: string }[];
-  config: string;
-}
-console.error("bringing the lab up (npm run lab -- up)…");
-const lab = JSON.parse(execFileSync("npm", ["run", "--silent", "lab", "--", "up", "--json"], { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })) as Lab;
-const vm = lab.servers.find((s) => s.name === process.env.BENCH_SERVER) ?? lab.servers[lab.servers.length - 1]!;
-const ssh = (argv: string[], input?: string) => {
-  const r = spawnSync("ssh", ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i", vm.sshKey, "-p", String(vm.port), `${vm.user}@${vm.host}`, shellJoin(argv)], { input, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`${argv.slice(0, 3).join(" ")} failed on ${vm.name}: ${r.stderr}`);
-  return r.stdout;
-};
-
-const config = parseConfigText(`domain: lab.btw.test\n${readFileSync(lab.config, "utf8")}`, "bench", {}).config;
+const lab = benchLab();
+const vm = benchServer(lab);
+const ssh = sshTo(vm);
+const config = benchConfig(lab);
 const plan = config.plans.pro!;
 
 function floorOnce(slug: string): number {
-  const l = tenantLayout(slug);
   const secrets = generateTenantSecrets((n) => randomBytes(n));
   const env = renderTenantEnv({ slug, domain: "lab.btw.test", plan, images: config.images, timezone: "Europe/Paris", subnet: "10.221.0.0/26", tls: "off", secrets });
-  ssh(["mkdir", "-p", l.dir]);
-  ssh(["sh", "-c", 'cat > "$1"', "sh", l.composeFile], readFileSync(join(root, "templates/tenant/compose.yml"), "utf8"));
-  ssh(["sh", "-c", 'umask 077; cat > "$1"', "sh", l.envFile], env);
+  putStack(ssh, slug, readFileSync(join(root, "templates/tenant/compose.yml"), "utf8"), env);
   const t0 = performance.now();
   ssh(composeUp(slug, { profiles: [], wait: 300 }));
   const dt = performance.now() - t0;
-  ssh(composeDown(slug, { volumes: true }));
-  ssh(["rm", "-rf", l.dir]);
+  dropStack(ssh, slug);
   return dt;
 }
 
