@@ -201,3 +201,46 @@ function positiveInt(what: string, n: number): number {
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid ${what} ${n}: use a whole number ≥ 1`, { code: "invalid-argument" });
   return n;
 }
+
+/** Whether argv is a `docker compose … up` (create or converge): the commands that recreate containers. */
+export function isComposeUp(argv: readonly string[]): boolean {
+  return argv[0] === "docker" && argv[1] === "compose" && argv.includes("up");
+}
+
+const RECREATE_CONFLICT = /The container name "\/?([0-9a-f]{12})_([A-Za-z0-9][A-Za-z0-9_.-]*)" is already in use by container "([0-9a-f]{64})"/;
+
+/**
+ * Compose recreates a container by creating its successor as `<old id, 12 hex>_<name>`,
+ * then removing the old one and renaming the successor. A kill (or a timeout) in between
+ * leaves the successor under that temporary name, and every later `up` of the project fails
+ * with "Conflict. The container name "/<id>_<name>" is already in use". Compose does not
+ * clean it up itself. The leftover holds no data (the stack's data is in named volumes,
+ * which `docker rm` keeps), so removing it lets `up` recreate again.
+ *
+ * Given the `up` argv and its stderr: the conflicting container's id and the project it must
+ * belong to (check its label, composeProjectOf, before removing it: a slug may hold another's
+ * prefix), when the conflict is on a temporary name of the project's; otherwise undefined.
+ */
+export function interruptedRecreate(argv: readonly string[], stderr: string): { id: string; project: string } | undefined {
+  const p = argv.indexOf("-p");
+  const project = p >= 0 ? argv[p + 1] : undefined;
+  const m = RECREATE_CONFLICT.exec(stderr);
+  if (project === undefined || m === null) return undefined;
+  const name = m[2]!;
+  return name === project || name.startsWith(`${project}-`) ? { id: m[3]!, project } : undefined;
+}
+
+function requireContainerId(id: string): string {
+  if (!/^[0-9a-f]{12,64}$/.test(id)) throw new UsageError(`not a container id: '${id}'`, { code: "invalid-argument" });
+  return id;
+}
+
+/** Prints the Compose project a container belongs to (empty when it has no such label). */
+export function composeProjectOf(id: string): string[] {
+  return ["docker", "inspect", "--type", "container", "--format", '{{index .Config.Labels "com.docker.compose.project"}}', requireContainerId(id)];
+}
+
+/** Remove one container by id (stopping it first); its named volumes stay. */
+export function dockerRemoveContainer(id: string): string[] {
+  return ["docker", "rm", "--force", requireContainerId(id)];
+}
