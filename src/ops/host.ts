@@ -1,9 +1,6 @@
-import { composeProjectOf, dockerRemoveContainer, interruptedRecreate, isComposeUp } from "../core/commands/compose.js";
+import { composeUpProject, stopStrayComposeUp } from "../core/commands/compose.js";
 import { mkdirP, removeTree, writeFileAtomic } from "../core/commands/files.js";
 import type { RunOptions, SshClient, SshResult } from "../remote/ssh.js";
-
-/** How many leftovers of interrupted recreates one `compose up` clears (one per service at most). */
-const MAX_RECREATE_LEFTOVERS = 8;
 
 /** A server as the flows see it: argv over SSH, and files written atomically over stdin. */
 export class Host {
@@ -13,23 +10,14 @@ export class Host {
   ) {}
 
   /**
-   * Run argv on the server. A `docker compose … up` that fails on the leftover of a recreate
-   * an earlier run was killed in (see interruptedRecreate) removes that leftover and runs
-   * again, so every flow that converges a stack finishes after a kill at any point of `up`.
+   * Run argv on the server. Before a `docker compose … up`, an `up` of the same project that
+   * a killed btw left running there is ended first (see stopStrayComposeUp), so every flow
+   * that converges a stack finishes after a kill at any point of an earlier `up`.
    */
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<SshResult> {
-    if (!isComposeUp(argv)) return this.ssh.run(argv, opts);
-    for (let cleared = 0; ; cleared++) {
-      const r = await this.ssh.run(argv, { ...opts, allowFailure: true });
-      if (r.exitCode === 0) return r;
-      const leftover = cleared < MAX_RECREATE_LEFTOVERS ? interruptedRecreate(argv, r.stderr) : undefined;
-      const owner = leftover && (await this.ssh.run(composeProjectOf(leftover.id), { allowFailure: true, timeoutMs: 60_000 }));
-      if (leftover === undefined || owner === undefined || owner.exitCode !== 0 || owner.stdout.trim() !== leftover.project) {
-        if (opts.allowFailure) return r;
-        throw this.ssh.failure(argv, r);
-      }
-      await this.ssh.run(dockerRemoveContainer(leftover.id), { timeoutMs: 60_000 });
-    }
+    const project = composeUpProject(argv);
+    if (project !== undefined) await this.ssh.run(stopStrayComposeUp(project), { timeoutMs: 60_000 });
+    return this.ssh.run(argv, opts);
   }
 
   async mkdir(path: string, mode = "0755"): Promise<void> {

@@ -354,15 +354,6 @@ export class SshClient {
     return this.settle(argv, r, { stdout: r.stdout, stderr: r.stderr }, opts.allowFailure ?? false);
   }
 
-  /**
-   * The error run() throws for this failed result when failure is not allowed: for callers
-   * that ran with allowFailure to look at the output first.
-   */
-  failure(argv: readonly string[], r: SshResult): OperationError {
-    if (r.exitCode === 255) return sshConnectionError(this.ctx, r.stderr);
-    return remoteCommandError(this.ctx, argv, r.exitCode, r.stderr);
-  }
-
   private settle(
     argv: readonly string[],
     r: Result,

@@ -177,7 +177,7 @@ if [ "$docker_source" = docker-repo ]; then
 else
   docker_pkgs="docker.io docker-cli docker-compose"
 fi
-pkgs="$docker_pkgs iptables ca-certificates unattended-upgrades fail2ban python3-systemd"
+pkgs="$docker_pkgs iptables procps ca-certificates unattended-upgrades fail2ban python3-systemd"
 # Docker needs the AppArmor parser where the kernel enforces AppArmor (Debian's default).
 if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null || true)" = Y ]; then pkgs="$pkgs apparmor"; fi
 missing=""

@@ -150,7 +150,20 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
     expect(await status(R)).toBe("suspended");
     expect((await viaProxy(vm1, `${R}.${LAB_DOMAIN}`, "/healthz")).status).toBe(503);
     expect((await onVm(vm1, ["docker", "inspect", "--format", "{{.State.Running}}", `btw-${R}-n8n`])).stdout.trim()).toBe("false");
-    expect((await runLong(home, ["tenant", "resume", R])).code).toBe(0);
+    // A killed btw leaves its remote `up --wait` running (ssh sends no hangup; CI of stop 31:
+    // the rollback's own `up` raced it on the runner, "Conflict … already in use"). Here one
+    // still recreates the whole stack when `resume` starts: resume ends it first.
+    const { shellJoin } = await import("../../src/core/shell.js");
+    const { composeUp } = await import("../../src/core/commands/compose.js");
+    const stray = shellJoin([...composeUp(R, { profiles: [], wait: 300 }), "--force-recreate"]);
+    const strayUp = ["pgrep", "-f", `[c]ompose -p btw-${R} .* up `];
+    expect((await onVm(vm1, ["sh", "-c", `nohup ${stray} >/dev/null 2>&1 & sleep 1`])).code).toBe(0);
+    expect((await onVm(vm1, strayUp)).code, "the stray up is running").toBe(0);
+    const resumed = await runLong(home, ["tenant", "resume", R]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect((await onVm(vm1, strayUp)).code, "no up left running").toBe(1);
+    const names = (await onVm(vm1, ["docker", "ps", "-a", "--format", "{{.Names}} {{.State}}", "--filter", `label=com.docker.compose.project=btw-${R}`])).stdout.trim().split("\n").sort();
+    expect(names).toEqual([`btw-${R}-n8n running`, `btw-${R}-postgres running`, `btw-${R}-redis running`, `btw-${R}-runner running`]);
     expect(await dataOf(R, vm1)).toEqual(now);
   });
 

@@ -202,45 +202,38 @@ function positiveInt(what: string, n: number): number {
   return n;
 }
 
-/** Whether argv is a `docker compose … up` (create or converge): the commands that recreate containers. */
-export function isComposeUp(argv: readonly string[]): boolean {
-  return argv[0] === "docker" && argv[1] === "compose" && argv.includes("up");
+/** The Compose project (`-p`) of a `docker compose … up` argv (create or converge), else undefined. */
+export function composeUpProject(argv: readonly string[]): string | undefined {
+  if (argv[0] !== "docker" || argv[1] !== "compose" || !argv.includes("up")) return undefined;
+  const p = argv.indexOf("-p");
+  return p >= 0 ? argv[p + 1] : undefined;
 }
 
-const RECREATE_CONFLICT = /The container name "\/?([0-9a-f]{12})_([A-Za-z0-9][A-Za-z0-9_.-]*)" is already in use by container "([0-9a-f]{64})"/;
+// $1: the project. "[c]ompose" matches the command line of Compose (the docker CLI and its
+// plugin) but not this script's own, nor the shell that runs it. TERM first (Compose cancels
+// what it is doing), KILL after 10 s. No pkill on the server: nothing to do.
+export const STOP_STRAY_COMPOSE_UP_SCRIPT = `command -v pkill >/dev/null 2>&1 || exit 0
+p="[c]ompose -p $1 .* up "
+pkill -TERM -f -- "$p" || exit 0
+i=0
+while pgrep -f -- "$p" >/dev/null; do
+  i=$((i + 1))
+  if [ "$i" -ge 100 ]; then pkill -KILL -f -- "$p"; sleep 0.2; exit 0; fi
+  sleep 0.1
+done
+exit 0`;
 
 /**
- * Compose recreates a container by creating its successor as `<old id, 12 hex>_<name>`,
- * then removing the old one and renaming the successor. A kill (or a timeout) in between
- * leaves the successor under that temporary name, and every later `up` of the project fails
- * with "Conflict. The container name "/<id>_<name>" is already in use". Compose does not
- * clean it up itself. The leftover holds no data (the stack's data is in named volumes,
- * which `docker rm` keeps), so removing it lets `up` recreate again.
- *
- * Given the `up` argv and its stderr: the conflicting container's id and the project it must
- * belong to (check its label, composeProjectOf, before removing it: a slug may hold another's
- * prefix), when the conflict is on a temporary name of the project's; otherwise undefined.
+ * End any \`docker compose -p <project> … up\` still running on the server. Killing btw does
+ * not end the remote command it was waiting on: ssh carries no hangup without a TTY, and
+ * an \`up --wait\` writes nothing until a container changes state, so it lives on (CI of stop
+ * 31: a restore killed while its stack started, then \`--rollback\`). Two \`up\`s of one
+ * project at once race on the same containers: each recreates them under the same
+ * temporary name, both fail, and a container is left under that name. Under the tenant's
+ * lock an \`up\` still running is such a leftover; one \`up\` alone cleans up what a killed
+ * one left.
  */
-export function interruptedRecreate(argv: readonly string[], stderr: string): { id: string; project: string } | undefined {
-  const p = argv.indexOf("-p");
-  const project = p >= 0 ? argv[p + 1] : undefined;
-  const m = RECREATE_CONFLICT.exec(stderr);
-  if (project === undefined || m === null) return undefined;
-  const name = m[2]!;
-  return name === project || name.startsWith(`${project}-`) ? { id: m[3]!, project } : undefined;
-}
-
-function requireContainerId(id: string): string {
-  if (!/^[0-9a-f]{12,64}$/.test(id)) throw new UsageError(`not a container id: '${id}'`, { code: "invalid-argument" });
-  return id;
-}
-
-/** Prints the Compose project a container belongs to (empty when it has no such label). */
-export function composeProjectOf(id: string): string[] {
-  return ["docker", "inspect", "--type", "container", "--format", '{{index .Config.Labels "com.docker.compose.project"}}', requireContainerId(id)];
-}
-
-/** Remove one container by id (stopping it first); its named volumes stay. */
-export function dockerRemoveContainer(id: string): string[] {
-  return ["docker", "rm", "--force", requireContainerId(id)];
+export function stopStrayComposeUp(project: string): string[] {
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(project)) throw new UsageError(`not a Compose project name: '${project}'`, { code: "invalid-argument" });
+  return ["sh", "-c", STOP_STRAY_COMPOSE_UP_SCRIPT, "sh", project];
 }
