@@ -207,8 +207,10 @@ export async function restoreData(o: RestoreDataOptions): Promise<BackupManifest
   const { tarRewrite, n8nDataEntry } = await import("../../remote/tar-filter.js");
   await execText(docker, layout.containers.postgres, execRecreateDatabase(), "re-create the database");
   step("re-create n8n's data volume");
-  await host.run(composeRm(o.slug, ["n8n", "worker"]), { allowFailure: true, timeoutMs: 120_000 });
-  await host.run(dockerVolumeRm(o.slug), { allowFailure: true });
+  // Neither fails on what is not there (rm: "No stopped containers"; volume rm --force: a
+  // missing volume), so a failure is real: a volume still in use would be restored over.
+  await host.run(composeRm(o.slug, ["n8n", "worker"]), { timeoutMs: 120_000 });
+  await host.run(dockerVolumeRm(o.slug));
   await host.run(composeCreateN8n(o.slug, o.plan), { timeoutMs: 120_000 });
 
   step("stream the backup in: pg_restore, n8n data");

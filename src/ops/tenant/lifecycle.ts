@@ -121,8 +121,9 @@ export async function setTenantPlan(ctx: Ctx, db: Db, slug: string, planName: st
       // `up` leaves a container of a profile that is no longer enabled: leaving queue mode
       // must remove the worker explicitly.
       if (!plan.queueMode) {
-        // its runner first (a stack deployed before runners had containers has none: no error)
-        await host.run(composeRm(slug, ["worker-runner"]), { allowFailure: true, timeoutMs: 120_000 });
+        // its runner first (a stack deployed before runners had containers has none: Compose's
+        // rm says "No stopped containers" and exits 0, so any failure is one)
+        await host.run(composeRm(slug, ["worker-runner"]), { timeoutMs: 120_000 });
         await host.run(composeRm(slug, ["worker"]), { timeoutMs: 120_000 });
       }
       applied = "recreated";
