@@ -88,10 +88,14 @@ function requireContainer(name: string): string {
 /**
  * $1 container, $2 dump file. pg_dump's custom format (-Fc) of the one database (the public
  * and `content` schemas, all of n8n's data); the role itself is re-created by the new image
- * from the .env, so no pg_dumpall is needed. Written to a partial file, renamed when whole.
+ * from the .env, so no pg_dumpall is needed. Written to a partial file of this run's own
+ * (`.partial.<pid>`), renamed when whole. A killed btw does not end this script on the server
+ * (it writes nothing to ssh, so no SIGPIPE): the re-run's dump must not share a file with
+ * it. The re-run removes the earlier partial, so that dump's final rename fails; had it
+ * finished first, its whole dump of the same stopped database is replaced by this one.
  */
 export const PG_DUMP_SCRIPT =
-  'set -e; umask 077; mkdir -p "$(dirname "$2")"; docker exec "$1" pg_dump -U "$3" -d "$4" -Fc --no-password > "$2.partial"; mv "$2.partial" "$2"; wc -c < "$2"';
+  'set -e; umask 077; mkdir -p "$(dirname "$2")"; rm -f "$2".partial "$2".partial.*; docker exec "$1" pg_dump -U "$3" -d "$4" -Fc --no-password > "$2.partial.$$"; mv "$2.partial.$$" "$2"; wc -c < "$2"';
 
 export function pgDumpToFile(slug: string, dumpFile: string): string[] {
   return ["sh", "-c", PG_DUMP_SCRIPT, "sh", requireContainer(tenantLayout(slug).containers.postgres), requireDumpPath(dumpFile), TENANT_DB_USER, TENANT_DB_NAME];

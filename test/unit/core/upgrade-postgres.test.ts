@@ -74,6 +74,30 @@ describe("remote commands (argv, no secret)", () => {
     expect(PG_DUMP_SCRIPT).toContain('pg_dump -U "$3" -d "$4" -Fc');
     expect(PG_DUMP_SCRIPT).toContain("umask 077");
   });
+  it("a dump left running by a killed btw shares no file with the re-run's: the dump that lands is whole (real sh, a stand-in docker that prints slowly)", async () => {
+    const { mkdtempSync, writeFileSync, readFileSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { spawn } = await import("node:child_process");
+    const dir = mkdtempSync(join(tmpdir(), "btw-dump-"));
+    try {
+      // stands in for `docker exec <c> pg_dump …`: $PART1, a pause, then $PART2
+      writeFileSync(join(dir, "docker"), '#!/bin/sh\nprintf "%s" "$PART1"; sleep "$PAUSE"; printf "%s" "$PART2"\n', { mode: 0o755 });
+      const file = join(dir, "out", "n8n.dump");
+      const run = (env: Record<string, string>) => {
+        const c = spawn("sh", ["-c", PG_DUMP_SCRIPT, "sh", "btw-acme-postgres", file, "n8n", "n8n"], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, ...env }, stdio: "ignore" });
+        return new Promise<number | null>((r) => c.once("exit", r));
+      };
+      const stray = run({ PART1: "AAAAA", PAUSE: "1.5", PART2: "aaaaa" });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await run({ PART1: "BBBBBBBBBB", PAUSE: "0", PART2: "" })).toBe(0);
+      expect(await stray).not.toBe(0); // its partial was removed: its rename fails
+      // one shared partial gave BBBBBaaaaa: the stray wrote on at its own offset into the renamed file
+      expect(readFileSync(file, "utf8")).toBe("BBBBBBBBBB");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   it("pg_restore in one transaction, stopping at the first error", () => {
     expect(pgRestoreFromFile("acme", dump)).toEqual(["sh", "-c", PG_RESTORE_SCRIPT, "sh", "btw-acme-postgres", dump, "n8n", "n8n"]);
     expect(PG_RESTORE_SCRIPT).toContain("--single-transaction");
