@@ -7,6 +7,12 @@ import { labInfo, type LaneLab } from "./support/lab.js";
 import { onceN8nAnswers } from "./support/n8n-answers.js";
 import { LAB_N8N_CPUS } from "../lab/lab.js";
 
+// Time: ~5–8 min (295 s in two lanes beside unit and integration on a quiet machine, 483 s
+// on a fresh one while the lab built its first-use images, 2026-12-07): two tenants created
+// once (orbit pro, beta starter) and used by all 15 checks — isolation, logs, exec, hardening,
+// the hostile workflow (CPU, memory, fork and disk bombs, each phase with beta's latency
+// measured), suspend/resume, set-plan twice, delete and purge.
+//
 // The main job on real servers: `btw tenant create` on a lab VM and everything around it.
 describe("tenant lifecycle on the lab", () => {
   let lab: LaneLab;
