@@ -131,8 +131,20 @@ else
 fi
 
 # 3. the engine's daemon.json, before the engine is installed, so its first start uses it
+# User namespaces remapped (containers' root is an unprivileged host uid): on a new engine
+# only, or one that has it already. Switched on under existing containers and volumes, it
+# would hide them (it moves the engine's data root): such a server keeps its engine as is.
+userns=0
+if grep -qs '"userns-remap"' /etc/docker/daemon.json; then
+  userns=1
+elif ! docker version --format '{{.Server.Version}}' > /dev/null 2>&1; then
+  [ -d /var/lib/docker/volumes ] && [ -n "$(ls -A /var/lib/docker/volumes 2>/dev/null | grep -v -e '^metadata.db$' -e '^backingFsBlockDev$')" ] || userns=1
+elif [ -z "$(docker ps -aq 2>/dev/null)" ] && [ -z "$(docker volume ls -q 2>/dev/null)" ]; then
+  userns=1
+fi
 daemon_json() {
   printf '{\n  "log-driver": "json-file",\n  "log-opts": { "max-size": "%s", "max-file": "%s" },\n  "live-restore": true' "$log_max_size" "$log_max_file"
+  if [ "$userns" = 1 ]; then printf ',\n  "userns-remap": "default"'; fi
   if [ -n "$insecure" ]; then
     printf ',\n  "insecure-registries": ['
     sep=""

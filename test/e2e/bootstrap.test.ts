@@ -67,7 +67,9 @@ describe("server bootstrap on a bare Debian host", () => {
     expect(sshd).toMatch(/^passwordauthentication no$/m);
     expect(sshd).toMatch(/^kbdinteractiveauthentication no$/m);
     const daemon = JSON.parse(await mustOnServer(bare, ["cat", "/etc/docker/daemon.json"]));
-    expect(daemon).toEqual({ "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" }, "live-restore": true, "insecure-registries": [lab.registry] });
+    // a new engine: user namespaces remapped (issue 24)
+    expect(daemon).toEqual({ "log-driver": "json-file", "log-opts": { "max-size": "10m", "max-file": "3" }, "live-restore": true, "userns-remap": "default", "insecure-registries": [lab.registry] });
+    expect(await mustOnServer(bare, ["docker", "info", "--format", "{{.SecurityOptions}}"])).toContain("name=userns");
     for (const pkg of ["fail2ban", "unattended-upgrades"]) await mustOnServer(bare, ["dpkg-query", "-W", pkg]);
     expect(await mustOnServer(bare, ["cat", "/etc/apt/apt.conf.d/20auto-upgrades"])).toContain('APT::Periodic::Unattended-Upgrade "1";');
     await mustOnServer(bare, ["test", "-d", "/opt/btw/tenants"]);
@@ -85,12 +87,28 @@ describe("server bootstrap on a bare Debian host", () => {
     const started = Date.now();
     for (const ref of Object.values(lab.images)) await mustOnServer(bare, ["docker", "pull", "-q", ref], { timeoutMs: 600_000 });
     timings.pull = (Date.now() - started) / 1000;
+    // the prepared database built and cloned on a remapped engine: its archive leaves the
+    // throwaway container on stdout, and the clone reads it through a read-only mount
+    const { prepareAndClone } = await import("../../src/core/tenant/prepared-db.js");
+    const prepared = await onServer(bare, prepareAndClone({ n8nImage: lab.images.n8n, postgresImage: lab.images.postgres, wait: true }), { timeoutMs: 600_000 });
+    expect(prepared.code, prepared.stderr).toBe(0);
+    expect(prepared.stdout).toMatch(/^prepared [0-9a-f]{16} built$/m);
     const createdAt = Date.now();
     const r = await home.run(["tenant", "create", tenant, "--plan", "starter", "--server", bare.name]);
     timings.tenantCreate = (Date.now() - createdAt) / 1000;
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/clone the prepared n8n database: [0-9a-f]{16}/);
     const page = await viaProxy(bare, `${tenant}.${LAB_DOMAIN}`, "/healthz");
     expect(page.status).toBe(200);
+    // remapped: the tenant's processes are unprivileged host uids (Postgres's 999 is 100999,
+    // n8n's and its runner's 1000 is 101000); the proxy keeps the host's namespace
+    const uids = async (c: string) => (await mustOnServer(bare, ["sh", "-c", 'for p in $(docker top "$1" -eo pid | tail -n +2); do stat -c %u "/proc/$p"; done | sort -u', "sh", c])).trim().split("\n").map(Number);
+    for (const c of [`btw-${tenant}-postgres`, `btw-${tenant}-n8n`, `btw-${tenant}-runner`]) {
+      const seen = await uids(c);
+      expect(seen.length, c).toBeGreaterThan(0);
+      for (const u of seen) expect(u, `${c} runs as host uid ${u}`).toBeGreaterThanOrEqual(100000);
+    }
+    expect((await mustOnServer(bare, ["docker", "inspect", "--format", "{{.HostConfig.UsernsMode}}", "btw-proxy"])).trim()).toBe("host");
   });
 
   it("a second bootstrap changes nothing and says so", async () => {

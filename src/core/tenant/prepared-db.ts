@@ -122,7 +122,9 @@ else
   done
   docker stop -t 30 "$name-n8n" </dev/null >/dev/null
   docker stop -t 60 "$name-pg" </dev/null >/dev/null
-  docker run --rm --network none -v "$name-pgdata:/data:ro" -v "$tmp:/out" --entrypoint tar "$pg_image" -C /data -cf /out/pgdata.tar . </dev/null || fail ${PREPARE_FAILED} "could not archive the prepared database"
+  # the archive comes out on stdout, written here by this shell: a container could not write
+  # into $tmp (0700, root's) on an engine that remaps user namespaces
+  docker run --rm --network none -v "$name-pgdata:/data:ro" --entrypoint tar "$pg_image" -C /data -cf - . </dev/null > "$tmp/pgdata.tar" || fail ${PREPARE_FAILED} "could not archive the prepared database"
   (cd "$tmp" && sha256sum pgdata.tar > pgdata.tar.sha256)
   printf '%s\\n' "$want" > "$tmp/manifest.json"
   # Nothing secret inside (the throwaway password is replaced in every clone): readable by
