@@ -1,4 +1,4 @@
-import { composeVersion, dockerEngineVersion, hostFacts, parseHostFacts } from "../core/commands/index.js";
+import { composeVersion, dockerEngineVersion, dockerSecurityOptions, hostFacts, parseHostFacts, parseUsernsRemap } from "../core/commands/index.js";
 import { NO_ROUTE_RESULT, parseRouteProbe, routeProbe, ROUTE_PROBE_PARALLEL, ROUTE_PROBE_TIMEOUT_SEC, type RouteAnswer, type RouteProbeTarget } from "../core/commands/route-probe.js";
 import { isolationLiveCommand } from "../core/server/isolation-check.js";
 import type { ServerProbe } from "../core/server/readiness.js";
@@ -10,18 +10,21 @@ import type { SshClient } from "./ssh.js";
  */
 export async function probeServer(ssh: SshClient, opts: { isolation?: boolean } = {}): Promise<ServerProbe> {
   await ssh.connect(); // one master; the probes below share it
-  const [facts, engine, compose, isolation] = await Promise.all([
+  const [facts, engine, compose, security, isolation] = await Promise.all([
     ssh.run(hostFacts(), { timeoutMs: 20_000 }),
     ssh.run(dockerEngineVersion(), { allowFailure: true, timeoutMs: 20_000 }),
     ssh.run(composeVersion(), { allowFailure: true, timeoutMs: 20_000 }),
+    ssh.run(dockerSecurityOptions(), { allowFailure: true, timeoutMs: 20_000 }),
     opts.isolation ? readIsolation(ssh) : undefined,
   ]);
   const engineOk = engine.exitCode === 0 && engine.stdout.trim() !== "";
+  const userns = engineOk && security.exitCode === 0 ? parseUsernsRemap(security.stdout) : null;
   return {
     facts: parseHostFacts(facts.stdout),
     engineVersion: engineOk ? engine.stdout.trim() : null,
     ...(engineOk ? {} : { engineError: lastLine(engine.stderr) || `exit ${engine.exitCode}` }),
     composeVersion: compose.exitCode === 0 ? compose.stdout.trim() || null : null,
+    ...(userns === null ? {} : { usernsRemap: userns }),
     ...(isolation ? { isolation } : {}),
   };
 }

@@ -78,7 +78,8 @@ describe("server bootstrap on a bare Debian host", () => {
     expect(check.code, check.stderr).toBe(0);
     expect(JSON.parse(check.stdout).servers[0]).toMatchObject({ server: bare.name, status: "active", error: null });
     // the tenant isolation rules bootstrap installed, read back from the kernel by the check (issue 22 item 10)
-    expect(JSON.parse(check.stdout).servers[0].facts).toMatchObject({ isolation: "in-place" });
+    expect(JSON.parse(check.stdout).servers[0].facts).toMatchObject({ isolation: "in-place", usernsRemap: true });
+    expect((await home.run(["server", "show", bare.name])).stdout).toMatch(/user namespaces remapped/);
   });
 
   it("runs a tenant there", async () => {

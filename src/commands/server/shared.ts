@@ -24,6 +24,7 @@ export function factsOf(probe: ServerProbe, verdict: Verdict): Record<string, un
     ...probe.facts,
     engineVersion: probe.engineVersion ?? undefined,
     composeVersion: probe.composeVersion ?? undefined,
+    usernsRemap: probe.usernsRemap,
     verdict: verdict.status,
     problems: verdict.problems,
     ...(verdict.isolation ? { isolation: verdict.isolation.state } : {}),

@@ -16,7 +16,7 @@ const handler: Handler = async (ctx, [name]) => {
       `address    ${server.sshUser}@${server.host}:${server.port}${server.sshKeyPath ? ` (key ${server.sshKeyPath})` : ""}`,
       `status     ${server.status}`,
       `capacity   ${usage.usedCapacity}/${server.capacity} units used by ${usage.tenantCount} tenant(s)`,
-      `docker     ${String(f.engineVersion ?? "-")}, compose ${String(f.composeVersion ?? "-")}`,
+      `docker     ${String(f.engineVersion ?? "-")}, compose ${String(f.composeVersion ?? "-")}${f.usernsRemap === undefined ? "" : f.usernsRemap ? ", user namespaces remapped" : ", user namespaces not remapped"}`,
       `host       ${String(f.cpus ?? "-")} cpus, ${bytes(f.memTotalBytes)} memory (${bytes(f.memAvailableBytes)} available), ${bytes(f.diskFreeBytes)} free on ${String(f.diskPath ?? "-")}`,
       `os         ${String(f.os ?? "-")} (${String(f.kernel ?? "-")}, ${String(f.arch ?? "-")})`,
       `checked    ${server.checkedAt ? new Date(server.checkedAt).toISOString() : "never"}`,

@@ -9,3 +9,20 @@ export function dockerEngineVersion(): string[] {
 export function composeVersion(): string[] {
   return ["docker", "compose", "version", "--short"];
 }
+
+/** Prints the engine's security options as JSON, e.g. `["name=seccomp,profile=builtin","name=userns"]`. */
+export function dockerSecurityOptions(): string[] {
+  return ["docker", "info", "--format", "{{json .SecurityOptions}}"];
+}
+
+/** Whether the engine remaps user namespaces (`name=userns` among its security options); null when the output is not that list. */
+export function parseUsernsRemap(stdout: string): boolean | null {
+  let options: unknown;
+  try {
+    options = JSON.parse(stdout.trim());
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(options) || !options.every((o) => typeof o === "string")) return null;
+  return options.some((o: string) => o.split(",").includes("name=userns"));
+}

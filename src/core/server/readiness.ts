@@ -11,6 +11,8 @@ export interface ServerProbe {
   /** why the engine probe failed, when it did (one line) */
   engineError?: string;
   composeVersion: string | null;
+  /** whether the engine remaps user namespaces (bootstrap turns it on for a new server); absent: not known */
+  usernsRemap?: boolean;
   /** the live filter table (`iptables-save`), or why it could not be read; absent: not looked at */
   isolation?: { saved: string } | { error: string };
 }
