@@ -1,4 +1,4 @@
-import { composeUpProject, stopStrayComposeUp } from "../core/commands/compose.js";
+import { tenantComposeUpProject, stopStrayComposeUp } from "../core/commands/compose.js";
 import { mkdirP, removeTree, writeFileAtomic } from "../core/commands/files.js";
 import type { RunOptions, SshClient, SshResult } from "../remote/ssh.js";
 
@@ -10,12 +10,12 @@ export class Host {
   ) {}
 
   /**
-   * Run argv on the server. Before a `docker compose … up`, an `up` of the same project that
+   * Run argv on the server. Before a tenant's `docker compose … up`, an `up` of the same project that
    * a killed btw left running there is ended first (see stopStrayComposeUp), so every flow
    * that converges a stack finishes after a kill at any point of an earlier `up`.
    */
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<SshResult> {
-    const project = composeUpProject(argv);
+    const project = tenantComposeUpProject(argv);
     if (project !== undefined) await this.ssh.run(stopStrayComposeUp(project), { timeoutMs: 60_000 });
     return this.ssh.run(argv, opts);
   }

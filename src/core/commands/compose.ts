@@ -7,6 +7,7 @@ import { cpuShares, formatCpus, formatMemory } from "../tenant/env.js";
 import {
   TENANT_PROFILES,
   TENANT_SERVICES,
+  TENANTS_ROOT,
   tenantLayout,
   type TenantProfile,
   type TenantService,
@@ -202,11 +203,18 @@ function positiveInt(what: string, n: number): number {
   return n;
 }
 
-/** The Compose project (`-p`) of a `docker compose … up` argv (create or converge), else undefined. */
-export function composeUpProject(argv: readonly string[]): string | undefined {
+/**
+ * The project (`-p`) of a tenant's `docker compose … up` argv (create or converge: its
+ * project directory is under TENANTS_ROOT), else undefined. Only a tenant's: a tenant's stack
+ * changes under its tenant lock alone, so an `up` still running there is a killed btw's. The
+ * proxy and the exporters are shared with other btw states, whose locks are not ours.
+ */
+export function tenantComposeUpProject(argv: readonly string[]): string | undefined {
   if (argv[0] !== "docker" || argv[1] !== "compose" || !argv.includes("up")) return undefined;
+  const d = argv.indexOf("--project-directory");
+  const dir = d >= 0 ? argv[d + 1] : undefined;
   const p = argv.indexOf("-p");
-  return p >= 0 ? argv[p + 1] : undefined;
+  return p >= 0 && dir?.startsWith(`${TENANTS_ROOT}/`) ? argv[p + 1] : undefined;
 }
 
 // $1: the project. "[c]ompose" matches the command line of Compose (the docker CLI and its

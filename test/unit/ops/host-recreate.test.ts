@@ -5,16 +5,19 @@
 // of the same project before its own.
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { composeDown, composeLogs, composeUp, composeUpProject, stopStrayComposeUp } from "../../../src/core/commands/compose.js";
+import { composeDown, composeLogs, composeUp, tenantComposeUpProject, stopStrayComposeUp } from "../../../src/core/commands/compose.js";
+import { proxyComposeUp } from "../../../src/core/commands/proxy.js";
 import { Host } from "../../../src/ops/host.js";
 import type { RunOptions, SshClient, SshResult } from "../../../src/remote/ssh.js";
 
 describe("stopStrayComposeUp", () => {
-  it("is asked for every compose up (converge, create), for no other compose command", () => {
-    expect(composeUpProject(composeUp("ds-rst", { profiles: [], wait: 300 }))).toBe("btw-ds-rst");
-    expect(composeUpProject(composeDown("ds-rst", { volumes: false }))).toBeUndefined();
-    expect(composeUpProject(composeLogs("ds-rst", { follow: true }))).toBeUndefined();
-    expect(composeUpProject(["docker", "ps"])).toBeUndefined();
+  it("is asked for every compose up of a tenant (converge, create), for no other compose command and no other stack", () => {
+    expect(tenantComposeUpProject(composeUp("ds-rst", { profiles: [], wait: 300 }))).toBe("btw-ds-rst");
+    expect(tenantComposeUpProject(composeDown("ds-rst", { volumes: false }))).toBeUndefined();
+    expect(tenantComposeUpProject(composeLogs("ds-rst", { follow: true }))).toBeUndefined();
+    expect(tenantComposeUpProject(["docker", "ps"])).toBeUndefined();
+    // the proxy is shared with other btw states (their locks are not ours): never stopped
+    expect(tenantComposeUpProject(proxyComposeUp({ wait: true }))).toBeUndefined();
     expect(() => stopStrayComposeUp("btw-x; reboot")).toThrow(/not a Compose project/);
   });
 
