@@ -138,7 +138,9 @@ userns=0
 if grep -qs '"userns-remap"' /etc/docker/daemon.json; then
   userns=1
 elif ! docker version --format '{{.Server.Version}}' > /dev/null 2>&1; then
-  [ -d /var/lib/docker/volumes ] && [ -n "$(ls -A /var/lib/docker/volumes 2>/dev/null | grep -v -e '^metadata.db$' -e '^backingFsBlockDev$')" ] || userns=1
+  # no engine answering: what a stopped one holds is on its disk
+  [ -n "$(ls -A /var/lib/docker/containers 2>/dev/null)" ] ||
+    [ -n "$(ls -A /var/lib/docker/volumes 2>/dev/null | grep -v -e '^metadata.db$' -e '^backingFsBlockDev$')" ] || userns=1
 elif [ -z "$(docker ps -aq 2>/dev/null)" ] && [ -z "$(docker volume ls -q 2>/dev/null)" ]; then
   userns=1
 fi
