@@ -219,27 +219,45 @@ export function tenantComposeUpProject(argv: readonly string[]): string | undefi
 
 // $1: the project. "[c]ompose" matches the command line of Compose (the docker CLI and its
 // plugin) but not this script's own, nor the shell that runs it. TERM first (Compose cancels
-// what it is doing), KILL after 10 s. No pkill on the server: nothing to do.
-export const STOP_STRAY_COMPOSE_UP_SCRIPT = `command -v pkill >/dev/null 2>&1 || exit 0
-p="[c]ompose -p $1 .* up "
-pkill -TERM -f -- "$p" || exit 0
-i=0
-while pgrep -f -- "$p" >/dev/null; do
-  i=$((i + 1))
-  if [ "$i" -ge 100 ]; then pkill -KILL -f -- "$p"; sleep 0.2; exit 0; fi
-  sleep 0.1
+// what it is doing), KILL after 10 s (no pkill on the server: no stray is looked for). Then a
+// container left under a recreate's temporary name gets its name back (below).
+export const STOP_STRAY_COMPOSE_UP_SCRIPT = `if command -v pkill >/dev/null 2>&1; then
+  p="[c]ompose -p $1 .* up "
+  if pkill -TERM -f -- "$p"; then
+    i=0
+    while pgrep -f -- "$p" >/dev/null; do
+      i=$((i + 1))
+      if [ "$i" -ge 100 ]; then pkill -KILL -f -- "$p"; sleep 0.2; break; fi
+      sleep 0.1
+    done
+  fi
+fi
+docker ps -a --filter "label=com.docker.compose.project=$1" --format '{{.Names}}' | while read -r n; do
+  case "$n" in
+    ${"[0-9a-f]".repeat(12)}_?*)
+      c=\${n#*_}
+      if docker container inspect "$c" >/dev/null 2>&1; then docker rm -f "$n" >/dev/null; else docker rename "$n" "$c"; fi
+      echo "btw: put back $c (left as $n by an interrupted recreate)" >&2
+      ;;
+  esac
 done
 exit 0`;
 
 /**
- * End any \`docker compose -p <project> … up\` still running on the server. Killing btw does
- * not end the remote command it was waiting on: ssh carries no hangup without a TTY, and
- * an \`up --wait\` writes nothing until a container changes state, so it lives on (CI of stop
- * 31: a restore killed while its stack started, then \`--rollback\`). Two \`up\`s of one
- * project at once race on the same containers: each recreates them under the same
- * temporary name, both fail, and a container is left under that name. Under the tenant's
- * lock an \`up\` still running is such a leftover; one \`up\` alone cleans up what a killed
- * one left.
+ * End any \`docker compose -p <project> … up\` still running on the server, and mend what an
+ * interrupted one left. Killing btw does not end the remote command it was waiting on: ssh
+ * carries no hangup without a TTY, and an \`up --wait\` writes nothing until a container
+ * changes state, so it lives on (CI of stop 31: a restore killed while its stack started,
+ * then \`--rollback\`). Two \`up\`s of one project at once race on the same containers: each
+ * recreates them under the same temporary name, both fail, and a container is left under
+ * that name. Under the tenant's lock an \`up\` still running is such a leftover.
+ *
+ * An \`up\` ended between its two renames of a recreate (the old container stopped and renamed
+ * \`<12 hex of its id>_<name>\`, the new one not yet created) leaves only the renamed one, and
+ * the next \`up\` starts it under that name (Compose 2.26, tried on the lab; CI of fa0c534:
+ * \`80228cd61ec3_btw-ds-rst-runner running\`), where every \`docker exec btw-<slug>-…\` misses
+ * it. So such a container gets its name back, or goes when a container holds the name (what
+ * Compose's recreate does next: the new container replaces it; volumes are not removed).
  */
 export function stopStrayComposeUp(project: string): string[] {
   if (!/^[a-z0-9][a-z0-9_-]*$/.test(project)) throw new UsageError(`not a Compose project name: '${project}'`, { code: "invalid-argument" });
