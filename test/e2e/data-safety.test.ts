@@ -151,16 +151,19 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
     expect((await viaProxy(vm1, `${R}.${LAB_DOMAIN}`, "/healthz")).status).toBe(503);
     expect((await onVm(vm1, ["docker", "inspect", "--format", "{{.State.Running}}", `btw-${R}-n8n`])).stdout.trim()).toBe("false");
     // A killed btw leaves its remote `up --wait` running (ssh sends no hangup; CI of stop 31:
-    // the rollback's own `up` raced it on the runner, "Conflict … already in use"). Here one
-    // still recreates the whole stack when `resume` starts: resume ends it first.
+    // the rollback's own `up` raced it on the runner, "Conflict … already in use"). And an `up`
+    // ended between the renames of a recreate leaves a container only under its temporary
+    // name, `<12 hex>_btw-…` (CI of fa0c534: the next `up` started it so; a forced one fails
+    // on it at once with that very Conflict). Here both: the runner left so, and a stray `up`
+    // still starting the stack (it starts the renamed runner as it is, and waits for n8n)
+    // when `resume` runs: resume ends the stray and gives the runner its name back.
     const { shellJoin } = await import("../../src/core/shell.js");
     const { composeUp } = await import("../../src/core/commands/compose.js");
-    const stray = shellJoin([...composeUp(R, { profiles: [], wait: 300 }), "--force-recreate"]);
-    const strayUp = ["pgrep", "-f", `[c]ompose -p btw-${R} .* up `];
-    // and a recreate ended between its renames left the runner only under its temporary name
-    // (CI of fa0c534: the next `up` started it so, `<12 hex>_btw-ds-rst-runner running`)
     const runnerId = (await onVm(vm1, ["docker", "inspect", "--format", "{{.Id}}", `btw-${R}-runner`])).stdout.trim();
-    expect((await onVm(vm1, ["sh", "-c", `docker stop -t 5 btw-${R}-runner >/dev/null && docker rename btw-${R}-runner ${runnerId.slice(0, 12)}_btw-${R}-runner`])).code).toBe(0);
+    const leftover = `${runnerId.slice(0, 12)}_btw-${R}-runner`;
+    expect((await onVm(vm1, ["sh", "-c", `docker stop -t 5 btw-${R}-runner >/dev/null && docker rename btw-${R}-runner ${leftover}`])).code).toBe(0);
+    const stray = shellJoin(composeUp(R, { profiles: [], wait: 300 }));
+    const strayUp = ["pgrep", "-f", `[c]ompose -p btw-${R} .* up `];
     expect((await onVm(vm1, ["sh", "-c", `nohup ${stray} >/dev/null 2>&1 & sleep 1`])).code).toBe(0);
     expect((await onVm(vm1, strayUp)).code, "the stray up is running").toBe(0);
     const resumed = await runLong(home, ["tenant", "resume", R]);
@@ -175,6 +178,8 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
     const count = async () => ((await stateSql(home, "select status, count(*)::int as n from backups where tenant_slug = $1 group by status", [R])) as Array<{ status: string; n: number }>);
     const before = await count();
     const child = spawn(process.execPath, [BTW, "backup", "tenant", R], { env: home.env, stdio: "ignore" });
+    // listened for at once: a btw that ends before the kill must not leave this test waiting
+    const exited = new Promise((r) => child.once("exit", r));
     // the row appears `running` when the dump starts
     for (let i = 0; i < 300; i++) {
       const rows = (await stateSql(home, "select count(*)::int as n from backups where tenant_slug = $1 and status = 'running'", [R])) as Array<{ n: number }>;
@@ -182,7 +187,7 @@ describe("no path loses a tenant's data (fault matrix on the lab)", () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     child.kill("SIGKILL");
-    await new Promise((r) => child.on("exit", r));
+    await exited;
     const done = (s: Array<{ status: string; n: number }>) => s.find((x) => x.status === "done")?.n ?? 0;
     expect(done(await count())).toBe(done(before));
     const next = await runLong(home, ["backup", "tenant", R]);
