@@ -55,6 +55,9 @@ if [ $# -gt 0 ]; then
 fi
 
 ui_results=$(mktemp) e2e_results=$(mktemp)
+# where the machine's CPU goes meanwhile (read-only sampling; printed at the end)
+node scripts/cpu-profile.mjs >test-results/cpu.log 2>&1 &
+cpu_pid=$!
 printf '[test] unit and integration run beside the e2e lanes; their output follows the e2e output (also in test-results/unit-integration.log)\n' >&2
 BTW_TIMINGS_QUIET=1 BTW_TIMINGS_FILE=test-results/timings-unit-integration.json \
   npx vitest run --project unit --project integration "${reporters[@]}" --reporter=json --outputFile.json="$ui_results" \
@@ -67,6 +70,8 @@ wait "$ui_pid" || ui_status=$?
 printf '\n[test] unit and integration (exit %s):\n' "$ui_status"
 cat test-results/unit-integration.log
 node scripts/timings-summary.mjs "$start" test-results/timings-unit-integration.json test-results/timings-e2e.json
+kill -TERM "$cpu_pid" 2>/dev/null && wait "$cpu_pid" 2>/dev/null || true
+cat test-results/cpu.log 2>/dev/null || true
 summary "$ui_results" "$e2e_results"
 rm -f "$ui_results" "$e2e_results"
 [ "$e2e_status" = 0 ] && [ "$ui_status" = 0 ]
