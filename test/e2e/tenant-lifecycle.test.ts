@@ -242,6 +242,11 @@ describe("tenant lifecycle on the lab", () => {
     // Internet); not the tenant's Postgres or Redis, not the other tenant's n8n, not the
     // server's own sshd (the isolation rules)
     expect((await onVm(vm, ["docker", "inspect", "--format", "{{.State.Health.Status}}", "btw-orbit-runner"])).stdout.trim()).toBe("healthy");
+    // the process that runs customers' code was started without the auth token: its
+    // /proc/1/environ (what an escape from the sandbox could read) names no token
+    const environ = (await onVm(vm, ["docker", "exec", "btw-orbit-runner", "cat", "/proc/1/environ"])).stdout;
+    expect(environ).toContain("N8N_RUNNERS_TASK_BROKER_URI=");
+    expect(environ).not.toContain("N8N_RUNNERS_AUTH_TOKEN");
     const dial = async (host: string, port: number): Promise<string> =>
       (await onVm(vm, ["docker", "exec", "btw-orbit-runner", "node", "-e", `const s=require("net").connect(${port},"${host}");s.setTimeout(3000,()=>{console.log("timeout");process.exit(0)});s.on("connect",()=>{console.log("open");process.exit(0)}).on("error",(e)=>{console.log(e.code);process.exit(0)})`])).stdout.trim();
     const closed = /^(ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ENETUNREACH|EHOSTUNREACH|timeout)$/;

@@ -148,9 +148,13 @@ describe("templates/tenant/compose.yml", () => {
     for (const r of [services.runner, services["worker-runner"]]) {
       expect(r.environment.N8N_RUNNERS_AUTH_TOKEN).toBe(services.n8n.environment.N8N_RUNNERS_AUTH_TOKEN);
       expect(r.image).toBe("${N8N_IMAGE}");
-      expect(r.entrypoint.slice(0, 4)).toEqual(["node", "--disallow-code-generation-from-strings", "--disable-proto=delete", "-e"]);
+      // sh hands the token over on descriptor 3 and execs Node without it in the environment
+      expect(r.entrypoint.slice(0, 2)).toEqual(["sh", "-c"]);
+      expect(r.entrypoint[2]).toContain('exec env -u N8N_RUNNERS_AUTH_TOKEN node --disallow-code-generation-from-strings --disable-proto=delete -e "$$1"');
+      expect(r.entrypoint[2]).toMatch(/^exec 3<<BTW_RUNNER_TOKEN\n\$\$N8N_RUNNERS_AUTH_TOKEN\nBTW_RUNNER_TOKEN\n/);
       // Compose would substitute a `$` in the script
       expect(r.entrypoint[4]).not.toContain("$");
+      expect(r.entrypoint[4]).toContain("fs.readFileSync(3");
     }
     expect([services.n8n.environment.N8N_RUNNERS_MODE, services.worker.environment.N8N_RUNNERS_MODE]).toEqual(["external", "external"]);
     // n8n would otherwise send its environment (key, database password) to the runner for $env
