@@ -393,6 +393,59 @@ describe("tenant lifecycle on the lab", () => {
     expect(env).toMatch(/^N8N_CPU_SHARES=256$/m);
   });
 
+  it("queue mode (business, issue 24): set-plan adds the worker and its runner, boxed like n8n's; a webhook's Code node runs on the worker's runner and reads no secret; set-plan starter takes them away", async () => {
+    const { tenantApi, tenantSecrets } = await import("../integration/backup/tenant-api.js");
+    const { PROBE_CODE } = await import("./support/hostile.js");
+    const up = await btw(["tenant", "set-plan", "orbit", "business", "--json"]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(JSON.parse(up.stdout)).toMatchObject({ from: "starter", to: "business" });
+    const states = async () => (await onVm(vm, ["docker", "ps", "-a", "--format", "{{.Names}} {{.State}}", "--filter", "label=com.docker.compose.project=btw-orbit"])).stdout.trim().split("\n").sort();
+    expect(await states()).toEqual(["n8n", "postgres", "redis", "runner", "worker", "worker-runner"].map((s) => `btw-orbit-${s} running`));
+    for (const c of ["btw-orbit-worker", "btw-orbit-worker-runner"]) {
+      const [health, user, readOnly, nnp] = (await onVm(vm, ["docker", "inspect", "--format", "{{.State.Health.Status}} {{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{json .HostConfig.SecurityOpt}}", c])).stdout.trim().split(" ");
+      expect([c, health, user, readOnly, nnp], c).toEqual([c, "healthy", "1000:1000", "true", expect.stringContaining("no-new-privileges")]);
+    }
+    const environ = (await onVm(vm, ["docker", "exec", "btw-orbit-worker-runner", "cat", "/proc/1/environ"])).stdout;
+    expect(environ).toContain("N8N_RUNNERS_TASK_BROKER_URI=http://worker:5679");
+    expect(environ).not.toContain("N8N_RUNNERS_AUTH_TOKEN");
+
+    // production executions go through the queue: a webhook answered by its last node, a Code
+    // node that runs the sandbox probes, on the worker's runner
+    const secrets = await tenantSecrets(home, "orbit");
+    const secretValues = ["N8N_ENCRYPTION_KEY", "POSTGRES_PASSWORD", "REDIS_PASSWORD", "N8N_API_KEY"].map((k) => secrets.get(k)!).filter(Boolean);
+    const api = await tenantApi(home, vm, "orbit", LAB_DOMAIN);
+    const path = `queue-probe-${Date.now()}`;
+    try {
+      const wf = await api.api<{ id: string }>("POST", "/api/v1/workflows", {
+        name: "queue mode: probes on the worker",
+        nodes: [
+          { id: "w", name: "Hook", type: "n8n-nodes-base.webhook", typeVersion: 2, position: [0, 0], webhookId: crypto.randomUUID(), parameters: { httpMethod: "GET", path, responseMode: "lastNode" } },
+          { id: "c", name: "Code", type: "n8n-nodes-base.code", typeVersion: 2, position: [200, 0], parameters: { jsCode: PROBE_CODE } },
+        ],
+        connections: { Hook: { main: [[{ node: "Code", type: "main", index: 0 }]] } },
+        settings: { executionOrder: "v1" },
+      });
+      expect(wf.status, JSON.stringify(wf.json).slice(0, 300)).toBe(200);
+      const on = await api.api("POST", `/api/v1/workflows/${wf.json.id}/activate`);
+      expect(on.status, JSON.stringify(on.json).slice(0, 300)).toBe(200);
+      const hook = await viaProxy(vm, `orbit.${LAB_DOMAIN}`, `/webhook/${path}`);
+      expect(hook.status, hook.body.slice(0, 300)).toBe(200);
+      const found = JSON.parse(hook.body) as Record<string, { ok: boolean }>;
+      for (const v of secretValues) expect(hook.body.includes(v), "a secret reached the Code node on the worker").toBe(false);
+      for (const name of ["require fs /proc/1/environ", "require child_process", "require net", "Function from a string"]) expect({ name, ok: found[name]?.ok }).toEqual({ name, ok: false });
+      // it was the worker that ran it (n8n's job processor logs each execution it starts)
+      const logs = await onVm(vm, ["docker", "logs", "btw-orbit-worker"]);
+      expect(logs.stdout + logs.stderr).toMatch(/Worker started execution \d+ \(job \d+\)/);
+    } finally {
+      api.close();
+    }
+
+    const down = await btw(["tenant", "set-plan", "orbit", "starter", "--json"]);
+    expect(down.code, down.stderr).toBe(0);
+    expect(await states()).toEqual(["n8n", "postgres", "redis", "runner"].map((s) => `btw-orbit-${s} running`));
+    expect((await viaProxy(vm, `orbit.${LAB_DOMAIN}`, "/healthz")).status).toBe(200);
+  });
+
   it("delete without --purge takes beta out of service and keeps its data: containers and route gone; volumes, files, secrets kept; the row 'deleting'", async () => {
     // what beta's database holds: the purge's final backup below reads it back from the kept volume
     const count = await onVm(vm, ["docker", "exec", "btw-beta-postgres", "psql", "-U", "n8n", "-d", "n8n", "-XAtc", "select count(*) from workflow_entity"]);
