@@ -7,11 +7,12 @@ import { labInfo, type LaneLab } from "./support/lab.js";
 import { onceN8nAnswers } from "./support/n8n-answers.js";
 import { LAB_N8N_CPUS } from "../lab/lab.js";
 
-// Time: ~5–8 min (295 s in two lanes beside unit and integration on a quiet machine, 483 s
-// on a fresh one while the lab built its first-use images, 2026-12-07): two tenants created
-// once (orbit pro, beta starter) and used by all 15 checks — isolation, logs, exec, hardening,
-// the hostile workflow (CPU, memory, fork and disk bombs, each phase with beta's latency
-// measured), suspend/resume, set-plan twice, delete and purge.
+// Time: ~5–9 min (295 s in two lanes beside unit and integration on a quiet machine, 483 s
+// on a fresh one while the lab built its first-use images, 2026-12-07; alone on a quiet lab
+// 209 s, then 290 s with queue mode, of which queue mode 80 s): two tenants created once
+// (orbit pro, beta starter) and used by all 16 checks — isolation, logs, exec, hardening, the
+// hostile workflow (CPU, memory, fork and disk bombs, each phase with beta's latency
+// measured), suspend/resume, set-plan three times (queue mode and back), delete and purge.
 //
 // The main job on real servers: `btw tenant create` on a lab VM and everything around it.
 describe("tenant lifecycle on the lab", () => {
