@@ -310,7 +310,9 @@ describe("the edge on the lab", () => {
 
   it("keeps a tenant's containers from the host, the other server, the private listeners and the metadata service, not from the internet", async () => {
     const internet = await listen(GATEWAY, "internet");
-    await execa("ip", ["addr", "add", `${METADATA}/32`, "dev", LAB_BRIDGE]);
+    // replace, not add: a run killed before its afterAll leaves the address on the bridge, and
+    // `add` then fails ("File exists": this test failed so after a killed run, 2026-12-07)
+    await execa("ip", ["addr", "replace", `${METADATA}/32`, "dev", LAB_BRIDGE]);
     metadataAdded = true;
     const metadataPort = await listen(METADATA, "metadata");
     const [p1, p2] = [edgeLab.privateAddresses[vm1.name]!, edgeLab.privateAddresses[vm2.name]!];
