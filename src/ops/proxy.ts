@@ -9,6 +9,7 @@ import {
   networkNames,
   parseAttachedNetworks,
   proxyAttachedNetworks,
+  proxyAdoptNetwork,
   proxyComposeCreate,
   proxyComposeUp,
   proxyConnectTenant,
@@ -154,6 +155,7 @@ export async function ensureProxy(host: Host, db: Db, ctx: ProxyCtx, serverId: n
     const before = await host.run(proxyAttachedNetworks(), { allowFailure: true, timeoutMs: 30_000 });
     const prior = before.exitCode === 0 ? parseAttachedNetworks(before.stdout) : [];
     await host.run(proxyComposeCreate(), { timeoutMs: 180_000 });
+    await host.run(proxyAdoptNetwork(), { timeoutMs: 60_000 });
     await attachTenantNetworks(host, db, serverId);
     await reattachOthers(host, prior);
     await host.run(proxyComposeUp({ wait: true }), { timeoutMs: 180_000 });

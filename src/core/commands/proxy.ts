@@ -75,6 +75,25 @@ export function caddyReload(): string[] {
   return ["docker", "exec", PROXY_LAYOUT.container, "caddy", "reload", "--config", PROXY_LAYOUT.inContainer.caddyfile, "--adapter", "caddyfile"];
 }
 
+/**
+ * Moves an existing proxy container from the network of an older btw (PROXY_LAYOUT.legacyNetwork)
+ * to PROXY_LAYOUT.network, live: joined to the new one (which sorts first, so its published
+ * ports move there: one re-programming, ~0.2 s), then off the old one, which is removed. Compose
+ * does not recreate a container whose network's name changed (seen with 2.26.1), hence this.
+ * Idempotent; nothing to do when there is no proxy container.
+ */
+export function proxyAdoptNetwork(): string[] {
+  return ["sh", "-c", PROXY_ADOPT_NETWORK_SCRIPT, "sh", PROXY_LAYOUT.container, PROXY_LAYOUT.network, PROXY_LAYOUT.legacyNetwork];
+}
+
+export const PROXY_ADOPT_NETWORK_SCRIPT = [
+  'c="$1"; new="$2"; old="$3"',
+  `nets=$(docker inspect --type container --format '{{range $k, $v := .NetworkSettings.Networks}} {{$k}}{{end}}' "$c" 2>/dev/null) || exit 0`,
+  'case "$nets " in *" $new "*) ;; *) docker network connect "$new" "$c" || exit 1 ;; esac',
+  'case "$nets " in *" $old "*) docker network disconnect "$old" "$c" || exit 1 ;; esac',
+  'if docker network inspect "$old" >/dev/null 2>&1; then docker network rm "$old" >/dev/null || exit 1; fi',
+].join("\n");
+
 /** The networks the proxy container is attached to, as one JSON object keyed by network name. */
 export function proxyAttachedNetworks(): string[] {
   return ["docker", "inspect", "--type", "container", "--format", "{{json .NetworkSettings.Networks}}", PROXY_LAYOUT.container];

@@ -19,6 +19,7 @@ export const OWN_PROJECTS: readonly string[] = [PROXY_LAYOUT.project, EXPORTERS_
 export const OWN_DOCKER_NAMES: readonly string[] = [
   PROXY_LAYOUT.container,
   PROXY_LAYOUT.network,
+  PROXY_LAYOUT.legacyNetwork,
   ...Object.values(PROXY_LAYOUT.volumes),
   MONITORING_LAYOUT.prometheusContainer,
 ];

@@ -37,7 +37,7 @@ async function ensureEdgeProxy(host: Host, config: Config, firstText: string): P
   const { asset } = await import("../assets.js");
   const { PROXY_LAYOUT } = await import("../../core/proxy/layout.js");
   const { renderProxyEnv } = await import("../../core/proxy/env.js");
-  const { proxyComposeUp } = await import("../../core/commands/proxy.js");
+  const { proxyAdoptNetwork, proxyComposeUp } = await import("../../core/commands/proxy.js");
   await host.mkdir(PROXY_LAYOUT.confDir);
   await Promise.all([
     host.writeFile(PROXY_LAYOUT.composeFile, asset("templates/proxy/compose.yml")),
@@ -46,6 +46,7 @@ async function ensureEdgeProxy(host: Host, config: Config, firstText: string): P
   const exists = await host.run(["test", "-f", PROXY_LAYOUT.caddyfile], { allowFailure: true });
   if (exists.exitCode !== 0) await host.writeFile(PROXY_LAYOUT.caddyfile, firstText);
   await host.run(proxyComposeUp({ wait: true }), { timeoutMs: 180_000 });
+  await host.run(proxyAdoptNetwork(), { timeoutMs: 60_000 });
 }
 
 /**

@@ -48,7 +48,7 @@ describe("btw's own names on a server are no tenant's", () => {
   it("finds btw's stacks where they are written (a scan that finds nothing proves nothing)", () => {
     expect(found.projects).toEqual(expect.arrayContaining(["btw-proxy", "btw-exporters", "btw-monitoring"]));
     expect(found.containers).toEqual(expect.arrayContaining(["btw-proxy", "btw-exporters-node", "btw-monitoring-prometheus"]));
-    expect(found.networksAndVolumes).toEqual(expect.arrayContaining(["btw-proxy", "btw-proxy-data"]));
+    expect(found.networksAndVolumes).toEqual(expect.arrayContaining(["btw--proxy", "btw-proxy-data"]));
     expect(found.dirs).toEqual(expect.arrayContaining(["proxy", "exporters", "monitoring", "isolation", "tenants"]));
   });
 
