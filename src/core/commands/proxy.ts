@@ -78,8 +78,11 @@ export function caddyReload(): string[] {
 /**
  * Moves an existing proxy container from the network of an older btw (PROXY_LAYOUT.legacyNetwork)
  * to PROXY_LAYOUT.network, live: joined to the new one (which sorts first, so its published
- * ports move there: one re-programming, ~0.2 s), then off the old one, which is removed. Compose
- * does not recreate a container whose network's name changed (seen with 2.26.1), hence this.
+ * ports move there: one re-programming, ~0.2 s), then off the old one. Compose does not recreate
+ * a container whose network's name changed (seen with 2.26.1), hence this. The old network
+ * stays while the container's network mode names it — Docker looks it up at every `network
+ * connect` and start ("could not find a network matching network mode", seen on the lab) — and
+ * is made again if it went; it is removed once the proxy was recreated on the new one.
  * Idempotent; nothing to do when there is no proxy container.
  */
 export function proxyAdoptNetwork(): string[] {
@@ -88,10 +91,15 @@ export function proxyAdoptNetwork(): string[] {
 
 export const PROXY_ADOPT_NETWORK_SCRIPT = [
   'c="$1"; new="$2"; old="$3"',
-  `nets=$(docker inspect --type container --format '{{range $k, $v := .NetworkSettings.Networks}} {{$k}}{{end}}' "$c" 2>/dev/null) || exit 0`,
+  `info=$(docker inspect --type container --format '{{.HostConfig.NetworkMode}}|{{range $k, $v := .NetworkSettings.Networks}} {{$k}}{{end}}' "$c" 2>/dev/null) || exit 0`,
+  'mode=${info%%|*}; nets=${info#*|}',
   'case "$nets " in *" $new "*) ;; *) docker network connect "$new" "$c" || exit 1 ;; esac',
   'case "$nets " in *" $old "*) docker network disconnect "$old" "$c" || exit 1 ;; esac',
-  'if docker network inspect "$old" >/dev/null 2>&1; then docker network rm "$old" >/dev/null || exit 1; fi',
+  'if [ "$mode" = "$old" ]; then',
+  '  docker network inspect "$old" >/dev/null 2>&1 || docker network create --label btw.role=proxy "$old" >/dev/null || exit 1',
+  'elif docker network inspect "$old" >/dev/null 2>&1; then',
+  '  docker network rm "$old" >/dev/null || exit 1',
+  "fi",
 ].join("\n");
 
 /** The networks the proxy container is attached to, as one JSON object keyed by network name. */

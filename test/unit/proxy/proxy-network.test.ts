@@ -40,21 +40,23 @@ describe("proxyAdoptNetwork: an older btw's proxy moved to the new network, live
     dir = "";
   });
 
-  const run = async (state: { container: string[] | null; networks: string[] }) => {
+  const run = async (state: { container: string[] | null; mode?: string; networks: string[] }) => {
     dir = mkdtempSync(join(tmpdir(), "btw-adopt-"));
     writeFileSync(join(dir, "attached"), state.container === null ? "" : state.container.join("\n") + "\n");
     writeFileSync(join(dir, "networks"), state.networks.join("\n") + "\n");
     if (state.container === null) writeFileSync(join(dir, "absent"), "");
+    writeFileSync(join(dir, "mode"), state.mode ?? "");
     const fake = [
       "#!/bin/sh",
       `d=${dir}`,
       'echo "$*" >> "$d/log"',
       'case "$1 $2" in',
-      '  "inspect --type") [ -e "$d/absent" ] && { echo "Error: No such container: btw-proxy" >&2; exit 1; }; for n in $(cat "$d/attached"); do printf " %s" "$n"; done; echo ;;',
+      '  "inspect --type") [ -e "$d/absent" ] && { echo "Error: No such container: btw-proxy" >&2; exit 1; }; printf "%s|" "$(cat "$d/mode")"; for n in $(cat "$d/attached"); do printf " %s" "$n"; done; echo ;;',
       '  "network connect") echo "$3" >> "$d/attached" ;;',
       '  "network disconnect") grep -vx "$3" "$d/attached" > "$d/a2"; mv "$d/a2" "$d/attached" ;;',
       '  "network inspect") grep -qx "$3" "$d/networks" || exit 1 ;;',
       '  "network rm") grep -qx "$3" "$d/attached" && exit 1; grep -vx "$3" "$d/networks" > "$d/n2"; mv "$d/n2" "$d/networks" ;;',
+      '  "network create") echo "$5" >> "$d/networks" ;;',
       "  *) exit 9 ;;",
       "esac",
     ].join("\n");
@@ -76,18 +78,29 @@ describe("proxyAdoptNetwork: an older btw's proxy moved to the new network, live
     expect(proxyAdoptNetwork()).toEqual(["sh", "-c", PROXY_ADOPT_NETWORK_SCRIPT, "sh", "btw-proxy", "btw--proxy", "btw-proxy"]);
   });
 
-  it("joins the new network first, then leaves and removes the old; tenant networks stay", async () => {
-    const r = await run({ container: ["btw-proxy", "btw-acme-edge"], networks: ["btw-proxy", "btw--proxy", "btw-acme-edge"] });
+  it("an older btw's proxy: joins the new network first, then leaves the old, which stays (Docker needs its network mode's network); tenant networks stay", async () => {
+    const r = await run({ container: ["btw-proxy", "btw-acme-edge"], mode: "btw-proxy", networks: ["btw-proxy", "btw--proxy", "btw-acme-edge"] });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.log.filter((l) => !l.startsWith("inspect"))).toEqual(["network connect btw--proxy btw-proxy", "network disconnect btw-proxy btw-proxy", "network inspect btw-proxy", "network rm btw-proxy"]);
+    expect(r.log.filter((l) => !l.startsWith("inspect"))).toEqual(["network connect btw--proxy btw-proxy", "network disconnect btw-proxy btw-proxy", "network inspect btw-proxy"]);
     expect(r.attached.sort()).toEqual(["btw--proxy", "btw-acme-edge"]);
-    expect(r.networks.sort()).toEqual(["btw--proxy", "btw-acme-edge"]);
+    expect(r.networks.sort()).toEqual(["btw--proxy", "btw-acme-edge", "btw-proxy"]);
   });
 
-  it("does nothing more once moved (a second run, or a proxy created on the new network)", async () => {
-    const r = await run({ container: ["btw--proxy", "btw-acme-edge"], networks: ["btw--proxy", "btw-acme-edge"] });
+  it("makes the old network again while the container's network mode names it (else its next connect or start fails)", async () => {
+    const r = await run({ container: ["btw--proxy", "btw-acme-edge"], mode: "btw-proxy", networks: ["btw--proxy", "btw-acme-edge"] });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.log.filter((l) => !l.startsWith("inspect") && !l.startsWith("network inspect"))).toEqual([]);
+    expect(r.log.filter((l) => !l.startsWith("inspect"))).toEqual(["network inspect btw-proxy", "network create --label btw.role=proxy btw-proxy"]);
+    expect(r.networks).toContain("btw-proxy");
+  });
+
+  it("removes the old network once the proxy was recreated on the new one; a second run does nothing", async () => {
+    const r = await run({ container: ["btw--proxy", "btw-acme-edge"], mode: "btw--proxy", networks: ["btw-proxy", "btw--proxy", "btw-acme-edge"] });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.log.filter((l) => !l.startsWith("inspect"))).toEqual(["network inspect btw-proxy", "network rm btw-proxy"]);
+    expect(r.networks.sort()).toEqual(["btw--proxy", "btw-acme-edge"]);
+    const again = await run({ container: ["btw--proxy", "btw-acme-edge"], mode: "btw--proxy", networks: ["btw--proxy", "btw-acme-edge"] });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.log.filter((l) => !l.startsWith("inspect") && !l.startsWith("network inspect"))).toEqual([]);
   });
 
   it("succeeds with nothing to do when the server has no proxy container", async () => {
