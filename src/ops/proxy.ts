@@ -21,7 +21,7 @@ import { privateAddress } from "../core/monitoring/targets.js";
 import { planProxyAttach } from "../core/proxy/attach.js";
 import { renderMainCaddyfile, renderStateSites } from "../core/proxy/caddyfile.js";
 import { planStateSites } from "../core/proxy/sites.js";
-import { serverProxyTls, webPublishAddress } from "../core/edge/mode.js";
+import { serverProxyTls } from "../core/edge/mode.js";
 import { mainProxySettings } from "../core/proxy/settings.js";
 import { publishHost, renderProxyEnv } from "../core/proxy/env.js";
 import { edgeGateway } from "../core/tenant/edge-gateway.js";
@@ -64,16 +64,16 @@ export interface ProxyCtx {
   readonly out?: { info(message: string): void };
 }
 
-/** The metrics listener on the server's private address (none known: loopback, the template's default). */
-function metricsPublish(server: ServerRow, config: Config): { metricsPublish?: string; webPublishAddress?: string } {
+/**
+ * The metrics listener on the server's private address (none known: loopback, the template's
+ * default). The web listeners stay on every address in both proxy modes: behind the edge the
+ * firewall closes their public side (ops/server/isolation.ts), so the switch never recreates
+ * the proxy.
+ */
+function metricsPublish(server: ServerRow, config: Config): { metricsPublish?: string } {
   const a = privateAddress(server);
   if (!a) return {};
-  return {
-    metricsPublish: `${publishHost(a)}:${config.monitoring.ports.n8nMetrics}`,
-    // behind the edge, the public web listeners move to the private address too
-    // (not while the fleet moves there: edge.switch prepare/dns)
-    ...(webPublishAddress(config, a) ? { webPublishAddress: a } : {}),
-  };
+  return { metricsPublish: `${publishHost(a)}:${config.monitoring.ports.n8nMetrics}` };
 }
 
 /** A server's Caddyfile holds its metrics token: root only (Caddy runs as root in its container). */

@@ -32,6 +32,7 @@ const handler: Handler = async (ctx, _args, opts) => {
   const { ensureProxy, syncRoutes } = await import("../../ops/proxy.js");
   const { edgeTargets, syncEdgeTarget } = await import("../../ops/edge/switch.js");
   const { sshFor } = await import("../../ops/server/context.js");
+  const { expectedIsolation, installIsolation } = await import("../../ops/server/isolation.js");
   const { PartialFailureError } = await import("../../errors.js");
 
   const edges = await edgeTargets(ctx);
@@ -40,8 +41,11 @@ const handler: Handler = async (ctx, _args, opts) => {
   for (const s of servers) {
     try {
       const host = new Host(s.name, await sshFor(ctx, s));
-      // the proxy's files first: behind the edge its 80/443 move to the private address
-      // (Compose recreates Caddy once when that changes; the tenants' networks re-attached)
+      // the firewall first: once the fleet is behind the edge (switch done) it refuses new
+      // connections to 80/443 on every address but the private one — the proxy keeps
+      // publishing everywhere, so this stage reloads rules, never recreates Caddy
+      const isolation = await expectedIsolation(db, ctx.config, s);
+      if (isolation) await installIsolation(host, isolation);
       await ensureProxy(host, db, ctx, s.id);
       await syncRoutes(host, db, ctx, s);
       results.push({ target: s.name, kind: "server", ok: true });

@@ -7,8 +7,9 @@
 // Between the two, while a fleet moves to the edge (edge.switch prepare or dns), a server
 // does both: its public sites keep their certificates for visitors whose DNS still gives the
 // server's address, and each tenant also answers the edge in plain HTTP (no redirect to
-// HTTPS on port 80). Its ports stay published on every address and the firewall keeps public
-// 80/443 open until edge.switch is done.
+// HTTPS on port 80). Its ports stay published on every address, always; the firewall keeps
+// public 80/443 open until edge.switch is done, then refuses them (the host's isolation
+// rules, and the cloud firewall).
 
 import { isIP } from "node:net";
 import type { Config } from "../../config/schema.js";
@@ -33,11 +34,13 @@ export function serverProxyTls(config: Pick<Config, "proxy" | "acmeEmail" | "het
 }
 
 /**
- * The one address a server's proxy publishes 80/443 on: behind the edge (once the fleet is
- * there), its private address; null — every address — in direct mode, while the fleet moves
- * to the edge, or when btw knows no private address.
+ * The one address on which a server's proxy takes new web connections (80/443): behind the
+ * edge (once the fleet is there), its private address — the firewall refuses the others
+ * (isolation's webOnlyTo) while the proxy keeps publishing on every address, so the switch's
+ * last stage is a rule change, not a proxy recreate; null — every address — in direct mode,
+ * while the fleet moves to the edge, or when btw knows no private address.
  */
-export function webPublishAddress(config: Pick<Config, "proxy" | "edge">, privateAddress: string | null): string | null {
+export function edgeOnlyAddress(config: Pick<Config, "proxy" | "edge">, privateAddress: string | null): string | null {
   return privateAddress && config.proxy.mode === "edge" && !serversPublic(config) ? privateAddress : null;
 }
 
@@ -48,7 +51,7 @@ export function webPublishAddress(config: Pick<Config, "proxy" | "edge">, privat
  * published on.
  */
 export function serverRouteProbeTarget(config: Pick<Config, "proxy" | "acmeEmail" | "hetzner" | "edge">, privateAddress: string | null): RouteProbeTarget {
-  const address = webPublishAddress(config, privateAddress) ?? "127.0.0.1";
+  const address = edgeOnlyAddress(config, privateAddress) ?? "127.0.0.1";
   return serverProxyTls(config).tls === "off" ? { scheme: "http", port: 80, address } : { scheme: "https", port: 443, address };
 }
 

@@ -10,12 +10,6 @@ export interface ProxyEnvInput {
   limits?: { cpus: number; memoryMb: number; pids: number };
   /** host address:port publishing the metrics listener — the server's private address */
   metricsPublish?: string;
-  /**
-   * Behind the edge: the server's private address, on which alone 80/443 are published
-   * (the edge proxies and the private network reach it; the internet does not). Unset: every
-   * address (direct mode).
-   */
-  webPublishAddress?: string;
 }
 
 /** Caddy in front of dozens of n8n instances stays far below these; they bound a runaway. */
@@ -43,17 +37,6 @@ export function renderProxyEnv(input: ProxyEnvInput): string {
           ["CADDY_PIDS", String(limits.pids)],
         ],
       },
-      ...(input.webPublishAddress
-        ? [
-            {
-              comment: "Behind the edge: 80/443 on the server's private address only",
-              entries: [
-                ["HTTP_PUBLISH", `${publishHost(input.webPublishAddress)}:80`] as const,
-                ["HTTPS_PUBLISH", `${publishHost(input.webPublishAddress)}:443`] as const,
-              ],
-            },
-          ]
-        : []),
       ...(input.metricsPublish
         ? [{ comment: "Tenants' n8n metrics for Prometheus: the server's private address only", entries: [["METRICS_PUBLISH", input.metricsPublish] as const] }]
         : []),

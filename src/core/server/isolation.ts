@@ -44,6 +44,13 @@ export interface IsolationInput {
   privateRanges: readonly string[];
   /** the other servers' addresses (IPv4 only; IPv6 ones are skipped) */
   otherServers: readonly string[];
+  /**
+   * Behind the edge (edge.switch done): the server's private address, the only destination
+   * on which its proxy's web listeners (80, 443) still take new connections — the others are
+   * refused here, in the firewall, while the proxy keeps publishing on every address: closing
+   * the public side is a rule change, not a proxy recreate (no stall for the edge's requests).
+   */
+  webOnlyTo?: string;
 }
 
 const IPV4 = /^(\d{1,3}\.){3}\d{1,3}$/;
@@ -64,9 +71,23 @@ export function isolationRules(input: IsolationInput): string[][] {
   const F = ["-A", ISOLATION_CHAIN];
   const I = ["-A", ISOLATION_INPUT_CHAIN];
   const established = ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "RETURN"];
+  if (input.webOnlyTo !== undefined && !IPV4.test(input.webOnlyTo)) throw new UsageError(`isolation rules: the private address ${JSON.stringify(input.webOnlyTo)} is not IPv4`, { code: "invalid-cidr" });
+  // written as iptables-save prints them (the check compares that form): the original
+  // destination before Docker's DNAT, a host address without /32
+  const notVia = input.webOnlyTo === undefined ? [] : ["!", "--ctorigdst", input.webOnlyTo];
+  const webClosed =
+    input.webOnlyTo === undefined
+      ? []
+      : [
+          [...F, "-p", "tcp", "-m", "conntrack", "--ctstate", "DNAT", ...notVia, "--ctorigdstport", "80", "-j", "REJECT", "--reject-with", "tcp-reset"],
+          [...F, "-p", "tcp", "-m", "conntrack", "--ctstate", "DNAT", ...notVia, "--ctorigdstport", "443", "-j", "REJECT", "--reject-with", "tcp-reset"],
+          [...F, "-p", "udp", "-m", "conntrack", "--ctstate", "DNAT", ...notVia, "--ctorigdstport", "443", "-j", "DROP"],
+        ];
   return [
     // replies to connections someone else opened (the proxy, Prometheus) pass
     [...F, ...established],
+    // behind the edge: public 80/443 closed to new connections (refused: a reset, not a hang)
+    ...webClosed,
     ...sources.flatMap((src) => [
       // the host's own published ports arrive here after Docker's DNAT: only its public web
       // listeners, never the private metrics listener. Before the pool rule below: the
@@ -94,9 +115,19 @@ export function isolationRules(input: IsolationInput): string[][] {
   ];
 }
 
+/**
+ * One rule as an iptables-restore line. Not a shell line: iptables-restore reads words split on
+ * spaces and takes quotes literally (a shell-quoted `'!'` is "Bad argument"), so every word
+ * must be plain — they are (validated addresses, fixed options); anything else throws.
+ */
+export function restoreLine(rule: readonly string[]): string {
+  for (const w of rule) if (!/^[A-Za-z0-9!,./:_-]+$/.test(w)) throw new UsageError(`isolation rules: ${JSON.stringify(w)} cannot be written to iptables-restore`, { code: "invalid-rule" });
+  return rule.join(" ");
+}
+
 /** `iptables-restore --noflush` input: both chains declared (created or flushed), refilled, one commit. */
 export function isolationRestoreInput(input: IsolationInput): string {
-  return ["*filter", `:${ISOLATION_CHAIN} - [0:0]`, `:${ISOLATION_INPUT_CHAIN} - [0:0]`, ...isolationRules(input).map(shellJoin), "COMMIT", ""].join("\n");
+  return ["*filter", `:${ISOLATION_CHAIN} - [0:0]`, `:${ISOLATION_INPUT_CHAIN} - [0:0]`, ...isolationRules(input).map(restoreLine), "COMMIT", ""].join("\n");
 }
 
 /** A check and the command that makes it true: run `fix` only when `check` fails. */

@@ -1,4 +1,6 @@
+import { isIP } from "node:net";
 import type { Config } from "../../config/schema.js";
+import { edgeOnlyAddress } from "../../core/edge/mode.js";
 import { privateAddress, ROLE_LABEL } from "../../core/monitoring/targets.js";
 import {
   ISOLATION_LAYOUT,
@@ -25,9 +27,18 @@ import type { Host } from "../host.js";
 
 /** The rules' inputs from the config and the state: every other server's addresses (null: a server not registered yet). */
 export async function isolationInputFor(db: Queryable, config: Config, serverId: number | null): Promise<IsolationInput> {
-  const others = (await listServers(db)).filter((s) => s.id !== serverId);
+  const all = await listServers(db);
+  const others = all.filter((s) => s.id !== serverId);
   const addresses = others.flatMap((s) => [s.host, privateAddress(s)].filter((a): a is string => a !== null));
-  return { tenantSources: [config.placement.subnetPool], privateRanges: [config.hetzner.networkRange], otherServers: addresses };
+  // behind the edge (switch done): its web listeners answer on its private address only
+  const self = all.find((s) => s.id === serverId);
+  const only = self ? edgeOnlyAddress(config, privateAddress(self)) : null;
+  return {
+    tenantSources: [config.placement.subnetPool],
+    privateRanges: [config.hetzner.networkRange],
+    otherServers: addresses,
+    ...(only !== null && isIP(only) === 4 ? { webOnlyTo: only } : {}),
+  };
 }
 
 /**

@@ -173,4 +173,32 @@ describe("against the real iptables-save (a fresh network namespace)", () => {
     expect(checkIsolation("btw-1", input, { saved: older! }).state).toBe("drift");
     expect(checkIsolation("btw-1", input, { saved: flushed! }).state).toBe("missing");
   });
+
+  it.each([["iptables", "iptables-save"], ["iptables-legacy", "iptables-legacy-save"]])("%s: behind the edge (webOnlyTo), applied is in place; the rules of direct mode are drift, and the reverse", (iptables, save) => {
+    const dir = mkdtempSync(join(tmpdir(), "btw-isolation-edge-"));
+    dirs.push(dir);
+    const edge: IsolationInput = { ...input, webOnlyTo: "10.0.1.11" };
+    const script = (i: IsolationInput) => isolationScript(i).replaceAll("iptables-restore -w", `${iptables}-restore -w`).replaceAll("iptables -w", `${iptables} -w`);
+    writeFileSync(join(dir, "edge.sh"), script(edge));
+    writeFileSync(join(dir, "direct.sh"), script(input));
+    const r = spawnSync(
+      "unshare",
+      ["-n", "sh", "-c", [
+        "set -e",
+        `${iptables} -w -N DOCKER-USER; ${iptables} -w -A FORWARD -j DOCKER-USER; ${iptables} -w -A DOCKER-USER -j RETURN`,
+        `sh ${dir}/edge.sh >/dev/null; ${save} -t filter > ${dir}/edge`,
+        `sh ${dir}/direct.sh >/dev/null; ${save} -t filter > ${dir}/direct`,
+        `cat ${dir}/edge; echo ===; cat ${dir}/direct`,
+      ].join("\n")],
+      { encoding: "utf8" },
+    );
+    expect([r.status, r.stderr]).toEqual([0, ""]);
+    const [applied, direct] = r.stdout.split("===\n");
+    // new connections to 80/443 refused unless they were for the private address (443/udp dropped)
+    expect(applied).toContain("-A BTW-ISOLATION -p tcp -m conntrack --ctstate DNAT ! --ctorigdst 10.0.1.11 --ctorigdstport 80 -j REJECT --reject-with tcp-reset\n");
+    expect(applied).toContain("-A BTW-ISOLATION -p udp -m conntrack --ctstate DNAT ! --ctorigdst 10.0.1.11 --ctorigdstport 443 -j DROP\n");
+    expect(checkIsolation("btw-1", edge, { saved: applied! })).toEqual({ state: "in-place", problems: [] });
+    expect(checkIsolation("btw-1", edge, { saved: direct! }).state).toBe("drift");
+    expect(checkIsolation("btw-1", input, { saved: applied! }).state).toBe("drift");
+  });
 });

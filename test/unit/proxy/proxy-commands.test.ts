@@ -11,7 +11,7 @@ import {
   proxyConnectTenant,
   proxyDisconnectTenant,
 } from "../../../src/core/commands/proxy.js";
-import { renderProxyEnv } from "../../../src/core/proxy/env.js";
+import { publishHost, renderProxyEnv } from "../../../src/core/proxy/env.js";
 import { PROXY_LAYOUT } from "../../../src/core/proxy/layout.js";
 import { UsageError } from "../../../src/errors.js";
 
@@ -70,14 +70,12 @@ describe("caddy", () => {
 });
 
 describe("renderProxyEnv", () => {
-  it("behind the edge: 80/443 published on the private address only (IPv6 in brackets); anything else refused", () => {
-    const env = renderProxyEnv({ caddyImage: "caddy:2.10.2", webPublishAddress: "10.0.1.11" });
-    expect(env).toContain("HTTP_PUBLISH=10.0.1.11:80\nHTTPS_PUBLISH=10.0.1.11:443\n");
-    expect(renderProxyEnv({ caddyImage: "caddy:2.10.2", webPublishAddress: "fd00::11" })).toMatch(/^HTTP_PUBLISH='?\[fd00::11\]:80'?$/m);
-    expect(renderProxyEnv({ caddyImage: "caddy:2.10.2" })).not.toContain("HTTP_PUBLISH");
-    for (const bad of ["0.0.0.0:80", "example.com", "10.0.1.11\nX=1", "300.1.1.1"]) {
-      expect(() => renderProxyEnv({ caddyImage: "caddy:2.10.2", webPublishAddress: bad })).toThrow(UsageError);
-    }
+  it("publishes 80/443 on every address in both proxy modes (behind the edge the firewall closes the public side); the metrics listener on the private address; a bad address refused", () => {
+    const env = renderProxyEnv({ caddyImage: "caddy:2.10.2", metricsPublish: `${publishHost("10.0.1.11")}:9180` });
+    expect(env).not.toContain("HTTP_PUBLISH");
+    expect(env).toContain("METRICS_PUBLISH=10.0.1.11:9180\n");
+    expect(publishHost("fd00::11")).toBe("[fd00::11]");
+    for (const bad of ["0.0.0.0:80", "example.com", "10.0.1.11\nX=1", "300.1.1.1"]) expect(() => publishHost(bad)).toThrow(UsageError);
   });
 
   it("writes the image and default limits", () => {
