@@ -1,7 +1,8 @@
 import { appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { BtwHome, BtwResult } from "../support/cli.js";
+import { execa } from "execa";
+import { BTW, stateSql, type BtwHome, type BtwResult } from "../support/cli.js";
 import { labHome, type LabInfo, type LabServer } from "../support/lab-home.js";
 import { labInfo, type LaneLab } from "./support/lab.js";
 import { scrubTenant } from "../integration/backup/tenant-api.js";
@@ -41,28 +42,43 @@ describe("many btw at once on the embedded store (lab)", () => {
   });
 
   it("while backup all runs, five other commands (reads and a create on the other server) all succeed", async () => {
-    const timed = async (args: string[]) => {
-      const r = await btw(args);
-      return { ...r, at: Date.now() };
-    };
-    const backup = timed(["backup", "all", "--json"]);
-    await new Promise((r) => setTimeout(r, 1500)); // let it take its locks first
-    const others = await Promise.all([
-      timed(["tenant", "list", "--json"]),
-      timed(["server", "list", "--json"]),
-      timed(["tenant", "show", "ec-a", "--json"]),
-      timed(["db", "status", "--json"]),
-      timed(["tenant", "create", "ec-d", "--plan", "starter", "--server", vm2.name, "--json"]),
-    ]);
+    // The backup is frozen (SIGSTOP) once it holds its locks, and thawed only after the five
+    // others ended: each of them ran while the backup held everything it takes — no timing
+    // race (before: "finished before the backup" failed when a loaded machine made a read
+    // end 46 ms after a quick backup).
+    const backup = execa(process.execPath, [BTW, "backup", "all", "--json"], { env: home.env, extendEnv: false, reject: false, cwd: home.dir, timeout: 600_000 });
+    const lockedByBackup = async () =>
+      Number(
+        ((await stateSql(home, "select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid where l.locktype = 'advisory' and l.granted and a.application_name like '%backup all%'")) as Array<{ n: number }>)[0]!.n,
+      );
+    const deadline = Date.now() + 120_000;
+    while ((await lockedByBackup()) === 0) {
+      expect(backup.exitCode, "backup all ended before it was seen holding a lock").toBeUndefined();
+      expect(Date.now(), "backup all took no advisory lock within 120 s").toBeLessThan(deadline);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    process.kill(backup.pid!, "SIGSTOP");
+    let others: BtwResult[];
+    try {
+      others = await Promise.all([
+        btw(["tenant", "list", "--json"]),
+        btw(["server", "list", "--json"]),
+        btw(["tenant", "show", "ec-a", "--json"]),
+        btw(["db", "status", "--json"]),
+        btw(["tenant", "create", "ec-d", "--plan", "starter", "--server", vm2.name, "--json"]),
+      ]);
+      // still frozen with its locks: the five did not wait for them
+      expect(await lockedByBackup()).toBeGreaterThan(0);
+    } finally {
+      process.kill(backup.pid!, "SIGCONT");
+    }
     const b = await backup;
-    ok(b, "backup all");
+    ok({ code: b.exitCode ?? -1, stdout: b.stdout, stderr: b.stderr }, "backup all");
     const names = ["tenant list", "server list", "tenant show", "db status", "tenant create ec-d"];
     others.forEach((r, i) => {
       expect(r.code, `${names[i]}: ${r.stderr}`).not.toBe(75);
       ok(r, names[i]!);
     });
-    // the reads ran while the backup did, not after it
-    for (const r of others.slice(0, 4)) expect(r.at).toBeLessThan(b.at);
     const results = (JSON.parse(b.stdout) as { results: { tenant: string; ok: boolean }[] }).results;
     for (const t of ON_VM1) expect(results.find((r) => r.tenant === t), `${t} in ${b.stdout}`).toMatchObject({ ok: true });
   });
