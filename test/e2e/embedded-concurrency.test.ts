@@ -53,7 +53,7 @@ describe("many btw at once on the embedded store (lab)", () => {
       );
     const deadline = Date.now() + 120_000;
     while ((await lockedByBackup()) === 0) {
-      expect(backup.exitCode, "backup all ended before it was seen holding a lock").toBeUndefined();
+      expect(backup.exitCode, "backup all ended before it was seen holding a lock").toBeNull();
       expect(Date.now(), "backup all took no advisory lock within 120 s").toBeLessThan(deadline);
       await new Promise((r) => setTimeout(r, 100));
     }
