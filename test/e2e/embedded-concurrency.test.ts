@@ -49,7 +49,7 @@ describe("many btw at once on the embedded store (lab)", () => {
     const backup = execa(process.execPath, [BTW, "backup", "all", "--json"], { env: home.env, extendEnv: false, reject: false, cwd: home.dir, timeout: 600_000 });
     const lockedByBackup = async () =>
       Number(
-        ((await stateSql(home, "select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid where l.locktype = 'advisory' and l.granted and a.application_name like '%backup all%'")) as Array<{ n: number }>)[0]!.n,
+        ((await stateSql(home, "select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid where l.locktype = 'advisory' and l.granted and a.application_name like $1", [`btw:${backup.pid}@%`])) as Array<{ n: number }>)[0]!.n,
       );
     const deadline = Date.now() + 120_000;
     while ((await lockedByBackup()) === 0) {
