@@ -27,8 +27,6 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { proxyComposeUp } from "../../src/core/commands/proxy.js";
-import { PROXY_LAYOUT } from "../../src/core/proxy/layout.js";
 import { labConfig } from "../lab/config.js";
 import { labEdge, type LabEdge } from "../lab/lab.js";
 import { domainChallengeToken } from "../../src/core/edge/domains.js";
@@ -148,15 +146,12 @@ describe("the edge on the lab", () => {
   };
 
   /**
-   * Leaves lab-1 and lab-2 as the other files expect them: no isolation chains, and the proxy
-   * publishing on every address again (as direct mode renders its .env).
+   * Leaves lab-1 and lab-2 as the other files expect them: no isolation chains (the proxy
+   * publishes on every address in both modes; the done stage closed the public side there).
    */
   const resetServers = async () => {
     for (const vm of [vm1, vm2]) {
       await onVm(vm, ["sh", "-c", "iptables -w -D DOCKER-USER -j BTW-ISOLATION 2>/dev/null; iptables -w -D INPUT -j BTW-ISOLATION-INPUT 2>/dev/null; iptables -w -F BTW-ISOLATION 2>/dev/null; iptables -w -F BTW-ISOLATION-INPUT 2>/dev/null; iptables -w -X BTW-ISOLATION 2>/dev/null; iptables -w -X BTW-ISOLATION-INPUT 2>/dev/null; true"]);
-      // the proxy back on every address (other files' states reach it on the internet side)
-      await onVm(vm, ["sed", "-i", "/^HTTPS\\?_PUBLISH=/d", PROXY_LAYOUT.envFile]);
-      await onVm(vm, proxyComposeUp({ wait: true }));
     }
     await onVm(edgeLab.edge, ["docker", "rm", "-f", "btw-proxy"]);
   };

@@ -74,15 +74,12 @@ export function isolationRules(input: IsolationInput): string[][] {
   if (input.webOnlyTo !== undefined && !IPV4.test(input.webOnlyTo)) throw new UsageError(`isolation rules: the private address ${JSON.stringify(input.webOnlyTo)} is not IPv4`, { code: "invalid-cidr" });
   // written as iptables-save prints them (the check compares that form): the original
   // destination before Docker's DNAT, a host address without /32
-  const notVia = input.webOnlyTo === undefined ? [] : ["!", "--ctorigdst", input.webOnlyTo];
-  const webClosed =
-    input.webOnlyTo === undefined
-      ? []
-      : [
-          [...F, "-p", "tcp", "-m", "conntrack", "--ctstate", "DNAT", ...notVia, "--ctorigdstport", "80", "-j", "REJECT", "--reject-with", "tcp-reset"],
-          [...F, "-p", "tcp", "-m", "conntrack", "--ctstate", "DNAT", ...notVia, "--ctorigdstport", "443", "-j", "REJECT", "--reject-with", "tcp-reset"],
-          [...F, "-p", "udp", "-m", "conntrack", "--ctstate", "DNAT", ...notVia, "--ctorigdstport", "443", "-j", "DROP"],
-        ];
+  const webClosed = input.webOnlyTo === undefined
+    ? []
+    : ([["tcp", "80", "REJECT"], ["tcp", "443", "REJECT"], ["udp", "443", "DROP"]] as const).map(([proto, port, verdict]) => [
+        ...F, "-p", proto, "-m", "conntrack", "--ctstate", "DNAT", "!", "--ctorigdst", input.webOnlyTo!, "--ctorigdstport", port,
+        "-j", verdict, ...(verdict === "REJECT" ? ["--reject-with", "tcp-reset"] : []),
+      ]);
   return [
     // replies to connections someone else opened (the proxy, Prometheus) pass
     [...F, ...established],

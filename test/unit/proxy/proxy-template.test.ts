@@ -31,7 +31,7 @@ describe("templates/proxy/compose.yml", () => {
     expect(caddy.container_name).toBe(PROXY_LAYOUT.container);
     // 80/443 on every address unless .env names one (behind the edge: the private address);
     // + the metrics listener, on the address .env gives (the private one), loopback by default
-    expect(caddy.ports).toEqual(["${HTTP_PUBLISH:-80}:80", "${HTTPS_PUBLISH:-443}:443", "${HTTPS_PUBLISH:-443}:443/udp", "${METRICS_PUBLISH:-127.0.0.1:9180}:9180"]);
+    expect(caddy.ports).toEqual(["80:80", "443:443", "443:443/udp", "${METRICS_PUBLISH:-127.0.0.1:9180}:9180"]);
   });
 
   it("mounts the conf directory read-only (a single-file mount would miss atomic renames)", () => {
