@@ -278,6 +278,8 @@ describe("the edge on the lab", () => {
     // the proxies stay as they are (no recreate) — visitors, now all at the edge, see no error
     // and no stall
     setEdge({ switch: "done" });
+    const proxyIdentity = async () => Promise.all([vm1, vm2].map(async (vm) => (await onVm(vm, ["docker", "inspect", "-f", "{{.Id}} {{.State.StartedAt}}", "btw-proxy"])).stdout.trim()));
+    const proxiesBefore = await proxyIdentity();
     const viaEdgeA = keepAsking(() => viaEdge(hostOf(A)));
     const d0 = Date.now();
     await must(["edge", "sync", "--json"]);
@@ -287,9 +289,13 @@ describe("the edge on the lab", () => {
     const slowest = Math.max(0, ...edgeA.slice(1).map((x, k) => x.at - edgeA[k]!.at));
     measure(`switch stage done: edge sync ${((d1 - d0) / 1000).toFixed(1)} s; ${edgeA.length} requests through the edge meanwhile, failed: ${failed(edgeA).length}, reset and asked again: ${edgeA.filter((x) => x.retried).length}, longest gap between answers ${(slowest / 1000).toFixed(1)} s`);
     expect(failed(edgeA)).toEqual([]);
-    // closing the public side is a firewall change, not a proxy recreate (issue 25: 3.2–8.6 s
-    // while each server's proxy was re-published on its private address)
-    expect(slowest, "longest gap between answers through the edge while the done stage ran").toBeLessThan(1000);
+    // closing the public side is a firewall change and a Caddy reload (TLS off), not a proxy
+    // recreate: the same containers, never restarted (issue 25: 3.2–8.6 s without an answer
+    // while each server's proxy was re-published on its private address). The gap is the
+    // visitor's figure: 0.3–0.4 s on a quiet lab, 1.9 s once in CI with another e2e lane and
+    // a reload beside it, so its bound stays under the old stall, not at the quiet figure.
+    expect(await proxyIdentity(), "the servers' proxies: same container, same start").toEqual(proxiesBefore);
+    expect(slowest, "longest gap between answers through the edge while the done stage ran").toBeLessThan(3000);
 
     // a tenant created behind the edge answers through it at once: the create routes it there
     const c0 = Date.now();
