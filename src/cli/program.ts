@@ -304,7 +304,9 @@ export function buildProgram(version: string, dispatch: Dispatch): Command {
       fleet
         .command("rebalance")
         .description("the smallest set of migrations that brings every server under its capacity policy (see `btw capacity`); --apply runs them one at a time, resumable, stopping at the first failure")
-        .option("--apply", "run the migrations (asks, or --yes); without it, print them"),
+        .option("--apply", "run the migrations (asks, or --yes); without it, print them")
+        .option("--spread", "also even out measured load (noisy neighbours): move busy tenants from a server using ≥ 60 % of its CPU or memory (p95, `usage collect`) to one using 25 points less")
+        .option("--max-moves <n>", "with --spread: at most this many spreading moves (default 3)", intArg(1, 100)),
     ),
     () => import("../commands/fleet/rebalance.js"),
   );

@@ -1,5 +1,5 @@
 import type { Handler } from "../../cli/program.js";
-import { ExitCode, OperationError } from "../../errors.js";
+import { ExitCode, OperationError, UsageError } from "../../errors.js";
 
 // `btw fleet rebalance`: the smallest set of migrations that brings every server under its
 // capacity policy (src/core/rebalance.ts), printed; with --apply, run one at a time with the
@@ -7,11 +7,17 @@ import { ExitCode, OperationError } from "../../errors.js";
 // first failure. Resumable: a run that was killed leaves a migration unfinished, and the next
 // --apply finishes it before it plans again from the state as it is then.
 
+const percent = (x: number) => `${Math.round(x * 100)} %`;
+/** "lab-1 uses 92 % of its CPU → 55 %, lab-2 18 % → 55 %" */
+const spreadWhy = (from: string, to: string, s: { resource: string; from: [number, number]; to: [number, number] }) =>
+  `${from} uses ${percent(s.from[0])} of its ${s.resource === "cpu" ? "CPU" : "memory"} → ${percent(s.from[1])}, ${to} ${percent(s.to[0])} → ${percent(s.to[1])}`;
+
 const handler: Handler = async (ctx, _args, opts) => {
+  if (opts.maxMoves !== undefined && !opts.spread) throw new UsageError("--max-moves bounds the spreading moves: it needs --spread", { hint: "btw fleet rebalance --spread --max-moves <n>" });
   const db = await ctx.db();
   const { listServers } = await import("../../state/servers.js");
   const { listTenants } = await import("../../state/tenants.js");
-  const { planRebalance } = await import("../../core/rebalance.js");
+  const { planRebalance, DEFAULT_SPREAD } = await import("../../core/rebalance.js");
   const { capacityPolicy } = await import("../../core/capacity.js");
   const { isolationInPlace } = await import("../../core/server/isolation-check.js");
   const { tenantUse } = await import("../../ops/tenant/placement.js");
@@ -22,12 +28,13 @@ const handler: Handler = async (ctx, _args, opts) => {
         tenants: tenants.filter((t) => t.serverName !== null).map((t) => ({ slug: t.slug, plan: t.plan, weight: t.weight, server: t.serverName!, status: t.status, use: use.get(t.id) ?? null })),
         plans: ctx.config.plans,
         policy: capacityPolicy(ctx.config),
+        ...(opts.spread ? { spread: { ...DEFAULT_SPREAD, maxMoves: (opts.maxMoves as number | undefined) ?? DEFAULT_SPREAD.maxMoves } } : {}),
       });
   };
   const describe = (r: Awaited<ReturnType<typeof plan>>) =>
     [
       r.moves.length ? `${r.moves.length} move(s):` : "no move needed",
-      ...r.moves.map((m, i) => `  ${i + 1}. ${m.tenant} (${m.plan}) ${m.from} → ${m.to}  (${m.from} over: ${m.why.join(", ")})`),
+      ...r.moves.map((m, i) => `  ${i + 1}. ${m.tenant} (${m.plan}) ${m.from} → ${m.to}  (${m.spread ? spreadWhy(m.from, m.to, m.spread) : `${m.from} over: ${m.why.join(", ")}`})`),
       ...r.unresolved.map((u) => `  ${u.server} stays over its policy (${u.over.join(", ")}): ${u.reason}`),
     ].join("\n");
 

@@ -114,4 +114,30 @@ describe("btw capacity, and placement that counts resources", () => {
     expect(dry.stdout).toMatch(/3 move\(s\):\n {2}1\. \S+ \(starter\) big → spare/);
     expect(await stateSql(home, "select count(*)::int as n from tenants t join servers s on s.id = t.server_id where s.name = 'spare'")).toEqual([{ n: 0 }]);
   });
+
+  it("fleet rebalance --spread: after the policy's moves, one busy tenant more leaves big for spare by measured CPU (p95 of usage samples); --max-moves alone is refused", async () => {
+    // every tenant on big measured at 0.35 CPUs (three samples, p95 0.35): after the three
+    // policy moves big uses 6 × 0.35 = 2.1 of its 3.5 CPUs (0.6, busy) and spare 1.05 (0.3):
+    // one more starter moves (big 0.5, spare 0.4); the next would only swap them
+    for (const cpu of [0.2, 0.35, 0.3]) {
+      await stateSql(home, `insert into resource_samples (tenant_id, server_id, taken_at, memory_bytes, cpu_cores) select t.id, t.server_id, now() - make_interval(mins => $1), 300 * 1048576, $2 from tenants t join servers s on s.id = t.server_id where s.name = 'big'`, [Math.round(cpu * 100), cpu]);
+    }
+    const r = await home.run(["fleet", "rebalance", "--spread", "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    const plan = JSON.parse(r.stdout) as { moves: Array<{ tenant: string; from: string; to: string; why: string[]; spread?: unknown }> };
+    expect(plan.moves.map((m) => [m.from, m.to, m.why.join(), m.spread ?? null])).toEqual([
+      ["big", "spare", "memory", null],
+      ["big", "spare", "memory", null],
+      ["big", "spare", "memory", null],
+      ["big", "spare", "cpu", { resource: "cpu", from: [0.6, 0.5], to: [0.3, 0.4] }],
+    ]);
+    expect(new Set(plan.moves.map((m) => m.tenant)).size).toBe(4);
+    const text = await home.run(["fleet", "rebalance", "--spread"]);
+    expect(text.stdout).toMatch(/4\. \S+ \(starter\) big → spare {2}\(big uses 60 % of its CPU → 50 %, spare 30 % → 40 %\)/);
+    // the bound holds; without --spread the plan is the policy's alone
+    expect(JSON.parse((await home.run(["fleet", "rebalance", "--json"])).stdout).moves).toHaveLength(3);
+    const bad = await home.run(["fleet", "rebalance", "--max-moves", "2"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim().split("\n")[0]).toBe("error: --max-moves bounds the spreading moves: it needs --spread");
+  });
 });

@@ -136,7 +136,11 @@ describe("the script under the real iptables (a fresh network namespace; needs r
     const dir = mkdtempSync(join(tmpdir(), "btw-isolation-traffic-"));
     dirs.push(dir);
     writeFileSync(join(dir, "rules.sh"), isolationScript(input));
-    writeFileSync(join(dir, "listen.cjs"), 'const net = require("net"); for (const p of process.argv.slice(2)) net.createServer((s) => s.end("ok")).listen(Number(p)); setTimeout(() => process.exit(0), 30000);');
+    // says it listens (a file) once every port is bound: the probes wait on that, not on a sleep
+    writeFileSync(
+      join(dir, "listen.cjs"),
+      'const net = require("net"); const ports = process.argv.slice(3); let n = 0; for (const p of ports) net.createServer((s) => s.end("ok")).listen(Number(p), () => { if (++n === ports.length) require("fs").writeFileSync(process.argv[2], "up"); }); setTimeout(() => process.exit(0), 30000);',
+    );
     writeFileSync(
       join(dir, "probe.cjs"),
       'const [h, p] = process.argv.slice(2); const s = require("net").connect({ host: h, port: Number(p) }); const t = setTimeout(() => { console.log(`${h}:${p} blocked`); process.exit(0); }, 2000); ' +
@@ -146,7 +150,8 @@ describe("the script under the real iptables (a fresh network namespace; needs r
       "set -e",
       "unshare -n sleep 60 & T=$!",
       "unshare -n sleep 60 & P=$!",
-      "sleep 0.3",
+      // until both have their own network namespace (unshare done), under load too
+      'for pid in $T $P; do i=0; while [ "$(readlink /proc/$pid/ns/net 2>/dev/null)" = "$(readlink /proc/self/ns/net)" ]; do i=$((i + 1)); [ $i -lt 500 ] || exit 9; sleep 0.02; done; done',
       "ip link set lo up",
       "ip link add vt type veth peer name vt-in netns $T",
       "ip link add vp type veth peer name vp-in netns $P",
@@ -161,8 +166,8 @@ describe("the script under the real iptables (a fresh network namespace; needs r
       "for port in 80 9180; do iptables -w -t nat -A PREROUTING -d 203.0.113.1/32 -p tcp --dport $port -j DNAT --to-destination 10.220.2.2:$port; done",
       "iptables -w -N DOCKER-USER; iptables -w -A FORWARD -j DOCKER-USER",
       `sh ${dir}/rules.sh >/dev/null`,
-      `nsenter -t $P -n node ${dir}/listen.cjs 80 9180 5432 & L=$!`,
-      "sleep 0.7",
+      `nsenter -t $P -n node ${dir}/listen.cjs ${dir}/up 80 9180 5432 & L=$!`,
+      `i=0; until [ -f ${dir}/up ]; do i=$((i + 1)); [ $i -lt 1000 ] || exit 9; sleep 0.02; done`,
       `for target in 203.0.113.1:80 203.0.113.1:9180 10.220.2.2:5432; do nsenter -t $T -n node ${dir}/probe.cjs \${target%:*} \${target#*:}; done`,
       "kill $T $P $L",
     ].join("\n");
@@ -176,5 +181,6 @@ describe("the script under the real iptables (a fresh network namespace; needs r
       // n8n → its Postgres: Docker's networks decide, not these rules
       "10.220.2.2:5432 open",
     ]);
-  });
+    // a node per probe and the listener: ~2–4 s on a quiet machine, more beside the e2e lanes
+  }, 60_000);
 });
