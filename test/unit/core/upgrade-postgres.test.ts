@@ -88,8 +88,20 @@ describe("remote commands (argv, no secret)", () => {
         const c = spawn("sh", ["-c", PG_DUMP_SCRIPT, "sh", "btw-acme-postgres", file, "n8n", "n8n"], { env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, ...env }, stdio: "ignore" });
         return new Promise<number | null>((r) => c.once("exit", r));
       };
-      const stray = run({ PART1: "AAAAA", PAUSE: "1.5", PART2: "aaaaa" });
-      await new Promise((r) => setTimeout(r, 500));
+      const stray = run({ PART1: "AAAAA", PAUSE: "3", PART2: "aaaaa" });
+      // until the stray has written its first part and sleeps (a fixed 0.5 s raced a loaded machine)
+      const { readdirSync } = await import("node:fs");
+      const wrote = () => {
+        try {
+          return readdirSync(join(dir, "out")).some((f) => f.startsWith("n8n.dump.partial.") && readFileSync(join(dir, "out", f), "utf8") === "AAAAA");
+        } catch {
+          return false;
+        }
+      };
+      for (const deadline = Date.now() + 8_000; !wrote(); ) {
+        if (Date.now() > deadline) throw new Error("the stray dump wrote nothing within 8 s");
+        await new Promise((r) => setTimeout(r, 10));
+      }
       expect(await run({ PART1: "BBBBBBBBBB", PAUSE: "0", PART2: "" })).toBe(0);
       expect(await stray).not.toBe(0); // its partial was removed: its rename fails
       // one shared partial gave BBBBBaaaaa: the stray wrote on at its own offset into the renamed file

@@ -4,6 +4,7 @@
 // "/80228cd61ec3_btw-ds-rst-runner" is already in use". Host.run now ends such a stray `up`
 // of the same project before its own.
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { composeDown, composeLogs, composeUp, tenantComposeUpProject, stopStrayComposeUp } from "../../../src/core/commands/compose.js";
 import { proxyComposeUp } from "../../../src/core/commands/proxy.js";
@@ -32,12 +33,27 @@ describe("stopStrayComposeUp", () => {
     return c;
   };
   const alive = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+  /** Until each pretender has exec'd into its `docker compose …` command line (bash may be slow to get there on a loaded machine). */
+  const execed = async (...cs: ChildProcess[]) => {
+    const deadline = Date.now() + 8_000;
+    const ready = (c: ChildProcess) => {
+      try {
+        return readFileSync(`/proc/${c.pid}/cmdline`, "utf8").startsWith("docker compose -p ");
+      } catch {
+        return false;
+      }
+    };
+    while (!cs.every(ready)) {
+      if (Date.now() > deadline) throw new Error("the pretend processes did not exec within 8 s");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
 
   it("ends the project's up and nothing else: not another project's whose name it prefixes, not its logs -f (real processes, real pkill)", async () => {
     const stray = pretend("btw-ds", "up -d --wait");
     const other = pretend("btw-ds-rst", "up -d --wait");
     const logs = pretend("btw-ds", "logs --no-color -f");
-    await new Promise((r) => setTimeout(r, 200));
+    await execed(stray, other, logs);
     const gone = new Promise((r) => stray.once("exit", r));
     const [cmd, ...args] = stopStrayComposeUp("btw-ds");
     const script = spawn(cmd!, args, { stdio: "inherit" });
