@@ -83,7 +83,8 @@ function services(plan: Plan): Array<[Role, Service]> {
   return out;
 }
 
-const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits;
+/** `n` to `digits` decimals (figures in reports: shares, CPUs, GB) */
+export const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** One tenant of `plan`: what it reserves (the measured figures; its memoryReservedMb when set) and what its limits allow. */
 export function planDemand(plan: Plan): Demand {

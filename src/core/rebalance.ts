@@ -10,7 +10,7 @@
 // (`--spread`), the moves that even out measured load between servers (noisy neighbours).
 
 import type { Plan } from "../config/schema.js";
-import { allocatable, DEFAULT_CAPACITY_POLICY, fitsResources, planDemand, serverCapacity, type CapacityPolicy, type ServerFactsLike, type TenantUse } from "./capacity.js";
+import { allocatable, DEFAULT_CAPACITY_POLICY, fitsResources, planDemand, round, serverCapacity, type CapacityPolicy, type ServerFactsLike, type TenantUse } from "./capacity.js";
 
 export interface RebalanceServer {
   name: string;
@@ -153,7 +153,6 @@ export function planRebalance(input: {
   function spreadMoves(sp: SpreadPolicy): Move[] {
     const out: Move[] = [];
     const ready = input.servers.filter((s) => s.status === "active" && s.isolated);
-    const pct = (x: number) => Math.round(x * 100) / 100;
     while (out.length < sp.maxMoves) {
       const loads = ready.flatMap((s) => {
         const l = load(s);
@@ -178,7 +177,7 @@ export function planRebalance(input: {
           if (peak >= hot.share - 1e-9) continue; // only swaps which server is busy
           if (best && (peak > best.peak + 1e-9 || (peak > best.peak - 1e-9 && after.target.share >= best.there - 1e-9))) continue;
           const r = hot.resource;
-          best = { peak, there: after.target.share, move: { tenant: t.slug, plan: t.plan, from: hot.s.name, to: target.s.name, why: [r], spread: { resource: r, from: [pct(hot[r]), pct(after.source[r])], to: [pct(target[r]), pct(after.target[r])] } } };
+          best = { peak, there: after.target.share, move: { tenant: t.slug, plan: t.plan, from: hot.s.name, to: target.s.name, why: [r], spread: { resource: r, from: [round(hot[r]), round(after.source[r])], to: [round(target[r]), round(after.target[r])] } } };
         }
       }
       if (!best) break;
