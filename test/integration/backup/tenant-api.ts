@@ -1,4 +1,6 @@
 import { request } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import type { BtwHome } from "../../support/cli.js";
@@ -38,11 +40,19 @@ export async function tenantApi(home: BtwHome, server: LabServer, slug: string, 
   const secrets = await tenantSecrets(home, slug);
   const inspect = await execa("ssh", [...sshBase(server), `${server.user}@${server.host}`, `docker inspect --format '{{json .NetworkSettings.Networks}}' btw-${slug}-n8n`]);
   const ip = (JSON.parse(inspect.stdout) as Record<string, { IPAddress: string }>)[`btw-${slug}-edge`]!.IPAddress;
-  const port = 41000 + Math.floor(Math.random() * 8000);
-  const tunnel: ResultPromise = execa("ssh", ["-N", ...sshBase(server), "-o", "ExitOnForwardFailure=yes", "-L", `127.0.0.1:${port}:${ip}:5678`, `${server.user}@${server.host}`], { reject: false });
+  // A unix socket, not a loopback port: a random port could be taken by any of the suite's
+  // outgoing connections (they share the ephemeral range), and ssh then exits at once.
+  const dir = mkdtempSync(join(tmpdir(), "btw-tunnel-"));
+  const socketPath = join(dir, "n8n.sock");
+  const open = (): ResultPromise =>
+    execa("ssh", ["-N", ...sshBase(server), "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes", "-L", `${socketPath}:${ip}:5678`, `${server.user}@${server.host}`], { reject: false });
+  let tunnel = open();
+  let exited: { stderr: string; exitCode?: number } | null = null;
+  const watch = (t: ResultPromise) => void t.then((r) => { if (t === tunnel) exited = { stderr: String(r.stderr ?? ""), exitCode: r.exitCode }; });
+  watch(tunnel);
   const call = (method: string, path: string, headers: Record<string, string>, body?: unknown) =>
     new Promise<{ status: number; body: string; cookies: string[] }>((resolve, reject) => {
-      const req = request({ host: "127.0.0.1", port, method, path, headers: { "content-type": "application/json", accept: "application/json", ...headers }, timeout: 60_000 }, (res) => {
+      const req = request({ socketPath, method, path, headers: { host: "localhost", "content-type": "application/json", accept: "application/json", ...headers }, timeout: 60_000 }, (res) => {
         let b = "";
         res.setEncoding("utf8");
         res.on("data", (d: string) => (b += d));
@@ -53,15 +63,35 @@ export async function tenantApi(home: BtwHome, server: LabServer, slug: string, 
       if (body !== undefined) req.write(JSON.stringify(body));
       req.end();
     });
-  // wait for the tunnel
-  for (let i = 0; ; i++) {
+  // wait for the tunnel (60 s: three creates and another lane may load the machine); an ssh
+  // that exited is started again, up to three times, and its reason kept for the error
+  let lastError = "";
+  for (let i = 0, restarts = 0; ; i++) {
     try {
-      if ((await call("GET", "/healthz", {})).status === 200) break;
-    } catch {
-      /* not yet */
+      const h = await call("GET", "/healthz", {});
+      if (h.status === 200) break;
+      lastError = `/healthz answered HTTP ${h.status}`;
+    } catch (e) {
+      lastError = (e as Error).message;
     }
-    if (i > 60) throw new Error(`no tunnel to ${slug}'s n8n`);
+    if (exited) {
+      const why: { stderr: string; exitCode?: number } = exited;
+      lastError = `ssh exited ${why.exitCode}: ${why.stderr.trim().split("\n").pop() ?? ""}`;
+      if (++restarts > 3) break;
+      exited = null;
+      tunnel = open();
+      watch(tunnel);
+    }
+    if (i > 120) {
+      tunnel.kill();
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`no tunnel to ${slug}'s n8n (${ip}:5678 on ${server.name}): ${lastError}`);
+    }
     await new Promise((r) => setTimeout(r, 500));
+  }
+  if (exited) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`no tunnel to ${slug}'s n8n (${ip}:5678 on ${server.name}): ${lastError}`);
   }
   let cookie: string | null = null;
   const parse = <T>(r: { status: number; body: string }) => {
@@ -89,7 +119,10 @@ export async function tenantApi(home: BtwHome, server: LabServer, slug: string, 
       }
       return parse(await call(method, path, { cookie }, body));
     },
-    close: () => void tunnel.kill(),
+    close: () => {
+      tunnel.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
