@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Config } from "../config/schema.js";
 import {
   caddyReload,
@@ -10,7 +11,11 @@ import {
   parseAttachedNetworks,
   proxyAttachedNetworks,
   proxyAdoptNetwork,
+  proxyAppliedMarker,
   proxyComposeCreate,
+  proxyState,
+  parseProxyState,
+  proxyUpToDate,
   proxyComposeUp,
   proxyConnectTenant,
   proxyDisconnectTenant,
@@ -134,11 +139,18 @@ export async function ensureProxy(host: Host, db: Db, ctx: ProxyCtx, serverId: n
   if (!server) throw new OperationError(`server #${serverId} is not in the state`, { code: "server-not-found" });
   const lock = await proxyLock(db, server.name);
   try {
+    const composeText = asset("templates/proxy/compose.yml");
+    const envText = renderProxyEnv({ caddyImage: config.images.caddy, ...metricsPublish(server, config) });
+    const want = { compose: sha256(composeText), env: sha256(envText) };
+    // Fast path: the running, healthy container came from exactly these files — no Compose
+    // run (two of them, ~1 s of CPU on the server), only the tenants' networks to converge.
+    const state = await host.run(proxyState(), { allowFailure: true, timeoutMs: 30_000 });
+    if (state.exitCode === 0 && proxyUpToDate(parseProxyState(state.stdout), want)) {
+      await attachTenantNetworks(host, db, serverId);
+      return;
+    }
     await host.mkdir(PROXY_LAYOUT.confDir);
-    await Promise.all([
-      host.writeFile(PROXY_LAYOUT.composeFile, asset("templates/proxy/compose.yml")),
-      host.writeFile(PROXY_LAYOUT.envFile, renderProxyEnv({ caddyImage: config.images.caddy, ...metricsPublish(server, config) }), "0600"),
-    ]);
+    await Promise.all([host.writeFile(PROXY_LAYOUT.composeFile, composeText), host.writeFile(PROXY_LAYOUT.envFile, envText, "0600")]);
     // The live files are only ever replaced after validation (syncRoutes); a first start needs
     // them. A proxy another state installed keeps its main file until a sync converges it.
     await host.mkdir(PROXY_LAYOUT.sitesDir, "0700");
@@ -159,10 +171,14 @@ export async function ensureProxy(host: Host, db: Db, ctx: ProxyCtx, serverId: n
     await attachTenantNetworks(host, db, serverId);
     await reattachOthers(host, prior);
     await host.run(proxyComposeUp({ wait: true }), { timeoutMs: 180_000 });
+    // only now: a run killed before this point leaves the old marker, and the next one converges
+    await host.writeFile(PROXY_LAYOUT.appliedFile, `${proxyAppliedMarker(want)}\n`);
   } finally {
     await lock.release();
   }
 }
+
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 
 /**
  * Joins the proxy to the edge network of every tenant the state places on this server (any

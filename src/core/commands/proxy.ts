@@ -102,6 +102,61 @@ export const PROXY_ADOPT_NETWORK_SCRIPT = [
   "fi",
 ].join("\n");
 
+/**
+ * One round trip for ensureProxy's fast path: the applied marker, the checksums of the two
+ * files Compose reads, and the container's state — each on a line of its own
+ * (parseProxyState). Prints nothing for what is missing.
+ */
+export const PROXY_STATE_SCRIPT = `cd "$1" 2>/dev/null || exit 0
+printf 'applied %s\\n' "$(cat .applied 2>/dev/null)"
+for f in compose.yml .env; do [ -f "$f" ] && printf 'sum %s %s\\n' "$f" "$(sha256sum < "$f" | cut -d' ' -f1)"; done
+docker inspect --type container --format 'container {{.State.Running}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.HostConfig.NetworkMode}}' "$2" 2>/dev/null
+exit 0`;
+
+export function proxyState(): string[] {
+  return ["sh", "-c", PROXY_STATE_SCRIPT, "sh", PROXY_LAYOUT.dir, PROXY_LAYOUT.container];
+}
+
+export interface ProxyState {
+  applied: string | null;
+  sums: Map<string, string>;
+  container: { running: boolean; health: string; networkMode: string } | null;
+}
+
+export function parseProxyState(stdout: string): ProxyState {
+  const state: ProxyState = { applied: null, sums: new Map(), container: null };
+  for (const line of stdout.split("\n")) {
+    const [kind, ...rest] = line.trim().split(" ");
+    if (kind === "applied" && rest.join(" ").trim()) state.applied = rest.join(" ").trim();
+    else if (kind === "sum" && rest.length === 2) state.sums.set(rest[0]!, rest[1]!);
+    else if (kind === "container" && rest.length === 3) state.container = { running: rest[0] === "true", health: rest[1]!, networkMode: rest[2]! };
+  }
+  return state;
+}
+
+/**
+ * True when the proxy needs no Compose run: the running container was brought up from
+ * exactly these files (the marker names both checksums, and both files on disk still have
+ * them), it is healthy, and it sits on the proxy's own network (no legacy network to adopt).
+ */
+export function proxyUpToDate(state: ProxyState, want: { compose: string; env: string }): boolean {
+  const c = state.container;
+  return (
+    c !== null &&
+    c.running &&
+    c.health === "healthy" &&
+    c.networkMode === PROXY_LAYOUT.network &&
+    state.applied === proxyAppliedMarker(want) &&
+    state.sums.get("compose.yml") === want.compose &&
+    state.sums.get(".env") === want.env
+  );
+}
+
+/** What PROXY_LAYOUT.appliedFile holds for these files' checksums. */
+export function proxyAppliedMarker(want: { compose: string; env: string }): string {
+  return `${want.compose} ${want.env}`;
+}
+
 /** The networks the proxy container is attached to, as one JSON object keyed by network name. */
 export function proxyAttachedNetworks(): string[] {
   return ["docker", "inspect", "--type", "container", "--format", "{{json .NetworkSettings.Networks}}", PROXY_LAYOUT.container];

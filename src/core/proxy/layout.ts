@@ -8,6 +8,12 @@ export const PROXY_LAYOUT = {
   dir: PROXY_DIR,
   composeFile: `${PROXY_DIR}/compose.yml`,
   envFile: `${PROXY_DIR}/.env`,
+  /**
+   * `<sha256 of compose.yml> <sha256 of .env>` of the files the running container was last
+   * brought up from (written after `compose up --wait` succeeded): with both files unchanged
+   * and the container running healthy, a convergence has nothing to do (ensureProxy's fast path).
+   */
+  appliedFile: `${PROXY_DIR}/.applied`,
   /** mounted read-only at /etc/caddy in the container */
   confDir: `${PROXY_DIR}/conf`,
   caddyfile: `${PROXY_DIR}/conf/Caddyfile`,

@@ -41,7 +41,6 @@ import { asset } from "../assets.js";
 import { openServerSession, type ServerSession } from "./tenant.js";
 import type { Host } from "../host.js";
 import { openN8nTunnel } from "../n8n-tunnel.js";
-import { connectTenant, ensureProxy, syncRoutes } from "../proxy.js";
 import { lockTenant, requirePlan, envFor } from "../tenant-context.js";
 import { GENERATED, N8N_API_KEY, storeSecrets } from "../tenant-secrets.js";
 

@@ -16,7 +16,7 @@ import type { ServerRow } from "../../state/servers.js";
 import type { TenantImages, TenantRow } from "../../state/tenants.js";
 import { asset } from "../assets.js";
 import type { Host } from "../host.js";
-import { connectTenant, ensureProxy, syncRoutes } from "../proxy.js";
+import { ensureProxy, syncRoutes } from "../proxy.js";
 import { assertStackOwned } from "../stack-ownership.js";
 import { envFor, hostFor, imagesOf, lockTenant, requirePlan, writeTenantFiles } from "../tenant-context.js";
 import { GENERATED, readAllSecrets, storeSecrets } from "../tenant-secrets.js";
@@ -281,7 +281,7 @@ function createSteps(ctx: Ctx, db: Db, p: CreatePlan): Step[] {
       title: "route the tenant through the proxy",
       run: async ({ host, tenant }) => {
         const { updateTenantStatus } = await import("../../state/tenants.js");
-        await connectTenant(host, p.slug);
+        // syncRoutes attaches the proxy to the tenant's network first (attachTenantNetworks)
         await syncRoutes(host, db, ctx, p.server, [p.slug]);
         // edge mode: the edge proxies route the new name too (a failure stops the step: the
         // re-run of the create finishes it)

@@ -12,7 +12,7 @@ import type { Db } from "../../../state/db.js";
 import type { OperationRow } from "../../../state/operations.js";
 import type { TenantRow } from "../../../state/tenants.js";
 import { openServerSession } from "../../backup/tenant.js";
-import { connectTenant, ensureProxy, syncRoutes } from "../../proxy.js";
+import { ensureProxy, syncRoutes } from "../../proxy.js";
 import { backupImages, checkBackup, openEscrow, restoredSecrets } from "../../backup/restore-data.js";
 import { requirePlan } from "../../tenant-context.js";
 import { storeSecrets } from "../../tenant-secrets.js";
@@ -61,7 +61,7 @@ export async function recreate(ctx: Ctx, db: Db, storage: BackupStorage, p: Rest
     await ensureProxy(session.host, db, ctx, p.server.id);
     const result = await putData(ctx, db, storage, session, p, master, tenant, plan, backupImages(ctx, manifest), step);
     step("route the tenant");
-    await connectTenant(session.host, p.target);
+    // syncRoutes attaches the proxy to the tenant's network first (attachTenantNetworks)
     await syncRoutes(session.host, db, ctx, p.server, [p.target]);
     await updateTenantStatus(db, tenant.id, "active");
     await finishStep(db, op.id);
