@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import type { BtwHome } from "../../support/cli.js";
-import type { LabServer } from "../../support/lab-home.js";
+import { labSshArgs, type LabServer } from "../../support/lab-home.js";
 
 // Test plumbing for the backup e2e tests: a tenant's n8n reached through an SSH tunnel from
 // the test (not through the VM's proxy, whose routes other test runs on the same VM rewrite),
@@ -20,7 +20,8 @@ export interface TenantApi {
   close(): void;
 }
 
-const sshBase = (s: LabServer) => ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i", s.sshKey, "-p", String(s.port)];
+// the tunnel has a connection of its own: a forwarding asked of a shared master outlives its client
+const sshBase = (s: LabServer, mux = true) => labSshArgs(s, { mux });
 
 export async function tenantSecrets(home: BtwHome, slug: string): Promise<Map<string, string>> {
   const { openDb } = await import("../../../src/state/db.js");
@@ -45,7 +46,7 @@ export async function tenantApi(home: BtwHome, server: LabServer, slug: string, 
   const dir = mkdtempSync(join(tmpdir(), "btw-tunnel-"));
   const socketPath = join(dir, "n8n.sock");
   const open = (): ResultPromise =>
-    execa("ssh", ["-N", ...sshBase(server), "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes", "-L", `${socketPath}:${ip}:5678`, `${server.user}@${server.host}`], { reject: false });
+    execa("ssh", ["-N", ...sshBase(server, false), "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes", "-L", `${socketPath}:${ip}:5678`, `${server.user}@${server.host}`], { reject: false });
   let tunnel = open();
   let exited: { stderr: string; exitCode?: number } | null = null;
   const watch = (t: ResultPromise) => void t.then((r) => { if (t === tunnel) exited = { stderr: String(r.stderr ?? ""), exitCode: r.exitCode }; });
