@@ -42,6 +42,10 @@ const used = new Map(); // id -> seconds used during the run (the largest seen: 
 const names = new Map(); // id -> "lab-1" (a lab server) or "lab-1/btw-acme-n8n" (a container inside one)
 const busy0 = machineBusy();
 const t0 = Date.now();
+// cores busy, averaged per minute: whether the run was CPU-bound all along or only in parts
+// (e.g. while unit and integration ran beside the e2e lanes)
+const perMinute = [];
+let minuteMark = busy0;
 
 function sample(first) {
   for (const id of ids()) {
@@ -131,10 +135,13 @@ function report() {
   const parts = Object.entries(byPart)
     .sort((a, b) => b[1] - a[1])
     .map(([p, s]) => ({ part: p, coreSeconds: Math.round(s), share: machine > 0 ? Math.round((s / machine) * 1000) / 10 : 0 }));
-  const doc = { seconds: Math.round(seconds), cores: (readFileSync("/proc/cpuinfo", "utf8").match(/^processor\s*:/gm) ?? []).length, busyCoreSeconds: Math.round(machine), parts };
+  const doc = { seconds: Math.round(seconds), cores: (readFileSync("/proc/cpuinfo", "utf8").match(/^processor\s*:/gm) ?? []).length, busyCoreSeconds: Math.round(machine), parts, coresBusyPerMinute: perMinute };
   writeFileSync("test-results/cpu.json", `${JSON.stringify(doc, null, 2)}\n`);
   console.log(`\n[cpu] ${doc.busyCoreSeconds} core-s busy of ${doc.cores * doc.seconds} over ${Math.round(seconds / 60)} min (test-results/cpu.json):`);
   for (const p of parts.filter((x) => x.share >= 0.5)) console.log(`  ${String(p.share).padStart(5)} %  ${String(p.coreSeconds).padStart(6)} core-s  ${p.part}`);
+  const fives = [];
+  for (let i = 0; i < perMinute.length; i += 5) fives.push(perMinute.slice(i, i + 5).reduce((a, b) => a + b, 0) / Math.min(5, perMinute.length - i));
+  if (fives.length) console.log(`[cpu] cores busy, each 5 min: ${fives.map((x) => x.toFixed(2)).join(" ")}`);
 }
 
 await name();
@@ -142,7 +149,12 @@ sample(true);
 // this machine's own engine is asked again once a minute (a lab server started or restarted)
 let ticks = 0;
 const timer = setInterval(() => {
-  if (++ticks % 12 === 0) void name();
+  if (++ticks % 12 === 0) {
+    void name();
+    const now = machineBusy();
+    perMinute.push(Math.round(((now - minuteMark) / 60) * 100) / 100);
+    minuteMark = now;
+  }
   sample(false);
 }, INTERVAL_MS);
 process.on("SIGTERM", () => {
