@@ -149,6 +149,10 @@ export async function ensureProxy(host: Host, db: Db, ctx: ProxyCtx, serverId: n
       await attachTenantNetworks(host, db, serverId);
       return;
     }
+    // The marker goes before the files change, and comes back only after `up --wait`: a run
+    // killed anywhere in between leaves no marker, whatever other path (cloud-init, an edge's
+    // routes, another state) last brought the container up from other files.
+    await host.removeTree(PROXY_LAYOUT.appliedFile);
     await host.mkdir(PROXY_LAYOUT.confDir);
     await Promise.all([host.writeFile(PROXY_LAYOUT.composeFile, composeText), host.writeFile(PROXY_LAYOUT.envFile, envText, "0600")]);
     // The live files are only ever replaced after validation (syncRoutes); a first start needs
@@ -171,7 +175,7 @@ export async function ensureProxy(host: Host, db: Db, ctx: ProxyCtx, serverId: n
     await attachTenantNetworks(host, db, serverId);
     await reattachOthers(host, prior);
     await host.run(proxyComposeUp({ wait: true }), { timeoutMs: 180_000 });
-    // only now: a run killed before this point leaves the old marker, and the next one converges
+    // only now: a run killed before this point left none, and the next one converges
     await host.writeFile(PROXY_LAYOUT.appliedFile, `${proxyAppliedMarker(want)}\n`);
   } finally {
     await lock.release();
