@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import type { BtwHome } from "../../support/cli.js";
-import { labSshArgs, type LabServer } from "../../support/lab-home.js";
+import { labSshArgs, onVm, type LabServer } from "../../support/lab-home.js";
 
 // Test plumbing for the backup e2e tests: a tenant's n8n reached through an SSH tunnel from
 // the test (not through the VM's proxy, whose routes other test runs on the same VM rewrite),
@@ -20,8 +20,6 @@ export interface TenantApi {
   close(): void;
 }
 
-// the tunnel has a connection of its own: a forwarding asked of a shared master outlives its client
-const sshBase = (s: LabServer, mux = true) => labSshArgs(s, { mux });
 
 export async function tenantSecrets(home: BtwHome, slug: string): Promise<Map<string, string>> {
   const { openDb } = await import("../../../src/state/db.js");
@@ -39,14 +37,16 @@ export async function tenantSecrets(home: BtwHome, slug: string): Promise<Map<st
 
 export async function tenantApi(home: BtwHome, server: LabServer, slug: string, domain: string): Promise<TenantApi> {
   const secrets = await tenantSecrets(home, slug);
-  const inspect = await execa("ssh", [...sshBase(server), `${server.user}@${server.host}`, `docker inspect --format '{{json .NetworkSettings.Networks}}' btw-${slug}-n8n`]);
+  const inspect = await onVm(server, ["docker", "inspect", "--format", "{{json .NetworkSettings.Networks}}", `btw-${slug}-n8n`]);
+  if (inspect.code !== 0) throw new Error(`no n8n container of ${slug} on ${server.name}: ${inspect.stderr.trim()}`);
   const ip = (JSON.parse(inspect.stdout) as Record<string, { IPAddress: string }>)[`btw-${slug}-edge`]!.IPAddress;
   // A unix socket, not a loopback port: a random port could be taken by any of the suite's
   // outgoing connections (they share the ephemeral range), and ssh then exits at once.
   const dir = mkdtempSync(join(tmpdir(), "btw-tunnel-"));
   const socketPath = join(dir, "n8n.sock");
+  // a connection of its own: a forwarding asked of a shared master outlives its client
   const open = (): ResultPromise =>
-    execa("ssh", ["-N", ...sshBase(server, false), "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes", "-L", `${socketPath}:${ip}:5678`, `${server.user}@${server.host}`], { reject: false });
+    execa("ssh", ["-N", ...labSshArgs(server, { mux: false }), "-o", "ExitOnForwardFailure=yes", "-o", "StreamLocalBindUnlink=yes", "-L", `${socketPath}:${ip}:5678`, `${server.user}@${server.host}`], { reject: false });
   let tunnel = open();
   let exited: { stderr: string; exitCode?: number } | null = null;
   const watch = (t: ResultPromise) => void t.then((r) => { if (t === tunnel) exited = { stderr: String(r.stderr ?? ""), exitCode: r.exitCode }; });
@@ -67,6 +67,11 @@ export async function tenantApi(home: BtwHome, server: LabServer, slug: string, 
   // wait for the tunnel (60 s: three creates and another lane may load the machine); an ssh
   // that exited is started again, up to three times, and its reason kept for the error
   let lastError = "";
+  const fail = () => {
+    tunnel.kill();
+    rmSync(dir, { recursive: true, force: true });
+    return new Error(`no tunnel to ${slug}'s n8n (${ip}:5678 on ${server.name}): ${lastError}`);
+  };
   for (let i = 0, restarts = 0; ; i++) {
     try {
       const h = await call("GET", "/healthz", {});
@@ -78,21 +83,13 @@ export async function tenantApi(home: BtwHome, server: LabServer, slug: string, 
     if (exited) {
       const why: { stderr: string; exitCode?: number } = exited;
       lastError = `ssh exited ${why.exitCode}: ${why.stderr.trim().split("\n").pop() ?? ""}`;
-      if (++restarts > 3) break;
+      if (++restarts > 3) throw fail();
       exited = null;
       tunnel = open();
       watch(tunnel);
     }
-    if (i > 120) {
-      tunnel.kill();
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error(`no tunnel to ${slug}'s n8n (${ip}:5678 on ${server.name}): ${lastError}`);
-    }
+    if (i > 120) throw fail();
     await new Promise((r) => setTimeout(r, 500));
-  }
-  if (exited) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new Error(`no tunnel to ${slug}'s n8n (${ip}:5678 on ${server.name}): ${lastError}`);
   }
   let cookie: string | null = null;
   const parse = <T>(r: { status: number; body: string }) => {
@@ -192,5 +189,5 @@ export async function scrubTenant(server: LabServer, slug: string): Promise<void
     'for f in $(grep -l -E "^(https?://)?$1\\." /opt/btw/proxy/conf/sites/*.caddy 2>/dev/null); do [ "${f##*/}" = legacy.caddy ] || rm -f "$f" "${f%.caddy}.metrics"; done',
     "true",
   ].join("; ");
-  await execa("ssh", [...sshBase(server), `${server.user}@${server.host}`, `sh -c '${script.replace(/'/g, "'\\''")}' sh ${slug}`], { reject: false });
+  await onVm(server, ["sh", "-c", script, "sh", slug]);
 }
